@@ -1,0 +1,194 @@
+//! The domain events of a task's stream, as stored in the event log.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a share lets its recipient do with the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// Read the task and its history.
+    View,
+    /// Also edit, complete and reopen it.
+    Edit,
+}
+
+impl Permission {
+    /// The name used in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::View => "view",
+            Permission::Edit => "edit",
+        }
+    }
+
+    /// Parses the stored or requested name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "view" => Some(Permission::View),
+            "edit" => Some(Permission::Edit),
+            _ => None,
+        }
+    }
+}
+
+/// Something that happened to a task. The variant name is the stored `event_type`; the fields
+/// are the stored JSON payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event_type", content = "payload")]
+pub enum TaskEvent {
+    /// The task came into being, pending, owned by `owner_id`.
+    TaskCreated {
+        owner_id: String,
+        title: String,
+        description: String,
+    },
+    /// Title and/or description changed; a field that did not change is absent.
+    TaskEdited {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+    },
+    /// A pending task was completed.
+    TaskCompleted {},
+    /// A completed task became pending again.
+    TaskReopened {},
+    /// The task is gone, with its shares, for everyone.
+    TaskDeleted {},
+    /// The owner shared the task with a user who had no share.
+    TaskShared { user_id: String, permission: Permission },
+    /// The owner changed the permission of an existing share.
+    SharePermissionChanged { user_id: String, permission: Permission },
+    /// The owner withdrew a share.
+    TaskUnshared { user_id: String },
+}
+
+/// The current schema version of every event type's payload. Bump it (and teach
+/// [`TaskEvent::from_stored`] the old shape) whenever a payload changes.
+pub const EVENT_VERSION: i32 = 1;
+
+/// Why a stored event could not be read back.
+#[derive(Debug)]
+pub struct UnreadableEvent(pub String);
+
+impl std::fmt::Display for UnreadableEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unreadable stored event: {}", self.0)
+    }
+}
+
+impl std::error::Error for UnreadableEvent {}
+
+impl TaskEvent {
+    /// The stored `event_type` column.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            TaskEvent::TaskCreated { .. } => "TaskCreated",
+            TaskEvent::TaskEdited { .. } => "TaskEdited",
+            TaskEvent::TaskCompleted {} => "TaskCompleted",
+            TaskEvent::TaskReopened {} => "TaskReopened",
+            TaskEvent::TaskDeleted {} => "TaskDeleted",
+            TaskEvent::TaskShared { .. } => "TaskShared",
+            TaskEvent::SharePermissionChanged { .. } => "SharePermissionChanged",
+            TaskEvent::TaskUnshared { .. } => "TaskUnshared",
+        }
+    }
+
+    /// The stored JSON payload.
+    pub fn payload(&self) -> serde_json::Value {
+        let mut tagged = serde_json::to_value(self).expect("events always serialize");
+        tagged
+            .get_mut("payload")
+            .map(serde_json::Value::take)
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+
+    /// Reads a stored event back, whatever schema version it was written with.
+    pub fn from_stored(
+        event_type: &str,
+        event_version: i32,
+        payload: serde_json::Value,
+    ) -> Result<Self, UnreadableEvent> {
+        if event_version != EVENT_VERSION {
+            return Err(UnreadableEvent(format!(
+                "{event_type} has unknown schema version {event_version}"
+            )));
+        }
+        let tagged = serde_json::json!({ "event_type": event_type, "payload": payload });
+        serde_json::from_value(tagged).map_err(|e| UnreadableEvent(format!("{event_type}: {e}")))
+    }
+}
+
+/// An event as the log holds it: where it stands and when it happened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    /// Global position in the log; increases in commit order.
+    pub position: i64,
+    /// Unique id (UUID v7) of this event.
+    pub event_id: Uuid,
+    /// The task whose stream this event belongs to.
+    pub task_id: Uuid,
+    /// The task stream's version after this event (1 for `TaskCreated`).
+    pub stream_version: i64,
+    /// The user whose command produced the event.
+    pub actor: String,
+    /// When the command was decided; the time every figure is computed from.
+    pub recorded_at: DateTime<Utc>,
+    /// What happened.
+    pub event: TaskEvent,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_round_trips_through_its_stored_form() {
+        let events = [
+            TaskEvent::TaskCreated {
+                owner_id: "alice".into(),
+                title: "t".into(),
+                description: String::new(),
+            },
+            TaskEvent::TaskEdited {
+                title: Some("u".into()),
+                description: None,
+            },
+            TaskEvent::TaskCompleted {},
+            TaskEvent::TaskReopened {},
+            TaskEvent::TaskDeleted {},
+            TaskEvent::TaskShared {
+                user_id: "bob".into(),
+                permission: Permission::View,
+            },
+            TaskEvent::SharePermissionChanged {
+                user_id: "bob".into(),
+                permission: Permission::Edit,
+            },
+            TaskEvent::TaskUnshared {
+                user_id: "bob".into(),
+            },
+        ];
+        for event in events {
+            let back =
+                TaskEvent::from_stored(event.event_type(), EVENT_VERSION, event.payload()).unwrap();
+            assert_eq!(back, event);
+        }
+    }
+
+    #[test]
+    fn an_edit_payload_names_only_the_fields_that_changed() {
+        let event = TaskEvent::TaskEdited {
+            title: None,
+            description: Some("d".into()),
+        };
+        assert_eq!(event.payload(), serde_json::json!({ "description": "d" }));
+    }
+
+    #[test]
+    fn an_unknown_schema_version_is_refused_rather_than_misread() {
+        assert!(TaskEvent::from_stored("TaskCompleted", 99, serde_json::json!({})).is_err());
+    }
+}

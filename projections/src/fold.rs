@@ -1,0 +1,190 @@
+//! The fold: one event plus the prior rows of its task gives the row changes to write.
+
+use crate::event::{RecordedEvent, TaskEvent};
+use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView};
+use crate::stats::{DatedCounter, StatsDelta};
+
+/// What happens to the task's row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskChange {
+    Upsert(TaskRow),
+    Delete,
+}
+
+/// What happens to one share row of the task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShareChange {
+    Upsert(ShareRow),
+    Delete { user_id: String },
+}
+
+/// Every row change one event causes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowChanges {
+    pub task: Option<TaskChange>,
+    pub shares: Vec<ShareChange>,
+    pub stats: Vec<StatsDelta>,
+}
+
+/// Projects `event` onto the rows of its task as they were before it (`prior`).
+///
+/// An event that does not fit the prior rows (e.g. a completion of a task that does not exist)
+/// changes nothing: the write side never records one, and replay must not invent figures.
+pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
+    let at = recorded.recorded_at;
+    let Some(task) = prior.task.as_ref() else {
+        return match &recorded.event {
+            TaskEvent::TaskCreated {
+                owner_id,
+                title,
+                description,
+            } => RowChanges {
+                task: Some(TaskChange::Upsert(TaskRow {
+                    id: recorded.task_id,
+                    owner_id: owner_id.clone(),
+                    title: title.clone(),
+                    description: description.clone(),
+                    status: TaskStatus::Pending,
+                    created_at: at,
+                    updated_at: at,
+                    completed_at: None,
+                    version: recorded.stream_version,
+                })),
+                shares: Vec::new(),
+                stats: vec![pending_in(owner_id, 1).dated(DatedCounter::Created, at, 1)],
+            },
+            _ => RowChanges::default(),
+        };
+    };
+    let mut next = task.clone();
+    next.updated_at = at;
+    next.version = recorded.stream_version;
+    let mut changes = RowChanges::default();
+    match &recorded.event {
+        TaskEvent::TaskCreated { .. } => return RowChanges::default(),
+        TaskEvent::TaskEdited { title, description } => {
+            if let Some(title) = title {
+                next.title = title.clone();
+            }
+            if let Some(description) = description {
+                next.description = description.clone();
+            }
+        }
+        TaskEvent::TaskCompleted {} => {
+            if task.status == TaskStatus::Completed {
+                return RowChanges::default();
+            }
+            next.status = TaskStatus::Completed;
+            next.completed_at = Some(at);
+            let mut owner = pending_in(&task.owner_id, -1);
+            owner.completed = 1;
+            changes.stats.push(owner.dated(DatedCounter::Completed, at, 1));
+        }
+        TaskEvent::TaskReopened {} => {
+            let Some(completed_at) = task.completed_at else {
+                return RowChanges::default();
+            };
+            next.status = TaskStatus::Pending;
+            next.completed_at = None;
+            let mut owner = pending_in(&task.owner_id, 1);
+            owner.completed = -1;
+            changes
+                .stats
+                .push(owner.dated(DatedCounter::Completed, completed_at, -1));
+        }
+        TaskEvent::TaskDeleted {} => {
+            changes.task = Some(TaskChange::Delete);
+            changes.shares = prior
+                .shares
+                .iter()
+                .map(|share| ShareChange::Delete {
+                    user_id: share.user_id.clone(),
+                })
+                .collect();
+            changes.stats.push(owner_loses(task));
+            changes.stats.extend(
+                prior
+                    .shares
+                    .iter()
+                    .map(|share| StatsDelta::for_user(&share.user_id).shared(share.permission, -1)),
+            );
+            return changes;
+        }
+        TaskEvent::TaskShared {
+            user_id,
+            permission,
+        }
+        | TaskEvent::SharePermissionChanged {
+            user_id,
+            permission,
+        } => {
+            let mut recipient = StatsDelta::for_user(user_id).shared(*permission, 1);
+            if let Some(previous) = prior.share_of(user_id) {
+                recipient = recipient.shared(previous, -1);
+            }
+            changes.stats.push(recipient);
+            changes.shares.push(ShareChange::Upsert(ShareRow {
+                task_id: task.id,
+                user_id: user_id.clone(),
+                permission: *permission,
+            }));
+        }
+        TaskEvent::TaskUnshared { user_id } => {
+            if let Some(previous) = prior.share_of(user_id) {
+                changes
+                    .stats
+                    .push(StatsDelta::for_user(user_id).shared(previous, -1));
+                changes.shares.push(ShareChange::Delete {
+                    user_id: user_id.clone(),
+                });
+            }
+        }
+    }
+    changes.task = Some(TaskChange::Upsert(next));
+    changes
+}
+
+/// A change of `delta` pending tasks for `owner_id`.
+fn pending_in(owner_id: &str, delta: i64) -> StatsDelta {
+    StatsDelta {
+        pending: delta,
+        ..StatsDelta::for_user(owner_id)
+    }
+}
+
+/// What the owner's row loses when `task` is deleted.
+fn owner_loses(task: &TaskRow) -> StatsDelta {
+    let owner = StatsDelta::for_user(&task.owner_id).dated(DatedCounter::Created, task.created_at, -1);
+    match task.completed_at {
+        Some(completed_at) => StatsDelta {
+            completed: -1,
+            ..owner.dated(DatedCounter::Completed, completed_at, -1)
+        },
+        None => StatsDelta {
+            pending: -1,
+            ..owner
+        },
+    }
+}
+
+impl TaskView {
+    /// Evolves the view by the changes [`project`] computed for it.
+    pub fn apply(&mut self, changes: &RowChanges) {
+        match &changes.task {
+            Some(TaskChange::Upsert(row)) => self.task = Some(row.clone()),
+            Some(TaskChange::Delete) => self.task = None,
+            None => {}
+        }
+        for change in &changes.shares {
+            match change {
+                ShareChange::Upsert(row) => {
+                    match self.shares.iter_mut().find(|s| s.user_id == row.user_id) {
+                        Some(existing) => *existing = row.clone(),
+                        None => self.shares.push(row.clone()),
+                    }
+                }
+                ShareChange::Delete { user_id } => self.shares.retain(|s| &s.user_id != user_id),
+            }
+        }
+    }
+}
