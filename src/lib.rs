@@ -1,0 +1,5 @@
+//! tally: task activity turned into live dashboard figures.
+#![forbid(unsafe_code)]
+
+pub mod domain;
+pub mod store;

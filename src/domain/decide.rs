@@ -1,0 +1,198 @@
+//! `decide`: a command against a task's current state gives events or a refusal.
+
+use chrono::{DateTime, Utc};
+use projections::{Permission, TaskEvent, TaskStatus, TaskView};
+use uuid::Uuid;
+
+use super::values::{Description, Title, UserId};
+
+/// What a user asks to do to a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Create {
+        title: Title,
+        description: Description,
+    },
+    Edit {
+        title: Option<Title>,
+        description: Option<Description>,
+    },
+    Complete,
+    Reopen,
+    Delete,
+    Share {
+        user_id: UserId,
+        permission: Permission,
+    },
+    Unshare {
+        user_id: UserId,
+    },
+}
+
+/// A command with everything needed to decide it: who asks, about which task, when, and which
+/// version of the task they believe is current (`If-Match`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandRequest {
+    pub task_id: Uuid,
+    pub actor: UserId,
+    pub command: Command,
+    pub expected_version: Option<i64>,
+    pub now: DateTime<Utc>,
+}
+
+/// Why a command was refused. Each maps to one row of the contract's error table.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("no such task")]
+    TaskNotFound,
+    #[error("no such share")]
+    ShareNotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    InvalidTransition(&'static str),
+    #[error("the task is at version {current}, not {expected}")]
+    VersionMismatch { expected: i64, current: i64 },
+    #[error("a task cannot be shared with its owner")]
+    ShareWithSelf,
+    #[error("a task with this id already exists")]
+    TaskExists,
+}
+
+/// The caller's standing towards a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Owner,
+    Editor,
+    Viewer,
+}
+
+/// Decides `request` against the task's current `view`.
+///
+/// An empty result is a command that changes nothing (an edit to the same text, a share that
+/// already has this permission); it succeeds without appending.
+pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent>, DomainError> {
+    let Some(task) = &view.task else {
+        return match &request.command {
+            Command::Create { title, description } => {
+                check_version(request.expected_version, 0)?;
+                Ok(vec![TaskEvent::TaskCreated {
+                    owner_id: request.actor.as_str().to_owned(),
+                    title: title.as_str().to_owned(),
+                    description: description.as_str().to_owned(),
+                }])
+            }
+            _ => Err(DomainError::TaskNotFound),
+        };
+    };
+    let role = if task.owner_id == request.actor.as_str() {
+        Role::Owner
+    } else {
+        match view.share_of(request.actor.as_str()) {
+            Some(Permission::Edit) => Role::Editor,
+            Some(Permission::View) => Role::Viewer,
+            None => return Err(DomainError::TaskNotFound),
+        }
+    };
+    check_version(request.expected_version, task.version)?;
+    match &request.command {
+        Command::Create { .. } => Err(DomainError::TaskExists),
+        Command::Edit { title, description } => {
+            require_editor(role)?;
+            let title = title
+                .as_ref()
+                .filter(|t| t.as_str() != task.title)
+                .map(|t| t.as_str().to_owned());
+            let description = description
+                .as_ref()
+                .filter(|d| d.as_str() != task.description)
+                .map(|d| d.as_str().to_owned());
+            if title.is_none() && description.is_none() {
+                return Ok(vec![]);
+            }
+            Ok(vec![TaskEvent::TaskEdited { title, description }])
+        }
+        Command::Complete => {
+            require_editor(role)?;
+            match task.status {
+                TaskStatus::Pending => Ok(vec![TaskEvent::TaskCompleted {}]),
+                TaskStatus::Completed => Err(DomainError::InvalidTransition(
+                    "the task is already completed",
+                )),
+            }
+        }
+        Command::Reopen => {
+            require_editor(role)?;
+            match task.status {
+                TaskStatus::Completed => Ok(vec![TaskEvent::TaskReopened {}]),
+                TaskStatus::Pending => {
+                    Err(DomainError::InvalidTransition("the task is not completed"))
+                }
+            }
+        }
+        Command::Delete => {
+            require_owner(role, "only the owner may delete a task")?;
+            Ok(vec![TaskEvent::TaskDeleted {}])
+        }
+        Command::Share {
+            user_id,
+            permission,
+        } => {
+            require_owner(role, "only the owner may share a task")?;
+            if user_id.as_str() == task.owner_id {
+                return Err(DomainError::ShareWithSelf);
+            }
+            let user_id = user_id.as_str().to_owned();
+            let permission = *permission;
+            Ok(match view.share_of(&user_id) {
+                Some(current) if current == permission => vec![],
+                Some(_) => vec![TaskEvent::SharePermissionChanged {
+                    user_id,
+                    permission,
+                }],
+                None => vec![TaskEvent::TaskShared {
+                    user_id,
+                    permission,
+                }],
+            })
+        }
+        Command::Unshare { user_id } => {
+            require_owner(role, "only the owner may change who a task is shared with")?;
+            match view.share_of(user_id.as_str()) {
+                Some(_) => Ok(vec![TaskEvent::TaskUnshared {
+                    user_id: user_id.as_str().to_owned(),
+                }]),
+                None => Err(DomainError::ShareNotFound),
+            }
+        }
+    }
+}
+
+fn check_version(expected: Option<i64>, current: i64) -> Result<(), DomainError> {
+    match expected {
+        Some(expected) if expected != current => {
+            Err(DomainError::VersionMismatch { expected, current })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn require_editor(role: Role) -> Result<(), DomainError> {
+    match role {
+        Role::Owner | Role::Editor => Ok(()),
+        Role::Viewer => Err(DomainError::Forbidden(
+            "a view-only share does not allow changing the task",
+        )),
+    }
+}
+
+fn require_owner(role: Role, why: &'static str) -> Result<(), DomainError> {
+    match role {
+        Role::Owner => Ok(()),
+        Role::Editor | Role::Viewer => Err(DomainError::Forbidden(why)),
+    }
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,10 @@
+//! The write side's rules: which command may do what to a task, and which events it produces.
+//!
+//! Purposefully synchronous and free of I/O: the store loads the task's [`TaskView`], calls
+//! [`decide`], and appends what it returns. The clock comes in with the request.
+
+mod decide;
+mod values;
+
+pub use decide::{Command, CommandRequest, DomainError, decide};
+pub use values::{Description, InvalidValue, Title, UserId};

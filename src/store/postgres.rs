@@ -1,0 +1,104 @@
+//! PostgreSQL, the production backend and the way to several API nodes on one database.
+//!
+//! Position safety: every write transaction starts by taking one transaction-level advisory
+//! lock ([`WRITE_LOCK`]) and holds it until it commits or rolls back. Positions come from an
+//! identity column, so they are drawn while the lock is held, and the lock is released only by
+//! the commit: a transaction that commits later always holds higher positions than every
+//! transaction committed before it, across all processes. A reader tailing `events` by position
+//! can therefore never pass a position that a later commit fills in. The cost is one writing
+//! transaction at a time, which the writer's group commit amortises.
+
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Executor, Postgres};
+
+use super::StoreError;
+use super::queries::impl_store;
+use super::write_tx::impl_write_tx;
+use super::writer::{Writer, WriterBackend, WriterConnection};
+
+/// The advisory lock key every tally writer takes (`"tally"` in ASCII).
+pub const WRITE_LOCK: i64 = 0x7461_6c6c_79;
+
+/// A tally store in a PostgreSQL database.
+pub struct PostgresStore {
+    readers: PgPool,
+    writes: PgPool,
+    writer: Writer,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…`) and migrates the database.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let writes = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&writes).await?;
+        let readers = PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(2)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let writer = Writer::spawn(PostgresWriter(writes.clone()));
+        Ok(PostgresStore {
+            readers,
+            writes,
+            writer,
+        })
+    }
+
+    async fn close_pools(&self) {
+        self.readers.close().await;
+        self.writes.close().await;
+    }
+}
+
+impl_store!(PostgresStore);
+
+struct PostgresWriter(PgPool);
+
+impl WriterBackend for PostgresWriter {
+    type Connection = PostgresWriteConnection;
+
+    async fn acquire(&self) -> Result<PostgresWriteConnection, StoreError> {
+        Ok(PostgresWriteConnection(self.0.acquire().await?))
+    }
+}
+
+/// The writer's connection.
+pub(crate) struct PostgresWriteConnection(PoolConnection<Postgres>);
+
+impl_write_tx!(PostgresWriteConnection);
+
+impl WriterConnection for PostgresWriteConnection {
+    async fn begin(&mut self) -> Result<(), StoreError> {
+        self.0.execute("begin").await?;
+        sqlx::query("select pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        self.0.execute("commit").await?;
+        Ok(())
+    }
+
+    async fn rollback(&mut self) -> Result<(), StoreError> {
+        if let Err(error) = self.0.execute("rollback").await {
+            // Never hand a connection in an unknown transaction state back to the pool.
+            self.0.close_on_drop();
+            return Err(error.into());
+        }
+        Ok(())
+    }
+}

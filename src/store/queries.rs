@@ -1,0 +1,135 @@
+//! The [`Store`](super::Store) implementation both backends share: commands go to the
+//! group-committing writer, queries run the same SQL on the backend's read pool.
+//!
+//! A store struct using it has a `readers` pool and a `writer`; it provides `close_pools`.
+
+/// Implements [`Store`](crate::store::Store) for a backend's store struct.
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn execute(
+                &self,
+                submission: $crate::store::Submission,
+            ) -> Result<$crate::store::CommandOutcome, $crate::store::CommandError> {
+                self.writer.submit(submission).await
+            }
+
+            async fn dashboard_stats(
+                &self,
+                user_id: &str,
+            ) -> Result<Option<projections::DashboardStats>, $crate::store::StoreError> {
+                use $crate::store::rows::StoreRow;
+                sqlx::query($crate::store::sql::LOAD_STATS)
+                    .bind(user_id)
+                    .fetch_optional(&self.readers)
+                    .await?
+                    .map(|row| row.stats_row())
+                    .transpose()
+            }
+
+            async fn task(
+                &self,
+                task_id: uuid::Uuid,
+            ) -> Result<projections::TaskView, $crate::store::StoreError> {
+                use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
+                let task = sqlx::query($crate::store::sql::LOAD_TASK)
+                    .bind(task_id)
+                    .fetch_optional(&self.readers)
+                    .await?
+                    .map(|row| row.task_row())
+                    .transpose()?;
+                if task.is_none() {
+                    return Ok(projections::TaskView::default());
+                }
+                let shares = sqlx::query($crate::store::sql::LOAD_SHARES)
+                    .bind(task_id)
+                    .fetch_all(&self.readers)
+                    .await?
+                    .iter()
+                    .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                    .collect::<Result<_, _>>()?;
+                Ok(projections::TaskView { task, shares })
+            }
+
+            async fn list_tasks(
+                &self,
+                query: &$crate::store::TaskListQuery,
+            ) -> Result<Vec<projections::TaskView>, $crate::store::StoreError> {
+                use $crate::store::rows::{LISTED_SHARE_COLUMNS, StoreRow};
+                let sql = match query.scope {
+                    $crate::store::Scope::Owned => $crate::store::sql::LIST_OWNED,
+                    $crate::store::Scope::Shared => $crate::store::sql::LIST_SHARED,
+                };
+                let (first, second) = $crate::store::status_filter(query.status);
+                let rows = sqlx::query(sql)
+                    .bind(&query.user_id)
+                    .bind(first)
+                    .bind(second)
+                    .bind(query.before.unwrap_or(uuid::Uuid::max()))
+                    .bind(query.limit)
+                    .fetch_all(&self.readers)
+                    .await?;
+                let mut page: Vec<projections::TaskView> = Vec::new();
+                for row in &rows {
+                    let task = row.task_row()?;
+                    let share = row.share_row(LISTED_SHARE_COLUMNS)?;
+                    match page.last_mut() {
+                        Some(view) if view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
+                        _ => page.push(projections::TaskView {
+                            task: Some(task),
+                            shares: Vec::new(),
+                        }),
+                    }
+                    if let (Some(share), Some(view)) = (share, page.last_mut()) {
+                        view.shares.push(share);
+                    }
+                }
+                Ok(page)
+            }
+
+            async fn task_events(
+                &self,
+                task_id: uuid::Uuid,
+            ) -> Result<Vec<projections::RecordedEvent>, $crate::store::StoreError> {
+                use $crate::store::rows::StoreRow;
+                sqlx::query($crate::store::sql::TASK_EVENTS)
+                    .bind(task_id)
+                    .fetch_all(&self.readers)
+                    .await?
+                    .iter()
+                    .map(|row| row.recorded_event())
+                    .collect()
+            }
+
+            async fn events_after(
+                &self,
+                position: i64,
+                limit: i64,
+            ) -> Result<Vec<projections::RecordedEvent>, $crate::store::StoreError> {
+                use $crate::store::rows::StoreRow;
+                sqlx::query($crate::store::sql::EVENTS_AFTER)
+                    .bind(position)
+                    .bind(limit)
+                    .fetch_all(&self.readers)
+                    .await?
+                    .iter()
+                    .map(|row| row.recorded_event())
+                    .collect()
+            }
+
+            async fn head_position(&self) -> Result<i64, $crate::store::StoreError> {
+                Ok(sqlx::query_scalar($crate::store::sql::HEAD_POSITION)
+                    .fetch_one(&self.readers)
+                    .await?)
+            }
+
+            async fn close(&self) {
+                self.writer.close().await;
+                self.close_pools().await;
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,127 @@
+//! Decoding read-model and event rows, once for both backends: the column names are the same
+//! and sqlx maps each backend's types (TEXT or timestamptz, BLOB or uuid) to the same Rust
+//! ones, so one macro body serves `SqliteRow` and `PgRow`.
+
+use projections::{
+    Bucket, DashboardStats, Permission, RecordedEvent, ShareRow, TaskEvent, TaskRow, TaskStatus,
+};
+
+use super::write_tx::StoredResponse;
+use super::{CommandOutcome, StoreError};
+
+/// The columns of a `task_shares` row.
+pub(crate) const SHARE_COLUMNS: [&str; 3] = ["task_id", "user_id", "permission"];
+/// The share columns of a task-list row (`sql::LIST_OWNED`, `sql::LIST_SHARED`).
+pub(crate) const LISTED_SHARE_COLUMNS: [&str; 3] = ["id", "share_user_id", "share_permission"];
+
+/// A database row that holds one of tally's records.
+pub(crate) trait StoreRow {
+    /// A `tasks` row (the columns of `sql::task_columns!`).
+    fn task_row(&self) -> Result<TaskRow, StoreError>;
+    /// A share from the columns named `[task, user, permission]`; `None` where the user
+    /// column is null (a task without shares in an outer join).
+    fn share_row(&self, columns: [&str; 3]) -> Result<Option<ShareRow>, StoreError>;
+    /// A `dashboard_stats` row.
+    fn stats_row(&self) -> Result<DashboardStats, StoreError>;
+    /// An `events` row.
+    fn recorded_event(&self) -> Result<RecordedEvent, StoreError>;
+    /// An `idempotency_keys` row.
+    fn stored_response(&self) -> Result<StoredResponse, StoreError>;
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(
+        format!("unexpected {what} {value:?} in the database").into(),
+    ))
+}
+
+macro_rules! store_row {
+    ($row:ty) => {
+        impl StoreRow for $row {
+            fn task_row(&self) -> Result<TaskRow, StoreError> {
+                use sqlx::Row;
+                let status: String = self.try_get("status")?;
+                Ok(TaskRow {
+                    id: self.try_get("id")?,
+                    owner_id: self.try_get("owner_id")?,
+                    title: self.try_get("title")?,
+                    description: self.try_get("description")?,
+                    status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+                    created_at: self.try_get("created_at")?,
+                    updated_at: self.try_get("updated_at")?,
+                    completed_at: self.try_get("completed_at")?,
+                    version: self.try_get("version")?,
+                })
+            }
+
+            fn share_row(&self, [task, user, permission]: [&str; 3]) -> Result<Option<ShareRow>, StoreError> {
+                use sqlx::Row;
+                let user_id: Option<String> = self.try_get(user)?;
+                let Some(user_id) = user_id else { return Ok(None) };
+                let permission: String = self.try_get(permission)?;
+                Ok(Some(ShareRow {
+                    task_id: self.try_get(task)?,
+                    user_id,
+                    permission: Permission::parse(&permission)
+                        .ok_or_else(|| corrupt("permission", &permission))?,
+                }))
+            }
+
+            fn stats_row(&self) -> Result<DashboardStats, StoreError> {
+                use sqlx::Row;
+                let bucket = |key: &str, count: &str| -> Result<Bucket, StoreError> {
+                    Ok(Bucket {
+                        key: self.try_get(key)?,
+                        count: self.try_get(count)?,
+                    })
+                };
+                Ok(DashboardStats {
+                    user_id: self.try_get("user_id")?,
+                    pending: self.try_get("pending")?,
+                    completed: self.try_get("completed")?,
+                    shared_view: self.try_get("shared_view")?,
+                    shared_edit: self.try_get("shared_edit")?,
+                    created_day: bucket("created_day", "created_day_count")?,
+                    created_week: bucket("created_week", "created_week_count")?,
+                    completed_day: bucket("completed_day", "completed_day_count")?,
+                    completed_week: bucket("completed_week", "completed_week_count")?,
+                })
+            }
+
+            fn recorded_event(&self) -> Result<RecordedEvent, StoreError> {
+                use sqlx::Row;
+                let event_type: String = self.try_get("event_type")?;
+                let sqlx::types::Json(payload) = self.try_get("payload")?;
+                Ok(RecordedEvent {
+                    position: self.try_get("position")?,
+                    event_id: self.try_get("event_id")?,
+                    task_id: self.try_get("stream_id")?,
+                    stream_version: self.try_get("stream_version")?,
+                    actor: self.try_get("actor")?,
+                    recorded_at: self.try_get("recorded_at")?,
+                    event: TaskEvent::from_stored(
+                        &event_type,
+                        self.try_get("event_version")?,
+                        payload,
+                    )?,
+                })
+            }
+
+            fn stored_response(&self) -> Result<StoredResponse, StoreError> {
+                use sqlx::Row;
+                Ok(StoredResponse {
+                    fingerprint: self.try_get("fingerprint")?,
+                    outcome: CommandOutcome {
+                        task_id: self.try_get("task_id")?,
+                        version: self.try_get("version")?,
+                        position: self.try_get("position")?,
+                        created: self.try_get("created")?,
+                    },
+                })
+            }
+        }
+    };
+}
+
+store_row!(sqlx::sqlite::SqliteRow);
+store_row!(sqlx::postgres::PgRow);

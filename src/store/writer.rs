@@ -1,0 +1,150 @@
+//! The group-committing command writer.
+//!
+//! One task per process owns the write path. It takes every command queued while the previous
+//! transaction was committing and runs them all in one transaction, so one fsync acknowledges
+//! many commands. Commands run one after another, each against the state its predecessors left,
+//! so two racing commands on one task can never both win: the second is decided against the
+//! first one's result.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::command::run_command;
+use super::write_tx::WriteTx;
+use super::{CommandError, CommandOutcome, StoreError, Submission};
+
+/// The most commands committed together; bounds the latency one batch adds.
+const MAX_BATCH: usize = 256;
+/// Commands waiting for the writer before submitters wait for room.
+const QUEUE_DEPTH: usize = 4096;
+
+/// A connection the writer can run transactions on.
+pub(crate) trait WriterConnection: WriteTx + 'static {
+    /// Opens a write transaction that excludes every other writer (of any process) until it
+    /// ends, so positions are handed out in commit order.
+    fn begin(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn commit(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn rollback(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where the writer gets a connection for each batch; a broken connection is replaced by the
+/// next acquire.
+pub(crate) trait WriterBackend: Send + Sync + 'static {
+    type Connection: WriterConnection;
+    fn acquire(&self) -> impl Future<Output = Result<Self::Connection, StoreError>> + Send;
+}
+
+type Reply = oneshot::Sender<Result<CommandOutcome, CommandError>>;
+
+struct Job {
+    submission: Submission,
+    reply: Reply,
+}
+
+/// Handle to the writer task.
+pub(crate) struct Writer {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub fn spawn<B: WriterBackend>(backend: B) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let task = tokio::spawn(write_loop(backend, receiver));
+        Writer {
+            jobs: Mutex::new(Some(sender)),
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// Queues a command and waits until it is committed (or refused).
+    pub async fn submit(&self, submission: Submission) -> Result<CommandOutcome, CommandError> {
+        let sender = self
+            .jobs
+            .lock()
+            .expect("writer lock")
+            .clone()
+            .ok_or(StoreError::WriterStopped)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Job { submission, reply })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Stops taking commands, lets the queued ones commit, and waits for the writer to end.
+    pub async fn close(&self) {
+        self.jobs.lock().expect("writer lock").take();
+        let task = self.task.lock().expect("writer lock").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn write_loop<B: WriterBackend>(backend: B, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = run_batch(&backend, &batch).await;
+        for (job, result) in batch.drain(..).zip(results) {
+            // A submitter that went away (client disconnected) still had its command committed.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Commits the batch together; if the transaction fails, runs each command alone so that one
+/// command's failure is not every command's.
+async fn run_batch<B: WriterBackend>(
+    backend: &B,
+    batch: &[Job],
+) -> Vec<Result<CommandOutcome, CommandError>> {
+    match run_together(backend, batch).await {
+        Ok(results) => results,
+        Err(error) if batch.len() == 1 => {
+            tracing::error!(%error, "command failed in the store");
+            vec![Err(error.into())]
+        }
+        Err(error) => {
+            tracing::warn!(%error, size = batch.len(), "batch failed; retrying its commands one by one");
+            let mut results = Vec::with_capacity(batch.len());
+            for job in batch {
+                let single = run_together(backend, std::slice::from_ref(job)).await;
+                results.push(single.unwrap_or_else(|error| {
+                    tracing::error!(%error, "command failed in the store");
+                    vec![Err(error.into())]
+                }).remove(0));
+            }
+            results
+        }
+    }
+}
+
+async fn run_together<B: WriterBackend>(
+    backend: &B,
+    batch: &[Job],
+) -> Result<Vec<Result<CommandOutcome, CommandError>>, StoreError> {
+    let mut connection = backend.acquire().await?;
+    connection.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        match run_command(&mut connection, &job.submission).await {
+            Ok(result) => results.push(result),
+            Err(error) => {
+                if let Err(rollback) = connection.rollback().await {
+                    tracing::warn!(%rollback, "rollback failed");
+                }
+                return Err(error);
+            }
+        }
+    }
+    if let Err(error) = connection.commit().await {
+        let _ = connection.rollback().await;
+        return Err(error);
+    }
+    Ok(results)
+}
