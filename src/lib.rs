@@ -3,3 +3,6 @@
 
 pub mod domain;
 pub mod store;
+pub mod auth;
+pub mod clock;
+pub mod http;

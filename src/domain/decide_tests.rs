@@ -175,7 +175,7 @@ fn creating_a_task_that_already_exists_is_refused_for_its_owner() {
 fn the_owner_may_edit_and_the_event_names_only_the_changed_fields() {
     assert_eq!(
         decide(
-            &view,
+            &pending(),
             &when(OWNER, edit(Some("New title"), Some(DESCRIPTION)))
         ),
         Ok(vec![TaskEvent::TaskEdited {
@@ -340,7 +340,7 @@ fn the_owner_may_not_share_a_task_with_themself() {
 #[test]
 fn an_editor_may_not_share_a_task() {
     assert_forbidden(decide(
-        &view,
+        &pending(),
         &when(EDITOR, share("dave", Permission::View)),
     ));
 }

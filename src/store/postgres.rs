@@ -20,7 +20,7 @@ use super::write_tx::impl_write_tx;
 use super::writer::{Writer, WriterBackend, WriterConnection};
 
 /// The advisory lock key every tally writer takes (`"tally"` in ASCII).
-pub const WRITE_LOCK: i64 = 0x7461_6c6c_79;
+pub const WRITE_LOCK: i64 = 0x74_61_6c_6c_79;
 
 /// A tally store in a PostgreSQL database.
 pub struct PostgresStore {

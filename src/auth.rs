@@ -1,0 +1,175 @@
+//! JSON Web Tokens: which keys verify them, and minting tokens for `tally token`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::UserId;
+
+/// The smallest HS256 secret accepted.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Where the generated secret lives, inside the data directory.
+pub const SECRET_FILE: &str = "jwt-secret";
+
+/// Where the verifying key comes from (the `TALLY_JWT_*` settings).
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    pub secret: Option<String>,
+    pub public_key_file: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// Why the server cannot set up token checking.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("TALLY_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")]
+    ShortSecret,
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} holds no RSA, EC (P-256) or Ed25519 public key in PEM form")]
+    UnknownKey(PathBuf),
+    #[error("tokens are verified with a public key here; tally can only mint tokens for an HS256 secret")]
+    CannotMint,
+    #[error("cannot sign the token: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Why a request's token was refused. Kept apart from what the client is told.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("invalid token: {0}")]
+    Invalid(#[from] jsonwebtoken::errors::Error),
+    #[error("invalid subject: {0}")]
+    Subject(#[from] crate::domain::InvalidValue),
+}
+
+/// The claims tally reads and writes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Verifies bearer tokens with one key and one algorithm.
+pub struct Authenticator {
+    key: DecodingKey,
+    validation: Validation,
+    /// The HS256 secret, when that is the key: lets tests and `tally token` mint tokens.
+    secret: Option<Vec<u8>>,
+    config: AuthConfig,
+}
+
+impl Authenticator {
+    /// Sets up from the configuration; with no key configured, uses (creating on first use)
+    /// the random secret in `data_dir`.
+    pub fn from_config(config: &AuthConfig, data_dir: &Path) -> Result<Self, KeyError> {
+        let (key, algorithm, secret) = if let Some(path) = &config.public_key_file {
+            let pem = std::fs::read(path).map_err(|source| KeyError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let (key, algorithm) = public_key(&pem).ok_or(KeyError::UnknownKey(path.clone()))?;
+            (key, algorithm, None)
+        } else {
+            let secret = match &config.secret {
+                Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(KeyError::ShortSecret),
+                Some(secret) => secret.as_bytes().to_vec(),
+                None => generated_secret(data_dir)?,
+            };
+            (DecodingKey::from_secret(&secret), Algorithm::HS256, Some(secret))
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_aud = config.audience.is_some();
+        if let Some(audience) = &config.audience {
+            validation.set_audience(&[audience]);
+        }
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        Ok(Authenticator {
+            key,
+            validation,
+            secret,
+            config: config.clone(),
+        })
+    }
+
+    /// The caller a token names, if the token is valid.
+    pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)?;
+        Ok(UserId::parse(&data.claims.sub)?)
+    }
+
+    /// A token for `user` valid until `expires`, signed with the HS256 secret.
+    pub fn mint(&self, user: &UserId, expires: DateTime<Utc>) -> Result<String, KeyError> {
+        let secret = self.secret.as_ref().ok_or(KeyError::CannotMint)?;
+        let claims = Claims {
+            sub: user.as_str().to_owned(),
+            exp: expires.timestamp(),
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )?)
+    }
+}
+
+fn public_key(pem: &[u8]) -> Option<(DecodingKey, Algorithm)> {
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        return Some((key, Algorithm::RS256));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        return Some((key, Algorithm::ES256));
+    }
+    DecodingKey::from_ed_pem(pem)
+        .ok()
+        .map(|key| (key, Algorithm::EdDSA))
+}
+
+/// Reads the secret in `data_dir`, creating a random 256-bit one (mode 0600) the first time.
+fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, KeyError> {
+    let path = data_dir.join(SECRET_FILE);
+    let io = |source| KeyError::Io {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(secret) => return Ok(secret.trim().as_bytes().to_vec()),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(error)),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(secret.as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            Ok(secret.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            generated_secret(data_dir)
+        }
+        Err(error) => Err(io(error)),
+    }
+}

@@ -1,0 +1,153 @@
+//! The dashboard queries: every one reads the caller's single `dashboard_stats` row.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use projections::DashboardFigures;
+use serde::Serialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::Caller;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/dashboard", get(everything))
+        .route("/api/dashboard/statistics", get(statistics))
+        .route("/api/dashboard/activity", get(activity))
+        .route("/api/dashboard/breakdown", get(breakdown))
+        .route("/api/dashboard/shared", get(shared))
+        .route("/api/dashboard/health", get(health))
+}
+
+/// The caller's figures now: one single-row read. No row yet means all zeros.
+async fn figures(state: &AppState, caller: &Caller) -> Result<DashboardFigures, ApiError> {
+    let now = state.clock.now();
+    Ok(state
+        .store
+        .dashboard_stats(caller.0.as_str())
+        .await?
+        .map(|stats| stats.figures(now))
+        .unwrap_or_default())
+}
+
+#[derive(Serialize)]
+struct Everything {
+    #[serde(flatten)]
+    figures: DashboardFigures,
+    total_shared: i64,
+}
+
+async fn everything(State(state): State<AppState>, caller: Caller) -> Result<Json<Everything>, ApiError> {
+    let figures = figures(&state, &caller).await?;
+    Ok(Json(Everything {
+        total_shared: figures.shared,
+        figures,
+    }))
+}
+
+#[derive(Serialize)]
+struct Statistics {
+    total: i64,
+    pending: i64,
+    completed: i64,
+    shared: i64,
+}
+
+async fn statistics(State(state): State<AppState>, caller: Caller) -> Result<Json<Statistics>, ApiError> {
+    let f = figures(&state, &caller).await?;
+    Ok(Json(Statistics {
+        total: f.total,
+        pending: f.pending,
+        completed: f.completed,
+        shared: f.shared,
+    }))
+}
+
+#[derive(Serialize)]
+struct Activity {
+    created_today: i64,
+    completed_today: i64,
+    created_this_week: i64,
+    completed_this_week: i64,
+    completion_rate: f64,
+}
+
+async fn activity(State(state): State<AppState>, caller: Caller) -> Result<Json<Activity>, ApiError> {
+    let f = figures(&state, &caller).await?;
+    Ok(Json(Activity {
+        created_today: f.created_today,
+        completed_today: f.completed_today,
+        created_this_week: f.created_this_week,
+        completed_this_week: f.completed_this_week,
+        completion_rate: f.completion_rate,
+    }))
+}
+
+#[derive(Serialize)]
+struct Breakdown {
+    pending: i64,
+    completed: i64,
+    total: i64,
+}
+
+async fn breakdown(State(state): State<AppState>, caller: Caller) -> Result<Json<Breakdown>, ApiError> {
+    let f = figures(&state, &caller).await?;
+    Ok(Json(Breakdown {
+        pending: f.pending,
+        completed: f.completed,
+        total: f.total,
+    }))
+}
+
+#[derive(Serialize)]
+struct Shared {
+    total_shared: i64,
+    view_only: i64,
+    can_edit: i64,
+}
+
+async fn shared(State(state): State<AppState>, caller: Caller) -> Result<Json<Shared>, ApiError> {
+    let f = figures(&state, &caller).await?;
+    Ok(Json(Shared {
+        total_shared: f.shared,
+        view_only: f.view_only,
+        can_edit: f.can_edit,
+    }))
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    timestamp: DateTime<Utc>,
+    database: &'static str,
+    /// Position of the newest event in the log.
+    last_position: Option<i64>,
+}
+
+/// Unauthenticated: whether the service can reach its database, and how far the log goes.
+async fn health(State(state): State<AppState>) -> Response {
+    let timestamp = state.clock.now();
+    match state.store.head_position().await {
+        Ok(position) => Json(Health {
+            status: "ok",
+            timestamp,
+            database: "reachable",
+            last_position: Some(position),
+        })
+        .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check cannot reach the database");
+            let body = Health {
+                status: "unavailable",
+                timestamp,
+                database: "unreachable",
+                last_position: None,
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}

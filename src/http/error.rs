@@ -1,0 +1,147 @@
+//! The one API error type: every variant names its status and problem type, and renders as
+//! `application/problem+json` (RFC 9457). Internal failures are logged, never echoed.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::DomainError;
+use crate::store::{CommandError, StoreError};
+
+/// Everything a request can fail with, as the contract's error table lists it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("{0}")]
+    VersionMismatch(String),
+    #[error("the request body is larger than {} bytes", super::MAX_BODY_BYTES)]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReuse,
+    #[error("the request took too long")]
+    Timeout,
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+/// An RFC 9457 problem document.
+#[derive(Serialize)]
+struct Problem {
+    r#type: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            InvalidTransition(_) => (StatusCode::CONFLICT, "invalid-transition", "Invalid transition"),
+            VersionMismatch(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                "version-mismatch",
+                "Version mismatch",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Validation failed"),
+            IdempotencyKeyReuse => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reuse",
+                "Idempotency key reused",
+            ),
+            Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, r#type, title) = self.parts();
+        if let ApiError::Internal(source) = &self {
+            tracing::error!(error = %source, "request failed");
+        }
+        let problem = Problem {
+            r#type,
+            title,
+            status: status.as_u16(),
+            detail: self.to_string(),
+        };
+        let mut response = (status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tally\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(error)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        let detail = error.to_string();
+        match error {
+            DomainError::TaskNotFound | DomainError::ShareNotFound => ApiError::NotFound(detail),
+            DomainError::Forbidden(_) => ApiError::Forbidden(detail),
+            DomainError::InvalidTransition(_) => ApiError::InvalidTransition(detail),
+            DomainError::VersionMismatch { .. } => ApiError::VersionMismatch(detail),
+            DomainError::ShareWithSelf => ApiError::Validation(detail),
+            // Task ids are minted by the server as UUID v7; a clash is a bug, not the client's.
+            DomainError::TaskExists => ApiError::InvalidTransition(detail),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Domain(error) => error.into(),
+            CommandError::IdempotencyKeyReuse => ApiError::IdempotencyKeyReuse,
+            CommandError::Store(error) => error.into(),
+        }
+    }
+}

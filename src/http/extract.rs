@@ -1,0 +1,199 @@
+//! Extractors that turn raw request parts into checked values, so that bad input is refused
+//! with the contract's problem+json before a handler runs.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::{HeaderMap, Method, header, request::Parts};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::UserId;
+use crate::store::Idempotency;
+
+/// The authenticated caller: the `sub` of a valid bearer token.
+pub struct Caller(pub UserId);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized("a bearer token is required"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+        match state.auth.verify(token.trim()) {
+            Ok(user) => Ok(Caller(user)),
+            Err(error) => {
+                tracing::debug!(%error, "token refused");
+                Err(ApiError::Unauthorized("the bearer token is not valid"))
+            }
+        }
+    }
+}
+
+/// The `{id}` of a task route, which must be a UUID.
+pub struct TaskId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Malformed("invalid path".into()))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| name == "id")
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        Uuid::parse_str(raw)
+            .map(TaskId)
+            .map_err(|_| ApiError::Malformed(format!("task id {raw:?} is not a UUID")))
+    }
+}
+
+/// The `{user_id}` of a share route, which must be a valid user id.
+pub struct ShareUser(pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ShareUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Malformed("invalid path".into()))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| name == "user_id")
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        UserId::parse(raw)
+            .map(ShareUser)
+            .map_err(|error| ApiError::Validation(format!("user id: {error}")))
+    }
+}
+
+/// The headers every command may carry.
+pub struct CommandHeaders {
+    /// `If-Match: "<version>"`.
+    pub expected_version: Option<i64>,
+    /// `Idempotency-Key`, still to be fingerprinted with the request it came with.
+    pub idempotency_key: Option<String>,
+    pub method: Method,
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(CommandHeaders {
+            expected_version: if_match(&parts.headers)?,
+            idempotency_key: idempotency_key(&parts.headers)?,
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+impl CommandHeaders {
+    /// The key with the fingerprint of this request: method, path and the body's JSON value
+    /// (so whitespace and key order do not make a repeat look different).
+    pub fn idempotency(&self, body: Option<&serde_json::Value>) -> Option<Idempotency> {
+        let key = self.idempotency_key.clone()?;
+        let mut digest = Sha256::new();
+        digest.update(self.method.as_str());
+        digest.update([0]);
+        digest.update(&self.path);
+        digest.update([0]);
+        if let Some(body) = body {
+            digest.update(body.to_string());
+        }
+        Some(Idempotency {
+            key,
+            fingerprint: hex::encode(digest.finalize()),
+        })
+    }
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let malformed = || ApiError::Malformed("If-Match must be a task version, e.g. \"3\"".into());
+    let text = value.to_str().map_err(|_| malformed())?.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    text.parse::<i64>()
+        .ok()
+        .filter(|version| *version >= 0)
+        .map(Some)
+        .ok_or_else(malformed)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
+        return Err(ApiError::Malformed(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// A JSON body: `application/json` (415 otherwise), within the size limit (413), valid JSON
+/// (400) of the expected shape (422). Keeps the parsed value for idempotency fingerprints.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: serde_json::Value,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_json);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| match rejection.status().as_u16() {
+                413 => ApiError::PayloadTooLarge,
+                _ => ApiError::Malformed("the body could not be read".into()),
+            })?;
+        let raw: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))?;
+        let value = T::deserialize(&raw)
+            .map_err(|error| ApiError::Validation(format!("the body has the wrong shape: {error}")))?;
+        Ok(JsonBody { value, raw })
+    }
+}
+
+/// `application/json` or any `application/*+json`, whatever the parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}

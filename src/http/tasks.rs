@@ -1,0 +1,205 @@
+//! The task queries: one task, a page of tasks, a task's history.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use projections::{RecordedEvent, TaskStatus, TaskView};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Caller, TaskId};
+use crate::domain::UserId;
+use crate::store::{Scope, TaskListQuery};
+
+/// The default and the largest page size of `GET /api/tasks`.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/tasks", get(list))
+        .route("/api/tasks/{id}", get(show))
+        .route("/api/tasks/{id}/events", get(history))
+}
+
+/// A task as the contract shows it to one caller.
+#[derive(Serialize)]
+pub struct TaskJson {
+    id: Uuid,
+    owner_id: String,
+    title: String,
+    description: String,
+    status: TaskStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    version: i64,
+    permission: &'static str,
+    /// Only the owner sees who else has the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shares: Option<Vec<ShareJson>>,
+}
+
+#[derive(Serialize)]
+struct ShareJson {
+    user_id: String,
+    permission: &'static str,
+}
+
+impl TaskJson {
+    /// The task as `caller` may see it; `None` when the caller may not see it at all.
+    fn for_caller(view: TaskView, caller: &UserId) -> Option<Self> {
+        let task = view.task.as_ref()?;
+        let permission = if task.owner_id == caller.as_str() {
+            "owner"
+        } else {
+            view.share_of(caller.as_str())?.as_str()
+        };
+        let shares = (permission == "owner").then(|| {
+            view.shares
+                .iter()
+                .map(|share| ShareJson {
+                    user_id: share.user_id.clone(),
+                    permission: share.permission.as_str(),
+                })
+                .collect()
+        });
+        let task = view.task?;
+        Some(TaskJson {
+            id: task.id,
+            owner_id: task.owner_id,
+            title: task.title,
+            description: task.description,
+            status: task.status,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+            completed_at: task.completed_at,
+            version: task.version,
+            permission,
+            shares,
+        })
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    TaskId(task_id): TaskId,
+) -> Result<Json<TaskJson>, ApiError> {
+    let view = state.store.task(task_id).await?;
+    TaskJson::for_caller(view, &caller)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no such task".into()))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    scope: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TaskPage {
+    items: Vec<TaskJson>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<TaskPage>, ApiError> {
+    let malformed = |what: &str| ApiError::Malformed(what.to_owned());
+    let scope = match params.scope.as_deref() {
+        None | Some("owned") => Scope::Owned,
+        Some("shared") => Scope::Shared,
+        Some(_) => return Err(malformed("scope must be owned or shared")),
+    };
+    let status = params
+        .status
+        .as_deref()
+        .map(|status| TaskStatus::parse(status).ok_or_else(|| malformed("status must be pending or completed")))
+        .transpose()?;
+    let limit = match params.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| malformed(&format!("limit must be a number from 1 to {MAX_LIMIT}")))?,
+    };
+    let before = params
+        .cursor
+        .as_deref()
+        .map(|cursor| Uuid::parse_str(cursor).map_err(|_| malformed("cursor is not one this API gave out")))
+        .transpose()?;
+    let query = TaskListQuery {
+        user_id: caller.as_str().to_owned(),
+        scope,
+        status,
+        limit,
+        before,
+    };
+    let page = state.store.list_tasks(&query).await?;
+    let full = page.len() as i64 == limit;
+    let items: Vec<TaskJson> = page
+        .into_iter()
+        .filter_map(|view| TaskJson::for_caller(view, &caller))
+        .collect();
+    let next_cursor = full
+        .then(|| items.last().map(|task| task.id.to_string()))
+        .flatten();
+    Ok(Json(TaskPage { items, next_cursor }))
+}
+
+/// One event of a task's history.
+#[derive(Serialize)]
+struct EventJson {
+    position: i64,
+    event_id: Uuid,
+    version: i64,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    actor: String,
+    recorded_at: DateTime<Utc>,
+    payload: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct History {
+    task_id: Uuid,
+    events: Vec<EventJson>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    TaskId(task_id): TaskId,
+) -> Result<Json<History>, ApiError> {
+    let view = state.store.task(task_id).await?;
+    if TaskJson::for_caller(view, &caller).is_none() {
+        return Err(ApiError::NotFound("no such task".into()));
+    }
+    let events = state
+        .store
+        .task_events(task_id)
+        .await?
+        .into_iter()
+        .map(|recorded: RecordedEvent| EventJson {
+            position: recorded.position,
+            event_id: recorded.event_id,
+            version: recorded.stream_version,
+            event_type: recorded.event.event_type(),
+            actor: recorded.actor,
+            recorded_at: recorded.recorded_at,
+            payload: recorded.event.payload(),
+        })
+        .collect();
+    Ok(Json(History { task_id, events }))
+}
