@@ -6,3 +6,8 @@ pub mod store;
 pub mod auth;
 pub mod clock;
 pub mod http;
+pub mod config;
+pub mod seed;
+pub mod server;
+
+pub use server::launch;

@@ -1,1 +1,65 @@
-fn main() {}
+//! The `tally` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use tally::auth::Authenticator;
+use tally::config::{Cli, CliCommand};
+use tally::domain::UserId;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tally: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = cli.settings;
+    match cli.command {
+        CliCommand::Serve => {
+            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            tally::launch(&settings, listener, tally::server::shutdown_signal()).await?;
+        }
+        CliCommand::Migrate => {
+            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            store.close().await;
+            println!("database is up to date");
+        }
+        CliCommand::Token { user, ttl } => {
+            let auth = Authenticator::from_config(&settings.auth(), &settings.data_dir)?;
+            let token = auth.mint(&UserId::parse(&user)?, chrono::Utc::now() + ttl)?;
+            println!("{token}");
+        }
+        CliCommand::Seed { users, tasks } => {
+            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}",
+            )?);
+            let report = tally::seed::seed(Arc::clone(&store), users, tasks, progress).await?;
+            store.close().await;
+            println!(
+                "seeded {} tasks with {} commands in {:.1}s ({:.0} commands/s)",
+                report.tasks,
+                report.commands,
+                report.elapsed.as_secs_f64(),
+                report.commands_per_second()
+            );
+        }
+    }
+    Ok(())
+}

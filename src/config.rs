@@ -1,0 +1,142 @@
+//! Command line and environment: every setting is a flag with a matching `TALLY_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::AuthConfig;
+use crate::store::SqliteOptions;
+
+/// tally: task activity turned into live dashboard figures.
+#[derive(Debug, Parser)]
+#[command(name = "tally", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Serve the HTTP API (creating and migrating the database if needed).
+    Serve,
+    /// Create or migrate the database, then exit.
+    Migrate,
+    /// Print a token for a user, signed with the configured HS256 secret.
+    Token {
+        /// The user id the token names (its `sub`).
+        #[arg(long)]
+        user: String,
+        /// How long the token is valid: e.g. 90s, 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: chrono::Duration,
+    },
+    /// Fill the store through the real command path, for demos and benchmarks.
+    Seed {
+        /// Users seed-0 … seed-{N-1}.
+        #[arg(long, default_value_t = 10)]
+        users: usize,
+        /// Tasks per user.
+        #[arg(long, default_value_t = 100)]
+        tasks: usize,
+    },
+}
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Database URL: sqlite://PATH or postgres://… [default: sqlite://<data dir>/tally.db]
+    #[arg(long, env = "TALLY_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where the SQLite database and the generated JWT secret live.
+    #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// Address the server listens on.
+    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: SocketAddr,
+    /// HS256 secret (at least 32 bytes) for verifying tokens.
+    #[arg(long, env = "TALLY_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key (RS256, ES256 or EdDSA) for tokens from an identity provider.
+    #[arg(long, env = "TALLY_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "TALLY_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "TALLY_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// SQLite durability: `full` survives power loss; `normal` only a process crash, faster.
+    #[arg(long, env = "TALLY_SQLITE_SYNC", default_value = "full", global = true)]
+    pub sqlite_sync: SqliteSync,
+}
+
+/// SQLite's `synchronous` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+impl Settings {
+    /// The database URL, defaulting to a file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("tally.db").display())
+        })
+    }
+
+    pub fn auth(&self) -> AuthConfig {
+        AuthConfig {
+            secret: self.jwt_secret.clone(),
+            public_key_file: self.jwt_public_key_file.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        }
+    }
+
+    pub fn sqlite(&self) -> SqliteOptions {
+        SqliteOptions {
+            full_sync: self.sqlite_sync == SqliteSync::Full,
+            ..SqliteOptions::default()
+        }
+    }
+}
+
+/// Parses `90s`, `30m`, `1h`, `7d` or a plain number of seconds.
+fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(index) => raw.split_at(index),
+        None => (raw, "s"),
+    };
+    let number: i64 = number.parse().map_err(|_| format!("{raw:?} is not a duration"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{raw:?}: use s, m, h or d")),
+    };
+    if number <= 0 {
+        return Err("the ttl must be positive".into());
+    }
+    Ok(chrono::Duration::seconds(number * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_take_the_usual_units_and_refuse_nonsense() {
+        assert_eq!(parse_ttl("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_ttl("1h"), Ok(chrono::Duration::hours(1)));
+        assert_eq!(parse_ttl("7d"), Ok(chrono::Duration::days(7)));
+        assert_eq!(parse_ttl("120"), Ok(chrono::Duration::seconds(120)));
+        assert!(parse_ttl("1y").is_err());
+        assert!(parse_ttl("0h").is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! `tally seed`: fills a store through the real command path (decide, append, project), many
+//! commands in flight so that the writer commits them in large groups.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use projections::Permission;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::domain::{Command, CommandRequest, Description, Title, UserId};
+use crate::store::{CommandError, Store, Submission};
+
+/// Commands in flight at once: enough for the writer to fill its batches.
+const IN_FLIGHT: usize = 512;
+
+/// What a seed run did.
+#[derive(Debug, Clone, Copy)]
+pub struct SeedReport {
+    pub tasks: usize,
+    pub commands: usize,
+    pub elapsed: Duration,
+}
+
+impl SeedReport {
+    pub fn commands_per_second(&self) -> f64 {
+        self.commands as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The user id of seed user `index`.
+pub fn seed_user(index: usize) -> UserId {
+    UserId::parse(&format!("seed-{index}")).expect("seed user ids are valid")
+}
+
+/// Creates `tasks` tasks for each of `users` users; about 60% end completed, some of those
+/// were reopened and completed again, and one in five is shared with the next user.
+pub async fn seed(
+    store: Arc<dyn Store>,
+    users: usize,
+    tasks: usize,
+    progress: ProgressBar,
+) -> Result<SeedReport, CommandError> {
+    let started = Instant::now();
+    let total = users * tasks;
+    progress.set_length(total as u64);
+    let next = Arc::new(AtomicUsize::new(0));
+    let commands = Arc::new(AtomicUsize::new(0));
+    let clock = Clock::system();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..IN_FLIGHT.min(total.max(1)) {
+        let (store, next, commands, clock, progress) = (
+            store.clone(),
+            next.clone(),
+            commands.clone(),
+            clock.clone(),
+            progress.clone(),
+        );
+        workers.spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= total {
+                    return Ok::<(), CommandError>(());
+                }
+                let plan = plan(index, users);
+                for command in &plan.commands {
+                    let request = CommandRequest {
+                        task_id: plan.task_id,
+                        actor: plan.owner.clone(),
+                        command: command.clone(),
+                        expected_version: None,
+                        now: clock.now(),
+                    };
+                    store
+                        .execute(Submission {
+                            request,
+                            idempotency: None,
+                            correlation_id: Uuid::now_v7(),
+                        })
+                        .await?;
+                }
+                commands.fetch_add(plan.commands.len(), Ordering::Relaxed);
+                progress.inc(1);
+            }
+        });
+    }
+    while let Some(joined) = workers.join_next().await {
+        joined.expect("seed worker panicked")?;
+    }
+    progress.finish();
+    Ok(SeedReport {
+        tasks: total,
+        commands: commands.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// One task's life: who owns it and the commands it goes through.
+struct Plan {
+    task_id: Uuid,
+    owner: UserId,
+    commands: Vec<Command>,
+}
+
+fn plan(index: usize, users: usize) -> Plan {
+    let user = index % users;
+    let n = index / users;
+    let roll = mix(index as u64);
+    let mut commands = vec![Command::Create {
+        title: Title::parse(&format!("Task {n} of seed-{user}")).expect("valid title"),
+        description: Description::default(),
+    }];
+    if roll % 100 < 60 {
+        commands.push(Command::Complete);
+        if (roll / 100) % 10 == 0 {
+            commands.push(Command::Reopen);
+            commands.push(Command::Complete);
+        }
+    }
+    if users > 1 && (roll / 1000) % 5 == 0 {
+        commands.push(Command::Share {
+            user_id: seed_user((user + 1) % users),
+            permission: if (roll / 5000) % 2 == 0 {
+                Permission::View
+            } else {
+                Permission::Edit
+            },
+        });
+    }
+    Plan {
+        task_id: Uuid::now_v7(),
+        owner: seed_user(user),
+        commands,
+    }
+}
+
+/// A well-spread deterministic hash (splitmix64), so runs are repeatable without a seed file.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}

@@ -1,0 +1,68 @@
+//! Running the service: open the store, serve until told to stop, close cleanly.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::auth::Authenticator;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http::{AppState, router};
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::KeyError),
+    #[error("server: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests and
+/// queued commands finish. Tests pass a port-0 listener and their own shutdown signal.
+pub async fn launch(
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LaunchError> {
+    let auth = Arc::new(Authenticator::from_config(&settings.auth(), &settings.data_dir)?);
+    let store = crate::store::open(&settings.database_url(), settings.sqlite()).await?;
+    let state = AppState {
+        store: store.clone(),
+        auth,
+        clock: Clock::system(),
+    };
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(served?)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested");
+}
