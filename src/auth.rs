@@ -35,7 +35,9 @@ pub enum KeyError {
     },
     #[error("{0} holds no RSA, EC (P-256) or Ed25519 public key in PEM form")]
     UnknownKey(PathBuf),
-    #[error("tokens are verified with a public key here; tally can only mint tokens for an HS256 secret")]
+    #[error(
+        "tokens are verified with a public key here; tally can only mint tokens for an HS256 secret"
+    )]
     CannotMint,
     #[error("cannot sign the token: {0}")]
     Sign(#[from] jsonwebtoken::errors::Error),
@@ -83,11 +85,17 @@ impl Authenticator {
             (key, algorithm, None)
         } else {
             let secret = match &config.secret {
-                Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(KeyError::ShortSecret),
+                Some(secret) if secret.len() < MIN_SECRET_BYTES => {
+                    return Err(KeyError::ShortSecret);
+                }
                 Some(secret) => secret.as_bytes().to_vec(),
                 None => generated_secret(data_dir)?,
             };
-            (DecodingKey::from_secret(&secret), Algorithm::HS256, Some(secret))
+            (
+                DecodingKey::from_secret(&secret),
+                Algorithm::HS256,
+                Some(secret),
+            )
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;

@@ -54,7 +54,12 @@ pub struct Settings {
     #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Address the server listens on.
-    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "TALLY_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: SocketAddr,
     /// HS256 secret (at least 32 bytes) for verifying tokens.
     #[arg(long, env = "TALLY_JWT_SECRET", global = true, hide_env_values = true)]
@@ -83,9 +88,9 @@ pub enum SqliteSync {
 impl Settings {
     /// The database URL, defaulting to a file in the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("tally.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tally.db").display()))
     }
 
     pub fn auth(&self) -> AuthConfig {
@@ -112,7 +117,9 @@ fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
         Some(index) => raw.split_at(index),
         None => (raw, "s"),
     };
-    let number: i64 = number.parse().map_err(|_| format!("{raw:?} is not a duration"))?;
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration"))?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,

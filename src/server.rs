@@ -28,7 +28,10 @@ pub async fn launch(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
-    let auth = Arc::new(Authenticator::from_config(&settings.auth(), &settings.data_dir)?);
+    let auth = Arc::new(Authenticator::from_config(
+        &settings.auth(),
+        &settings.data_dir,
+    )?);
     let store = crate::store::open(&settings.database_url(), settings.sqlite()).await?;
     let state = AppState {
         store: store.clone(),

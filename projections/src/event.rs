@@ -58,9 +58,15 @@ pub enum TaskEvent {
     /// The task is gone, with its shares, for everyone.
     TaskDeleted {},
     /// The owner shared the task with a user who had no share.
-    TaskShared { user_id: String, permission: Permission },
+    TaskShared {
+        user_id: String,
+        permission: Permission,
+    },
     /// The owner changed the permission of an existing share.
-    SharePermissionChanged { user_id: String, permission: Permission },
+    SharePermissionChanged {
+        user_id: String,
+        permission: Permission,
+    },
     /// The owner withdrew a share.
     TaskUnshared { user_id: String },
 }

@@ -78,7 +78,9 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
             next.completed_at = Some(at);
             let mut owner = pending_in(&task.owner_id, -1);
             owner.completed = 1;
-            changes.stats.push(owner.dated(DatedCounter::Completed, at, 1));
+            changes
+                .stats
+                .push(owner.dated(DatedCounter::Completed, at, 1));
         }
         TaskEvent::TaskReopened {} => {
             let Some(completed_at) = task.completed_at else {
@@ -154,7 +156,8 @@ fn pending_in(owner_id: &str, delta: i64) -> StatsDelta {
 
 /// What the owner's row loses when `task` is deleted.
 fn owner_loses(task: &TaskRow) -> StatsDelta {
-    let owner = StatsDelta::for_user(&task.owner_id).dated(DatedCounter::Created, task.created_at, -1);
+    let owner =
+        StatsDelta::for_user(&task.owner_id).dated(DatedCounter::Created, task.created_at, -1);
     match task.completed_at {
         Some(completed_at) => StatsDelta {
             completed: -1,

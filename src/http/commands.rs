@@ -22,7 +22,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/tasks/{id}", patch(edit).delete(delete))
         .route("/api/tasks/{id}/complete", post(complete))
         .route("/api/tasks/{id}/reopen", post(reopen))
-        .route("/api/tasks/{id}/shares/{user_id}", put(share).delete(unshare))
+        .route(
+            "/api/tasks/{id}/shares/{user_id}",
+            put(share).delete(unshare),
+        )
 }
 
 #[derive(Deserialize)]
@@ -63,7 +66,15 @@ async fn create(
         title: parse_title(&body.value.title)?,
         description: parse_description(body.value.description.as_deref().unwrap_or_default())?,
     };
-    submit(&state, caller, Uuid::now_v7(), command, &headers, Some(&body.raw)).await
+    submit(
+        &state,
+        caller,
+        Uuid::now_v7(),
+        command,
+        &headers,
+        Some(&body.raw),
+    )
+    .await
 }
 
 async fn edit(
@@ -75,7 +86,12 @@ async fn edit(
 ) -> Result<Response, ApiError> {
     let command = Command::Edit {
         title: body.value.title.as_deref().map(parse_title).transpose()?,
-        description: body.value.description.as_deref().map(parse_description).transpose()?,
+        description: body
+            .value
+            .description
+            .as_deref()
+            .map(parse_description)
+            .transpose()?,
     };
     submit(&state, caller, task_id, command, &headers, Some(&body.raw)).await
 }
@@ -135,7 +151,15 @@ async fn unshare(
     ShareUser(user_id): ShareUser,
     headers: CommandHeaders,
 ) -> Result<Response, ApiError> {
-    submit(&state, caller, task_id, Command::Unshare { user_id }, &headers, None).await
+    submit(
+        &state,
+        caller,
+        task_id,
+        Command::Unshare { user_id },
+        &headers,
+        None,
+    )
+    .await
 }
 
 fn parse_title(raw: &str) -> Result<Title, ApiError> {

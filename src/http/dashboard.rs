@@ -41,7 +41,10 @@ struct Everything {
     total_shared: i64,
 }
 
-async fn everything(State(state): State<AppState>, caller: Caller) -> Result<Json<Everything>, ApiError> {
+async fn everything(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Everything>, ApiError> {
     let figures = figures(&state, &caller).await?;
     Ok(Json(Everything {
         total_shared: figures.shared,
@@ -57,7 +60,10 @@ struct Statistics {
     shared: i64,
 }
 
-async fn statistics(State(state): State<AppState>, caller: Caller) -> Result<Json<Statistics>, ApiError> {
+async fn statistics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Statistics>, ApiError> {
     let f = figures(&state, &caller).await?;
     Ok(Json(Statistics {
         total: f.total,
@@ -76,7 +82,10 @@ struct Activity {
     completion_rate: f64,
 }
 
-async fn activity(State(state): State<AppState>, caller: Caller) -> Result<Json<Activity>, ApiError> {
+async fn activity(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Activity>, ApiError> {
     let f = figures(&state, &caller).await?;
     Ok(Json(Activity {
         created_today: f.created_today,
@@ -94,7 +103,10 @@ struct Breakdown {
     total: i64,
 }
 
-async fn breakdown(State(state): State<AppState>, caller: Caller) -> Result<Json<Breakdown>, ApiError> {
+async fn breakdown(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Breakdown>, ApiError> {
     let f = figures(&state, &caller).await?;
     Ok(Json(Breakdown {
         pending: f.pending,

@@ -51,11 +51,19 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
-            Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "Malformed request"),
+            Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "Malformed request",
+            ),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            InvalidTransition(_) => (StatusCode::CONFLICT, "invalid-transition", "Invalid transition"),
+            InvalidTransition(_) => (
+                StatusCode::CONFLICT,
+                "invalid-transition",
+                "Invalid transition",
+            ),
             VersionMismatch(_) => (
                 StatusCode::PRECONDITION_FAILED,
                 "version-mismatch",
@@ -71,13 +79,21 @@ impl ApiError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
-            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Validation failed"),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Validation failed",
+            ),
             IdempotencyKeyReuse => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reuse",
                 "Idempotency key reused",
             ),
-            Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
+            Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -28,7 +28,9 @@ impl FromRequestParts<AppState> for Caller {
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'"))?;
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header must be 'Bearer <token>'",
+            ))?;
         match state.auth.verify(token.trim()) {
             Ok(user) => Ok(Caller(user)),
             Err(error) => {
@@ -176,16 +178,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "the body must be application/json".into(),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| match rejection.status().as_u16() {
-                413 => ApiError::PayloadTooLarge,
-                _ => ApiError::Malformed("the body could not be read".into()),
-            })?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status().as_u16() {
+                    413 => ApiError::PayloadTooLarge,
+                    _ => ApiError::Malformed("the body could not be read".into()),
+                })?;
         let raw: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))?;
-        let value = T::deserialize(&raw)
-            .map_err(|error| ApiError::Validation(format!("the body has the wrong shape: {error}")))?;
+        let value = T::deserialize(&raw).map_err(|error| {
+            ApiError::Validation(format!("the body has the wrong shape: {error}"))
+        })?;
         Ok(JsonBody { value, raw })
     }
 }

@@ -124,7 +124,10 @@ async fn list(
     let status = params
         .status
         .as_deref()
-        .map(|status| TaskStatus::parse(status).ok_or_else(|| malformed("status must be pending or completed")))
+        .map(|status| {
+            TaskStatus::parse(status)
+                .ok_or_else(|| malformed("status must be pending or completed"))
+        })
         .transpose()?;
     let limit = match params.limit.as_deref() {
         None => DEFAULT_LIMIT,
@@ -137,7 +140,9 @@ async fn list(
     let before = params
         .cursor
         .as_deref()
-        .map(|cursor| Uuid::parse_str(cursor).map_err(|_| malformed("cursor is not one this API gave out")))
+        .map(|cursor| {
+            Uuid::parse_str(cursor).map_err(|_| malformed("cursor is not one this API gave out"))
+        })
         .transpose()?;
     let query = TaskListQuery {
         user_id: caller.as_str().to_owned(),

@@ -116,8 +116,11 @@ pub trait Store: Send + Sync {
     /// A task's events, oldest first.
     async fn task_events(&self, task_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError>;
     /// Every event after `position`, in position order, at most `limit`.
-    async fn events_after(&self, position: i64, limit: i64)
-    -> Result<Vec<RecordedEvent>, StoreError>;
+    async fn events_after(
+        &self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
     /// The position of the newest event (0 for an empty log).
     async fn head_position(&self) -> Result<i64, StoreError>;
     /// Lets queued commands finish and closes the connections.

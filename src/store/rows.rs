@@ -54,10 +54,15 @@ macro_rules! store_row {
                 })
             }
 
-            fn share_row(&self, [task, user, permission]: [&str; 3]) -> Result<Option<ShareRow>, StoreError> {
+            fn share_row(
+                &self,
+                [task, user, permission]: [&str; 3],
+            ) -> Result<Option<ShareRow>, StoreError> {
                 use sqlx::Row;
                 let user_id: Option<String> = self.try_get(user)?;
-                let Some(user_id) = user_id else { return Ok(None) };
+                let Some(user_id) = user_id else {
+                    return Ok(None);
+                };
                 let permission: String = self.try_get(permission)?;
                 Ok(Some(ShareRow {
                     task_id: self.try_get(task)?,

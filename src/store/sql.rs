@@ -40,8 +40,7 @@ pub const LOAD_TASK: &str = concat!("select ", task_columns!(), " from tasks whe
 pub const LOAD_SHARES: &str =
     "select task_id, user_id, permission from task_shares where task_id = $1 order by user_id";
 
-pub const STREAM_HEAD: &str =
-    "select coalesce(max(position), 0) from events where stream_id = $1";
+pub const STREAM_HEAD: &str = "select coalesce(max(position), 0) from events where stream_id = $1";
 
 pub const APPEND: &str = "insert into events (event_id, stream_id, stream_version, event_type, \
      event_version, payload, actor, correlation_id, causation_id, recorded_at) \
@@ -61,8 +60,11 @@ pub const UPSERT_SHARE: &str = "insert into task_shares (task_id, user_id, permi
 
 pub const DELETE_SHARE: &str = "delete from task_shares where task_id = $1 and user_id = $2";
 
-pub const LOAD_STATS: &str =
-    concat!("select ", stats_columns!(), " from dashboard_stats where user_id = $1");
+pub const LOAD_STATS: &str = concat!(
+    "select ",
+    stats_columns!(),
+    " from dashboard_stats where user_id = $1"
+);
 
 pub const SAVE_STATS: &str = concat!(
     "insert into dashboard_stats (",
@@ -93,12 +95,16 @@ pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) from events";
 
 /// A page of the caller's own tasks, newest first, each joined with its shares.
 /// `$2, $3` are the statuses wanted (the same one twice to filter), `$4` the cursor.
-pub const LIST_OWNED: &str = concat!("select t.id, t.owner_id, t.title, t.description, t.status, \
+pub const LIST_OWNED: &str = concat!(
+    "select t.id, t.owner_id, t.title, t.description, t.status, \
      t.created_at, t.updated_at, t.completed_at, t.version, s.user_id as share_user_id, \
      s.permission as share_permission \
-     from (select ", task_columns!(), " from tasks \
+     from (select ",
+    task_columns!(),
+    " from tasks \
            where owner_id = $1 and status in ($2, $3) and id < $4 order by id desc limit $5) t \
-     left join task_shares s on s.task_id = t.id order by t.id desc, s.user_id");
+     left join task_shares s on s.task_id = t.id order by t.id desc, s.user_id"
+);
 
 /// A page of the tasks shared with the caller, newest first, with the caller's share.
 pub const LIST_SHARED: &str = "select t.id, t.owner_id, t.title, t.description, t.status, \
@@ -107,4 +113,3 @@ pub const LIST_SHARED: &str = "select t.id, t.owner_id, t.title, t.description, 
      from task_shares s join tasks t on t.id = s.task_id \
      where s.user_id = $1 and t.status in ($2, $3) and s.task_id < $4 \
      order by s.task_id desc limit $5";
-

@@ -36,8 +36,10 @@ pub(crate) trait WriteTx: Send {
         task_id: Uuid,
     ) -> impl Future<Output = Result<TaskView, StoreError>> + Send;
     /// Position of the task's newest event, 0 when it has none.
-    fn stream_head(&mut self, task_id: Uuid)
-    -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn stream_head(
+        &mut self,
+        task_id: Uuid,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// Appends one event and returns its global position.
     fn append(
         &mut self,
@@ -79,7 +81,8 @@ macro_rules! impl_write_tx {
                 user_id: &str,
                 key: &str,
                 not_before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<$crate::store::write_tx::StoredResponse>, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::store::write_tx::StoredResponse>, $crate::store::StoreError>
+            {
                 use $crate::store::rows::StoreRow;
                 sqlx::query($crate::store::sql::FIND_RESPONSE)
                     .bind(user_id)
@@ -137,7 +140,10 @@ macro_rules! impl_write_tx {
                 Ok(projections::TaskView { task, shares })
             }
 
-            async fn stream_head(&mut self, task_id: uuid::Uuid) -> Result<i64, $crate::store::StoreError> {
+            async fn stream_head(
+                &mut self,
+                task_id: uuid::Uuid,
+            ) -> Result<i64, $crate::store::StoreError> {
                 Ok(sqlx::query_scalar($crate::store::sql::STREAM_HEAD)
                     .bind(task_id)
                     .fetch_one(&mut *self.0)

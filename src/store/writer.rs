@@ -114,10 +114,14 @@ async fn run_batch<B: WriterBackend>(
             let mut results = Vec::with_capacity(batch.len());
             for job in batch {
                 let single = run_together(backend, std::slice::from_ref(job)).await;
-                results.push(single.unwrap_or_else(|error| {
-                    tracing::error!(%error, "command failed in the store");
-                    vec![Err(error.into())]
-                }).remove(0));
+                results.push(
+                    single
+                        .unwrap_or_else(|error| {
+                            tracing::error!(%error, "command failed in the store");
+                            vec![Err(error.into())]
+                        })
+                        .remove(0),
+                );
             }
             results
         }
