@@ -114,15 +114,15 @@ fn plan(index: usize, users: usize) -> Plan {
     }];
     if roll % 100 < 60 {
         commands.push(Command::Complete);
-        if (roll / 100) % 10 == 0 {
+        if (roll / 100).is_multiple_of(10) {
             commands.push(Command::Reopen);
             commands.push(Command::Complete);
         }
     }
-    if users > 1 && (roll / 1000) % 5 == 0 {
+    if users > 1 && (roll / 1000).is_multiple_of(5) {
         commands.push(Command::Share {
             user_id: seed_user((user + 1) % users),
-            permission: if (roll / 5000) % 2 == 0 {
+            permission: if (roll / 5000).is_multiple_of(2) {
                 Permission::View
             } else {
                 Permission::Edit

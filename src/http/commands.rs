@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CreateTask {
     title: String,
     #[serde(default)]
@@ -36,6 +37,7 @@ struct CreateTask {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EditTask {
     #[serde(default)]
     title: Option<String>,
@@ -44,6 +46,7 @@ struct EditTask {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ShareTask {
     permission: String,
 }

@@ -32,6 +32,8 @@ pub enum ApiError {
     Validation(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReuse,
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
     #[error("the request took too long")]
     Timeout,
     #[error("internal error")]
@@ -88,6 +90,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reuse",
                 "Idempotency key reused",
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
             ),
             Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

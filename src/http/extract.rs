@@ -27,7 +27,9 @@ impl FromRequestParts<AppState> for Caller {
         let token = value
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or(ApiError::Unauthorized(
                 "the Authorization header must be 'Bearer <token>'",
             ))?;
@@ -187,6 +189,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 })?;
         let raw: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))?;
+        if !raw.is_object() {
+            return Err(ApiError::Validation(
+                "the body must be a JSON object".into(),
+            ));
+        }
         let value = T::deserialize(&raw).map_err(|error| {
             ApiError::Validation(format!("the body has the wrong shape: {error}"))
         })?;

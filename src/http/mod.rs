@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks::router())
         .merge(dashboard::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits))
         .layer(TraceLayer::new_for_http())

@@ -1,5 +1,6 @@
 //! The task queries: one task, a page of tasks, a task's history.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -113,8 +114,9 @@ struct TaskPage {
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<TaskPage>, ApiError> {
+    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
     let malformed = |what: &str| ApiError::Malformed(what.to_owned());
     let scope = match params.scope.as_deref() {
         None | Some("owned") => Scope::Owned,
