@@ -1,0 +1,124 @@
+//! Set-up the benches share: a seeded store behind the real router, and the knobs CI uses.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use chrono::Utc;
+use indicatif::ProgressBar;
+use tally::auth::{AuthConfig, Authenticator};
+use tally::clock::Clock;
+use tally::domain::UserId;
+use tally::http::{AppState, router};
+use tally::store::{SqliteOptions, Store};
+use tempfile::TempDir;
+
+pub const SECRET: &str = "a-bench-secret-that-is-at-least-32-bytes-long";
+
+/// `TALLY_BENCH_QUICK=1` (CI): smallest sizes only, so every bench runs but briefly.
+pub fn quick() -> bool {
+    std::env::var_os("TALLY_BENCH_QUICK").is_some()
+}
+
+/// The backends to measure: SQLite always, PostgreSQL when `TALLY_TEST_POSTGRES_URL` is set.
+pub fn backends() -> Vec<&'static str> {
+    let mut backends = vec!["sqlite"];
+    if std::env::var_os("TALLY_TEST_POSTGRES_URL").is_some() {
+        backends.push("postgres");
+    }
+    backends
+}
+
+/// A fresh database of `backend`: its URL and the folder that holds it (SQLite).
+pub async fn fresh_database(backend: &str) -> (String, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = match backend {
+        "sqlite" => format!("sqlite://{}", dir.path().join("bench.db").display()),
+        _ => {
+            use sqlx::{Connection, Executor};
+            let admin = std::env::var("TALLY_TEST_POSTGRES_URL").expect("postgres url");
+            let mut connection = sqlx::PgConnection::connect(&admin).await.expect("postgres");
+            let name = format!("tally_t_bench_{}", uuid::Uuid::now_v7().simple());
+            connection
+                .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+                .await
+                .expect("create bench database");
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(base, _)| base);
+            format!("{base}/{name}")
+        }
+    };
+    (url, dir)
+}
+
+/// Opens a store; `durable` picks SQLite's `synchronous=FULL` (commands) or NORMAL (set-up).
+pub async fn open(url: &str, durable: bool) -> Arc<dyn Store> {
+    tally::store::open(
+        url,
+        SqliteOptions {
+            full_sync: durable,
+            ..SqliteOptions::default()
+        },
+    )
+    .await
+    .expect("open store")
+}
+
+/// Users `seed-0` and `seed-1` with `tasks` tasks each, through the real command path.
+pub async fn seed(store: &Arc<dyn Store>, tasks: usize) {
+    tally::seed::seed(store.clone(), 2, tasks, ProgressBar::hidden())
+        .await
+        .expect("seed");
+}
+
+/// The real router with the real JWT check.
+pub fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authenticator>) {
+    let auth = Arc::new(
+        Authenticator::from_config(
+            &AuthConfig {
+                secret: Some(SECRET.into()),
+                ..AuthConfig::default()
+            },
+            dir.path(),
+        )
+        .expect("authenticator"),
+    );
+    let state = AppState {
+        store,
+        auth: auth.clone(),
+        clock: Clock::system(),
+    };
+    (router(state), auth)
+}
+
+/// A day-long token for `user`.
+pub fn token(auth: &Authenticator, user: &str) -> String {
+    auth.mint(
+        &UserId::parse(user).expect("user"),
+        Utc::now() + chrono::Duration::days(1),
+    )
+    .expect("token")
+}
+
+/// `GET path` with a bearer token.
+pub fn get(path: &str, token: &str) -> Request<Body> {
+    Request::builder()
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// Criterion settings: short in quick mode.
+pub fn measurement_time() -> Duration {
+    if quick() {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(5)
+    }
+}
