@@ -1,1 +1,414 @@
-//! (to be written)
+//! The invariant that matters most: for any history of commands, the incrementally maintained
+//! `dashboard_stats` rows equal (a) a from-scratch fold of the same events and (b) `COUNT(*)`
+//! over the `tasks` and `task_shares` read models, at the moment of the last command and at
+//! later moments across day and week boundaries.
+//!
+//! Random steps (several users, shares, deletes, reopen/complete cycles, waits of minutes to
+//! days, landing on midnights and Mondays) go through the real store; refused commands are part
+//! of the randomness. A failing case shrinks to a short list of steps and prints it.
+
+use chrono::{DateTime, Datelike, Duration, SubsecRound, TimeZone, Utc};
+use projections::{DashboardFigures, DashboardStats, Permission, ReadModels};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tally::domain::{Command, CommandRequest, Description, Title, UserId};
+use tally::store::{CommandError, Submission};
+use uuid::Uuid;
+
+use crate::support::{Backend, TestApp};
+
+/// The users of every history; few enough that shares and refusals between them are common.
+const USERS: [&str; 4] = ["ada", "bo", "cy", "dee"];
+
+/// More events than any history appends: reads the whole log at once.
+const WHOLE_LOG: i64 = 1_000_000;
+
+#[test]
+fn dashboard_stats_equal_a_fresh_fold_and_count_queries_after_any_history_on_sqlite() {
+    check_random_histories(Backend::Sqlite, 48);
+}
+
+#[test]
+fn dashboard_stats_equal_a_fresh_fold_and_count_queries_after_any_history_on_postgres() {
+    if std::env::var_os("TALLY_TEST_POSTGRES_URL").is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must set TALLY_TEST_POSTGRES_URL: the PostgreSQL tests are mandatory there");
+        }
+        eprintln!("skipping the PostgreSQL property test: TALLY_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    check_random_histories(Backend::Postgres, 8);
+}
+
+/// Runs `cases` random histories, each on a fresh app of `backend`, and fails with the
+/// shrunk history when one breaks the invariant.
+fn check_random_histories(backend: Backend, cases: u32) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    // A failure prints the shrunk history, which is the whole reproduction; nothing is
+    // written into the source tree.
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let histories = proptest::collection::vec(step(), 1..60);
+    let result = runner.run(&histories, |steps| {
+        runtime.block_on(async {
+            let app = TestApp::start(backend)
+                .await
+                .expect("the backend was checked to be available");
+            let verdict = replay_and_compare(&app, &steps).await;
+            app.store.close().await;
+            verdict
+        })
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
+
+/// One abstract step: wait, then have someone do something.
+#[derive(Clone, Debug)]
+struct Step {
+    wait: Wait,
+    action: Action,
+}
+
+/// How the clock moves before a step.
+#[derive(Clone, Debug)]
+enum Wait {
+    No,
+    Minutes(i64),
+    Hours(i64),
+    /// To the last microsecond of the current UTC day.
+    UntilJustBeforeMidnight,
+    /// To 00:00 of the next UTC day.
+    UntilMidnight,
+    /// To 00:00 of the next Monday: a new ISO week.
+    UntilMonday,
+}
+
+#[derive(Clone, Debug)]
+enum Action {
+    Create {
+        by: &'static str,
+    },
+    /// A command on one of the tasks created so far (deleted ones included).
+    OnTask {
+        task: Index,
+        by: Actor,
+        command: TaskCommand,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum Actor {
+    Owner,
+    User(&'static str),
+}
+
+#[derive(Clone, Debug)]
+enum TaskCommand {
+    Edit {
+        title: Option<u8>,
+        description: Option<u8>,
+    },
+    Complete,
+    Reopen,
+    Delete,
+    Share {
+        with: &'static str,
+        permission: Permission,
+    },
+    Unshare {
+        with: &'static str,
+    },
+}
+
+fn user() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(USERS.as_slice())
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let wait = prop_oneof![
+        3 => Just(Wait::No),
+        3 => (1..=59i64).prop_map(Wait::Minutes),
+        4 => (1..=60i64).prop_map(Wait::Hours),
+        1 => Just(Wait::UntilJustBeforeMidnight),
+        1 => Just(Wait::UntilMidnight),
+        1 => Just(Wait::UntilMonday),
+    ];
+    let actor = prop_oneof![3 => Just(Actor::Owner), 1 => user().prop_map(Actor::User)];
+    let permission = prop_oneof![Just(Permission::View), Just(Permission::Edit)];
+    let command = prop_oneof![
+        4 => Just(TaskCommand::Complete),
+        3 => Just(TaskCommand::Reopen),
+        1 => (proptest::option::of(0..3u8), proptest::option::of(0..3u8))
+            .prop_map(|(title, description)| TaskCommand::Edit { title, description }),
+        1 => Just(TaskCommand::Delete),
+        3 => (user(), permission)
+            .prop_map(|(with, permission)| TaskCommand::Share { with, permission }),
+        2 => user().prop_map(|with| TaskCommand::Unshare { with }),
+    ];
+    let action = prop_oneof![
+        1 => user().prop_map(|by| Action::Create { by }),
+        3 => (any::<Index>(), actor, command)
+            .prop_map(|(task, by, command)| Action::OnTask { task, by, command }),
+    ];
+    (wait, action).prop_map(|(wait, action)| Step { wait, action })
+}
+
+impl Wait {
+    fn after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let midnight = |at: DateTime<Utc>| {
+            Utc.from_utc_datetime(&at.date_naive().and_hms_opt(0, 0, 0).unwrap())
+                + Duration::days(1)
+        };
+        let later = match self {
+            Wait::No => now,
+            Wait::Minutes(minutes) => now + Duration::minutes(*minutes),
+            Wait::Hours(hours) => now + Duration::hours(*hours),
+            Wait::UntilJustBeforeMidnight => midnight(now) - Duration::microseconds(1),
+            Wait::UntilMidnight => midnight(now),
+            Wait::UntilMonday => {
+                let days_left = 6 - i64::from(now.weekday().num_days_from_monday());
+                midnight(now) + Duration::days(days_left)
+            }
+        };
+        // Never backwards: "just before midnight" when it already is that moment stays put.
+        later.max(now).trunc_subsecs(6)
+    }
+}
+
+/// The tasks a history has created so far, with their owners.
+type CreatedTasks = Vec<(Uuid, &'static str)>;
+
+/// The command request `step` stands for at `now`; `None` when it names a task and there is
+/// none yet.
+fn request(
+    action: &Action,
+    tasks: &mut CreatedTasks,
+    now: DateTime<Utc>,
+) -> Option<CommandRequest> {
+    let (task_id, actor, command) = match action {
+        Action::Create { by } => {
+            let task_id = Uuid::now_v7();
+            tasks.push((task_id, by));
+            let title = Title::parse(&format!("task {}", tasks.len())).unwrap();
+            let command = Command::Create {
+                title,
+                description: Description::default(),
+            };
+            (task_id, *by, command)
+        }
+        Action::OnTask { task, by, command } => {
+            if tasks.is_empty() {
+                return None;
+            }
+            let (task_id, owner) = tasks[task.index(tasks.len())];
+            let actor = match by {
+                Actor::Owner => owner,
+                Actor::User(user) => user,
+            };
+            (task_id, actor, task_command(command))
+        }
+    };
+    Some(CommandRequest {
+        task_id,
+        actor: UserId::parse(actor).unwrap(),
+        command,
+        expected_version: None,
+        now,
+    })
+}
+
+fn task_command(command: &TaskCommand) -> Command {
+    match command {
+        TaskCommand::Edit { title, description } => Command::Edit {
+            title: title.map(|n| Title::parse(&format!("title {n}")).unwrap()),
+            description: description.map(|n| Description::parse(&format!("text {n}")).unwrap()),
+        },
+        TaskCommand::Complete => Command::Complete,
+        TaskCommand::Reopen => Command::Reopen,
+        TaskCommand::Delete => Command::Delete,
+        TaskCommand::Share { with, permission } => Command::Share {
+            user_id: UserId::parse(with).unwrap(),
+            permission: *permission,
+        },
+        TaskCommand::Unshare { with } => Command::Unshare {
+            user_id: UserId::parse(with).unwrap(),
+        },
+    }
+}
+
+/// Replays `steps` through the store, checking the stored rows against a fold after every
+/// step, then against a fresh fold and `COUNT(*)` queries at the end and at later moments.
+async fn replay_and_compare(app: &TestApp, steps: &[Step]) -> Result<(), TestCaseError> {
+    let mut now = app.clock.now().trunc_subsecs(6);
+    let mut tasks = CreatedTasks::new();
+    let mut folded = ReadModels::default();
+    for (number, step) in steps.iter().enumerate() {
+        now = step.wait.after(now);
+        let Some(request) = request(&step.action, &mut tasks, now) else {
+            continue;
+        };
+        let submission = Submission {
+            request,
+            idempotency: None,
+            correlation_id: Uuid::now_v7(),
+        };
+        match app.store.execute(submission).await {
+            Ok(_) | Err(CommandError::Domain(_)) => {}
+            Err(failure) => {
+                return Err(TestCaseError::fail(format!(
+                    "step {number} ({step:?}) failed in the store: {failure}"
+                )));
+            }
+        }
+        fold_new_events(app, &mut folded).await;
+        let when = format!("after step {number} ({step:?}) at {now}");
+        stored_rows_match(app, &folded, now, &when).await?;
+    }
+
+    let mut fresh = ReadModels::default();
+    fold_new_events(app, &mut fresh).await;
+    prop_assert_eq!(
+        &fresh,
+        &folded,
+        "a fresh fold differs from the step-by-step one"
+    );
+    let later_moments = [
+        Duration::zero(),
+        Duration::hours(1),
+        Duration::days(1),
+        Duration::days(2),
+        Duration::days(8),
+    ];
+    for later in later_moments {
+        let moment = now + later;
+        let when = format!("at the end of the history, {later} after the last step ({moment})");
+        stored_rows_match(app, &fresh, moment, &when).await?;
+    }
+    Ok(())
+}
+
+/// Folds the events `models` has not seen yet into it.
+async fn fold_new_events(app: &TestApp, models: &mut ReadModels) {
+    let events = app.store.events_after(models.position, WHOLE_LOG).await;
+    for event in events.expect("read the event log") {
+        models.apply(&event);
+    }
+}
+
+/// Each user's stored row equals the fold's (a missing row is an empty one), and its figures
+/// at `now` equal the recount over the folded tasks and shares and `COUNT(*)` over the stored
+/// ones.
+async fn stored_rows_match(
+    app: &TestApp,
+    folded: &ReadModels,
+    now: DateTime<Utc>,
+    when: &str,
+) -> Result<(), TestCaseError> {
+    for user in USERS {
+        let stored = stored_stats(app, user).await;
+        let expected = folded
+            .stats
+            .get(user)
+            .cloned()
+            .unwrap_or_else(|| DashboardStats::empty(user));
+        prop_assert_eq!(
+            &stored,
+            &expected,
+            "{}: the row of {} differs from the fold",
+            when,
+            user
+        );
+        let figures = stored.figures(now);
+        let references = [
+            ("the fold's row", expected.figures(now)),
+            ("a recount of tasks and shares", folded.recount(user, now)),
+            ("COUNT(*) queries", count_queries(app, user, now).await),
+        ];
+        for (reference, expected) in references {
+            prop_assert_eq!(
+                &figures,
+                &expected,
+                "{}: {}'s figures differ from {}",
+                when,
+                user,
+                reference
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn stored_stats(app: &TestApp, user: &str) -> DashboardStats {
+    app.store
+        .dashboard_stats(user)
+        .await
+        .expect("read dashboard_stats")
+        .unwrap_or_else(|| DashboardStats::empty(user))
+}
+
+/// Every figure of `user` at `now`, counted with SQL over the `tasks` and `task_shares`
+/// tables, as the contract defines them.
+async fn count_queries(app: &TestApp, user: &str, now: DateTime<Utc>) -> DashboardFigures {
+    let today = now.date_naive();
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let sunday = monday + Duration::days(6);
+    let (today, monday, sunday) = (today.to_string(), monday.to_string(), sunday.to_string());
+    let (created_between, completed_between) = dated_counts(app.db.backend);
+    let db = &app.db;
+    let pending = db.scalar(OWNED_WITH_STATUS, &[user, "pending"]).await;
+    let completed = db.scalar(OWNED_WITH_STATUS, &[user, "completed"]).await;
+    let view_only = db.scalar(SHARED_WITH_PERMISSION, &[user, "view"]).await;
+    let can_edit = db.scalar(SHARED_WITH_PERMISSION, &[user, "edit"]).await;
+    DashboardFigures {
+        total: db.scalar(OWNED, &[user]).await,
+        pending,
+        completed,
+        shared: view_only + can_edit,
+        view_only,
+        can_edit,
+        created_today: db.scalar(created_between, &[user, &today, &today]).await,
+        completed_today: db.scalar(completed_between, &[user, &today, &today]).await,
+        created_this_week: db.scalar(created_between, &[user, &monday, &sunday]).await,
+        completed_this_week: db
+            .scalar(completed_between, &[user, &monday, &sunday])
+            .await,
+        completion_rate: projections::stats::completion_rate(completed, pending + completed),
+    }
+}
+
+const OWNED: &str = "select count(*) from tasks where owner_id = $1";
+
+const OWNED_WITH_STATUS: &str = "select count(*) from tasks where owner_id = $1 and status = $2";
+
+/// Through a join, so that a share left behind by a deleted task would count nowhere.
+const SHARED_WITH_PERMISSION: &str = "select count(*) from task_shares s \
+    join tasks t on t.id = s.task_id where s.user_id = $1 and s.permission = $2";
+
+/// Counts of the tasks `$1` owns that were created, and of those that are completed and were
+/// completed, on a UTC date from `$2` to `$3` (`YYYY-MM-DD`). The SQL differs visibly per backend: SQLite keeps
+/// times as RFC 3339 text, PostgreSQL as `timestamptz`.
+fn dated_counts(backend: Backend) -> (&'static str, &'static str) {
+    match backend {
+        Backend::Sqlite => (
+            "select count(*) from tasks where owner_id = $1 \
+             and date(created_at) between $2 and $3",
+            "select count(*) from tasks where owner_id = $1 and status = 'completed' \
+             and date(completed_at) between $2 and $3",
+        ),
+        Backend::Postgres => (
+            "select count(*) from tasks where owner_id = $1 \
+             and (created_at at time zone 'utc')::date between $2::date and $3::date",
+            "select count(*) from tasks where owner_id = $1 and status = 'completed' \
+             and (completed_at at time zone 'utc')::date between $2::date and $3::date",
+        ),
+    }
+}
