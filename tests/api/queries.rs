@@ -1,1 +1,255 @@
-//! (to be written)
+//! The read side's happy paths: one task, task lists, a task's history and the health check.
+//! Every dashboard figure, against exact values, day and week boundaries and an independent
+//! `COUNT(*)` recount, is in `queries_figures.rs`.
+
+use axum::http::Method;
+use chrono::{DateTime, Duration};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, on_both_backends};
+
+#[path = "queries_figures.rs"]
+mod figures;
+
+on_both_backends!(
+    the_owner_sees_the_shares_and_a_sharee_sees_only_their_permission,
+    the_task_list_pages_newest_first_with_no_duplicates_and_none_missing,
+    the_task_list_filters_by_scope_and_status,
+    bad_list_parameters_are_refused_as_malformed,
+    a_task_history_lists_its_events_oldest_first,
+    the_health_check_needs_no_token_and_reports_the_last_position,
+);
+
+async fn complete(app: &TestApp, task: &str, user: &str) {
+    let response = app.post(&format!("/api/tasks/{task}/complete"), user).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+}
+
+async fn reopen(app: &TestApp, task: &str, user: &str) {
+    let response = app.post(&format!("/api/tasks/{task}/reopen"), user).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+}
+
+async fn delete(app: &TestApp, task: &str, user: &str) {
+    let path = format!("/api/tasks/{task}");
+    let response = app.call(Method::DELETE, &path, Some(user), None).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+}
+
+/// The titles of the items of a task list.
+fn titles(page: &Value) -> Vec<&str> {
+    let items = page["items"].as_array().unwrap_or_else(|| panic!("{page}"));
+    items
+        .iter()
+        .map(|task| task["title"].as_str().unwrap())
+        .collect()
+}
+
+async fn the_owner_sees_the_shares_and_a_sharee_sees_only_their_permission(app: TestApp) {
+    let created = app
+        .call(
+            Method::POST,
+            "/api/tasks",
+            Some("alice"),
+            Some(json!({ "title": "plan the trip", "description": "train or car" })),
+        )
+        .await;
+    let task = created.body["task_id"].as_str().unwrap().to_owned();
+    app.share(&task, "alice", "carol", "edit").await;
+    app.share(&task, "alice", "bob", "view").await;
+    let path = format!("/api/tasks/{task}");
+
+    let owner = app.get(&path, "alice").await;
+    let editor = app.get(&path, "carol").await;
+    let viewer = app.get(&path, "bob").await;
+
+    assert_eq!(owner.status, 200, "{}", owner.body);
+    assert_eq!(owner.body["id"], task.as_str());
+    assert_eq!(owner.body["permission"], "owner");
+    assert_eq!(
+        owner.body["shares"],
+        json!([{ "user_id": "bob", "permission": "view" },
+               { "user_id": "carol", "permission": "edit" }])
+    );
+    assert_eq!(owner.body["created_at"], "2026-11-25T10:00:00Z");
+    insta::assert_json_snapshot!("task_for_its_owner", owner.body, {
+        ".id" => "[id]", ".created_at" => "[time]", ".updated_at" => "[time]",
+    });
+    for (sharee, permission) in [(&editor, "edit"), (&viewer, "view")] {
+        assert_eq!(sharee.status, 200, "{}", sharee.body);
+        assert_eq!(sharee.body["permission"], permission);
+        assert!(sharee.body.get("shares").is_none(), "{}", sharee.body);
+        assert_eq!(sharee.body["owner_id"], "alice");
+    }
+    insta::assert_json_snapshot!("task_for_a_viewer", viewer.body, {
+        ".id" => "[id]", ".created_at" => "[time]", ".updated_at" => "[time]",
+    });
+    app.get(&path, "dave")
+        .await
+        .assert_problem(404, "not-found");
+}
+
+async fn the_task_list_pages_newest_first_with_no_duplicates_and_none_missing(app: TestApp) {
+    for n in 1..=5 {
+        app.create_task("alice", &format!("task {n}")).await;
+        app.clock.advance(Duration::minutes(1));
+    }
+    app.create_task("bob", "not alice's").await;
+
+    let mut seen = Vec::new();
+    let mut path = "/api/tasks?limit=2".to_owned();
+    for _ in 0..5 {
+        let page = app.get(&path, "alice").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(titles(&page.body).len() <= 2);
+        let created: Vec<&str> = page.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["created_at"].as_str().unwrap())
+            .collect();
+        assert!(
+            created.is_sorted_by(|a, b| a >= b),
+            "newest first: {created:?}"
+        );
+        seen.extend(titles(&page.body).into_iter().map(str::to_owned));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/tasks?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+
+    assert_eq!(seen, ["task 5", "task 4", "task 3", "task 2", "task 1"]);
+}
+
+async fn the_task_list_filters_by_scope_and_status(app: TestApp) {
+    let first = app.create_task("alice", "first").await;
+    let second = app.create_task("alice", "second").await;
+    app.create_task("alice", "third").await;
+    app.create_task("bob", "bob's own").await;
+    complete(&app, &second, "alice").await;
+    app.share(&first, "alice", "bob", "view").await;
+    app.share(&second, "alice", "bob", "edit").await;
+    let list = async |query: &str, user: &str| {
+        let page = app.get(&format!("/api/tasks{query}"), user).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.body
+    };
+
+    assert_eq!(
+        titles(&list("", "alice").await),
+        ["third", "second", "first"]
+    );
+    assert_eq!(
+        titles(&list("?scope=owned&status=pending", "alice").await),
+        ["third", "first"]
+    );
+    assert_eq!(
+        titles(&list("?status=completed", "alice").await),
+        ["second"]
+    );
+    assert_eq!(titles(&list("?scope=owned", "bob").await), ["bob's own"]);
+    let shared = list("?scope=shared", "bob").await;
+    assert_eq!(titles(&shared), ["second", "first"]);
+    assert_eq!(shared["items"][0]["permission"], "edit");
+    assert_eq!(shared["items"][1]["permission"], "view");
+    assert!(shared["items"][0].get("shares").is_none());
+    assert_eq!(shared["next_cursor"], Value::Null);
+    assert_eq!(
+        titles(&list("?scope=shared&status=completed", "bob").await),
+        ["second"]
+    );
+    assert_eq!(
+        titles(&list("?scope=shared&status=pending", "bob").await),
+        ["first"]
+    );
+    let first_page = list("?scope=shared&limit=1", "bob").await;
+    assert_eq!(titles(&first_page), ["second"]);
+    let cursor = first_page["next_cursor"].as_str().unwrap();
+    let rest = list(&format!("?scope=shared&limit=1&cursor={cursor}"), "bob").await;
+    assert_eq!(titles(&rest), ["first"]);
+    assert_eq!(
+        titles(&list("?scope=shared", "carol").await),
+        Vec::<&str>::new()
+    );
+}
+
+async fn bad_list_parameters_are_refused_as_malformed(app: TestApp) {
+    app.create_task("alice", "something").await;
+    for query in [
+        "scope=everyone",
+        "status=done",
+        "limit=0",
+        "limit=201",
+        "limit=-1",
+        "limit=ten",
+        "cursor=not-a-cursor",
+    ] {
+        let response = app.get(&format!("/api/tasks?{query}"), "alice").await;
+        response.assert_problem(400, "malformed-request");
+    }
+}
+
+async fn a_task_history_lists_its_events_oldest_first(app: TestApp) {
+    let task = app.create_task("alice", "paint the fence").await;
+    let path = format!("/api/tasks/{task}");
+    app.call(
+        Method::PATCH,
+        &path,
+        Some("alice"),
+        Some(json!({ "title": "paint the gate" })),
+    )
+    .await;
+    app.share(&task, "alice", "bob", "view").await;
+    app.share(&task, "alice", "bob", "edit").await;
+    app.clock.advance(Duration::hours(1));
+    complete(&app, &task, "bob").await;
+    reopen(&app, &task, "alice").await;
+    app.share(&task, "alice", "carol", "view").await;
+    app.call(
+        Method::DELETE,
+        &format!("{path}/shares/bob"),
+        Some("alice"),
+        None,
+    )
+    .await;
+
+    let history = app.get(&format!("{path}/events"), "carol").await;
+
+    assert_eq!(history.status, 200, "{}", history.body);
+    assert_eq!(history.body["task_id"], task.as_str());
+    let events = history.body["events"].as_array().unwrap();
+    let versions: Vec<i64> = events
+        .iter()
+        .map(|e| e["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    insta::assert_json_snapshot!("task_history", history.body, {
+        ".task_id" => "[id]",
+        ".events[].event_id" => "[id]",
+        ".events[].recorded_at" => "[time]",
+    });
+}
+
+async fn the_health_check_needs_no_token_and_reports_the_last_position(app: TestApp) {
+    let empty = app
+        .call(Method::GET, "/api/dashboard/health", None, None)
+        .await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(empty.body["last_position"], 0);
+    let task = app.create_task("alice", "one").await;
+    complete(&app, &task, "alice").await;
+
+    let health = app
+        .call(Method::GET, "/api/dashboard/health", None, None)
+        .await;
+
+    assert_eq!(health.status, 200, "{}", health.body);
+    let newest = app
+        .db
+        .scalar("select coalesce(max(position), 0) from events", &[]);
+    assert_eq!(health.body["last_position"], newest.await);
+    let timestamp = DateTime::parse_from_rfc3339(health.body["timestamp"].as_str().unwrap());
+    assert_eq!(timestamp.unwrap(), app.clock.now());
+    insta::assert_json_snapshot!("health", health.body, { ".timestamp" => "[time]" });
+}
