@@ -50,15 +50,8 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::Malformed("invalid path".into()))?;
-        let raw = params
-            .iter()
-            .find(|(name, _)| name == "id")
-            .map(|(_, value)| value.as_str())
-            .unwrap_or_default();
-        Uuid::parse_str(raw)
+        let raw = path_param(parts, state, "id").await?;
+        Uuid::parse_str(&raw)
             .map(TaskId)
             .map_err(|_| ApiError::Malformed(format!("task id {raw:?} is not a UUID")))
     }
@@ -71,18 +64,27 @@ impl<S: Send + Sync> FromRequestParts<S> for ShareUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::Malformed("invalid path".into()))?;
-        let raw = params
-            .iter()
-            .find(|(name, _)| name == "user_id")
-            .map(|(_, value)| value.as_str())
-            .unwrap_or_default();
-        UserId::parse(raw)
+        let raw = path_param(parts, state, "user_id").await?;
+        UserId::parse(&raw)
             .map(ShareUser)
             .map_err(|error| ApiError::Validation(format!("user id: {error}")))
     }
+}
+
+/// The percent-decoded path parameter `name` of the matched route.
+async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, ApiError> {
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::Malformed("the path is not valid UTF-8".into()))?;
+    params
+        .into_iter()
+        .find(|(param, _)| param == name)
+        .map(|(_, value)| value)
+        .ok_or_else(|| ApiError::Malformed(format!("the route has no {name}")))
 }
 
 /// The headers every command may carry.

@@ -32,24 +32,7 @@ macro_rules! impl_store {
                 &self,
                 task_id: uuid::Uuid,
             ) -> Result<projections::TaskView, $crate::store::StoreError> {
-                use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
-                let task = sqlx::query($crate::store::sql::LOAD_TASK)
-                    .bind(task_id)
-                    .fetch_optional(&self.readers)
-                    .await?
-                    .map(|row| row.task_row())
-                    .transpose()?;
-                if task.is_none() {
-                    return Ok(projections::TaskView::default());
-                }
-                let shares = sqlx::query($crate::store::sql::LOAD_SHARES)
-                    .bind(task_id)
-                    .fetch_all(&self.readers)
-                    .await?
-                    .iter()
-                    .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
-                    .collect::<Result<_, _>>()?;
-                Ok(projections::TaskView { task, shares })
+                $crate::store::rows::fetch_view!(&self.readers, task_id).await
             }
 
             async fn list_tasks(

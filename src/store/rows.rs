@@ -130,3 +130,32 @@ macro_rules! store_row {
 
 store_row!(sqlx::sqlite::SqliteRow);
 store_row!(sqlx::postgres::PgRow);
+
+/// Loads a task's [`projections::TaskView`] (its row, then its shares) through `$executor`,
+/// which is evaluated once per statement (a pool, or a reborrowed connection).
+macro_rules! fetch_view {
+    ($executor:expr, $task_id:expr) => {
+        async {
+            use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
+            let task = sqlx::query($crate::store::sql::LOAD_TASK)
+                .bind($task_id)
+                .fetch_optional($executor)
+                .await?
+                .map(|row| row.task_row())
+                .transpose()?;
+            if task.is_none() {
+                return Ok::<_, $crate::store::StoreError>(projections::TaskView::default());
+            }
+            let shares = sqlx::query($crate::store::sql::LOAD_SHARES)
+                .bind($task_id)
+                .fetch_all($executor)
+                .await?
+                .iter()
+                .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                .collect::<Result<_, _>>()?;
+            Ok(projections::TaskView { task, shares })
+        }
+    };
+}
+
+pub(crate) use fetch_view;

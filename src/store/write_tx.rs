@@ -120,24 +120,7 @@ macro_rules! impl_write_tx {
                 &mut self,
                 task_id: uuid::Uuid,
             ) -> Result<projections::TaskView, $crate::store::StoreError> {
-                use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
-                let task = sqlx::query($crate::store::sql::LOAD_TASK)
-                    .bind(task_id)
-                    .fetch_optional(&mut *self.0)
-                    .await?
-                    .map(|row| row.task_row())
-                    .transpose()?;
-                if task.is_none() {
-                    return Ok(projections::TaskView::default());
-                }
-                let shares = sqlx::query($crate::store::sql::LOAD_SHARES)
-                    .bind(task_id)
-                    .fetch_all(&mut *self.0)
-                    .await?
-                    .iter()
-                    .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
-                    .collect::<Result<_, _>>()?;
-                Ok(projections::TaskView { task, shares })
+                $crate::store::rows::fetch_view!(&mut *self.0, task_id).await
             }
 
             async fn stream_head(
