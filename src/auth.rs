@@ -52,7 +52,7 @@ pub enum TokenError {
     Subject(#[from] crate::domain::InvalidValue),
 }
 
-/// The claims tally reads and writes.
+/// The claims of the tokens tally mints.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -99,7 +99,10 @@ impl Authenticator {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
+        required.extend(config.issuer.as_ref().map(|_| "iss"));
+        required.extend(config.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         validation.validate_aud = config.audience.is_some();
         if let Some(audience) = &config.audience {
             validation.set_audience(&[audience]);
@@ -117,7 +120,13 @@ impl Authenticator {
 
     /// The caller a token names, if the token is valid.
     pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)?;
+        // Only `sub` is read here; jsonwebtoken has already checked `exp`, `iss` and `aud`
+        // (which may be a string or a list).
+        #[derive(Deserialize)]
+        struct Subject {
+            sub: String,
+        }
+        let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation)?;
         Ok(UserId::parse(&data.claims.sub)?)
     }
 

@@ -1,1 +1,412 @@
-//! (to be written)
+//! Real JWT validation: which tokens open `GET /api/dashboard` under which key configuration.
+//! Tokens are signed here with the test-only keys in `tests/fixtures/` (see its README).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use http_body_util::BodyExt;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tally::auth::{AuthConfig, Authenticator, KeyError, SECRET_FILE};
+use tally::clock::Clock;
+use tally::domain::UserId;
+use tally::http::{AppState, router};
+use tower::ServiceExt;
+
+use crate::support::{Backend, TestDb, TestResponse};
+
+const SECRET: &str = "an-hs256-secret-for-the-auth-tests-0123456789";
+
+/// The three asymmetric algorithms, each with its fixture key pair.
+const KEY_PAIRS: [(Algorithm, &str, &str); 3] = [
+    (Algorithm::RS256, "rsa-private.pem", "rsa-public.pem"),
+    (Algorithm::ES256, "ec-private.pem", "ec-public.pem"),
+    (
+        Algorithm::EdDSA,
+        "ed25519-private.pem",
+        "ed25519-public.pem",
+    ),
+];
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The real router on a fresh SQLite database, verifying tokens as `config` says.
+struct KeyedApp {
+    router: Router,
+    _db: TestDb,
+}
+
+impl KeyedApp {
+    async fn start(config: AuthConfig) -> KeyedApp {
+        let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
+        let store = tally::store::open(&db.url, Default::default())
+            .await
+            .expect("open store");
+        let auth = Authenticator::from_config(&config, db.dir.path()).expect("authenticator");
+        let router = router(AppState {
+            store,
+            auth: Arc::new(auth),
+            clock: Clock::system(),
+        });
+        KeyedApp { router, _db: db }
+    }
+
+    async fn with_public_key(file: &str) -> KeyedApp {
+        KeyedApp::start(AuthConfig {
+            public_key_file: Some(fixture(file)),
+            ..AuthConfig::default()
+        })
+        .await
+    }
+
+    async fn with_secret() -> KeyedApp {
+        KeyedApp::start(secret_config()).await
+    }
+
+    /// `GET /api/dashboard` with `Authorization: Bearer <token>`.
+    async fn dashboard(&self, token: &str) -> TestResponse {
+        let request = Request::get("/api/dashboard")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn assert_accepts(&self, token: &str, why: &str) {
+        let response = self.dashboard(token).await;
+        assert_eq!(response.status, StatusCode::OK, "{why}: {}", response.body);
+    }
+
+    async fn assert_refuses(&self, token: &str, why: &str) {
+        let response = self.dashboard(token).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{why}");
+        response.assert_problem(401, "unauthorized");
+        let challenge = response.headers.get(header::WWW_AUTHENTICATE);
+        assert!(
+            challenge.is_some_and(|value| value.as_bytes().starts_with(b"Bearer")),
+            "{why}: a 401 names the Bearer scheme"
+        );
+    }
+}
+
+fn secret_config() -> AuthConfig {
+    AuthConfig {
+        secret: Some(SECRET.into()),
+        ..AuthConfig::default()
+    }
+}
+
+/// Claims valid for an hour, naming `sub`.
+fn claims(sub: &str) -> Value {
+    json!({ "sub": sub, "exp": (Utc::now() + Duration::hours(1)).timestamp() })
+}
+
+/// `claims` signed with `algorithm` and the PEM private key fixture `file`.
+fn signed_with_key(algorithm: Algorithm, file: &str, claims: &Value) -> String {
+    let pem = std::fs::read(fixture(file)).unwrap();
+    let key = match algorithm {
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem),
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem),
+        other => panic!("no fixture for {other:?}"),
+    }
+    .unwrap();
+    jsonwebtoken::encode(&Header::new(algorithm), claims, &key).unwrap()
+}
+
+/// `claims` signed with HS256 and the secret the test apps are configured with.
+fn hs256(claims: &Value) -> String {
+    signed_with_secret(SECRET.as_bytes(), claims)
+}
+
+/// `claims` signed with HS256 and `secret`.
+fn signed_with_secret(secret: &[u8], claims: &Value) -> String {
+    let key = EncodingKey::from_secret(secret);
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+}
+
+/// The payload segment (base64url) of a token.
+fn payload_of(token: &str) -> &str {
+    token.split('.').nth(1).unwrap()
+}
+
+/// An unsigned token: the header `{"alg":"none","typ":"JWT"}`, the payload, no signature.
+fn unsigned(claims: &Value) -> String {
+    format!(
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+        payload_of(&hs256(claims))
+    )
+}
+
+#[tokio::test]
+async fn an_hs256_token_minted_with_the_configured_secret_is_accepted() {
+    let app = KeyedApp::with_secret().await;
+    let auth = Authenticator::from_config(&secret_config(), Path::new("/nonexistent")).unwrap();
+    let minted = auth
+        .mint(
+            &UserId::parse("alice").unwrap(),
+            Utc::now() + Duration::hours(1),
+        )
+        .unwrap();
+    app.assert_accepts(&minted, "minted like `tally token`")
+        .await;
+    let external = hs256(&claims("alice"));
+    app.assert_accepts(&external, "signed elsewhere with the same secret")
+        .await;
+}
+
+#[tokio::test]
+async fn an_hs256_token_with_another_secret_or_a_tampered_payload_is_refused() {
+    let app = KeyedApp::with_secret().await;
+    let other = signed_with_secret(&[b'x'; 40], &claims("alice"));
+    app.assert_refuses(&other, "another secret").await;
+
+    // Mallory's claims spliced between the header and signature of a genuine token for Alice.
+    let genuine = hs256(&claims("alice"));
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let forged = hs256(&claims("mallory"));
+    let tampered = format!("{}.{}.{}", parts[0], payload_of(&forged), parts[2]);
+    app.assert_refuses(&tampered, "payload changed after signing")
+        .await;
+}
+
+#[tokio::test]
+async fn tokens_signed_with_rsa_ec_and_ed25519_keys_are_accepted_with_the_matching_public_key() {
+    for (algorithm, private, public) in KEY_PAIRS {
+        let app = KeyedApp::with_public_key(public).await;
+        let token = signed_with_key(algorithm, private, &claims("alice"));
+        app.assert_accepts(&token, &format!("{algorithm:?} with {public}"))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn tokens_signed_with_another_key_type_are_refused() {
+    for (_, _, public) in KEY_PAIRS {
+        let app = KeyedApp::with_public_key(public).await;
+        for (algorithm, private, other_public) in KEY_PAIRS {
+            if other_public == public {
+                continue;
+            }
+            let token = signed_with_key(algorithm, private, &claims("alice"));
+            app.assert_refuses(&token, &format!("{algorithm:?} token, server has {public}"))
+                .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_signed_with_another_key_of_the_same_type_is_refused() {
+    let app = KeyedApp::with_public_key("rsa-public.pem").await;
+    let token = signed_with_key(Algorithm::RS256, "rsa-other-private.pem", &claims("alice"));
+    app.assert_refuses(&token, "another RSA key").await;
+}
+
+#[tokio::test]
+async fn a_token_with_alg_none_is_refused_whatever_the_key() {
+    let token = unsigned(&claims("alice"));
+    KeyedApp::with_secret()
+        .await
+        .assert_refuses(&token, "alg none, HS256 secret configured")
+        .await;
+    KeyedApp::with_public_key("rsa-public.pem")
+        .await
+        .assert_refuses(&token, "alg none, RSA key configured")
+        .await;
+}
+
+#[tokio::test]
+async fn an_hs256_token_is_refused_when_a_public_key_is_configured() {
+    for (_, _, public) in KEY_PAIRS {
+        let app = KeyedApp::with_public_key(public).await;
+        // The classic confusion attack: the public key itself used as the HMAC secret.
+        let pem = std::fs::read(fixture(public)).unwrap();
+        let confused = signed_with_secret(&pem, &claims("alice"));
+        app.assert_refuses(&confused, &format!("HS256 keyed with {public}"))
+            .await;
+        let plain = hs256(&claims("alice"));
+        app.assert_refuses(&plain, &format!("HS256 token, server has {public}"))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let app = KeyedApp::with_secret().await;
+    let expired =
+        json!({ "sub": "alice", "exp": (Utc::now() - Duration::seconds(30)).timestamp() });
+    app.assert_refuses(&hs256(&expired), "expired").await;
+    let expired_rsa = signed_with_key(Algorithm::RS256, "rsa-private.pem", &expired);
+    KeyedApp::with_public_key("rsa-public.pem")
+        .await
+        .assert_refuses(&expired_rsa, "expired RS256")
+        .await;
+}
+
+#[tokio::test]
+async fn a_token_without_exp_is_refused() {
+    let app = KeyedApp::with_secret().await;
+    let no_exp = json!({ "sub": "alice" });
+    app.assert_refuses(&hs256(&no_exp), "no exp").await;
+}
+
+#[tokio::test]
+async fn issuer_and_audience_are_enforced_when_configured() {
+    let app = KeyedApp::start(AuthConfig {
+        issuer: Some("https://id.example".into()),
+        audience: Some("tally".into()),
+        ..secret_config()
+    })
+    .await;
+    let token = |iss: Option<&str>, aud: Option<&str>| {
+        let mut claims = claims("alice");
+        if let Some(iss) = iss {
+            claims["iss"] = json!(iss);
+        }
+        if let Some(aud) = aud {
+            claims["aud"] = json!(aud);
+        }
+        hs256(&claims)
+    };
+    let right = token(Some("https://id.example"), Some("tally"));
+    app.assert_accepts(&right, "right iss and aud").await;
+
+    let refused = [
+        (
+            "wrong iss",
+            token(Some("https://evil.example"), Some("tally")),
+        ),
+        ("missing iss", token(None, Some("tally"))),
+        (
+            "wrong aud",
+            token(Some("https://id.example"), Some("other")),
+        ),
+        ("missing aud", token(Some("https://id.example"), None)),
+    ];
+    let mut accepted = Vec::new();
+    for (why, token) in refused {
+        if app.dashboard(&token).await.status != StatusCode::UNAUTHORIZED {
+            accepted.push(why);
+        }
+    }
+    assert_eq!(accepted, Vec::<&str>::new(), "tokens that should get 401");
+}
+
+#[tokio::test]
+async fn an_audience_list_that_names_tally_is_accepted() {
+    // RFC 7519 §4.1.3: `aud` may be an array; identity providers often send one.
+    let mut claims = claims("alice");
+    claims["aud"] = json!(["tally", "billing"]);
+    let token = hs256(&claims);
+    let checking = KeyedApp::start(AuthConfig {
+        audience: Some("tally".into()),
+        ..secret_config()
+    })
+    .await;
+    let not_checking = KeyedApp::with_secret().await;
+    let statuses = (
+        checking.dashboard(&token).await.status,
+        not_checking.dashboard(&token).await.status,
+    );
+    assert_eq!(
+        statuses,
+        (StatusCode::OK, StatusCode::OK),
+        "(audience configured, no audience configured)"
+    );
+}
+
+#[tokio::test]
+async fn a_subject_over_128_characters_or_with_a_control_character_is_refused() {
+    let app = KeyedApp::with_secret().await;
+    let sign = |sub: &str| hs256(&claims(sub));
+    app.assert_accepts(&sign(&"é".repeat(128)), "128 characters")
+        .await;
+    app.assert_refuses(&sign(&"a".repeat(129)), "129 characters")
+        .await;
+    app.assert_refuses(&sign("ali\u{7}ce"), "a control character")
+        .await;
+    app.assert_refuses(&sign(""), "an empty subject").await;
+    let no_sub = json!({ "exp": (Utc::now() + Duration::hours(1)).timestamp() });
+    app.assert_refuses(&hs256(&no_sub), "no sub").await;
+}
+
+#[test]
+fn a_secret_shorter_than_32_bytes_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_secret = |secret: &str| AuthConfig {
+        secret: Some(secret.into()),
+        ..AuthConfig::default()
+    };
+    let short = Authenticator::from_config(&with_secret(&"s".repeat(31)), dir.path());
+    assert!(matches!(short, Err(KeyError::ShortSecret)));
+    assert!(Authenticator::from_config(&with_secret(&"s".repeat(32)), dir.path()).is_ok());
+    assert!(
+        !dir.path().join(SECRET_FILE).exists(),
+        "a configured secret generates no file"
+    );
+}
+
+#[test]
+fn a_file_that_holds_no_public_key_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |file: &str| AuthConfig {
+        public_key_file: Some(fixture(file)),
+        ..AuthConfig::default()
+    };
+    let not_a_key = Authenticator::from_config(&config("README.md"), dir.path());
+    assert!(matches!(not_a_key, Err(KeyError::UnknownKey(_))));
+    let missing = Authenticator::from_config(&config("no-such-key.pem"), dir.path());
+    assert!(matches!(missing, Err(KeyError::Io { .. })));
+}
+
+#[test]
+fn without_a_configured_key_a_private_secret_file_is_generated_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let first = Authenticator::from_config(&AuthConfig::default(), &data_dir).unwrap();
+    let path = data_dir.join(SECRET_FILE);
+    let secret = std::fs::read(&path).expect("the secret file is created");
+    assert!(secret.len() >= 32, "a 256-bit secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read the secret");
+    }
+
+    let second = Authenticator::from_config(&AuthConfig::default(), &data_dir).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        secret,
+        "reused, not replaced"
+    );
+    let alice = UserId::parse("alice").unwrap();
+    let expires = Utc::now() + Duration::hours(1);
+    let token = first.mint(&alice, expires).unwrap();
+    assert_eq!(second.verify(&token).unwrap(), alice);
+    let token = second.mint(&alice, expires).unwrap();
+    assert_eq!(first.verify(&token).unwrap(), alice);
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let stranger = Authenticator::from_config(&AuthConfig::default(), elsewhere.path()).unwrap();
+    assert!(
+        stranger.verify(&token).is_err(),
+        "another data directory has another secret"
+    );
+}

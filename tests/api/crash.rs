@@ -1,1 +1,384 @@
-//! (to be written)
+//! The embedded default's durability, end to end: a real `tally serve` process killed with
+//! SIGKILL in the middle of a burst of commands loses none it acknowledged, and after a restart
+//! its figures still equal a recount from the event log. Also: `tally token` opens the API of
+//! `tally serve` on the same data directory, with no key configured.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use projections::ReadModels;
+use serde_json::{Value, json};
+use tally::auth::{AuthConfig, Authenticator};
+use tally::domain::UserId;
+use tokio::sync::Notify;
+
+use http_client::{HttpResponse, send};
+
+mod http_client;
+
+const SECRET: &str = "a-crash-test-secret-that-is-32-bytes-or-more";
+const USERS: [&str; 4] = ["crash-ann", "crash-bob", "crash-cid", "crash-dee"];
+const CLIENTS: usize = 8;
+/// How many acknowledged commands the burst reaches before the process is killed.
+const ACKS_BEFORE_KILL: usize = 200;
+/// Every wait on the server is bounded by this.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A running `tally serve`, killed when dropped so that a failing test leaves no process behind.
+struct Server {
+    child: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the real binary on a free port with `root/data` as its data directory (and its
+    /// log in `root`), and waits until its health check answers.
+    async fn start(root: &Path, secret: Option<&str>) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let log = root.join(format!("serve-{port}.log"));
+        let output = std::fs::File::create(&log).expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+        command
+            .arg("serve")
+            .env("TALLY_LISTEN", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output);
+        with_clean_env(&mut command, root, secret);
+        let mut server = Server {
+            child: command.spawn().expect("spawn tally serve"),
+            address: format!("127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_until_healthy().await;
+        server
+    }
+
+    async fn wait_until_healthy(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let health = send(&self.address, "GET", "/api/dashboard/health", None, None).await;
+            if health.is_ok_and(|response| response.status == 200) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("tally serve exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tally serve was not healthy in time:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap")
+    }
+
+    /// SIGTERM, then waits (bounded) for the graceful shutdown to finish.
+    async fn stop(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let signalled = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(signalled.is_ok_and(|status| status.success()), "kill -TERM");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no shutdown:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> HttpResponse {
+        send(&self.address, method, path, Some(token), body)
+            .await
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}\n{}", self.log()))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Data directory `root/data`, the given secret (or none), and no other `TALLY_*` setting
+/// inherited from the environment the tests run in.
+fn with_clean_env(command: &mut Command, root: &Path, secret: Option<&str>) {
+    for name in [
+        "TALLY_DATABASE_URL",
+        "TALLY_JWT_SECRET",
+        "TALLY_JWT_PUBLIC_KEY_FILE",
+        "TALLY_JWT_ISSUER",
+        "TALLY_JWT_AUDIENCE",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("TALLY_DATA_DIR", root.join("data"))
+        .env("TALLY_SQLITE_SYNC", "full");
+    if let Some(secret) = secret {
+        command.env("TALLY_JWT_SECRET", secret);
+    }
+}
+
+/// A command the server acknowledged with a 2xx.
+#[derive(Clone, Debug)]
+struct Ack {
+    user: &'static str,
+    task_id: String,
+    completed: bool,
+}
+
+/// What the burst's clients share: the acknowledgements and any unexpected answer.
+#[derive(Default)]
+struct Burst {
+    acks: Mutex<Vec<Ack>>,
+    unexpected: Mutex<Vec<String>>,
+    enough: Notify,
+}
+
+impl Burst {
+    fn acknowledge(&self, ack: Ack) {
+        let mut acks = self.acks.lock().unwrap();
+        acks.push(ack);
+        if acks.len() == ACKS_BEFORE_KILL {
+            self.enough.notify_one();
+        }
+    }
+}
+
+/// Creates and completes tasks as `user` until the server goes away.
+async fn client(burst: Arc<Burst>, address: String, user: &'static str, token: String, id: usize) {
+    for n in 0.. {
+        let title = json!({ "title": format!("burst {id}-{n}") });
+        let Ok(created) = send(&address, "POST", "/api/tasks", Some(&token), Some(&title)).await
+        else {
+            return;
+        };
+        if created.status != 201 {
+            burst
+                .unexpected
+                .lock()
+                .unwrap()
+                .push(format!("create: {created:?}"));
+            return;
+        }
+        let task_id = created.body["task_id"].as_str().unwrap().to_owned();
+        let complete = format!("/api/tasks/{task_id}/complete");
+        burst.acknowledge(Ack {
+            user,
+            task_id,
+            completed: false,
+        });
+        let Ok(done) = send(&address, "POST", &complete, Some(&token), None).await else {
+            return;
+        };
+        if done.status != 200 {
+            burst
+                .unexpected
+                .lock()
+                .unwrap()
+                .push(format!("complete: {done:?}"));
+            return;
+        }
+        let task_id = done.body["task_id"].as_str().unwrap().to_owned();
+        burst.acknowledge(Ack {
+            user,
+            task_id,
+            completed: true,
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_commands_survive_a_sigkill_and_the_figures_equal_a_recount() {
+    let root = tempfile::tempdir().unwrap();
+    let data_dir = root.path().join("data");
+    let auth = Authenticator::from_config(
+        &AuthConfig {
+            secret: Some(SECRET.into()),
+            ..AuthConfig::default()
+        },
+        &data_dir,
+    )
+    .unwrap();
+    let expires = Utc::now() + chrono::Duration::hours(1);
+    let tokens: BTreeMap<&str, String> = USERS
+        .iter()
+        .map(|user| {
+            (
+                *user,
+                auth.mint(&UserId::parse(user).unwrap(), expires).unwrap(),
+            )
+        })
+        .collect();
+
+    let mut server = Server::start(root.path(), Some(SECRET)).await;
+    let burst = Arc::new(Burst::default());
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|id| {
+            let user = USERS[id % USERS.len()];
+            let client = client(
+                burst.clone(),
+                server.address.clone(),
+                user,
+                tokens[user].clone(),
+                id,
+            );
+            tokio::spawn(client)
+        })
+        .collect();
+    tokio::time::timeout(PATIENCE, burst.enough.notified())
+        .await
+        .unwrap_or_else(|_| panic!("no {ACKS_BEFORE_KILL} acks in time:\n{}", server.log()));
+    let killed = server.kill();
+    for client in clients {
+        client.await.unwrap();
+    }
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed),
+        Some(9),
+        "the server was still running when killed"
+    );
+    let acks = burst.acks.lock().unwrap().clone();
+    let unexpected = burst.unexpected.lock().unwrap().clone();
+    assert!(
+        unexpected.is_empty(),
+        "answers during the burst: {unexpected:#?}"
+    );
+    assert!(acks.len() >= ACKS_BEFORE_KILL);
+
+    let mut server = Server::start(root.path(), Some(SECRET)).await;
+    for ack in &acks {
+        let task = server
+            .send(
+                "GET",
+                &format!("/api/tasks/{}", ack.task_id),
+                &tokens[ack.user],
+                None,
+            )
+            .await;
+        assert_eq!(task.status, 200, "acknowledged task lost: {ack:?}");
+        if ack.completed {
+            assert_eq!(task.body["status"], "completed", "completion lost: {ack:?}");
+        }
+    }
+    let mut served = BTreeMap::new();
+    for user in USERS {
+        let statistics = server
+            .send("GET", "/api/dashboard/statistics", &tokens[user], None)
+            .await;
+        assert_eq!(statistics.status, 200, "{statistics:?}");
+        served.insert(user, statistics.body);
+    }
+    let stopped = server.stop().await;
+    assert!(
+        stopped.success(),
+        "SIGTERM stops cleanly: {stopped}\n{}",
+        server.log()
+    );
+
+    let url = format!("sqlite://{}", data_dir.join("tally.db").display());
+    let store = tally::store::open(&url, Default::default()).await.unwrap();
+    let mut models = ReadModels::default();
+    loop {
+        let batch = store.events_after(models.position, 1000).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        batch.iter().for_each(|event| models.apply(event));
+    }
+    let now = Utc::now();
+    for user in USERS {
+        let recount = models.recount(user, now);
+        let stored = store
+            .dashboard_stats(user)
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert_eq!(stored.figures(now), recount, "stored row of {user}");
+        let expected = json!({
+            "total": recount.total,
+            "pending": recount.pending,
+            "completed": recount.completed,
+            "shared": recount.shared,
+        });
+        assert_eq!(served[user], expected, "served statistics of {user}");
+        let acked = acks.iter().filter(|ack| ack.user == user && !ack.completed);
+        assert!(recount.total >= acked.count() as i64, "{user} lost tasks");
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_token_printed_by_tally_token_opens_the_api_of_tally_serve() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(root.path(), None).await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command.args(["token", "--user", "alice"]);
+    with_clean_env(&mut command, root.path(), None);
+    let output = tokio::process::Command::from(command)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+
+    let title = json!({ "title": "first task" });
+    let created = server
+        .send("POST", "/api/tasks", &token, Some(&title))
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let dashboard = server.send("GET", "/api/dashboard", &token, None).await;
+    assert_eq!(
+        (dashboard.status, &dashboard.body["total"]),
+        (200, &json!(1))
+    );
+
+    let anonymous = send(&server.address, "GET", "/api/dashboard", None, None)
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status, 401);
+    let forged = send(
+        &server.address,
+        "GET",
+        "/api/dashboard",
+        Some("x.y.z"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(forged.status, 401);
+}

@@ -6,8 +6,8 @@
 mod app;
 mod database;
 
-pub use app::{ManualClock, TestApp, TestResponse};
-pub use database::{Backend, StoredState, TestDb};
+pub use app::{TestApp, TestResponse};
+pub use database::{Backend, TestDb};
 
 /// Runs each listed `async fn name(app: TestApp)` once per backend, as `sqlite::name` and
 /// `postgres::name`.
