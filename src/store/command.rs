@@ -1,7 +1,8 @@
 //! The steps of one command inside the writer's open transaction, written once for both
 //! backends: replay an idempotent repeat, load the task, decide, append, project.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use projections::{DashboardStats, RecordedEvent, StatsDelta, TaskEvent, project};
 use uuid::Uuid;
@@ -10,10 +11,43 @@ use super::write_tx::{NewEvent, StoredResponse, WriteTx};
 use super::{CommandError, CommandOutcome, StoreError, Submission, idempotency_cutoff};
 use crate::domain::decide;
 
+/// The dashboard rows the commands of one transaction have changed so far. Each row is read at
+/// most once and written once, just before the commit: a batch of commands by one user costs
+/// two statements for their figures, not two per command.
+#[derive(Default)]
+pub(crate) struct PendingStats(HashMap<String, DashboardStats>);
+
+impl PendingStats {
+    async fn apply<T: WriteTx>(
+        &mut self,
+        tx: &mut T,
+        delta: &StatsDelta,
+    ) -> Result<(), StoreError> {
+        let stats = match self.0.entry(delta.user_id.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let stored = tx.load_stats(&delta.user_id).await?;
+                entry.insert(stored.unwrap_or_else(|| DashboardStats::empty(&delta.user_id)))
+            }
+        };
+        stats.apply(delta);
+        Ok(())
+    }
+
+    /// Writes every changed row; call once, before the commit.
+    pub async fn flush<T: WriteTx>(self, tx: &mut T) -> Result<(), StoreError> {
+        for stats in self.0.values() {
+            tx.save_stats(stats).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs one command. A refusal (`Ok(Err(..))`) has written nothing; a store error
 /// (`Err(..)`) means the whole transaction must be rolled back.
 pub(crate) async fn run_command<T: WriteTx>(
     tx: &mut T,
+    pending: &mut PendingStats,
     submission: &Submission,
 ) -> Result<Result<CommandOutcome, CommandError>, StoreError> {
     let request = &submission.request;
@@ -43,7 +77,6 @@ pub(crate) async fn run_command<T: WriteTx>(
     if events.is_empty() {
         outcome.position = tx.stream_head(request.task_id).await?;
     }
-    let mut deltas: BTreeMap<String, Vec<StatsDelta>> = BTreeMap::new();
     for event in &events {
         outcome.version += 1;
         let new = NewEvent {
@@ -68,19 +101,9 @@ pub(crate) async fn run_command<T: WriteTx>(
         let changes = project(&view, &recorded);
         tx.write_rows(request.task_id, &changes).await?;
         view.apply(&changes);
-        for delta in changes.stats {
-            deltas.entry(delta.user_id.clone()).or_default().push(delta);
+        for delta in &changes.stats {
+            pending.apply(tx, delta).await?;
         }
-    }
-    for (user, user_deltas) in deltas {
-        let mut stats = tx
-            .load_stats(&user)
-            .await?
-            .unwrap_or_else(|| DashboardStats::empty(&user));
-        for delta in &user_deltas {
-            stats.apply(delta);
-        }
-        tx.save_stats(&stats).await?;
     }
     if let Some(idempotency) = &submission.idempotency {
         let stored = StoredResponse {

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::command::run_command;
+use super::command::{PendingStats, run_command};
 use super::write_tx::WriteTx;
 use super::{CommandError, CommandOutcome, StoreError, Submission};
 
@@ -134,21 +134,32 @@ async fn run_together<B: WriterBackend>(
 ) -> Result<Vec<Result<CommandOutcome, CommandError>>, StoreError> {
     let mut connection = backend.acquire().await?;
     connection.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        match run_command(&mut connection, &job.submission).await {
-            Ok(result) => results.push(result),
-            Err(error) => {
-                if let Err(rollback) = connection.rollback().await {
-                    tracing::warn!(%rollback, "rollback failed");
-                }
+    match run_in_transaction(&mut connection, batch).await {
+        Ok(results) => {
+            if let Err(error) = connection.commit().await {
+                let _ = connection.rollback().await;
                 return Err(error);
             }
+            Ok(results)
+        }
+        Err(error) => {
+            if let Err(rollback) = connection.rollback().await {
+                tracing::warn!(%rollback, "rollback failed");
+            }
+            Err(error)
         }
     }
-    if let Err(error) = connection.commit().await {
-        let _ = connection.rollback().await;
-        return Err(error);
+}
+
+async fn run_in_transaction<C: WriterConnection>(
+    connection: &mut C,
+    batch: &[Job],
+) -> Result<Vec<Result<CommandOutcome, CommandError>>, StoreError> {
+    let mut pending = PendingStats::default();
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        results.push(run_command(connection, &mut pending, &job.submission).await?);
     }
+    pending.flush(connection).await?;
     Ok(results)
 }
