@@ -1,0 +1,82 @@
+//! The projector: events per second through the pure fold (`projections::ReadModels::apply`,
+//! the same `project` the live path and rebuild use), over a realistic event mix.
+//!
+//! `cargo bench --bench projector`
+
+use chrono::{TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use projections::{Permission, ReadModels, RecordedEvent, TaskEvent};
+use uuid::Uuid;
+
+/// A log of about `tasks * 2.4` events by 100 users: creates, completions, some reopen and
+/// re-complete cycles, shares and deletes, spread over two weeks.
+fn event_log(tasks: usize) -> Vec<RecordedEvent> {
+    let start = Utc.with_ymd_and_hms(2026, 11, 16, 8, 0, 0).unwrap();
+    let mut log = Vec::with_capacity(tasks * 3);
+    for n in 0..tasks {
+        let task_id = Uuid::from_u128(n as u128 + 1);
+        let owner = format!("user-{}", n % 100);
+        let at = start + chrono::Duration::seconds(n as i64 * 1_209_600 / tasks as i64);
+        let mut events = vec![TaskEvent::TaskCreated {
+            owner_id: owner.clone(),
+            title: format!("task {n}"),
+            description: String::new(),
+        }];
+        if n % 10 < 6 {
+            events.push(TaskEvent::TaskCompleted {});
+            if n % 10 == 0 {
+                events.extend([TaskEvent::TaskReopened {}, TaskEvent::TaskCompleted {}]);
+            }
+        }
+        if n % 5 == 0 {
+            events.push(TaskEvent::TaskShared {
+                user_id: format!("user-{}", (n + 1) % 100),
+                permission: if n % 2 == 0 {
+                    Permission::View
+                } else {
+                    Permission::Edit
+                },
+            });
+        }
+        if n % 20 == 7 {
+            events.push(TaskEvent::TaskDeleted {});
+        }
+        for (version, event) in events.into_iter().enumerate() {
+            log.push(RecordedEvent {
+                position: log.len() as i64 + 1,
+                event_id: Uuid::now_v7(),
+                task_id,
+                stream_version: version as i64 + 1,
+                actor: owner.clone(),
+                recorded_at: at + chrono::Duration::minutes(version as i64),
+                event,
+            });
+        }
+    }
+    log
+}
+
+fn fold(c: &mut Criterion) {
+    let tasks = if std::env::var_os("TALLY_BENCH_QUICK").is_some() {
+        10_000
+    } else {
+        100_000
+    };
+    let log = event_log(tasks);
+    let mut group = c.benchmark_group("projector");
+    group.throughput(Throughput::Elements(log.len() as u64));
+    group.sample_size(10);
+    group.bench_function(format!("pure_fold/{}_events", log.len()), |b| {
+        b.iter(|| {
+            let mut models = ReadModels::default();
+            for event in &log {
+                models.apply(event);
+            }
+            models.position
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fold);
+criterion_main!(benches);
