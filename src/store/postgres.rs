@@ -76,7 +76,7 @@ impl WriterBackend for PostgresWriter {
 /// The writer's connection.
 pub(crate) struct PostgresWriteConnection(PoolConnection<Postgres>);
 
-impl_write_tx!(PostgresWriteConnection);
+impl_write_tx!(PostgresWriteConnection, super::sql::INSERT_EVENTS_POSTGRES);
 
 impl WriterConnection for PostgresWriteConnection {
     async fn begin(&mut self) -> Result<(), StoreError> {

@@ -1,15 +1,14 @@
 //! SQL that both backends run word for word. What differs lives in the backend's own file.
 
-pub const FIND_RESPONSE: &str = "select fingerprint, task_id, version, position, created \
-     from idempotency_keys where user_id = $1 and key = $2 and created_at >= $3";
+/// `SAVE_RESPONSES_HEAD values (…), (…) SAVE_RESPONSES_TAIL`. A key older than the replay
+/// window, which lookups no longer see, is overwritten.
+pub const SAVE_RESPONSES_HEAD: &str = "insert into idempotency_keys \
+     (user_id, key, fingerprint, task_id, version, position, created, created_at) values";
 
-/// Overwrites a key older than the replay window, which `FIND_RESPONSE` no longer sees.
-pub const SAVE_RESPONSE: &str = "insert into idempotency_keys \
-     (user_id, key, fingerprint, task_id, version, position, created, created_at) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8) \
-     on conflict (user_id, key) do update set fingerprint = excluded.fingerprint, \
-     task_id = excluded.task_id, version = excluded.version, position = excluded.position, \
-     created = excluded.created, created_at = excluded.created_at";
+pub const SAVE_RESPONSES_TAIL: &str = "on conflict (user_id, key) do update set \
+     fingerprint = excluded.fingerprint, task_id = excluded.task_id, \
+     version = excluded.version, position = excluded.position, created = excluded.created, \
+     created_at = excluded.created_at";
 
 /// The columns `rows::task_row` decodes.
 macro_rules! task_columns {
@@ -40,44 +39,46 @@ pub const LOAD_TASK: &str = concat!("select ", task_columns!(), " from tasks whe
 pub const LOAD_SHARES: &str =
     "select task_id, user_id, permission from task_shares where task_id = $1 order by user_id";
 
-pub const STREAM_HEAD: &str = "select coalesce(max(position), 0) from events where stream_id = $1";
-
-pub const APPEND: &str = "insert into events (event_id, stream_id, stream_version, event_type, \
-     event_version, payload, actor, correlation_id, causation_id, recorded_at) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8, null, $9) returning position";
-
-pub const UPSERT_TASK: &str = "insert into tasks (id, owner_id, title, description, status, \
-     created_at, updated_at, completed_at, version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     on conflict (id) do update set title = excluded.title, \
-     description = excluded.description, status = excluded.status, \
-     updated_at = excluded.updated_at, completed_at = excluded.completed_at, \
-     version = excluded.version";
-
-pub const DELETE_TASK: &str = "delete from tasks where id = $1";
-
-pub const UPSERT_SHARE: &str = "insert into task_shares (task_id, user_id, permission) \
-     values ($1, $2, $3) on conflict (task_id, user_id) do update set permission = excluded.permission";
-
-pub const DELETE_SHARE: &str = "delete from task_shares where task_id = $1 and user_id = $2";
-
 pub const LOAD_STATS: &str = concat!(
     "select ",
     stats_columns!(),
     " from dashboard_stats where user_id = $1"
 );
 
-pub const SAVE_STATS: &str = concat!(
-    "insert into dashboard_stats (",
-    stats_columns!(),
-    ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-     on conflict (user_id) do update set pending = excluded.pending, \
+/// The upsert of `insert into <stats> (STATS_COLUMNS) values (…), (…)`.
+pub const SAVE_STATS_TAIL: &str = "on conflict (user_id) do update set pending = excluded.pending, \
      completed = excluded.completed, shared_view = excluded.shared_view, \
      shared_edit = excluded.shared_edit, created_day = excluded.created_day, \
      created_day_count = excluded.created_day_count, created_week = excluded.created_week, \
      created_week_count = excluded.created_week_count, completed_day = excluded.completed_day, \
      completed_day_count = excluded.completed_day_count, \
-     completed_week = excluded.completed_week, completed_week_count = excluded.completed_week_count"
-);
+     completed_week = excluded.completed_week, completed_week_count = excluded.completed_week_count";
+
+/// The upsert of `insert into <tasks> (TASK_COLUMNS) values (…), (…)`.
+pub const UPSERT_TASK_TAIL: &str = "on conflict (id) do update set title = excluded.title, \
+     description = excluded.description, status = excluded.status, \
+     updated_at = excluded.updated_at, completed_at = excluded.completed_at, \
+     version = excluded.version";
+
+pub const TASK_COLUMNS: &str = task_columns!();
+
+pub const STATS_COLUMNS: &str = stats_columns!();
+
+/// The events columns a batch inserts, positions included (the writer assigns them).
+macro_rules! insert_events {
+    ($override:literal) => {
+        concat!(
+            "insert into events (position, event_id, stream_id, stream_version, event_type, \
+             event_version, payload, actor, correlation_id, recorded_at) ",
+            $override
+        )
+    };
+}
+
+pub const INSERT_EVENTS_SQLITE: &str = insert_events!("");
+
+/// An identity column takes explicit values only when told to.
+pub const INSERT_EVENTS_POSTGRES: &str = insert_events!("overriding system value");
 
 pub const TASK_EVENTS: &str = concat!(
     "select ",

@@ -102,7 +102,7 @@ impl WriterBackend for SqliteWriter {
 /// The writer's connection.
 pub(crate) struct SqliteWriteConnection(PoolConnection<Sqlite>);
 
-impl_write_tx!(SqliteWriteConnection);
+impl_write_tx!(SqliteWriteConnection, super::sql::INSERT_EVENTS_SQLITE);
 
 impl WriterConnection for SqliteWriteConnection {
     async fn begin(&mut self) -> Result<(), StoreError> {

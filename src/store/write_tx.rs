@@ -1,10 +1,16 @@
-//! What one command reads and writes inside the writer's transaction, as a trait, and its one
-//! implementation for both backends' connections (the SQL is the same; see [`super::sql`]).
+//! What a batch of commands reads and writes inside the writer's transaction, as a trait of
+//! bulk statements, and its one implementation for both backends' connections.
+//!
+//! Every method takes all the rows of the batch at once: a batch of 256 commands costs a handful
+//! of statements rather than a handful per command. That matters because each statement is a
+//! round trip (to the server, or to sqlx's SQLite worker thread), and round trips, not SQL, are
+//! what a small command spends its time on.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, RowChanges, TaskEvent, TaskView};
+use projections::{DashboardStats, RecordedEvent, ShareRow, TaskRow, TaskView};
 use uuid::Uuid;
 
 use super::{CommandOutcome, StoreError};
@@ -16,151 +22,338 @@ pub(crate) struct StoredResponse {
     pub outcome: CommandOutcome,
 }
 
-/// The reads and writes a command needs, on a connection whose transaction the writer opened.
+/// An idempotency key as stored: whose, which, and the response it replays.
+pub(crate) struct KeyedResponse {
+    pub user_id: String,
+    pub key: String,
+    pub response: StoredResponse,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event about to be appended, its position already assigned.
+pub(crate) struct NewEvent {
+    pub recorded: RecordedEvent,
+    pub correlation_id: Uuid,
+}
+
+/// The read-model tables a write goes to: the live ones, or a rebuild's shadow copies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tables {
+    pub tasks: &'static str,
+    pub shares: &'static str,
+    pub stats: &'static str,
+}
+
+impl Tables {
+    pub const LIVE: Tables = Tables {
+        tasks: "tasks",
+        shares: "task_shares",
+        stats: "dashboard_stats",
+    };
+}
+
+/// The bulk reads and writes of a batch, on a connection whose transaction the writer opened.
 pub(crate) trait WriteTx: Send {
-    fn find_response(
+    /// The position of the newest event; the batch's events follow it.
+    fn head_position(&mut self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// The position of each task's newest event (tasks without events are absent).
+    fn stream_heads(
         &mut self,
-        user_id: &str,
-        key: &str,
+        task_ids: &[Uuid],
+    ) -> impl Future<Output = Result<HashMap<Uuid, i64>, StoreError>> + Send;
+    /// Responses stored at or after `not_before` under any of `keys` (user id, key).
+    fn find_responses(
+        &mut self,
+        keys: &[(&str, &str)],
         not_before: DateTime<Utc>,
-    ) -> impl Future<Output = Result<Option<StoredResponse>, StoreError>> + Send;
-    fn save_response(
+    ) -> impl Future<Output = Result<HashMap<(String, String), KeyedResponse>, StoreError>> + Send;
+    fn save_responses(
         &mut self,
-        user_id: &str,
-        key: &str,
-        response: &StoredResponse,
-        now: DateTime<Utc>,
+        responses: &[KeyedResponse],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn load_view(
+    /// The current rows of each task that exists, with its shares.
+    fn load_views(
         &mut self,
-        task_id: Uuid,
-    ) -> impl Future<Output = Result<TaskView, StoreError>> + Send;
-    /// Position of the task's newest event, 0 when it has none.
-    fn stream_head(
-        &mut self,
-        task_id: Uuid,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
-    /// Appends one event and returns its global position.
+        tables: Tables,
+        task_ids: &[Uuid],
+    ) -> impl Future<Output = Result<HashMap<Uuid, TaskView>, StoreError>> + Send;
     fn append(
         &mut self,
-        event: &NewEvent<'_>,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
-    /// Writes the task and share rows of `changes` (not the stats).
-    fn write_rows(
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn upsert_tasks(
         &mut self,
-        task_id: Uuid,
-        changes: &RowChanges,
+        tables: Tables,
+        tasks: &[&TaskRow],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete_tasks(
+        &mut self,
+        tables: Tables,
+        task_ids: &[Uuid],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn upsert_shares(
+        &mut self,
+        tables: Tables,
+        shares: &[&ShareRow],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete_shares(
+        &mut self,
+        tables: Tables,
+        shares: &[(Uuid, &str)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn load_stats(
         &mut self,
-        user_id: &str,
-    ) -> impl Future<Output = Result<Option<DashboardStats>, StoreError>> + Send;
+        tables: Tables,
+        user_ids: &[&str],
+    ) -> impl Future<Output = Result<Vec<DashboardStats>, StoreError>> + Send;
     fn save_stats(
         &mut self,
-        stats: &DashboardStats,
+        tables: Tables,
+        stats: &[&DashboardStats],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// An event about to be appended.
-pub(crate) struct NewEvent<'a> {
-    pub event_id: Uuid,
-    pub task_id: Uuid,
-    pub stream_version: i64,
-    pub event: &'a TaskEvent,
-    pub actor: &'a str,
-    pub correlation_id: Uuid,
-    pub recorded_at: DateTime<Utc>,
+/// Bind parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
+pub(crate) const MAX_PARAMETERS: usize = 30_000;
+
+/// How many rows of `columns` values fit in one statement.
+pub(crate) fn rows_per_statement(columns: usize) -> usize {
+    MAX_PARAMETERS / columns
+}
+
+/// `($1, $2), ($3, $4), …`: `rows` tuples of `columns` numbered placeholders.
+pub(crate) fn placeholders(columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// `$1, $2, …`: `count` numbered placeholders.
+pub(crate) fn list(count: usize) -> String {
+    (1..=count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Implements [`WriteTx`] for a wrapper around a pooled connection of either backend.
+/// `$insert_events` is the backend's `insert into events (…)` head (PostgreSQL must say
+/// `overriding system value` to take the writer's positions).
 macro_rules! impl_write_tx {
-    ($connection:ty) => {
+    ($connection:ty, $insert_events:expr) => {
         impl $crate::store::write_tx::WriteTx for $connection {
-            async fn find_response(
-                &mut self,
-                user_id: &str,
-                key: &str,
-                not_before: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<$crate::store::write_tx::StoredResponse>, $crate::store::StoreError>
-            {
-                use $crate::store::rows::StoreRow;
-                sqlx::query($crate::store::sql::FIND_RESPONSE)
-                    .bind(user_id)
-                    .bind(key)
-                    .bind(not_before)
-                    .fetch_optional(&mut *self.0)
-                    .await?
-                    .map(|row| row.stored_response())
-                    .transpose()
+            async fn head_position(&mut self) -> Result<i64, $crate::store::StoreError> {
+                Ok(sqlx::query_scalar($crate::store::sql::HEAD_POSITION)
+                    .fetch_one(&mut *self.0)
+                    .await?)
             }
 
-            async fn save_response(
+            async fn stream_heads(
                 &mut self,
-                user_id: &str,
-                key: &str,
-                response: &$crate::store::write_tx::StoredResponse,
-                now: chrono::DateTime<chrono::Utc>,
+                task_ids: &[uuid::Uuid],
+            ) -> Result<std::collections::HashMap<uuid::Uuid, i64>, $crate::store::StoreError> {
+                use $crate::store::write_tx::{list, rows_per_statement};
+                let mut heads = std::collections::HashMap::new();
+                for chunk in task_ids.chunks(rows_per_statement(1)) {
+                    let sql = format!(
+                        "select stream_id, max(position) from events where stream_id in ({}) \
+                         group by stream_id",
+                        list(chunk.len())
+                    );
+                    let mut query =
+                        sqlx::query_as::<_, (uuid::Uuid, i64)>(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    heads.extend(query.fetch_all(&mut *self.0).await?);
+                }
+                Ok(heads)
+            }
+
+            async fn find_responses(
+                &mut self,
+                keys: &[(&str, &str)],
+                not_before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<
+                std::collections::HashMap<(String, String), $crate::store::write_tx::KeyedResponse>,
+                $crate::store::StoreError,
+            > {
+                use sqlx::Row;
+                use $crate::store::rows::StoreRow;
+                use $crate::store::write_tx::{KeyedResponse, placeholders, rows_per_statement};
+                let mut found = std::collections::HashMap::new();
+                for chunk in keys.chunks(rows_per_statement(2) - 1) {
+                    let sql = format!(
+                        "select user_id, key, fingerprint, task_id, version, position, created, \
+                         created_at from idempotency_keys \
+                         where created_at >= ${} and (user_id, key) in ({})",
+                        chunk.len() * 2 + 1,
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (user_id, key) in chunk {
+                        query = query.bind(*user_id).bind(*key);
+                    }
+                    for row in query.bind(not_before).fetch_all(&mut *self.0).await? {
+                        let keyed = KeyedResponse {
+                            user_id: row.try_get("user_id")?,
+                            key: row.try_get("key")?,
+                            response: row.stored_response()?,
+                            created_at: row.try_get("created_at")?,
+                        };
+                        found.insert((keyed.user_id.clone(), keyed.key.clone()), keyed);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn save_responses(
+                &mut self,
+                responses: &[$crate::store::write_tx::KeyedResponse],
             ) -> Result<(), $crate::store::StoreError> {
-                let outcome = &response.outcome;
-                sqlx::query($crate::store::sql::SAVE_RESPONSE)
-                    .bind(user_id)
-                    .bind(key)
-                    .bind(&response.fingerprint)
-                    .bind(outcome.task_id)
-                    .bind(outcome.version)
-                    .bind(outcome.position)
-                    .bind(outcome.created)
-                    .bind(now)
-                    .execute(&mut *self.0)
-                    .await?;
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
+                const COLUMNS: usize = 8;
+                for chunk in responses.chunks(rows_per_statement(COLUMNS)) {
+                    let sql = format!(
+                        "{} {} {}",
+                        $crate::store::sql::SAVE_RESPONSES_HEAD,
+                        placeholders(COLUMNS, chunk.len()),
+                        $crate::store::sql::SAVE_RESPONSES_TAIL
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for keyed in chunk {
+                        let outcome = &keyed.response.outcome;
+                        query = query
+                            .bind(&keyed.user_id)
+                            .bind(&keyed.key)
+                            .bind(&keyed.response.fingerprint)
+                            .bind(outcome.task_id)
+                            .bind(outcome.version)
+                            .bind(outcome.position)
+                            .bind(outcome.created)
+                            .bind(keyed.created_at);
+                    }
+                    query.execute(&mut *self.0).await?;
+                }
                 Ok(())
             }
 
-            async fn load_view(
+            async fn load_views(
                 &mut self,
-                task_id: uuid::Uuid,
-            ) -> Result<projections::TaskView, $crate::store::StoreError> {
-                $crate::store::rows::fetch_view!(&mut *self.0, task_id).await
-            }
-
-            async fn stream_head(
-                &mut self,
-                task_id: uuid::Uuid,
-            ) -> Result<i64, $crate::store::StoreError> {
-                Ok(sqlx::query_scalar($crate::store::sql::STREAM_HEAD)
-                    .bind(task_id)
-                    .fetch_one(&mut *self.0)
-                    .await?)
+                tables: $crate::store::write_tx::Tables,
+                task_ids: &[uuid::Uuid],
+            ) -> Result<
+                std::collections::HashMap<uuid::Uuid, projections::TaskView>,
+                $crate::store::StoreError,
+            > {
+                use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
+                use $crate::store::write_tx::{list, rows_per_statement};
+                let mut views = std::collections::HashMap::new();
+                for chunk in task_ids.chunks(rows_per_statement(1)) {
+                    let ids = list(chunk.len());
+                    let sql = format!(
+                        "select {} from {} where id in ({ids})",
+                        $crate::store::sql::TASK_COLUMNS,
+                        tables.tasks
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    for row in query.fetch_all(&mut *self.0).await? {
+                        let task = row.task_row()?;
+                        let view = projections::TaskView {
+                            task: Some(task.clone()),
+                            shares: Vec::new(),
+                        };
+                        views.insert(task.id, view);
+                    }
+                    if views.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "select task_id, user_id, permission from {} where task_id in ({ids}) \
+                         order by task_id, user_id",
+                        tables.shares
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    for row in query.fetch_all(&mut *self.0).await? {
+                        if let Some(share) = row.share_row(SHARE_COLUMNS)?
+                            && let Some(view) = views.get_mut(&share.task_id)
+                        {
+                            view.shares.push(share);
+                        }
+                    }
+                }
+                Ok(views)
             }
 
             async fn append(
                 &mut self,
-                event: &$crate::store::write_tx::NewEvent<'_>,
-            ) -> Result<i64, $crate::store::StoreError> {
-                Ok(sqlx::query_scalar($crate::store::sql::APPEND)
-                    .bind(event.event_id)
-                    .bind(event.task_id)
-                    .bind(event.stream_version)
-                    .bind(event.event.event_type())
-                    .bind(projections::event::EVENT_VERSION)
-                    .bind(sqlx::types::Json(event.event.payload()))
-                    .bind(event.actor)
-                    .bind(event.correlation_id)
-                    .bind(event.recorded_at)
-                    .fetch_one(&mut *self.0)
-                    .await?)
+                events: &[$crate::store::write_tx::NewEvent],
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
+                const COLUMNS: usize = 10;
+                for chunk in events.chunks(rows_per_statement(COLUMNS)) {
+                    let sql = format!(
+                        "{} values {}",
+                        $insert_events,
+                        placeholders(COLUMNS, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for new in chunk {
+                        let recorded = &new.recorded;
+                        query = query
+                            .bind(recorded.position)
+                            .bind(recorded.event_id)
+                            .bind(recorded.task_id)
+                            .bind(recorded.stream_version)
+                            .bind(recorded.event.event_type())
+                            .bind(projections::event::EVENT_VERSION)
+                            .bind(sqlx::types::Json(recorded.event.payload()))
+                            .bind(&recorded.actor)
+                            .bind(new.correlation_id)
+                            .bind(recorded.recorded_at);
+                    }
+                    query.execute(&mut *self.0).await?;
+                }
+                Ok(())
             }
 
-            async fn write_rows(
+            async fn upsert_tasks(
                 &mut self,
-                task_id: uuid::Uuid,
-                changes: &projections::RowChanges,
+                tables: $crate::store::write_tx::Tables,
+                tasks: &[&projections::TaskRow],
             ) -> Result<(), $crate::store::StoreError> {
-                use projections::{ShareChange, TaskChange};
-                use $crate::store::sql;
-                match &changes.task {
-                    Some(TaskChange::Upsert(task)) => {
-                        sqlx::query(sql::UPSERT_TASK)
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
+                const COLUMNS: usize = 9;
+                for chunk in tasks.chunks(rows_per_statement(COLUMNS)) {
+                    let sql = format!(
+                        "insert into {} ({}) values {} {}",
+                        tables.tasks,
+                        $crate::store::sql::TASK_COLUMNS,
+                        placeholders(COLUMNS, chunk.len()),
+                        $crate::store::sql::UPSERT_TASK_TAIL
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for task in chunk {
+                        query = query
                             .bind(task.id)
                             .bind(&task.owner_id)
                             .bind(&task.title)
@@ -169,73 +362,139 @@ macro_rules! impl_write_tx {
                             .bind(task.created_at)
                             .bind(task.updated_at)
                             .bind(task.completed_at)
-                            .bind(task.version)
-                            .execute(&mut *self.0)
-                            .await?;
+                            .bind(task.version);
                     }
-                    Some(TaskChange::Delete) => {
-                        sqlx::query(sql::DELETE_TASK)
-                            .bind(task_id)
-                            .execute(&mut *self.0)
-                            .await?;
-                    }
-                    None => {}
+                    query.execute(&mut *self.0).await?;
                 }
-                for change in &changes.shares {
-                    match change {
-                        ShareChange::Upsert(share) => {
-                            sqlx::query(sql::UPSERT_SHARE)
-                                .bind(task_id)
-                                .bind(&share.user_id)
-                                .bind(share.permission.as_str())
-                                .execute(&mut *self.0)
-                                .await?;
-                        }
-                        ShareChange::Delete { user_id } => {
-                            sqlx::query(sql::DELETE_SHARE)
-                                .bind(task_id)
-                                .bind(user_id)
-                                .execute(&mut *self.0)
-                                .await?;
-                        }
+                Ok(())
+            }
+
+            async fn delete_tasks(
+                &mut self,
+                tables: $crate::store::write_tx::Tables,
+                task_ids: &[uuid::Uuid],
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::write_tx::{list, rows_per_statement};
+                for chunk in task_ids.chunks(rows_per_statement(1)) {
+                    let ids = list(chunk.len());
+                    let sql = format!("delete from {} where id in ({ids})", tables.tasks);
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        query = query.bind(id);
                     }
+                    query.execute(&mut *self.0).await?;
+                }
+                Ok(())
+            }
+
+            async fn upsert_shares(
+                &mut self,
+                tables: $crate::store::write_tx::Tables,
+                shares: &[&projections::ShareRow],
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
+                const COLUMNS: usize = 3;
+                for chunk in shares.chunks(rows_per_statement(COLUMNS)) {
+                    let sql = format!(
+                        "insert into {} (task_id, user_id, permission) values {} \
+                         on conflict (task_id, user_id) do update \
+                         set permission = excluded.permission",
+                        tables.shares,
+                        placeholders(COLUMNS, chunk.len()),
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for share in chunk {
+                        query = query
+                            .bind(share.task_id)
+                            .bind(&share.user_id)
+                            .bind(share.permission.as_str());
+                    }
+                    query.execute(&mut *self.0).await?;
+                }
+                Ok(())
+            }
+
+            async fn delete_shares(
+                &mut self,
+                tables: $crate::store::write_tx::Tables,
+                shares: &[(uuid::Uuid, &str)],
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
+                for chunk in shares.chunks(rows_per_statement(2)) {
+                    let sql = format!(
+                        "delete from {} where (task_id, user_id) in ({})",
+                        tables.shares,
+                        placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (task_id, user_id) in chunk {
+                        query = query.bind(task_id).bind(*user_id);
+                    }
+                    query.execute(&mut *self.0).await?;
                 }
                 Ok(())
             }
 
             async fn load_stats(
                 &mut self,
-                user_id: &str,
-            ) -> Result<Option<projections::DashboardStats>, $crate::store::StoreError> {
+                tables: $crate::store::write_tx::Tables,
+                user_ids: &[&str],
+            ) -> Result<Vec<projections::DashboardStats>, $crate::store::StoreError> {
                 use $crate::store::rows::StoreRow;
-                sqlx::query($crate::store::sql::LOAD_STATS)
-                    .bind(user_id)
-                    .fetch_optional(&mut *self.0)
-                    .await?
-                    .map(|row| row.stats_row())
-                    .transpose()
+                use $crate::store::write_tx::{list, rows_per_statement};
+                let mut found = Vec::with_capacity(user_ids.len());
+                for chunk in user_ids.chunks(rows_per_statement(1)) {
+                    let sql = format!(
+                        "select {} from {} where user_id in ({})",
+                        $crate::store::sql::STATS_COLUMNS,
+                        tables.stats,
+                        list(chunk.len())
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for user_id in chunk {
+                        query = query.bind(*user_id);
+                    }
+                    for row in query.fetch_all(&mut *self.0).await? {
+                        found.push(row.stats_row()?);
+                    }
+                }
+                Ok(found)
             }
 
             async fn save_stats(
                 &mut self,
-                stats: &projections::DashboardStats,
+                tables: $crate::store::write_tx::Tables,
+                stats: &[&projections::DashboardStats],
             ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query($crate::store::sql::SAVE_STATS)
-                    .bind(&stats.user_id)
-                    .bind(stats.pending)
-                    .bind(stats.completed)
-                    .bind(stats.shared_view)
-                    .bind(stats.shared_edit)
-                    .bind(stats.created_day.key)
-                    .bind(stats.created_day.count)
-                    .bind(stats.created_week.key)
-                    .bind(stats.created_week.count)
-                    .bind(stats.completed_day.key)
-                    .bind(stats.completed_day.count)
-                    .bind(stats.completed_week.key)
-                    .bind(stats.completed_week.count)
-                    .execute(&mut *self.0)
-                    .await?;
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
+                const COLUMNS: usize = 13;
+                for chunk in stats.chunks(rows_per_statement(COLUMNS)) {
+                    let sql = format!(
+                        "insert into {} ({}) values {} {}",
+                        tables.stats,
+                        $crate::store::sql::STATS_COLUMNS,
+                        placeholders(COLUMNS, chunk.len()),
+                        $crate::store::sql::SAVE_STATS_TAIL
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for row in chunk {
+                        query = query
+                            .bind(&row.user_id)
+                            .bind(row.pending)
+                            .bind(row.completed)
+                            .bind(row.shared_view)
+                            .bind(row.shared_edit)
+                            .bind(row.created_day.key)
+                            .bind(row.created_day.count)
+                            .bind(row.created_week.key)
+                            .bind(row.created_week.count)
+                            .bind(row.completed_day.key)
+                            .bind(row.completed_day.count)
+                            .bind(row.completed_week.key)
+                            .bind(row.completed_week.count);
+                    }
+                    query.execute(&mut *self.0).await?;
+                }
                 Ok(())
             }
         }

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::command::{PendingStats, run_command};
+use super::command::{CommandResult, run_batch as run_commands};
 use super::write_tx::WriteTx;
 use super::{CommandError, CommandOutcome, StoreError, Submission};
 
@@ -154,12 +154,7 @@ async fn run_together<B: WriterBackend>(
 async fn run_in_transaction<C: WriterConnection>(
     connection: &mut C,
     batch: &[Job],
-) -> Result<Vec<Result<CommandOutcome, CommandError>>, StoreError> {
-    let mut pending = PendingStats::default();
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        results.push(run_command(connection, &mut pending, &job.submission).await?);
-    }
-    pending.flush(connection).await?;
-    Ok(results)
+) -> Result<Vec<CommandResult>, StoreError> {
+    let submissions: Vec<&Submission> = batch.iter().map(|job| &job.submission).collect();
+    run_commands(connection, &submissions).await
 }

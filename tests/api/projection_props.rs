@@ -5,7 +5,9 @@
 //!
 //! Random steps (several users, shares, deletes, reopen/complete cycles, waits of minutes to
 //! days, landing on midnights and Mondays) go through the real store; refused commands are part
-//! of the randomness. A failing case shrinks to a short list of steps and prints it.
+//! of the randomness. Some steps are sent together as a burst, so that the writer decides them
+//! in one batch, each against the state the ones before it left. A failing case shrinks to a
+//! short list of steps and prints it.
 
 use chrono::{DateTime, Datelike, Duration, SubsecRound, TimeZone, Utc};
 use projections::{DashboardFigures, DashboardStats, Permission, ReadModels};
@@ -76,6 +78,8 @@ fn check_random_histories(backend: Backend, cases: u32) {
 struct Step {
     wait: Wait,
     action: Action,
+    /// Sent at once with the next step, without waiting for this one's answer.
+    with_next: bool,
 }
 
 /// How the clock moves before a step.
@@ -159,7 +163,12 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (any::<Index>(), actor, command)
             .prop_map(|(task, by, command)| Action::OnTask { task, by, command }),
     ];
-    (wait, action).prop_map(|(wait, action)| Step { wait, action })
+    let with_next = prop::bool::weighted(0.4);
+    (wait, action, with_next).prop_map(|(wait, action, with_next)| Step {
+        wait,
+        action,
+        with_next,
+    })
 }
 
 impl Wait {
@@ -251,22 +260,34 @@ async fn replay_and_compare(app: &TestApp, steps: &[Step]) -> Result<(), TestCas
     let mut now = app.clock.now().trunc_subsecs(6);
     let mut tasks = CreatedTasks::new();
     let mut folded = ReadModels::default();
+    let mut burst = Vec::new();
     for (number, step) in steps.iter().enumerate() {
         now = step.wait.after(now);
-        let Some(request) = request(&step.action, &mut tasks, now) else {
+        if let Some(request) = request(&step.action, &mut tasks, now) {
+            burst.push(Submission {
+                request,
+                idempotency: None,
+                correlation_id: Uuid::now_v7(),
+            });
+        }
+        if step.with_next && number + 1 < steps.len() {
             continue;
-        };
-        let submission = Submission {
-            request,
-            idempotency: None,
-            correlation_id: Uuid::now_v7(),
-        };
-        match app.store.execute(submission).await {
-            Ok(_) | Err(CommandError::Domain(_)) => {}
-            Err(failure) => {
-                return Err(TestCaseError::fail(format!(
-                    "step {number} ({step:?}) failed in the store: {failure}"
-                )));
+        }
+        let mut sent = tokio::task::JoinSet::new();
+        for submission in burst.drain(..) {
+            let store = app.store.clone();
+            sent.spawn(async move { store.execute(submission).await });
+        }
+        let answers = sent.join_all().await;
+        for answer in answers {
+            match answer {
+                Ok(_) | Err(CommandError::Domain(_)) => {}
+                Err(failure) => {
+                    return Err(TestCaseError::fail(format!(
+                        "the burst ending at step {number} ({step:?}) failed in the store: \
+                         {failure}"
+                    )));
+                }
             }
         }
         fold_new_events(app, &mut folded).await;
