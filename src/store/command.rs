@@ -4,14 +4,11 @@
 //! statements.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
-use projections::{
-    DashboardStats, RecordedEvent, ShareChange, ShareRow, StatsDelta, TaskChange, TaskEvent,
-    TaskRow, TaskView, project,
-};
+use projections::{RecordedEvent, TaskEvent};
 use uuid::Uuid;
 
+use super::projector::{Projector, distinct};
 use super::write_tx::{KeyedResponse, NewEvent, StoredResponse, Tables, WriteTx};
 use super::{CommandError, CommandOutcome, StoreError, Submission, idempotency_cutoff};
 use crate::domain::{Command, decide};
@@ -51,7 +48,7 @@ pub(crate) async fn run_batch<T: WriteTx>(
         .min();
 
     let mut plan = Plan {
-        views: tx.load_views(Tables::LIVE, &task_ids).await?,
+        projector: Projector::new(tx.load_views(Tables::LIVE, &task_ids).await?),
         stream_heads: if maybe_unchanged.is_empty() {
             HashMap::new()
         } else {
@@ -62,7 +59,8 @@ pub(crate) async fn run_batch<T: WriteTx>(
             _ => HashMap::new(),
         },
         head: tx.head_position().await?,
-        ..Plan::default()
+        new_responses: Vec::new(),
+        events: Vec::new(),
     };
     let results = batch
         .iter()
@@ -73,10 +71,8 @@ pub(crate) async fn run_batch<T: WriteTx>(
 }
 
 /// The batch so far: the state commands are decided against, and what is to be written.
-#[derive(Default)]
 struct Plan {
-    /// Every task of the batch as the batch has left it so far (absent: does not exist).
-    views: HashMap<Uuid, TaskView>,
+    projector: Projector,
     /// The newest position of each task's stream, as the batch has left it.
     stream_heads: HashMap<Uuid, i64>,
     /// Stored responses by (user id, key), the batch's own included.
@@ -86,12 +82,6 @@ struct Plan {
     /// The position of the newest event, the batch's own included.
     head: i64,
     events: Vec<NewEvent>,
-    /// The final row of each task the batch changed (`None`: deleted).
-    tasks: HashMap<Uuid, Option<TaskRow>>,
-    /// The final row of each share the batch changed (`None`: deleted).
-    shares: HashMap<(Uuid, String), Option<ShareRow>>,
-    /// Every change to the figures, in order.
-    deltas: Vec<StatsDelta>,
 }
 
 impl Plan {
@@ -110,7 +100,7 @@ impl Plan {
                 };
             }
         }
-        let view = self.views.entry(request.task_id).or_default();
+        let view = self.projector.view(request.task_id);
         let events = decide(view, request)?;
         let mut outcome = CommandOutcome {
             task_id: request.task_id,
@@ -135,29 +125,7 @@ impl Plan {
                 recorded_at: request.now,
                 event,
             };
-            let changes = project(view, &recorded);
-            view.apply(&changes);
-            match changes.task {
-                Some(TaskChange::Upsert(row)) => {
-                    self.tasks.insert(request.task_id, Some(row));
-                }
-                Some(TaskChange::Delete) => {
-                    self.tasks.insert(request.task_id, None);
-                }
-                None => {}
-            }
-            for change in changes.shares {
-                match change {
-                    ShareChange::Upsert(row) => {
-                        self.shares
-                            .insert((request.task_id, row.user_id.clone()), Some(row));
-                    }
-                    ShareChange::Delete { user_id } => {
-                        self.shares.insert((request.task_id, user_id), None);
-                    }
-                }
-            }
-            self.deltas.extend(changes.stats);
+            self.projector.apply(&recorded);
             self.events.push(NewEvent {
                 recorded,
                 correlation_id: submission.correlation_id,
@@ -181,27 +149,17 @@ impl Plan {
         Ok(outcome)
     }
 
-    /// Writes the batch: events, then the final task and share rows, then the figures.
+    /// Writes the batch: events, rows and figures, stored responses, and the checkpoint.
     async fn write<T: WriteTx>(self, tx: &mut T) -> Result<(), StoreError> {
-        if !self.events.is_empty() {
+        if self.events.is_empty() && self.new_responses.is_empty() {
+            return Ok(());
+        }
+        if let Some(last) = self.events.last() {
             tx.append(&self.events).await?;
+            tx.save_checkpoints(self.head, last.recorded.recorded_at)
+                .await?;
         }
-        let (upserts, deletes) = split(&self.tasks);
-        if !deletes.is_empty() {
-            tx.delete_tasks(Tables::LIVE, &deletes).await?;
-        }
-        if !upserts.is_empty() {
-            tx.upsert_tasks(Tables::LIVE, &upserts).await?;
-        }
-        let (upserts, deletes) = split(&self.shares);
-        let deletes: Vec<(Uuid, &str)> = deletes.iter().map(|(t, u)| (*t, u.as_str())).collect();
-        if !deletes.is_empty() {
-            tx.delete_shares(Tables::LIVE, &deletes).await?;
-        }
-        if !upserts.is_empty() {
-            tx.upsert_shares(Tables::LIVE, &upserts).await?;
-        }
-        apply_deltas(tx, Tables::LIVE, &self.deltas).await?;
+        self.projector.write(tx, Tables::LIVE).await?;
         let mut responses = self.responses;
         let new: Vec<KeyedResponse> = self
             .new_responses
@@ -213,51 +171,4 @@ impl Plan {
         }
         Ok(())
     }
-}
-
-/// Applies `deltas`, in order, to the dashboard rows of `tables`: each row touched is read
-/// once and written once.
-pub(crate) async fn apply_deltas<T: WriteTx>(
-    tx: &mut T,
-    tables: Tables,
-    deltas: &[StatsDelta],
-) -> Result<(), StoreError> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let users = distinct(deltas.iter().map(|delta| delta.user_id.as_str()));
-    let mut rows: HashMap<&str, DashboardStats> = HashMap::with_capacity(users.len());
-    let stored = tx.load_stats(tables, &users).await?;
-    for row in &stored {
-        rows.insert(row.user_id.as_str(), row.clone());
-    }
-    for delta in deltas {
-        match rows.entry(delta.user_id.as_str()) {
-            Entry::Occupied(row) => row.into_mut().apply(delta),
-            Entry::Vacant(slot) => slot
-                .insert(DashboardStats::empty(&delta.user_id))
-                .apply(delta),
-        }
-    }
-    let rows: Vec<&DashboardStats> = rows.values().collect();
-    tx.save_stats(tables, &rows).await
-}
-
-/// The rows to upsert and the keys to delete of a map of final states.
-fn split<K: Clone, V>(finals: &HashMap<K, Option<V>>) -> (Vec<&V>, Vec<K>) {
-    let mut upserts = Vec::new();
-    let mut deletes = Vec::new();
-    for (key, row) in finals {
-        match row {
-            Some(row) => upserts.push(row),
-            None => deletes.push(key.clone()),
-        }
-    }
-    (upserts, deletes)
-}
-
-/// The distinct values, in first-seen order.
-fn distinct<T: Eq + std::hash::Hash + Copy>(values: impl Iterator<Item = T>) -> Vec<T> {
-    let mut seen = std::collections::HashSet::new();
-    values.filter(|value| seen.insert(*value)).collect()
 }

@@ -7,10 +7,12 @@
 
 mod command;
 mod postgres;
+mod projector;
 mod queries;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_rows;
 mod write_tx;
 mod writer;
 
@@ -31,6 +33,8 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]

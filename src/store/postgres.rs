@@ -14,8 +14,11 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Executor, Postgres};
 
+use projections::DashboardStats;
+
 use super::StoreError;
 use super::queries::impl_store;
+use super::rows::StoreRow;
 use super::write_tx::impl_write_tx;
 use super::writer::{Writer, WriterBackend, WriterConnection};
 
@@ -53,6 +56,15 @@ impl PostgresStore {
             writes,
             writer,
         })
+    }
+
+    async fn read_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
+        sqlx::query(super::sql::LOAD_STATS)
+            .bind(user_id)
+            .fetch_optional(&self.readers)
+            .await?
+            .map(|row| row.stats_row())
+            .transpose()
     }
 
     async fn close_pools(&self) {

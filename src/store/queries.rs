@@ -1,7 +1,8 @@
 //! The [`Store`](super::Store) implementation both backends share: commands go to the
 //! group-committing writer, queries run the same SQL on the backend's read pool.
 //!
-//! A store struct using it has a `readers` pool and a `writer`; it provides `close_pools`.
+//! A store struct using it has a `readers` pool and a `writer`; it provides `close_pools` and
+//! `read_stats` (the dashboard row, the hottest read, which each backend reads its own way).
 
 /// Implements [`Store`](crate::store::Store) for a backend's store struct.
 macro_rules! impl_store {
@@ -19,13 +20,7 @@ macro_rules! impl_store {
                 &self,
                 user_id: &str,
             ) -> Result<Option<projections::DashboardStats>, $crate::store::StoreError> {
-                use $crate::store::rows::StoreRow;
-                sqlx::query($crate::store::sql::LOAD_STATS)
-                    .bind(user_id)
-                    .fetch_optional(&self.readers)
-                    .await?
-                    .map(|row| row.stats_row())
-                    .transpose()
+                self.read_stats(user_id).await
             }
 
             async fn task(

@@ -92,6 +92,10 @@ pub const EVENTS_AFTER: &str = concat!(
     " from events where position > $1 order by position limit $2"
 );
 
+/// Every projection is applied by the live write path, in the transaction of its events.
+pub const SAVE_LIVE_CHECKPOINTS: &str =
+    "update projection_checkpoints set position = $1, updated_at = $2 where position < $1";
+
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) from events";
 
 /// A page of the caller's own tasks, newest first, each joined with its shares.

@@ -9,8 +9,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Executor, Sqlite};
 
+use projections::DashboardStats;
+
 use super::StoreError;
 use super::queries::impl_store;
+use super::sqlite_rows::DashboardReader;
 use super::write_tx::impl_write_tx;
 use super::writer::{Writer, WriterBackend, WriterConnection};
 
@@ -36,6 +39,7 @@ impl Default for SqliteOptions {
 
 /// A tally store in one SQLite file.
 pub struct SqliteStore {
+    dashboards: DashboardReader,
     readers: SqlitePool,
     writes: SqlitePool,
     writer: Writer,
@@ -67,6 +71,7 @@ impl SqliteStore {
             .connect_with(connect.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writes).await?;
+        let dashboards = DashboardReader::new(connect.get_filename());
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             .min_connections(options.readers.max(1))
@@ -75,10 +80,15 @@ impl SqliteStore {
             .await?;
         let writer = Writer::spawn(SqliteWriter(writes.clone()));
         Ok(SqliteStore {
+            dashboards,
             readers,
             writes,
             writer,
         })
+    }
+
+    async fn read_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
+        self.dashboards.dashboard_stats(user_id)
     }
 
     async fn close_pools(&self) {

@@ -111,6 +111,12 @@ pub(crate) trait WriteTx: Send {
         tables: Tables,
         stats: &[&DashboardStats],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records that the live read models have applied the log up to `position`.
+    fn save_checkpoints(
+        &mut self,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Bind parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
@@ -495,6 +501,19 @@ macro_rules! impl_write_tx {
                     }
                     query.execute(&mut *self.0).await?;
                 }
+                Ok(())
+            }
+
+            async fn save_checkpoints(
+                &mut self,
+                position: i64,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::SAVE_LIVE_CHECKPOINTS)
+                    .bind(position)
+                    .bind(at)
+                    .execute(&mut *self.0)
+                    .await?;
                 Ok(())
             }
         }

@@ -1,0 +1,17 @@
+-- How far each projection has applied the event log, and with which version of its code.
+-- The live write path projects in the same transaction as its append, so it moves these with
+-- every batch; a projection whose version the code has bumped is rebuilt (see src/store/rebuild.rs).
+create table projection_checkpoints (
+    name       text    primary key,
+    version    integer not null,
+    position   integer not null,
+    updated_at text    not null
+) without rowid;
+
+-- The read models that exist already were projected inline, up to the head of the log.
+insert into projection_checkpoints (name, version, position, updated_at)
+select name, 1, (select coalesce(max(position), 0) from events), strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')
+from (select 'tasks' as name union all select 'dashboard');
+
+-- The expiry job deletes keys by age.
+create index idempotency_keys_by_age on idempotency_keys (created_at);
