@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::AuthConfig;
-use crate::store::SqliteOptions;
+use crate::store::{Projection, SqliteOptions};
 
 /// tally: task activity turned into live dashboard figures.
 #[derive(Debug, Parser)]
@@ -33,6 +33,18 @@ pub enum CliCommand {
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: chrono::Duration,
     },
+    /// Rebuild read models from the event log while the server keeps running.
+    Rebuild {
+        /// Which read model to swap in: tasks, dashboard, or all.
+        #[arg(long, default_value = "all")]
+        projection: ProjectionChoice,
+    },
+    /// Compare the read models with the event log; exit 1 on drift.
+    Verify {
+        /// Rewrite the drifted rows, in one transaction.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Fill the store through the real command path, for demos and benchmarks.
     Seed {
         /// Users seed-0 … seed-{N-1}.
@@ -42,6 +54,24 @@ pub enum CliCommand {
         #[arg(long, default_value_t = 100)]
         tasks: usize,
     },
+}
+
+/// `--projection`: one read model, or all of them.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ProjectionChoice {
+    Tasks,
+    Dashboard,
+    All,
+}
+
+impl ProjectionChoice {
+    pub fn projections(self) -> Vec<Projection> {
+        match self {
+            ProjectionChoice::Tasks => vec![Projection::Tasks],
+            ProjectionChoice::Dashboard => vec![Projection::Dashboard],
+            ProjectionChoice::All => Projection::ALL.to_vec(),
+        }
+    }
 }
 
 /// Settings shared by every subcommand.

@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("tally: {error}");
             ExitCode::FAILURE
@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let settings = cli.settings;
     match cli.command {
         CliCommand::Serve => {
@@ -44,6 +44,31 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let auth = Authenticator::from_config(&settings.auth(), &settings.data_dir)?;
             let token = auth.mint(&UserId::parse(&user)?, chrono::Utc::now() + ttl)?;
             println!("{token}");
+        }
+        CliCommand::Rebuild { projection } => {
+            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
+            )?);
+            let report = store.rebuild(&projection.projections(), &progress).await?;
+            progress.finish_and_clear();
+            store.close().await;
+            println!(
+                "rebuilt up to position {}: {} events replayed in {:.1}s ({:.0} events/s)",
+                report.position,
+                report.events,
+                report.elapsed.as_secs_f64(),
+                report.events_per_second()
+            );
+        }
+        CliCommand::Verify { repair } => {
+            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let report = store.verify(repair, chrono::Utc::now()).await?;
+            store.close().await;
+            print!("{}", tally::report::verify_report(&report));
+            if !report.is_clean() {
+                return Ok(ExitCode::from(1));
+            }
         }
         CliCommand::Seed { users, tasks } => {
             let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
@@ -61,5 +86,5 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -15,3 +15,10 @@ from (values ('tasks'), ('dashboard')) as projections (name);
 
 -- The expiry job deletes keys by age.
 create index idempotency_keys_by_age on idempotency_keys (created_at);
+
+-- The last tick each scheduled job ran for: with several servers on one database, the one
+-- that moves it runs the tick and the others skip it.
+create table job_runs (
+    name      text        primary key,
+    last_tick timestamptz not null
+);

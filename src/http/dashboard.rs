@@ -138,17 +138,46 @@ struct Health {
     database: &'static str,
     /// Position of the newest event in the log.
     last_position: Option<i64>,
+    projections: Vec<ProjectionHealth>,
 }
 
-/// Unauthenticated: whether the service can reach its database, and how far the log goes.
+/// How far one projection has applied the log.
+#[derive(Serialize)]
+struct ProjectionHealth {
+    name: String,
+    version: i32,
+    position: i64,
+    /// Events in the log it has not applied.
+    behind: i64,
+    updated_at: DateTime<Utc>,
+}
+
+/// Unauthenticated: whether the service can reach its database, how far the log goes and how
+/// far each projection has followed it.
 async fn health(State(state): State<AppState>) -> Response {
     let timestamp = state.clock.now();
-    match state.store.head_position().await {
-        Ok(position) => Json(Health {
+    let read = async {
+        // The head first: read the other way round, a commit in between would look like lag.
+        let head = state.store.head_position().await?;
+        let checkpoints = state.store.checkpoints().await?;
+        Ok::<_, crate::store::StoreError>((head, checkpoints))
+    };
+    match read.await {
+        Ok((head, checkpoints)) => Json(Health {
             status: "ok",
             timestamp,
             database: "reachable",
-            last_position: Some(position),
+            last_position: Some(head),
+            projections: checkpoints
+                .into_iter()
+                .map(|checkpoint| ProjectionHealth {
+                    behind: (head - checkpoint.position).max(0),
+                    name: checkpoint.name,
+                    version: checkpoint.version,
+                    position: checkpoint.position,
+                    updated_at: checkpoint.updated_at,
+                })
+                .collect(),
         })
         .into_response(),
         Err(error) => {
@@ -158,6 +187,7 @@ async fn health(State(state): State<AppState>) -> Response {
                 timestamp,
                 database: "unreachable",
                 last_position: None,
+                projections: Vec::new(),
             };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }

@@ -9,10 +9,12 @@ mod command;
 mod postgres;
 mod projector;
 mod queries;
+mod rebuild;
 mod rows;
 mod sql;
 mod sqlite;
 mod sqlite_rows;
+mod verify;
 mod write_tx;
 mod writer;
 
@@ -26,7 +28,9 @@ use uuid::Uuid;
 use crate::domain::{CommandRequest, DomainError};
 
 pub use postgres::PostgresStore;
+pub use rebuild::{Projection, RebuildReport};
 pub use sqlite::{SqliteOptions, SqliteStore};
+pub use verify::{RowDrift, UserDrift, VerifyReport};
 
 /// A failure of the database or of the data in it: never the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +107,16 @@ pub struct TaskListQuery {
     pub before: Option<Uuid>,
 }
 
+/// How far one projection has applied the event log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Checkpoint {
+    pub name: String,
+    /// The version of the projection code that built it.
+    pub version: i32,
+    pub position: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// How long a stored idempotent response is replayed.
 pub const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
@@ -127,6 +141,24 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<RecordedEvent>, StoreError>;
     /// The position of the newest event (0 for an empty log).
     async fn head_position(&self) -> Result<i64, StoreError>;
+    /// How far each projection has applied the log.
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Rebuilds the read models from the log and swaps the chosen ones in (see
+    /// [`rebuild`](self::rebuild)); commands and queries go on meanwhile.
+    async fn rebuild(
+        &self,
+        projections: &[Projection],
+        progress: &indicatif::ProgressBar,
+    ) -> Result<RebuildReport, StoreError>;
+    /// Compares the read models with a fresh fold of the log; `repair` rewrites what drifted.
+    async fn verify(&self, repair: bool, now: DateTime<Utc>) -> Result<VerifyReport, StoreError>;
+    /// Marks `tick` of job `name` as run; `false` when some server already ran it.
+    async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Sets every day and week counter of a past day or week to zero for today's, so the
+    /// table reads true with plain SQL too. Returns the rows changed.
+    async fn roll_over(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes idempotency keys stored before `cutoff`. Returns how many.
+    async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Lets queued commands finish and closes the connections.
     async fn close(&self);
 }

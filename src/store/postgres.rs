@@ -20,7 +20,7 @@ use super::StoreError;
 use super::queries::impl_store;
 use super::rows::StoreRow;
 use super::write_tx::impl_write_tx;
-use super::writer::{Writer, WriterBackend, WriterConnection};
+use super::writer::{Writer, WriterBackend, WriterConnection, shadow_pairs};
 
 /// The advisory lock key every tally writer takes (`"tally"` in ASCII).
 pub const WRITE_LOCK: i64 = 0x74_61_6c_6c_79;
@@ -67,6 +67,10 @@ impl PostgresStore {
             .transpose()
     }
 
+    fn write_backend(&self) -> PostgresWriter {
+        PostgresWriter(self.writes.clone())
+    }
+
     async fn close_pools(&self) {
         self.readers.close().await;
         self.writes.close().await;
@@ -100,6 +104,18 @@ impl WriterConnection for PostgresWriteConnection {
         Ok(())
     }
 
+    async fn begin_shadow(&mut self) -> Result<(), StoreError> {
+        self.0.execute("begin").await?;
+        Ok(())
+    }
+
+    async fn begin_snapshot(&mut self) -> Result<(), StoreError> {
+        self.0
+            .execute("begin isolation level repeatable read read only")
+            .await?;
+        Ok(())
+    }
+
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.0.execute("commit").await?;
         Ok(())
@@ -113,4 +129,75 @@ impl WriterConnection for PostgresWriteConnection {
         }
         Ok(())
     }
+
+    async fn create_shadows(&mut self) -> Result<(), StoreError> {
+        for (live, shadow) in shadow_pairs() {
+            execute(&mut self.0, format!("drop table if exists {shadow}")).await?;
+            execute(
+                &mut self.0,
+                format!("create table {shadow} (like {live} including all)"),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn swap_in(&mut self, tables: &[(&'static str, &'static str)]) -> Result<(), StoreError> {
+        for (live, shadow) in tables {
+            let live_indexes = indexes(&mut self.0, live).await?;
+            let shadow_indexes = indexes(&mut self.0, shadow).await?;
+            execute(&mut self.0, format!("drop table {live}")).await?;
+            execute(
+                &mut self.0,
+                format!("alter table {shadow} rename to {live}"),
+            )
+            .await?;
+            // The shadow's indexes got generated names; give each its live twin's name back.
+            for (name, shape) in shadow_indexes {
+                if let Some((live_name, _)) = live_indexes.iter().find(|(_, s)| *s == shape) {
+                    let sql = format!("alter index \"{name}\" rename to \"{live_name}\"");
+                    execute(&mut self.0, sql).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn drop_shadows(&mut self) -> Result<(), StoreError> {
+        for (_, shadow) in shadow_pairs() {
+            execute(&mut self.0, format!("drop table if exists {shadow}")).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Each index of `table` by name, with its shape: its definition without its own name and
+/// its table's (`UNIQUE … USING btree (id)`).
+async fn indexes(
+    connection: &mut PoolConnection<Postgres>,
+    table: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select indexname::text, indexdef from pg_indexes \
+         where schemaname = current_schema() and tablename = $1",
+    )
+    .bind(table)
+    .fetch_all(&mut **connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, definition)| {
+            let unique = definition.starts_with("CREATE UNIQUE");
+            let using = definition
+                .split_once(" USING ")
+                .map_or("", |(_, using)| using);
+            (name, format!("{unique} {using}"))
+        })
+        .collect())
+}
+
+/// Runs DDL built from tally's own table names and PostgreSQL's own catalog.
+async fn execute(connection: &mut PoolConnection<Postgres>, sql: String) -> Result<(), StoreError> {
+    connection.execute(sqlx::AssertSqlSafe(sql)).await?;
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! The [`Store`](super::Store) implementation both backends share: commands go to the
 //! group-committing writer, queries run the same SQL on the backend's read pool.
 //!
-//! A store struct using it has a `readers` pool and a `writer`; it provides `close_pools` and
-//! `read_stats` (the dashboard row, the hottest read, which each backend reads its own way).
+//! A store struct using it has `readers` and `writes` pools and a `writer`; it provides
+//! `close_pools`, `write_backend` and `read_stats` (the dashboard row, the hottest read, which
+//! each backend reads its own way).
 
 /// Implements [`Store`](crate::store::Store) for a backend's store struct.
 macro_rules! impl_store {
@@ -100,6 +101,99 @@ macro_rules! impl_store {
                 Ok(sqlx::query_scalar($crate::store::sql::HEAD_POSITION)
                     .fetch_one(&self.readers)
                     .await?)
+            }
+
+            async fn checkpoints(
+                &self,
+            ) -> Result<Vec<$crate::store::Checkpoint>, $crate::store::StoreError> {
+                let rows: Vec<(String, i32, i64, chrono::DateTime<chrono::Utc>)> =
+                    sqlx::query_as($crate::store::sql::CHECKPOINTS)
+                        .fetch_all(&self.readers)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(
+                        |(name, version, position, updated_at)| $crate::store::Checkpoint {
+                            name,
+                            version,
+                            position,
+                            updated_at,
+                        },
+                    )
+                    .collect())
+            }
+
+            async fn rebuild(
+                &self,
+                projections: &[$crate::store::Projection],
+                progress: &indicatif::ProgressBar,
+            ) -> Result<$crate::store::RebuildReport, $crate::store::StoreError> {
+                $crate::store::rebuild::rebuild(&self.write_backend(), projections, progress).await
+            }
+
+            async fn verify(
+                &self,
+                repair: bool,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::store::VerifyReport, $crate::store::StoreError> {
+                $crate::store::verify::verify(&self.write_backend(), repair, now).await
+            }
+
+            async fn claim_tick(
+                &self,
+                name: &str,
+                tick: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::ADD_JOB)
+                    .bind(name)
+                    .execute(&self.writes)
+                    .await?;
+                let claimed = sqlx::query($crate::store::sql::CLAIM_TICK)
+                    .bind(name)
+                    .bind(tick)
+                    .execute(&self.writes)
+                    .await?;
+                Ok(claimed.rows_affected() == 1)
+            }
+
+            async fn roll_over(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                use $crate::store::rebuild::{Lock, in_transaction};
+                let (day, week) = (
+                    projections::calendar::day_key(now),
+                    projections::calendar::week_key(now),
+                );
+                let mut rolled = 0;
+                // A chunk per transaction: the writers wait for one chunk, never for the table.
+                loop {
+                    let changed =
+                        in_transaction(&self.write_backend(), Lock::Writers, async |tx| {
+                            Ok(sqlx::query($crate::store::sql::ROLL_OVER)
+                                .bind(day)
+                                .bind(week)
+                                .execute(&mut *tx.0)
+                                .await?
+                                .rows_affected())
+                        })
+                        .await?;
+                    rolled += changed;
+                    if changed == 0 {
+                        return Ok(rolled);
+                    }
+                }
+            }
+
+            async fn expire_keys(
+                &self,
+                cutoff: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                Ok(sqlx::query($crate::store::sql::EXPIRE_KEYS)
+                    .bind(cutoff)
+                    .execute(&self.writes)
+                    .await?
+                    .rows_affected())
             }
 
             async fn close(&self) {

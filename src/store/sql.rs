@@ -96,6 +96,35 @@ pub const EVENTS_AFTER: &str = concat!(
 pub const SAVE_LIVE_CHECKPOINTS: &str =
     "update projection_checkpoints set position = $1, updated_at = $2 where position < $1";
 
+pub const SET_CHECKPOINT: &str = "insert into projection_checkpoints \
+     (name, version, position, updated_at) values ($1, $2, $3, $4) \
+     on conflict (name) do update set version = excluded.version, \
+     position = excluded.position, updated_at = excluded.updated_at";
+
+pub const CHECKPOINTS: &str =
+    "select name, version, position, updated_at from projection_checkpoints order by name";
+
+pub const ADD_JOB: &str = "insert into job_runs (name, last_tick) \
+     values ($1, '1970-01-01T00:00:00Z') on conflict (name) do nothing";
+
+/// Moves a job's last tick forward; one server's update wins each tick.
+pub const CLAIM_TICK: &str =
+    "update job_runs set last_tick = $2 where name = $1 and last_tick < $2";
+
+/// One chunk of the day/week roll-over: `$1` is today's day key, `$2` this week's key. Every
+/// right-hand side reads the row as it was, so each count is kept only if its key is current.
+pub const ROLL_OVER: &str = "update dashboard_stats set \
+     created_day_count = case when created_day = $1 then created_day_count else 0 end, \
+     completed_day_count = case when completed_day = $1 then completed_day_count else 0 end, \
+     created_week_count = case when created_week = $2 then created_week_count else 0 end, \
+     completed_week_count = case when completed_week = $2 then completed_week_count else 0 end, \
+     created_day = $1, completed_day = $1, created_week = $2, completed_week = $2 \
+     where user_id in (select user_id from dashboard_stats \
+     where created_day <> $1 or completed_day <> $1 or created_week <> $2 or completed_week <> $2 \
+     limit 10000)";
+
+pub const EXPIRE_KEYS: &str = "delete from idempotency_keys where created_at < $1";
+
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) from events";
 
 /// A page of the caller's own tasks, newest first, each joined with its shares.

@@ -15,7 +15,7 @@ use super::StoreError;
 use super::queries::impl_store;
 use super::sqlite_rows::DashboardReader;
 use super::write_tx::impl_write_tx;
-use super::writer::{Writer, WriterBackend, WriterConnection};
+use super::writer::{Writer, WriterBackend, WriterConnection, shadow_pairs};
 
 /// How an SQLite database is opened.
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +91,10 @@ impl SqliteStore {
         self.dashboards.dashboard_stats(user_id)
     }
 
+    fn write_backend(&self) -> SqliteWriter {
+        SqliteWriter(self.writes.clone())
+    }
+
     async fn close_pools(&self) {
         self.readers.close().await;
         self.writes.close().await;
@@ -122,6 +126,16 @@ impl WriterConnection for SqliteWriteConnection {
         Ok(())
     }
 
+    async fn begin_shadow(&mut self) -> Result<(), StoreError> {
+        self.begin().await
+    }
+
+    async fn begin_snapshot(&mut self) -> Result<(), StoreError> {
+        // Deferred: the first read fixes the snapshot every later read of it sees.
+        self.0.execute("begin").await?;
+        Ok(())
+    }
+
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.0.execute("commit").await?;
         Ok(())
@@ -135,4 +149,72 @@ impl WriterConnection for SqliteWriteConnection {
         }
         Ok(())
     }
+
+    async fn create_shadows(&mut self) -> Result<(), StoreError> {
+        for (live, shadow) in shadow_pairs() {
+            execute(&mut self.0, format!("drop table if exists {shadow}")).await?;
+            // The live table's own DDL, table first, then its indexes under other names.
+            let ddl: Vec<(String, String, String)> = sqlx::query_as(
+                "select type, name, sql from sqlite_master \
+                 where tbl_name = $1 and sql is not null order by type = 'index'",
+            )
+            .bind(live)
+            .fetch_all(&mut *self.0)
+            .await?;
+            for (kind, name, sql) in ddl {
+                let Some(body) = sql.find('(').map(|at| &sql[at..]) else {
+                    continue;
+                };
+                let statement = if kind == "table" {
+                    format!("create table {shadow} {body}")
+                } else {
+                    let unique = if sql.to_ascii_lowercase().starts_with("create unique") {
+                        "unique "
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "create {unique}index \"{}\" on {shadow} {body}",
+                        other_index_name(&name)
+                    )
+                };
+                execute(&mut self.0, statement).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn swap_in(&mut self, tables: &[(&'static str, &'static str)]) -> Result<(), StoreError> {
+        for (live, shadow) in tables {
+            execute(&mut self.0, format!("drop table {live}")).await?;
+            execute(
+                &mut self.0,
+                format!("alter table {shadow} rename to {live}"),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_shadows(&mut self) -> Result<(), StoreError> {
+        for (_, shadow) in shadow_pairs() {
+            execute(&mut self.0, format!("drop table if exists {shadow}")).await?;
+        }
+        Ok(())
+    }
+}
+
+/// SQLite cannot rename an index, and a shadow's index may not share its live twin's name, so
+/// a table's indexes alternate between two names from one rebuild to the next.
+fn other_index_name(name: &str) -> String {
+    match name.strip_suffix("_b") {
+        Some(first) => first.to_owned(),
+        None => format!("{name}_b"),
+    }
+}
+
+/// Runs DDL built from tally's own table names and SQLite's own catalog.
+async fn execute(connection: &mut PoolConnection<Sqlite>, sql: String) -> Result<(), StoreError> {
+    connection.execute(sqlx::AssertSqlSafe(sql)).await?;
+    Ok(())
 }

@@ -36,6 +36,14 @@ pub(crate) struct NewEvent {
     pub correlation_id: Uuid,
 }
 
+/// Every row of the read models, as stored.
+#[derive(Debug, Default)]
+pub(crate) struct AllRows {
+    pub tasks: Vec<TaskRow>,
+    pub shares: Vec<ShareRow>,
+    pub stats: Vec<DashboardStats>,
+}
+
 /// The read-model tables a write goes to: the live ones, or a rebuild's shadow copies.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Tables {
@@ -49,6 +57,13 @@ impl Tables {
         tasks: "tasks",
         shares: "task_shares",
         stats: "dashboard_stats",
+    };
+
+    /// Where a rebuild builds the read models before it swaps them in.
+    pub const SHADOW: Tables = Tables {
+        tasks: "tasks_rebuild",
+        shares: "task_shares_rebuild",
+        stats: "dashboard_stats_rebuild",
     };
 }
 
@@ -110,6 +125,25 @@ pub(crate) trait WriteTx: Send {
         &mut self,
         tables: Tables,
         stats: &[&DashboardStats],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every event after `position`, in position order, at most `limit`.
+    fn events_after(
+        &mut self,
+        position: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+    /// Every task, share and dashboard row of `tables`, for comparison with a fold.
+    fn all_rows(
+        &mut self,
+        tables: Tables,
+    ) -> impl Future<Output = Result<AllRows, StoreError>> + Send;
+    /// Sets the checkpoint of each of `names` to `position` at `version`.
+    fn set_checkpoints(
+        &mut self,
+        names: &[&str],
+        version: i32,
+        position: i64,
+        at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records that the live read models have applied the log up to `position`.
     fn save_checkpoints(
@@ -514,6 +548,82 @@ macro_rules! impl_write_tx {
                     .bind(at)
                     .execute(&mut *self.0)
                     .await?;
+                Ok(())
+            }
+
+            async fn events_after(
+                &mut self,
+                position: i64,
+                limit: i64,
+            ) -> Result<Vec<projections::RecordedEvent>, $crate::store::StoreError> {
+                use $crate::store::rows::StoreRow;
+                sqlx::query($crate::store::sql::EVENTS_AFTER)
+                    .bind(position)
+                    .bind(limit)
+                    .fetch_all(&mut *self.0)
+                    .await?
+                    .iter()
+                    .map(|row| row.recorded_event())
+                    .collect()
+            }
+
+            async fn all_rows(
+                &mut self,
+                tables: $crate::store::write_tx::Tables,
+            ) -> Result<$crate::store::write_tx::AllRows, $crate::store::StoreError> {
+                use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
+                let sql = format!(
+                    "select {} from {}",
+                    $crate::store::sql::TASK_COLUMNS,
+                    tables.tasks
+                );
+                let tasks = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *self.0)
+                    .await?
+                    .iter()
+                    .map(|row| row.task_row())
+                    .collect::<Result<_, _>>()?;
+                let sql = format!("select task_id, user_id, permission from {}", tables.shares);
+                let shares = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *self.0)
+                    .await?
+                    .iter()
+                    .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                    .collect::<Result<_, _>>()?;
+                let sql = format!(
+                    "select {} from {}",
+                    $crate::store::sql::STATS_COLUMNS,
+                    tables.stats
+                );
+                let stats = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *self.0)
+                    .await?
+                    .iter()
+                    .map(|row| row.stats_row())
+                    .collect::<Result<_, _>>()?;
+                Ok($crate::store::write_tx::AllRows {
+                    tasks,
+                    shares,
+                    stats,
+                })
+            }
+
+            async fn set_checkpoints(
+                &mut self,
+                names: &[&str],
+                version: i32,
+                position: i64,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), $crate::store::StoreError> {
+                for name in names {
+                    sqlx::query($crate::store::sql::SET_CHECKPOINT)
+                        .bind(*name)
+                        .bind(version)
+                        .bind(position)
+                        .bind(at)
+                        .execute(&mut *self.0)
+                        .await?;
+                }
                 Ok(())
             }
         }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::command::{CommandResult, run_batch as run_commands};
-use super::write_tx::WriteTx;
+use super::write_tx::{Tables, WriteTx};
 use super::{CommandError, CommandOutcome, StoreError, Submission};
 
 /// The most commands committed together; bounds the latency one batch adds.
@@ -26,8 +26,22 @@ pub(crate) trait WriterConnection: WriteTx + 'static {
     /// Opens a write transaction that excludes every other writer (of any process) until it
     /// ends, so positions are handed out in commit order.
     fn begin(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Opens a transaction that writes only a rebuild's shadow tables: it need not exclude the
+    /// writers of the live tables (SQLite has one write lock for everything anyway).
+    fn begin_shadow(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Opens a read-only transaction whose reads all see one consistent snapshot.
+    fn begin_snapshot(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn commit(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn rollback(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Drops what an earlier rebuild left behind and creates empty shadow tables shaped like
+    /// the live ones (keys and indexes included).
+    fn create_shadows(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Inside the locked transaction: replaces each of the live `tables` by its shadow.
+    fn swap_in(
+        &mut self,
+        tables: &[(&'static str, &'static str)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn drop_shadows(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Where the writer gets a connection for each batch; a broken connection is replaced by the
@@ -35,6 +49,16 @@ pub(crate) trait WriterConnection: WriteTx + 'static {
 pub(crate) trait WriterBackend: Send + Sync + 'static {
     type Connection: WriterConnection;
     fn acquire(&self) -> impl Future<Output = Result<Self::Connection, StoreError>> + Send;
+}
+
+/// Each live read-model table with the shadow a rebuild builds it in.
+pub(crate) fn shadow_pairs() -> [(&'static str, &'static str); 3] {
+    let (live, shadow) = (Tables::LIVE, Tables::SHADOW);
+    [
+        (live.tasks, shadow.tasks),
+        (live.shares, shadow.shares),
+        (live.stats, shadow.stats),
+    ]
 }
 
 type Reply = oneshot::Sender<Result<CommandOutcome, CommandError>>;

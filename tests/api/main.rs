@@ -10,5 +10,6 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod errors;
+mod lifecycle;
 mod projection_props;
 mod queries;

@@ -1,0 +1,284 @@
+//! `tally verify`: the read models checked against a fresh fold of the event log, and against
+//! the invariants that must hold whatever the log says.
+//!
+//! Everything is read in one snapshot, so commands arriving meanwhile cannot look like drift.
+//! With `--repair` the check runs in a transaction that holds the writers' lock, and the rows
+//! that differ from the fold are rewritten in it: one atomic fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use projections::{DashboardFigures, DashboardStats, ReadModels, ShareRow, TaskRow, TaskView};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::rebuild::{Lock, in_transaction};
+use super::write_tx::{AllRows, Tables, WriteTx};
+use super::writer::WriterBackend;
+
+/// Events read from the log at a time.
+const PAGE: i64 = 20_000;
+
+/// What `verify` found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// The log was checked up to here.
+    pub position: i64,
+    /// Users with figures, in the fold or in the tables.
+    pub users: usize,
+    /// Users whose stored figures differ from the fold's.
+    pub drifted: Vec<UserDrift>,
+    /// Task and share rows that differ from the fold's.
+    pub tasks: RowDrift,
+    pub shares: RowDrift,
+    /// Broken invariants of the stored tables themselves.
+    pub violations: Vec<String>,
+    /// Whether the drifted rows were rewritten.
+    pub repaired: bool,
+}
+
+impl VerifyReport {
+    /// No drift and no broken invariant.
+    pub fn is_clean(&self) -> bool {
+        self.drifted.is_empty()
+            && self.tasks.is_clean()
+            && self.shares.is_clean()
+            && self.violations.is_empty()
+    }
+}
+
+/// One user's figures that differ: name, stored value, value the log gives.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserDrift {
+    pub user_id: String,
+    pub figures: Vec<(String, serde_json::Value, serde_json::Value)>,
+}
+
+/// Rows that the fold has and the table lacks, the other way round, or that differ.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct RowDrift {
+    pub missing: usize,
+    pub unexpected: usize,
+    pub different: usize,
+}
+
+impl RowDrift {
+    fn is_clean(&self) -> bool {
+        self.missing + self.unexpected + self.different == 0
+    }
+}
+
+/// Checks every read model; with `repair`, rewrites what drifted.
+pub(crate) async fn verify<B: WriterBackend>(
+    backend: &B,
+    repair: bool,
+    now: DateTime<Utc>,
+) -> Result<VerifyReport, StoreError> {
+    let lock = if repair {
+        Lock::Writers
+    } else {
+        Lock::Snapshot
+    };
+    in_transaction(backend, lock, async |tx: &mut B::Connection| {
+        let mut fold = ReadModels::default();
+        loop {
+            let page = tx.events_after(fold.position, PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for event in &page {
+                fold.apply(event);
+            }
+        }
+        let stored = tx.all_rows(Tables::LIVE).await?;
+        let mut report = compare(&fold, &stored, now);
+        if repair && !report.is_clean() {
+            rewrite(tx, &fold, &stored).await?;
+            report.repaired = true;
+        }
+        Ok(report)
+    })
+    .await
+}
+
+/// The fold against the stored rows, figure by figure and row by row.
+fn compare(fold: &ReadModels, stored: &AllRows, now: DateTime<Utc>) -> VerifyReport {
+    let stored_models = as_models(stored);
+    let stored_stats: BTreeMap<&str, &DashboardStats> = stored
+        .stats
+        .iter()
+        .map(|row| (row.user_id.as_str(), row))
+        .collect();
+    let users: BTreeSet<String> = fold
+        .users()
+        .into_iter()
+        .chain(stored_models.users())
+        .collect();
+    let mut report = VerifyReport {
+        position: fold.position,
+        users: users.len(),
+        ..VerifyReport::default()
+    };
+    for user in &users {
+        let row = stored_stats.get(user.as_str()).copied();
+        let figures = row.map(|row| row.figures(now)).unwrap_or_default();
+        let expected = fold.figures(user, now);
+        let figures_differ = differences(&figures, &expected);
+        if !figures_differ.is_empty() {
+            report.drifted.push(UserDrift {
+                user_id: user.clone(),
+                figures: figures_differ,
+            });
+        }
+        // Whatever the log says, the row must agree with COUNT(*) over the tables beside it.
+        let counted = stored_models.recount(user, now);
+        for (name, row_value, count) in differences(&figures, &counted) {
+            report.violations.push(format!(
+                "{user}: {name} is {row_value} in dashboard_stats but {count} by counting tasks \
+                 and shares"
+            ));
+        }
+        if let Some(row) = row
+            && [row.pending, row.completed, row.shared_view, row.shared_edit]
+                .iter()
+                .any(|count| *count < 0)
+        {
+            report.violations.push(format!("{user}: a negative count"));
+        }
+    }
+    let task_rows = |models: &ReadModels| -> BTreeMap<Uuid, TaskRow> {
+        models
+            .tasks
+            .values()
+            .filter_map(|view| view.task.clone())
+            .map(|task| (task.id, task))
+            .collect()
+    };
+    report.tasks = row_drift(&task_rows(fold), &task_rows(&stored_models));
+    let share_rows = |models: &ReadModels| -> BTreeMap<(Uuid, String), ShareRow> {
+        models
+            .tasks
+            .values()
+            .flat_map(|view| view.shares.iter().cloned())
+            .map(|share| ((share.task_id, share.user_id.clone()), share))
+            .collect()
+    };
+    report.shares = row_drift(&share_rows(fold), &share_rows(&stored_models));
+    report
+}
+
+/// The stored task and share rows as a [`ReadModels`], so they can be counted like the fold.
+fn as_models(stored: &AllRows) -> ReadModels {
+    let mut models = ReadModels::default();
+    for task in &stored.tasks {
+        models.tasks.insert(
+            task.id,
+            TaskView {
+                task: Some(task.clone()),
+                shares: Vec::new(),
+            },
+        );
+    }
+    for share in &stored.shares {
+        models
+            .tasks
+            .entry(share.task_id)
+            .or_default()
+            .shares
+            .push(share.clone());
+    }
+    for row in &stored.stats {
+        models.stats.insert(row.user_id.clone(), row.clone());
+    }
+    models
+}
+
+/// The figures that differ, by name, with both values.
+fn differences(
+    actual: &DashboardFigures,
+    expected: &DashboardFigures,
+) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+    let (serde_json::Value::Object(actual), serde_json::Value::Object(expected)) = (
+        serde_json::to_value(actual).unwrap_or_default(),
+        serde_json::to_value(expected).unwrap_or_default(),
+    ) else {
+        return Vec::new();
+    };
+    expected
+        .into_iter()
+        .filter(|(name, value)| actual.get(name) != Some(value))
+        .map(|(name, value)| {
+            let stored = actual.get(&name).cloned().unwrap_or_default();
+            (name, stored, value)
+        })
+        .collect()
+}
+
+fn row_drift<K: Ord, V: PartialEq>(expected: &BTreeMap<K, V>, stored: &BTreeMap<K, V>) -> RowDrift {
+    RowDrift {
+        missing: expected.keys().filter(|k| !stored.contains_key(k)).count(),
+        unexpected: stored.keys().filter(|k| !expected.contains_key(k)).count(),
+        different: expected
+            .iter()
+            .filter(|(k, v)| stored.get(k).is_some_and(|s| s != *v))
+            .count(),
+    }
+}
+
+/// Makes the live tables equal the fold: rows that differ or are missing are written, rows the
+/// fold lacks are deleted, and every dashboard row is rewritten from the fold (zeros for a user
+/// the fold has no row for).
+async fn rewrite<T: WriteTx>(
+    tx: &mut T,
+    fold: &ReadModels,
+    stored: &AllRows,
+) -> Result<(), StoreError> {
+    let live = Tables::LIVE;
+    let expected_tasks: Vec<&TaskRow> = fold
+        .tasks
+        .values()
+        .filter_map(|v| v.task.as_ref())
+        .collect();
+    let expected_ids: BTreeSet<Uuid> = expected_tasks.iter().map(|task| task.id).collect();
+    let extra_tasks: Vec<Uuid> = stored
+        .tasks
+        .iter()
+        .map(|task| task.id)
+        .filter(|id| !expected_ids.contains(id))
+        .collect();
+    let expected_shares: Vec<&ShareRow> = fold.tasks.values().flat_map(|v| &v.shares).collect();
+    let expected_keys: BTreeSet<(Uuid, &str)> = expected_shares
+        .iter()
+        .map(|share| (share.task_id, share.user_id.as_str()))
+        .collect();
+    let extra_shares: Vec<(Uuid, &str)> = stored
+        .shares
+        .iter()
+        .map(|share| (share.task_id, share.user_id.as_str()))
+        .filter(|key| !expected_keys.contains(key))
+        .collect();
+    let empty: Vec<DashboardStats> = stored
+        .stats
+        .iter()
+        .filter(|row| !fold.stats.contains_key(&row.user_id))
+        .map(|row| DashboardStats::empty(&row.user_id))
+        .collect();
+    let stats: Vec<&DashboardStats> = fold.stats.values().chain(&empty).collect();
+    if !extra_tasks.is_empty() {
+        tx.delete_tasks(live, &extra_tasks).await?;
+    }
+    if !extra_shares.is_empty() {
+        tx.delete_shares(live, &extra_shares).await?;
+    }
+    for chunk in expected_tasks.chunks(10_000) {
+        tx.upsert_tasks(live, chunk).await?;
+    }
+    for chunk in expected_shares.chunks(10_000) {
+        tx.upsert_shares(live, chunk).await?;
+    }
+    for chunk in stats.chunks(10_000) {
+        tx.save_stats(live, chunk).await?;
+    }
+    Ok(())
+}

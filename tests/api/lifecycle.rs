@@ -1,0 +1,399 @@
+//! The projection lifecycle: rebuild while commands keep arriving, a rebuild killed half-way,
+//! drift found and repaired by `verify`, checkpoints, and the scheduled jobs called with a
+//! controlled clock.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use indicatif::ProgressBar;
+use tally::domain::{Command as TaskCommand, CommandRequest, Description, Title, UserId};
+use tally::store::{Projection, SqliteOptions, Store, Submission};
+use uuid::Uuid;
+
+use crate::support::{Backend, TestApp, on_both_backends};
+
+on_both_backends!(
+    a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh_fold,
+    a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched,
+    verify_finds_injected_drift_and_repair_fixes_it,
+    a_rebuild_fixes_a_corrupted_task_table,
+    checkpoints_follow_the_log_and_health_reports_the_lag,
+    the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figure,
+    the_expiry_job_forgets_idempotency_keys_older_than_a_day,
+    a_tick_is_claimed_by_exactly_one_server,
+);
+
+const USERS: [&str; 4] = ["ann", "ben", "cat", "dan"];
+
+/// A command by `user` on `task` at the app's current time.
+fn submission(app: &TestApp, user: &str, task: Uuid, command: TaskCommand) -> Submission {
+    Submission {
+        request: CommandRequest {
+            task_id: task,
+            actor: UserId::parse(user).unwrap(),
+            command,
+            expected_version: None,
+            now: app.clock.now(),
+        },
+        idempotency: None,
+        correlation_id: Uuid::now_v7(),
+    }
+}
+
+fn create() -> TaskCommand {
+    TaskCommand::Create {
+        title: Title::parse("a task").unwrap(),
+        description: Description::parse("").unwrap(),
+    }
+}
+
+/// Creates, completes, shares and deletes some tasks; returns how many commands succeeded.
+async fn some_history(app: &TestApp, store: &dyn Store, round: usize) -> usize {
+    let mut done = 0;
+    for (n, user) in USERS.iter().enumerate() {
+        let task = Uuid::now_v7();
+        let other = USERS[(n + 1) % USERS.len()];
+        let steps = [
+            create(),
+            TaskCommand::Complete,
+            TaskCommand::Share {
+                user_id: UserId::parse(other).unwrap(),
+                permission: projections::Permission::Edit,
+            },
+            TaskCommand::Reopen,
+        ];
+        let keep = 1 + (round + n) % steps.len();
+        for command in steps.into_iter().take(keep) {
+            let answer = store.execute(submission(app, user, task, command)).await;
+            done += usize::from(answer.is_ok());
+        }
+        if (round + n).is_multiple_of(5) {
+            let answer = store
+                .execute(submission(app, user, task, TaskCommand::Delete))
+                .await;
+            done += usize::from(answer.is_ok());
+        }
+    }
+    done
+}
+
+/// A second store on the same database: what a separate `tally rebuild` process opens.
+async fn second_store(app: &TestApp) -> Arc<dyn Store> {
+    tally::store::open(&app.db.url, SqliteOptions::default())
+        .await
+        .expect("second store")
+}
+
+async fn assert_clean(app: &TestApp) {
+    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    assert!(report.is_clean(), "verify: {report:#?}");
+}
+
+async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh_fold(
+    app: TestApp,
+) {
+    for round in 0..40 {
+        some_history(&app, app.store.as_ref(), round).await;
+    }
+    let app = Arc::new(app);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..4 {
+        let (app, stop, acknowledged) = (app.clone(), stop.clone(), acknowledged.clone());
+        writers.spawn(async move {
+            let mut round = 100 * (writer + 1);
+            while !stop.load(Ordering::Relaxed) {
+                let done = some_history(&app, app.store.as_ref(), round).await;
+                acknowledged.fetch_add(done, Ordering::Relaxed);
+                round += 1;
+            }
+        });
+    }
+    let events_before = app.store.head_position().await.unwrap();
+    let rebuilder = second_store(&app).await;
+    let report = rebuilder
+        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .await
+        .expect("rebuild");
+    // Let commands go on after the swap too: they must land in the swapped-in tables.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    writers.join_all().await;
+    rebuilder.close().await;
+
+    assert!(
+        acknowledged.load(Ordering::Relaxed) > 0,
+        "no command ran during the rebuild"
+    );
+    assert!(report.position >= events_before);
+    assert!(report.events >= events_before as u64);
+    let head = app.store.head_position().await.unwrap();
+    assert!(
+        head > report.position,
+        "commands after the swap: {head} > {}",
+        report.position
+    );
+    assert_clean(&app).await;
+}
+
+async fn a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched(app: TestApp) {
+    tally::seed::seed(app.store.clone(), 4, 1_500, ProgressBar::hidden())
+        .await
+        .expect("seed");
+    let before = app.db.stored_state().await;
+    let shadow_left = match app.db.backend {
+        Backend::Sqlite => "select count(*) from sqlite_master where name = 'tasks_rebuild'",
+        Backend::Postgres => {
+            "select count(*) from information_schema.tables where table_name = 'tasks_rebuild'"
+        }
+    };
+    let mut killed_mid_build = 0;
+    for delay_ms in [5, 40, 150, 300, 500, 800] {
+        let mut rebuild = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(["rebuild", "--database-url", &app.db.url])
+            .args(["--data-dir", &app.db.dir.path().display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tally rebuild");
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        rebuild.kill().expect("SIGKILL");
+        rebuild.wait().expect("reaped");
+        assert_eq!(
+            app.db.stored_state().await,
+            before,
+            "killed after {delay_ms} ms"
+        );
+        killed_mid_build += app.db.scalar(shadow_left, &[]).await;
+    }
+    assert!(
+        killed_mid_build > 0,
+        "no kill landed while the shadow tables were being built"
+    );
+    let report = second_store(&app)
+        .await
+        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .await
+        .expect("a rebuild after the killed ones");
+    assert_eq!(report.position, app.store.head_position().await.unwrap());
+    assert_eq!(app.db.stored_state().await, before);
+    assert_clean(&app).await;
+}
+
+async fn verify_finds_injected_drift_and_repair_fixes_it(app: TestApp) {
+    for round in 0..6 {
+        some_history(&app, app.store.as_ref(), round).await;
+    }
+    assert_clean(&app).await;
+    let dashboard_before = app.dashboard("ann").await;
+    app.db
+        .execute("update dashboard_stats set pending = pending + 5 where user_id = 'ann'")
+        .await;
+
+    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    assert!(!report.is_clean());
+    assert_eq!(report.drifted.len(), 1, "{report:#?}");
+    assert_eq!(report.drifted[0].user_id, "ann");
+    let names: Vec<&str> = report.drifted[0]
+        .figures
+        .iter()
+        .map(|f| f.0.as_str())
+        .collect();
+    assert!(
+        names.contains(&"pending") && names.contains(&"total"),
+        "{names:?}"
+    );
+    assert!(
+        !report.violations.is_empty(),
+        "the row no longer matches COUNT(*)"
+    );
+    assert!(!report.repaired);
+    let text = tally::report::verify_report(&report);
+    assert!(
+        text.contains("drift: ann") && text.contains("pending"),
+        "{text}"
+    );
+
+    let repaired = app.store.verify(true, app.clock.now()).await.unwrap();
+    assert!(repaired.repaired);
+    assert_clean(&app).await;
+    assert_eq!(app.dashboard("ann").await, dashboard_before);
+}
+
+async fn a_rebuild_fixes_a_corrupted_task_table(app: TestApp) {
+    for round in 0..6 {
+        some_history(&app, app.store.as_ref(), round).await;
+    }
+    let before = app.db.stored_state().await;
+    app.db.execute("delete from task_shares").await;
+    app.db
+        .execute("update dashboard_stats set completed = 0, shared_edit = 7")
+        .await;
+    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    assert!(
+        report.shares.missing > 0 && !report.drifted.is_empty(),
+        "{report:#?}"
+    );
+
+    app.store
+        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .await
+        .expect("rebuild");
+    assert_eq!(app.db.stored_state().await, before);
+    assert_clean(&app).await;
+}
+
+async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
+    let names = |checkpoints: &[tally::store::Checkpoint]| {
+        checkpoints
+            .iter()
+            .map(|c| (c.name.clone(), c.position))
+            .collect::<Vec<_>>()
+    };
+    let fresh = app.store.checkpoints().await.unwrap();
+    assert_eq!(
+        names(&fresh),
+        [("dashboard".to_owned(), 0), ("tasks".to_owned(), 0)]
+    );
+    some_history(&app, app.store.as_ref(), 1).await;
+    let head = app.store.head_position().await.unwrap();
+    assert!(head > 0);
+    let moved = app.store.checkpoints().await.unwrap();
+    assert_eq!(
+        names(&moved),
+        [("dashboard".to_owned(), head), ("tasks".to_owned(), head)]
+    );
+
+    let health = app.get("/api/dashboard/health", "ann").await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body["last_position"], head);
+    let projections = health.body["projections"].as_array().expect("projections");
+    assert_eq!(projections.len(), 2);
+    for projection in projections {
+        assert_eq!(projection["position"], head);
+        assert_eq!(projection["behind"], 0);
+        assert_eq!(projection["version"], 1);
+    }
+}
+
+async fn the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figure(app: TestApp) {
+    // Wednesday 2026-11-25: tasks created and completed today and this week.
+    for round in 0..4 {
+        some_history(&app, app.store.as_ref(), round).await;
+    }
+    let today = app.dashboard("ann").await;
+    assert!(today["created_today"].as_i64().unwrap() > 0);
+    assert_eq!(
+        app.store.roll_over(app.clock.now()).await.unwrap(),
+        0,
+        "nothing to roll"
+    );
+
+    // The next Monday: a new day and a new ISO week.
+    app.clock
+        .set(Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 5).unwrap());
+    let monday = app.dashboard("ann").await;
+    assert_eq!(monday["created_today"], 0);
+    assert_eq!(monday["created_this_week"], 0);
+    let rolled = app.store.roll_over(app.clock.now()).await.unwrap();
+    assert_eq!(rolled as usize, USERS.len());
+    let counts = app
+        .db
+        .scalar(
+            "select created_day_count + created_week_count + completed_day_count + \
+             completed_week_count from dashboard_stats where user_id = $1",
+            &["ann"],
+        )
+        .await;
+    assert_eq!(counts, 0, "plain SQL reads zeros for the new day and week");
+    assert_eq!(app.dashboard("ann").await, monday);
+    assert_clean(&app).await;
+    // A task created after the roll-over counts from one.
+    let task = Uuid::now_v7();
+    app.store
+        .execute(submission(&app, "ann", task, create()))
+        .await
+        .unwrap();
+    assert_eq!(app.dashboard("ann").await["created_today"], 1);
+    assert_clean(&app).await;
+}
+
+async fn the_expiry_job_forgets_idempotency_keys_older_than_a_day(app: TestApp) {
+    let token_call = |key: &'static str| {
+        let app = &app;
+        async move {
+            app.send(
+                axum::http::Request::post("/api/tasks")
+                    .header("authorization", format!("Bearer {}", app.token("ann")))
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", key)
+                    .body(axum::body::Body::from(r#"{"title":"once"}"#))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let first = token_call("k-1").await;
+    assert_eq!(first.status, 201);
+    app.clock.advance(chrono::Duration::hours(23));
+    assert_eq!(
+        app.store
+            .expire_keys(app.clock.now() - chrono::Duration::hours(24))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(token_call("k-1").await.body, first.body, "still replayed");
+
+    app.clock.advance(chrono::Duration::hours(2));
+    let expired = app
+        .store
+        .expire_keys(app.clock.now() - chrono::Duration::hours(24))
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    assert_eq!(
+        app.db
+            .scalar(
+                "select count(*) from idempotency_keys where user_id = $1",
+                &["ann"]
+            )
+            .await,
+        0
+    );
+    let again = token_call("k-1").await;
+    assert_eq!(again.status, 201);
+    assert_ne!(
+        again.body["task_id"], first.body["task_id"],
+        "a new command"
+    );
+}
+
+async fn a_tick_is_claimed_by_exactly_one_server(app: TestApp) {
+    let other = second_store(&app).await;
+    let tick = Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+    let (mine, theirs) = tokio::join!(
+        app.store.claim_tick("roll-over", tick),
+        other.claim_tick("roll-over", tick)
+    );
+    assert!(
+        mine.unwrap() ^ theirs.unwrap(),
+        "exactly one server runs the tick"
+    );
+    assert!(!app.store.claim_tick("roll-over", tick).await.unwrap());
+    assert!(
+        app.store.claim_tick("expire-keys", tick).await.unwrap(),
+        "jobs are independent"
+    );
+    assert!(
+        other
+            .claim_tick("roll-over", tick + chrono::Duration::days(1))
+            .await
+            .unwrap()
+    );
+    other.close().await;
+}
