@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::AuthConfig;
+use crate::jobs::JobSettings;
 use crate::store::{Projection, SqliteOptions};
 
 /// tally: task activity turned into live dashboard figures.
@@ -106,6 +107,38 @@ pub struct Settings {
     /// SQLite durability: `full` survives power loss; `normal` only a process crash, faster.
     #[arg(long, env = "TALLY_SQLITE_SYNC", default_value = "full", global = true)]
     pub sqlite_sync: SqliteSync,
+    /// Cron (6 fields, UTC) of the day/week roll-over job; `off` disables it.
+    #[arg(
+        long,
+        env = "TALLY_JOB_ROLL_OVER",
+        default_value = "0 0 0 * * *",
+        global = true
+    )]
+    pub job_roll_over: String,
+    /// Cron of the sampled verify job; `off` disables it.
+    #[arg(
+        long,
+        env = "TALLY_JOB_SAMPLE_VERIFY",
+        default_value = "0 30 * * * *",
+        global = true
+    )]
+    pub job_sample_verify: String,
+    /// Users the sampled verify checks per tick.
+    #[arg(
+        long,
+        env = "TALLY_JOB_SAMPLE_USERS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub job_sample_users: u32,
+    /// Cron of the idempotency-key expiry job; `off` disables it.
+    #[arg(
+        long,
+        env = "TALLY_JOB_EXPIRE_KEYS",
+        default_value = "0 15 * * * *",
+        global = true
+    )]
+    pub job_expire_keys: String,
 }
 
 /// SQLite's `synchronous` setting.
@@ -129,6 +162,16 @@ impl Settings {
             public_key_file: self.jwt_public_key_file.clone(),
             issuer: self.jwt_issuer.clone(),
             audience: self.jwt_audience.clone(),
+        }
+    }
+
+    pub fn jobs(&self) -> JobSettings {
+        let schedule = |cron: &str| (cron != "off").then(|| cron.to_owned());
+        JobSettings {
+            roll_over: schedule(&self.job_roll_over),
+            sample_verify: schedule(&self.job_sample_verify),
+            expire_keys: schedule(&self.job_expire_keys),
+            sample_users: self.job_sample_users,
         }
     }
 

@@ -19,6 +19,8 @@ pub enum LaunchError {
     Keys(#[from] crate::auth::KeyError),
     #[error("server: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("scheduled jobs: {0}")]
+    Jobs(#[from] tokio_cron_scheduler::JobSchedulerError),
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests and
@@ -33,15 +35,20 @@ pub async fn launch(
         &settings.data_dir,
     )?);
     let store = crate::store::open(&settings.database_url(), settings.sqlite()).await?;
+    let clock = Clock::system();
+    let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
     let state = AppState {
         store: store.clone(),
         auth,
-        clock: Clock::system(),
+        clock,
     };
     tracing::info!(address = %listener.local_addr()?, "serving");
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
+    if let Err(error) = jobs.shutdown().await {
+        tracing::warn!(%error, "scheduler did not stop cleanly");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(served?)

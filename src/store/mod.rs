@@ -152,6 +152,13 @@ pub trait Store: Send + Sync {
     ) -> Result<RebuildReport, StoreError>;
     /// Compares the read models with a fresh fold of the log; `repair` rewrites what drifted.
     async fn verify(&self, repair: bool, now: DateTime<Utc>) -> Result<VerifyReport, StoreError>;
+    /// Checks the rows of up to `users` randomly chosen users against a recount of their tasks
+    /// and shares, each in one snapshot; returns those that differ.
+    async fn check_sample(
+        &self,
+        users: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<UserDrift>, StoreError>;
     /// Marks `tick` of job `name` as run; `false` when some server already ran it.
     async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Sets every day and week counter of a past day or week to zero for today's, so the

@@ -77,7 +77,10 @@ impl PostgresStore {
     }
 }
 
-impl_store!(PostgresStore);
+impl_store!(
+    PostgresStore,
+    Some("set transaction isolation level repeatable read, read only")
+);
 
 struct PostgresWriter(PgPool);
 

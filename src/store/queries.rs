@@ -7,7 +7,7 @@
 
 /// Implements [`Store`](crate::store::Store) for a backend's store struct.
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $snapshot:expr) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             async fn execute(
@@ -137,6 +137,56 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::store::VerifyReport, $crate::store::StoreError> {
                 $crate::store::verify::verify(&self.write_backend(), repair, now).await
+            }
+
+            async fn check_sample(
+                &self,
+                users: u32,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::store::UserDrift>, $crate::store::StoreError> {
+                use sqlx::Executor;
+                use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
+                let sample: Vec<String> = sqlx::query_scalar($crate::store::sql::SAMPLE_USERS)
+                    .bind(i64::from(users))
+                    .fetch_all(&self.readers)
+                    .await?;
+                let mut drifted = Vec::new();
+                for user in sample {
+                    // Rolled back if dropped on an error: never back to the pool mid-transaction.
+                    let mut connection = self.readers.begin().await?;
+                    if let Some(isolation) = $snapshot {
+                        connection.execute(isolation).await?;
+                    }
+                    let stats = sqlx::query($crate::store::sql::LOAD_STATS)
+                        .bind(&user)
+                        .fetch_optional(&mut *connection)
+                        .await?
+                        .map(|row| row.stats_row())
+                        .transpose()?;
+                    let tasks = sqlx::query($crate::store::sql::TASKS_OF_USER)
+                        .bind(&user)
+                        .fetch_all(&mut *connection)
+                        .await?
+                        .iter()
+                        .map(|row| row.task_row())
+                        .collect::<Result<_, _>>()?;
+                    let shares = sqlx::query($crate::store::sql::SHARES_OF_USER)
+                        .bind(&user)
+                        .fetch_all(&mut *connection)
+                        .await?
+                        .iter()
+                        .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                        .collect::<Result<_, _>>()?;
+                    connection.commit().await?;
+                    drifted.extend($crate::store::verify::check_user(
+                        &user,
+                        stats.as_ref(),
+                        tasks,
+                        shares,
+                        now,
+                    ));
+                }
+                Ok(drifted)
             }
 
             async fn claim_tick(

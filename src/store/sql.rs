@@ -125,6 +125,19 @@ pub const ROLL_OVER: &str = "update dashboard_stats set \
 
 pub const EXPIRE_KEYS: &str = "delete from idempotency_keys where created_at < $1";
 
+pub const SAMPLE_USERS: &str = "select user_id from dashboard_stats order by random() limit $1";
+
+/// The tasks a user's figures count: those they own and those shared with them.
+pub const TASKS_OF_USER: &str = concat!(
+    "select ",
+    task_columns!(),
+    " from tasks where owner_id = $1 \
+     or id in (select task_id from task_shares where user_id = $1)"
+);
+
+pub const SHARES_OF_USER: &str =
+    "select task_id, user_id, permission from task_shares where user_id = $1";
+
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) from events";
 
 /// A page of the caller's own tasks, newest first, each joined with its shares.

@@ -101,7 +101,8 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore);
+// A deferred transaction is a snapshot already: its first read fixes what the others see.
+impl_store!(SqliteStore, None::<&str>);
 
 struct SqliteWriter(SqlitePool);
 

@@ -282,3 +282,27 @@ async fn rewrite<T: WriteTx>(
     }
     Ok(())
 }
+
+/// One user's stored row against a recount of the tasks they own or that are shared with them
+/// and of their shares: what the sampled check of the scheduled jobs compares. `None` when they
+/// agree.
+pub(crate) fn check_user(
+    user_id: &str,
+    stats: Option<&DashboardStats>,
+    tasks: Vec<TaskRow>,
+    shares: Vec<ShareRow>,
+    now: DateTime<Utc>,
+) -> Option<UserDrift> {
+    let stored = AllRows {
+        tasks,
+        shares,
+        stats: Vec::new(),
+    };
+    let counted = as_models(&stored).recount(user_id, now);
+    let figures = stats.map(|row| row.figures(now)).unwrap_or_default();
+    let drift = differences(&figures, &counted);
+    (!drift.is_empty()).then(|| UserDrift {
+        user_id: user_id.to_owned(),
+        figures: drift,
+    })
+}

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use clap::Parser;
 use indicatif::ProgressBar;
 use tally::domain::{Command as TaskCommand, CommandRequest, Description, Title, UserId};
 use tally::store::{Projection, SqliteOptions, Store, Submission};
@@ -24,6 +25,7 @@ on_both_backends!(
     the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figure,
     the_expiry_job_forgets_idempotency_keys_older_than_a_day,
     a_tick_is_claimed_by_exactly_one_server,
+    the_sampled_verify_finds_a_drifted_row_and_each_tick_runs_once,
 );
 
 const USERS: [&str; 4] = ["ann", "ben", "cat", "dan"];
@@ -396,4 +398,66 @@ async fn a_tick_is_claimed_by_exactly_one_server(app: TestApp) {
             .unwrap()
     );
     other.close().await;
+}
+
+async fn the_sampled_verify_finds_a_drifted_row_and_each_tick_runs_once(app: TestApp) {
+    for round in 0..4 {
+        some_history(&app, app.store.as_ref(), round).await;
+    }
+    let now = app.clock.now();
+    assert!(app.store.check_sample(10, now).await.unwrap().is_empty());
+    app.db
+        .execute("update dashboard_stats set shared_view = shared_view + 2 where user_id = 'ben'")
+        .await;
+    let drifted = app.store.check_sample(10, now).await.unwrap();
+    assert_eq!(drifted.len(), 1);
+    assert_eq!(drifted[0].user_id, "ben");
+    assert!(
+        drifted[0]
+            .figures
+            .iter()
+            .any(|(name, _, _)| name == "view_only")
+    );
+
+    // A tick runs the job once; the same tick again (another server) does nothing.
+    let settings = tally::jobs::JobSettings {
+        roll_over: None,
+        sample_verify: None,
+        expire_keys: None,
+        sample_users: 10,
+    };
+    app.db
+        .execute("update dashboard_stats set created_day = 1, created_day_count = 9")
+        .await;
+    let tick = app.clock.now();
+    tally::jobs::run_tick("roll-over", app.store.as_ref(), tick, &settings)
+        .await
+        .unwrap();
+    let rolled = "select count(*) from dashboard_stats where created_day_count = 9";
+    assert_eq!(app.db.scalar(rolled, &[]).await, 0);
+    app.db
+        .execute("update dashboard_stats set created_day = 1, created_day_count = 9")
+        .await;
+    tally::jobs::run_tick("roll-over", app.store.as_ref(), tick, &settings)
+        .await
+        .unwrap();
+    assert!(
+        app.db.scalar(rolled, &[]).await > 0,
+        "the same tick did not run twice"
+    );
+}
+
+#[tokio::test]
+async fn the_default_schedules_parse_and_the_scheduler_stops() {
+    let Some(app) = TestApp::start(Backend::Sqlite).await else {
+        return;
+    };
+    let settings = tally::config::Cli::parse_from(["tally", "serve"])
+        .settings
+        .jobs();
+    assert!(settings.roll_over.is_some() && settings.expire_keys.is_some());
+    let mut scheduler = tally::jobs::start(app.store.clone(), app.clock.clock(), settings)
+        .await
+        .expect("scheduler");
+    scheduler.shutdown().await.expect("shutdown");
 }
