@@ -95,7 +95,11 @@ impl WriterBackend for PostgresWriter {
 /// The writer's connection.
 pub(crate) struct PostgresWriteConnection(PoolConnection<Postgres>);
 
-impl_write_tx!(PostgresWriteConnection, super::sql::INSERT_EVENTS_POSTGRES);
+impl_write_tx!(
+    PostgresWriteConnection,
+    super::sql::INSERT_EVENTS_POSTGRES,
+    super::write_tx::Params::Numbered
+);
 
 impl WriterConnection for PostgresWriteConnection {
     async fn begin(&mut self) -> Result<(), StoreError> {

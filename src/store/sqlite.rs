@@ -117,7 +117,11 @@ impl WriterBackend for SqliteWriter {
 /// The writer's connection.
 pub(crate) struct SqliteWriteConnection(PoolConnection<Sqlite>);
 
-impl_write_tx!(SqliteWriteConnection, super::sql::INSERT_EVENTS_SQLITE);
+impl_write_tx!(
+    SqliteWriteConnection,
+    super::sql::INSERT_EVENTS_SQLITE,
+    super::write_tx::Params::Positional
+);
 
 impl WriterConnection for SqliteWriteConnection {
     async fn begin(&mut self) -> Result<(), StoreError> {
