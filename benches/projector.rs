@@ -1,7 +1,11 @@
 //! The projector: events per second through the pure fold (`projections::ReadModels::apply`,
-//! the same `project` the live path and rebuild use), over a realistic event mix.
+//! the same `project` the live path and rebuild use), over a realistic event mix; and through
+//! fold + store write: `Store::rebuild` of a seeded store (read the log, fold, write the shadow
+//! tables in bulk, swap), on SQLite and on PostgreSQL when `TALLY_TEST_POSTGRES_URL` is set.
 //!
 //! `cargo bench --bench projector`
+
+mod common;
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -78,5 +82,30 @@ fn fold(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fold);
+fn fold_and_store_write(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let tasks_per_user = if common::quick() { 1_000 } else { 50_000 };
+    let mut group = c.benchmark_group("projector");
+    group.sample_size(10);
+    group.measurement_time(common::measurement_time());
+    for backend in common::backends() {
+        let (url, _dir) = runtime.block_on(common::fresh_database(backend));
+        let store = runtime.block_on(common::open(&url, false));
+        runtime.block_on(common::seed(&store, tasks_per_user));
+        let events = runtime.block_on(store.head_position()).unwrap() as u64;
+        group.throughput(Throughput::Elements(events));
+        group.bench_function(format!("rebuild/{backend}/{events}_events"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                store
+                    .rebuild(&tally::store::Projection::ALL, &indicatif::ProgressBar::hidden())
+                    .await
+                    .expect("rebuild")
+            });
+        });
+        runtime.block_on(store.close());
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fold, fold_and_store_write);
 criterion_main!(benches);
