@@ -59,21 +59,71 @@ pub enum TaskEvent {
     TaskDeleted {},
     /// The owner shared the task with a user who had no share.
     TaskShared {
+        #[serde(rename = "recipient_id")]
         user_id: String,
         permission: Permission,
     },
     /// The owner changed the permission of an existing share.
     SharePermissionChanged {
+        #[serde(rename = "recipient_id")]
         user_id: String,
         permission: Permission,
     },
     /// The owner withdrew a share.
-    TaskUnshared { user_id: String },
+    TaskUnshared {
+        #[serde(rename = "recipient_id")]
+        user_id: String,
+    },
 }
 
-/// The current schema version of every event type's payload. Bump it (and teach
-/// [`TaskEvent::from_stored`] the old shape) whenever a payload changes.
-pub const EVENT_VERSION: i32 = 1;
+/// The schema version each event type's payload is written with today. When a payload's shape
+/// changes, bump its version here and add a step to [`upcast`] that turns the previous shape
+/// into the new one: the log is never rewritten, old payloads are upcast as they are read.
+pub fn current_version(event_type: &str) -> i32 {
+    match event_type {
+        // v2: the share's user is `recipient_id` (v1 said `user_id`, easily confused with the
+        // actor who shared).
+        "TaskShared" | "SharePermissionChanged" | "TaskUnshared" => 2,
+        _ => 1,
+    }
+}
+
+/// Turns a stored payload of `version` into the current shape of `event_type`, one version
+/// step at a time.
+pub fn upcast(
+    event_type: &str,
+    mut version: i32,
+    mut payload: serde_json::Value,
+) -> Result<serde_json::Value, UnreadableEvent> {
+    let current = current_version(event_type);
+    if !(1..=current).contains(&version) {
+        return Err(UnreadableEvent(format!(
+            "{event_type} has unknown schema version {version}"
+        )));
+    }
+    while version < current {
+        match (event_type, version) {
+            ("TaskShared" | "SharePermissionChanged" | "TaskUnshared", 1) => {
+                rename_field(&mut payload, "user_id", "recipient_id");
+            }
+            _ => {
+                return Err(UnreadableEvent(format!(
+                    "no upcast from {event_type} version {version}"
+                )));
+            }
+        }
+        version += 1;
+    }
+    Ok(payload)
+}
+
+fn rename_field(payload: &mut serde_json::Value, from: &str, to: &str) {
+    if let Some(object) = payload.as_object_mut()
+        && let Some(value) = object.remove(from)
+    {
+        object.insert(to.to_owned(), value);
+    }
+}
 
 /// Why a stored event could not be read back.
 #[derive(Debug)]
@@ -111,17 +161,18 @@ impl TaskEvent {
             .unwrap_or_else(|| serde_json::json!({}))
     }
 
+    /// The schema version [`TaskEvent::payload`] writes.
+    pub fn version(&self) -> i32 {
+        current_version(self.event_type())
+    }
+
     /// Reads a stored event back, whatever schema version it was written with.
     pub fn from_stored(
         event_type: &str,
         event_version: i32,
         payload: serde_json::Value,
     ) -> Result<Self, UnreadableEvent> {
-        if event_version != EVENT_VERSION {
-            return Err(UnreadableEvent(format!(
-                "{event_type} has unknown schema version {event_version}"
-            )));
-        }
+        let payload = upcast(event_type, event_version, payload)?;
         let tagged = serde_json::json!({ "event_type": event_type, "payload": payload });
         serde_json::from_value(tagged).map_err(|e| UnreadableEvent(format!("{event_type}: {e}")))
     }
@@ -178,8 +229,8 @@ mod tests {
             },
         ];
         for event in events {
-            let back =
-                TaskEvent::from_stored(event.event_type(), EVENT_VERSION, event.payload()).unwrap();
+            let back = TaskEvent::from_stored(event.event_type(), event.version(), event.payload())
+                .unwrap();
             assert_eq!(back, event);
         }
     }
@@ -196,5 +247,25 @@ mod tests {
     #[test]
     fn an_unknown_schema_version_is_refused_rather_than_misread() {
         assert!(TaskEvent::from_stored("TaskCompleted", 99, serde_json::json!({})).is_err());
+        assert!(TaskEvent::from_stored("TaskShared", 0, serde_json::json!({})).is_err());
+        assert!(TaskEvent::from_stored("TaskShared", 3, serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn a_version_1_share_payload_is_upcast_to_the_current_shape() {
+        let v1 = serde_json::json!({ "user_id": "bob", "permission": "edit" });
+        let event = TaskEvent::from_stored("SharePermissionChanged", 1, v1).unwrap();
+        assert_eq!(
+            event,
+            TaskEvent::SharePermissionChanged {
+                user_id: "bob".into(),
+                permission: Permission::Edit
+            }
+        );
+        assert_eq!(
+            event.payload(),
+            serde_json::json!({ "recipient_id": "bob", "permission": "edit" })
+        );
+        assert_eq!(event.version(), 2);
     }
 }

@@ -387,7 +387,7 @@ macro_rules! impl_write_tx {
                             .bind(recorded.task_id)
                             .bind(recorded.stream_version)
                             .bind(recorded.event.event_type())
-                            .bind(projections::event::EVENT_VERSION)
+                            .bind(recorded.event.version())
                             .bind(sqlx::types::Json(recorded.event.payload()))
                             .bind(&recorded.actor)
                             .bind(new.correlation_id)
