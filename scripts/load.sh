@@ -52,8 +52,8 @@ for route in statistics; do
     p99[ceiling]=$(hey_p99 "http://127.0.0.1:$CEILING_PORT/api/dashboard/$route")
     p99[tally]=$(hey_p99 "http://127.0.0.1:$TALLY_PORT/api/dashboard/$route")
 done
-for route in activity shared ""; do
-    echo "GET /api/dashboard/$route: $(wrk_rps "http://127.0.0.1:$TALLY_PORT/api/dashboard/$route") req/s"
+for path in /api/dashboard/activity /api/dashboard/shared /api/dashboard; do
+    echo "GET $path: $(wrk_rps "http://127.0.0.1:$TALLY_PORT$path") req/s"
 done
 
 cat > "$work/create.lua" <<'LUA'

@@ -82,6 +82,7 @@ impl_store!(
     Some("set transaction isolation level repeatable read, read only")
 );
 
+#[derive(Clone)]
 struct PostgresWriter(PgPool);
 
 impl WriterBackend for PostgresWriter {

@@ -96,21 +96,26 @@ pub(crate) async fn rebuild<B: WriterBackend>(
     let mut connection = backend.acquire().await?;
     connection.create_shadows().await?;
     progress.set_length(connection.head_position().await?.max(0) as u64);
+    drop(connection);
 
+    // Fold each page while the next one is read: the two cores share the work.
     let mut models = ReadModels::default();
     let mut events = 0u64;
+    let read = |after: i64| {
+        let backend = backend.clone();
+        tokio::spawn(async move { backend.read_log(after, PAGE).await })
+    };
+    let mut next = read(0);
     loop {
-        let page = connection.events_after(models.position, PAGE).await?;
-        if page.is_empty() {
-            break;
-        }
+        let page = next.await.map_err(|_| StoreError::WriterStopped)??;
+        let Some(last) = page.last() else { break };
+        next = read(last.position);
         for event in &page {
             models.apply(event);
         }
         events += page.len() as u64;
         report(progress, models.position, events);
     }
-    drop(connection);
     write_models(backend, &models).await?;
 
     // Catch up with what was appended meanwhile, without holding the writers up.

@@ -1,5 +1,6 @@
 //! SQLite, the embedded default: one file, WAL, one writer connection, a pool of readers.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,11 +10,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Executor, Sqlite};
 
-use projections::DashboardStats;
+use projections::{DashboardStats, RecordedEvent};
 
 use super::StoreError;
 use super::queries::impl_store;
-use super::sqlite_rows::DashboardReader;
+use super::sqlite_rows::{DashboardReader, read_events};
 use super::write_tx::impl_write_tx;
 use super::writer::{Writer, WriterBackend, WriterConnection, shadow_pairs};
 
@@ -78,7 +79,10 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(connect.read_only(true))
             .await?;
-        let writer = Writer::spawn(SqliteWriter(writes.clone()));
+        let writer = Writer::spawn(SqliteWriter {
+            pool: writes.clone(),
+            path: dashboards.path().to_owned(),
+        });
         Ok(SqliteStore {
             dashboards,
             readers,
@@ -92,7 +96,10 @@ impl SqliteStore {
     }
 
     fn write_backend(&self) -> SqliteWriter {
-        SqliteWriter(self.writes.clone())
+        SqliteWriter {
+            pool: self.writes.clone(),
+            path: self.dashboards.path().to_owned(),
+        }
     }
 
     async fn close_pools(&self) {
@@ -104,13 +111,25 @@ impl SqliteStore {
 // A deferred transaction is a snapshot already: its first read fixes what the others see.
 impl_store!(SqliteStore, None::<&str>);
 
-struct SqliteWriter(SqlitePool);
+#[derive(Clone)]
+struct SqliteWriter {
+    pool: SqlitePool,
+    /// The database file, for reading the log in place (see `sqlite_rows`).
+    path: PathBuf,
+}
 
 impl WriterBackend for SqliteWriter {
     type Connection = SqliteWriteConnection;
 
     async fn acquire(&self) -> Result<SqliteWriteConnection, StoreError> {
-        Ok(SqliteWriteConnection(self.0.acquire().await?))
+        Ok(SqliteWriteConnection(self.pool.acquire().await?))
+    }
+
+    async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || read_events(&path, after, limit))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?
     }
 }
 

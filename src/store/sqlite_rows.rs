@@ -1,4 +1,5 @@
-//! Dashboard rows read straight through SQLite's C library, on the calling thread.
+//! Dashboard rows (and, for rebuilds, pages of the log) read straight through SQLite's C
+//! library, on the calling thread.
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own, so every statement costs two
 //! thread hops: measured here, ≈47 µs for the one-row dashboard read against ≈5 µs for the same
@@ -12,11 +13,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use projections::{Bucket, DashboardStats};
+use chrono::{DateTime, Utc};
+use projections::{Bucket, DashboardStats, RecordedEvent, TaskEvent};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use uuid::Uuid;
 
 use super::StoreError;
-use super::sql::LOAD_STATS;
+use super::sql::{EVENTS_AFTER, LOAD_STATS};
 
 /// A pool of read-only connections for dashboard rows.
 pub(crate) struct DashboardReader {
@@ -49,14 +52,66 @@ impl DashboardReader {
         Ok(stats)
     }
 
-    fn connect(&self) -> Result<Connection, StoreError> {
-        let connection = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        connection.busy_timeout(Duration::from_secs(10))?;
-        Ok(connection)
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        read_only(&self.path)
+    }
+}
+
+fn read_only(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    Ok(connection)
+}
+
+/// Up to `limit` events after position `after`, in order. Blocking: a rebuild calls it on a
+/// blocking thread. sqlx hands every row over from its worker thread one by one, which made
+/// reading the log, not folding it, most of a rebuild's time (≈8 µs an event).
+pub(crate) fn read_events(
+    path: &Path,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let connection = read_only(path)?;
+    let mut statement = connection.prepare(EVENTS_AFTER)?;
+    let mut rows = statement.query([after, limit])?;
+    let mut events = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(100_000));
+    while let Some(row) = rows.next()? {
+        let event_type: String = row.get("event_type")?;
+        let payload: String = row.get("payload")?;
+        let payload = serde_json::from_str(&payload).map_err(|e| corrupt("payload", &e))?;
+        let recorded_at: String = row.get("recorded_at")?;
+        events.push(RecordedEvent {
+            position: row.get("position")?,
+            event_id: uuid(row, "event_id")?,
+            task_id: uuid(row, "stream_id")?,
+            stream_version: row.get("stream_version")?,
+            actor: row.get("actor")?,
+            recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
+                .map_err(|e| corrupt("recorded_at", &e))?
+                .with_timezone(&Utc),
+            event: TaskEvent::from_stored(&event_type, row.get("event_version")?, payload)?,
+        });
+    }
+    Ok(events)
+}
+
+fn uuid(row: &Row<'_>, column: &str) -> Result<Uuid, StoreError> {
+    let bytes: Vec<u8> = row.get(column)?;
+    Uuid::from_slice(&bytes).map_err(|e| corrupt(column, &e))
+}
+
+fn corrupt(what: &str, error: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(
+        format!("unreadable {what} in the database: {error}").into(),
+    ))
 }
 
 fn stats_row(row: &Row<'_>) -> rusqlite::Result<DashboardStats> {

@@ -12,6 +12,8 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use projections::RecordedEvent;
+
 use super::command::{CommandResult, run_batch as run_commands};
 use super::write_tx::{Tables, WriteTx};
 use super::{CommandError, CommandOutcome, StoreError, Submission};
@@ -46,9 +48,18 @@ pub(crate) trait WriterConnection: WriteTx + 'static {
 
 /// Where the writer gets a connection for each batch; a broken connection is replaced by the
 /// next acquire.
-pub(crate) trait WriterBackend: Send + Sync + 'static {
+pub(crate) trait WriterBackend: Clone + Send + Sync + 'static {
     type Connection: WriterConnection;
     fn acquire(&self) -> impl Future<Output = Result<Self::Connection, StoreError>> + Send;
+
+    /// A page of the log for a rebuild to fold, read outside any transaction.
+    fn read_log(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send {
+        async move { self.acquire().await?.events_after(after, limit).await }
+    }
 }
 
 /// Each live read-model table with the shadow a rebuild builds it in.
