@@ -25,6 +25,9 @@ use super::writer::{Writer, WriterBackend, WriterConnection, shadow_pairs};
 /// The advisory lock key every tally writer takes (`"tally"` in ASCII).
 pub const WRITE_LOCK: i64 = 0x74_61_6c_6c_79;
 
+/// The advisory lock a rebuild holds for its whole run (`"rebuild"` in ASCII).
+pub const REBUILD_LOCK: i64 = 0x72_65_62_75_69_6c_64;
+
 /// A tally store in a PostgreSQL database.
 pub struct PostgresStore {
     readers: PgPool,
@@ -87,6 +90,23 @@ struct PostgresWriter(PgPool);
 
 impl WriterBackend for PostgresWriter {
     type Connection = PostgresWriteConnection;
+    type RebuildGuard = sqlx::PgConnection;
+
+    /// A session advisory lock on a connection of its own, held until the rebuild drops it or
+    /// its process dies.
+    async fn exclusive_rebuild(&self) -> Result<sqlx::PgConnection, StoreError> {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect_with(&self.0.connect_options()).await?;
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(REBUILD_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        if locked {
+            Ok(connection)
+        } else {
+            Err(StoreError::RebuildRunning)
+        }
+    }
 
     async fn acquire(&self) -> Result<PostgresWriteConnection, StoreError> {
         Ok(PostgresWriteConnection(self.0.acquire().await?))

@@ -11,7 +11,8 @@
 //! Readers see either the old tables or the new ones, never a half-built one, and commands keep
 //! being accepted throughout (they wait only for the short final transaction). Killed at any
 //! moment before the final commit, a rebuild leaves the live tables exactly as they were; the
-//! next one drops its leftovers and starts again.
+//! next one drops its leftovers and starts again. One rebuild runs at a time per database (a
+//! lock that a killed process releases); a second one is refused.
 
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,8 @@ pub(crate) async fn rebuild<B: WriterBackend>(
     progress: &ProgressBar,
 ) -> Result<RebuildReport, StoreError> {
     let started = Instant::now();
+    // Two rebuilds would drop each other's shadow tables.
+    let _exclusive = backend.exclusive_rebuild().await?;
     let mut connection = backend.acquire().await?;
     connection.create_shadows().await?;
     progress.set_length(connection.head_position().await?.max(0) as u64);

@@ -120,6 +120,20 @@ struct SqliteWriter {
 
 impl WriterBackend for SqliteWriter {
     type Connection = SqliteWriteConnection;
+    type RebuildGuard = std::fs::File;
+
+    /// An OS lock on `<database>-rebuild.lock`, released when the file is closed or the
+    /// process dies.
+    async fn exclusive_rebuild(&self) -> Result<std::fs::File, StoreError> {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-rebuild.lock");
+        let file = std::fs::File::create(name).map_err(sqlx::Error::Io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::RebuildRunning),
+            Err(std::fs::TryLockError::Error(error)) => Err(sqlx::Error::Io(error).into()),
+        }
+    }
 
     async fn acquire(&self) -> Result<SqliteWriteConnection, StoreError> {
         Ok(SqliteWriteConnection(self.pool.acquire().await?))

@@ -52,6 +52,13 @@ pub(crate) trait WriterBackend: Clone + Send + Sync + 'static {
     type Connection: WriterConnection;
     fn acquire(&self) -> impl Future<Output = Result<Self::Connection, StoreError>> + Send;
 
+    /// Something that, while held, keeps every other rebuild of the database out, and that a
+    /// killed process lets go of by itself. `Err(StoreError::RebuildRunning)` when taken.
+    type RebuildGuard: Send;
+    fn exclusive_rebuild(
+        &self,
+    ) -> impl Future<Output = Result<Self::RebuildGuard, StoreError>> + Send;
+
     /// A page of the log for a rebuild to fold, read outside any transaction.
     fn read_log(
         &self,

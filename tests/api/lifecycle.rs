@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use clap::Parser;
 use indicatif::ProgressBar;
 use tally::domain::{Command as TaskCommand, CommandRequest, Description, Title, UserId};
-use tally::store::{Projection, SqliteOptions, Store, Submission};
+use tally::store::{Projection, SqliteOptions, Store, StoreError, Submission};
 use uuid::Uuid;
 
 use crate::support::{Backend, TestApp, on_both_backends};
@@ -21,6 +21,7 @@ on_both_backends!(
     a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched,
     verify_finds_injected_drift_and_repair_fixes_it,
     a_rebuild_fixes_a_corrupted_task_table,
+    a_second_rebuild_while_one_runs_is_refused,
     checkpoints_follow_the_log_and_health_reports_the_lag,
     the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figure,
     the_expiry_job_forgets_idempotency_keys_older_than_a_day,
@@ -460,4 +461,28 @@ async fn the_default_schedules_parse_and_the_scheduler_stops() {
         .await
         .expect("scheduler");
     scheduler.shutdown().await.expect("shutdown");
+}
+
+async fn a_second_rebuild_while_one_runs_is_refused(app: TestApp) {
+    tally::seed::seed(app.store.clone(), 4, 1_500, ProgressBar::hidden())
+        .await
+        .expect("seed");
+    let (first, second) = (second_store(&app).await, second_store(&app).await);
+    let hidden = ProgressBar::hidden();
+    let (a, b) = tokio::join!(
+        first.rebuild(&Projection::ALL, &hidden),
+        second.rebuild(&Projection::ALL, &hidden)
+    );
+    let refused =
+        |result: &Result<_, StoreError>| matches!(result, Err(StoreError::RebuildRunning));
+    assert!(
+        a.is_ok() && refused(&b) || refused(&a) && b.is_ok(),
+        "one rebuild runs, the other is refused: {a:?} / {b:?}"
+    );
+    // The lock goes with the rebuild: the next one runs.
+    second
+        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .await
+        .expect("a later rebuild");
+    assert_clean(&app).await;
 }
