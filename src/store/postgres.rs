@@ -26,7 +26,7 @@ use super::writer::{Writer, WriterBackend, WriterConnection, shadow_pairs};
 pub const WRITE_LOCK: i64 = 0x74_61_6c_6c_79;
 
 /// The advisory lock a rebuild holds for its whole run (`"rebuild"` in ASCII).
-pub const REBUILD_LOCK: i64 = 0x72_65_62_75_69_6c_64;
+pub const REBUILD_LOCK: i64 = 0x0072_6562_7569_6c64;
 
 /// A tally store in a PostgreSQL database.
 pub struct PostgresStore {
