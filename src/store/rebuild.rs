@@ -119,11 +119,11 @@ pub(crate) async fn rebuild<B: WriterBackend>(
         events += page.len() as u64;
         report(progress, models.position, events);
     }
-    write_models(backend, &models).await?;
+    let position = models.position;
+    backend.write_shadow(models).await?;
 
     // Catch up with what was appended meanwhile, without holding the writers up.
-    let mut position = models.position;
-    drop(models);
+    let mut position = position;
     loop {
         let page = in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
             let page = tx.events_after(position, PAGE).await?;
@@ -183,8 +183,9 @@ fn report(progress: &ProgressBar, position: i64, events: u64) {
     }
 }
 
-/// Writes the folded models to the shadow tables, a chunk per transaction.
-async fn write_models<B: WriterBackend>(
+/// Writes the folded models to the shadow tables, a chunk per transaction, through the
+/// backend's bulk statements.
+pub(crate) async fn write_models<B: WriterBackend>(
     backend: &B,
     models: &ReadModels,
 ) -> Result<(), StoreError> {

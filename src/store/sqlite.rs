@@ -10,11 +10,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Executor, Sqlite};
 
-use projections::{DashboardStats, RecordedEvent};
+use projections::{DashboardStats, ReadModels, RecordedEvent};
 
 use super::StoreError;
 use super::queries::impl_store;
-use super::sqlite_rows::{DashboardReader, read_events};
+use super::sqlite_rows::{DashboardReader, read_events, write_shadow};
 use super::write_tx::impl_write_tx;
 use super::writer::{Writer, WriterBackend, WriterConnection, shadow_pairs};
 
@@ -137,6 +137,13 @@ impl WriterBackend for SqliteWriter {
 
     async fn acquire(&self) -> Result<SqliteWriteConnection, StoreError> {
         Ok(SqliteWriteConnection(self.pool.acquire().await?))
+    }
+
+    async fn write_shadow(&self, models: ReadModels) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_shadow(&path, &models))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?
     }
 
     async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {

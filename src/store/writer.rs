@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use projections::RecordedEvent;
+use projections::{ReadModels, RecordedEvent};
 
 use super::command::{CommandResult, run_batch as run_commands};
 use super::write_tx::{Tables, WriteTx};
@@ -58,6 +58,14 @@ pub(crate) trait WriterBackend: Clone + Send + Sync + 'static {
     fn exclusive_rebuild(
         &self,
     ) -> impl Future<Output = Result<Self::RebuildGuard, StoreError>> + Send;
+
+    /// Writes a rebuild's folded models into the empty shadow tables.
+    fn write_shadow(
+        &self,
+        models: ReadModels,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move { super::rebuild::write_models(self, &models).await }
+    }
 
     /// A page of the log for a rebuild to fold, read outside any transaction.
     fn read_log(
