@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::calendar::{day_key, week_key};
 use crate::event::{Permission, RecordedEvent};
 use crate::fold::project;
-use crate::rows::{TaskStatus, TaskView};
+use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView};
 use crate::stats::{DashboardFigures, DashboardStats, completion_rate};
 
 /// Every read model, folded from events in position order.
@@ -80,13 +80,21 @@ impl ReadModels {
         figures
     }
 
+    /// Every task row.
+    pub fn task_rows(&self) -> impl Iterator<Item = &TaskRow> {
+        self.tasks.values().filter_map(|view| view.task.as_ref())
+    }
+
+    /// Every share row.
+    pub fn share_rows(&self) -> impl Iterator<Item = &ShareRow> {
+        self.tasks.values().flat_map(|view| &view.shares)
+    }
+
     /// Every user id that owns a task, holds a share or has a stats row.
     pub fn users(&self) -> BTreeSet<String> {
-        let owners = self.tasks.values().filter_map(|view| view.task.as_ref());
-        let recipients = self.tasks.values().flat_map(|view| &view.shares);
-        owners
+        self.task_rows()
             .map(|task| task.owner_id.clone())
-            .chain(recipients.map(|share| share.user_id.clone()))
+            .chain(self.share_rows().map(|share| share.user_id.clone()))
             .chain(self.stats.keys().cloned())
             .collect()
     }

@@ -45,6 +45,8 @@ pub enum StoreError {
     Unreadable(#[from] UnreadableEvent),
     #[error("the command writer has stopped")]
     WriterStopped,
+    #[error("a background task of the store panicked or was cancelled")]
+    TaskFailed,
     #[error("another rebuild of this database is running")]
     RebuildRunning,
     #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]

@@ -110,7 +110,7 @@ pub(crate) async fn rebuild<B: WriterBackend>(
     };
     let mut next = read(0);
     loop {
-        let page = next.await.map_err(|_| StoreError::WriterStopped)??;
+        let page = next.await.map_err(|_| StoreError::TaskFailed)??;
         let Some(last) = page.last() else { break };
         next = read(last.position);
         for event in &page {
@@ -189,15 +189,14 @@ pub(crate) async fn write_models<B: WriterBackend>(
     backend: &B,
     models: &ReadModels,
 ) -> Result<(), StoreError> {
-    let views = || models.tasks.values();
-    let tasks: Vec<_> = views().filter_map(|view| view.task.as_ref()).collect();
+    let tasks: Vec<_> = models.task_rows().collect();
     for chunk in tasks.chunks(ROWS_PER_TRANSACTION) {
         in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
             tx.upsert_tasks(Tables::SHADOW, chunk).await
         })
         .await?;
     }
-    let shares: Vec<_> = views().flat_map(|view| &view.shares).collect();
+    let shares: Vec<_> = models.share_rows().collect();
     for chunk in shares.chunks(ROWS_PER_TRANSACTION) {
         in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
             tx.upsert_shares(Tables::SHADOW, chunk).await

@@ -143,14 +143,14 @@ impl WriterBackend for SqliteWriter {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_shadow(&path, &models))
             .await
-            .map_err(|_| StoreError::WriterStopped)?
+            .map_err(|_| StoreError::TaskFailed)?
     }
 
     async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || read_events(&path, after, limit))
             .await
-            .map_err(|_| StoreError::WriterStopped)?
+            .map_err(|_| StoreError::TaskFailed)?
     }
 }
 

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::sql::{EVENTS_AFTER, LOAD_STATS, STATS_COLUMNS, TASK_COLUMNS};
-use super::write_tx::Tables;
+use super::write_tx::{Params, Tables, list};
 
 /// A pool of read-only connections for dashboard rows.
 pub(crate) struct DashboardReader {
@@ -148,79 +148,76 @@ pub(crate) fn write_shadow(path: &Path, models: &ReadModels) -> Result<(), Store
     let mut connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     connection.busy_timeout(Duration::from_secs(10))?;
     let shadow = Tables::SHADOW;
-    let tasks: Vec<&TaskRow> = models
-        .tasks
-        .values()
-        .filter_map(|v| v.task.as_ref())
-        .collect();
-    let insert_task = format!(
-        "insert into {} ({}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        shadow.tasks, TASK_COLUMNS
+    let tasks: Vec<&TaskRow> = models.task_rows().collect();
+    let sql = format!(
+        "insert into {} ({TASK_COLUMNS}) values ({})",
+        shadow.tasks,
+        list(Params::Positional, 9)
     );
-    for chunk in tasks.chunks(SHADOW_ROWS_PER_TRANSACTION) {
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut insert = tx.prepare_cached(&insert_task)?;
-            for task in chunk {
-                insert.execute(rusqlite::params![
-                    task.id.as_bytes(),
-                    task.owner_id,
-                    task.title,
-                    task.description,
-                    task.status.as_str(),
-                    time(task.created_at),
-                    time(task.updated_at),
-                    task.completed_at.map(time),
-                    task.version,
-                ])?;
-            }
-        }
-        tx.commit()?;
-    }
-    let shares: Vec<&ShareRow> = models.tasks.values().flat_map(|v| &v.shares).collect();
-    let insert_share = format!(
-        "insert into {} (task_id, user_id, permission) values (?, ?, ?)",
-        shadow.shares
+    insert_all(&mut connection, &sql, &tasks, |insert, task| {
+        insert.execute(rusqlite::params![
+            task.id.as_bytes(),
+            task.owner_id,
+            task.title,
+            task.description,
+            task.status.as_str(),
+            time(task.created_at),
+            time(task.updated_at),
+            task.completed_at.map(time),
+            task.version,
+        ])
+    })?;
+    let shares: Vec<&ShareRow> = models.share_rows().collect();
+    let sql = format!(
+        "insert into {} (task_id, user_id, permission) values ({})",
+        shadow.shares,
+        list(Params::Positional, 3)
     );
-    for chunk in shares.chunks(SHADOW_ROWS_PER_TRANSACTION) {
-        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut insert = tx.prepare_cached(&insert_share)?;
-            for share in chunk {
-                insert.execute(rusqlite::params![
-                    share.task_id.as_bytes(),
-                    share.user_id,
-                    share.permission.as_str(),
-                ])?;
-            }
-        }
-        tx.commit()?;
-    }
+    insert_all(&mut connection, &sql, &shares, |insert, share| {
+        insert.execute(rusqlite::params![
+            share.task_id.as_bytes(),
+            share.user_id,
+            share.permission.as_str(),
+        ])
+    })?;
     let stats: Vec<&DashboardStats> = models.stats.values().collect();
-    let insert_stats = format!(
-        "insert into {} ({}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        shadow.stats, STATS_COLUMNS
+    let sql = format!(
+        "insert into {} ({STATS_COLUMNS}) values ({})",
+        shadow.stats,
+        list(Params::Positional, 13)
     );
-    for chunk in stats.chunks(SHADOW_ROWS_PER_TRANSACTION) {
+    insert_all(&mut connection, &sql, &stats, |insert, row| {
+        insert.execute(rusqlite::params![
+            row.user_id,
+            row.pending,
+            row.completed,
+            row.shared_view,
+            row.shared_edit,
+            row.created_day.key,
+            row.created_day.count,
+            row.created_week.key,
+            row.created_week.count,
+            row.completed_day.key,
+            row.completed_day.count,
+            row.completed_week.key,
+            row.completed_week.count,
+        ])
+    })
+}
+
+/// Runs the prepared `sql` once per row, `SHADOW_ROWS_PER_TRANSACTION` rows per transaction.
+fn insert_all<T>(
+    connection: &mut Connection,
+    sql: &str,
+    rows: &[T],
+    insert: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(SHADOW_ROWS_PER_TRANSACTION) {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            let mut insert = tx.prepare_cached(&insert_stats)?;
+            let mut statement = tx.prepare_cached(sql)?;
             for row in chunk {
-                insert.execute(rusqlite::params![
-                    row.user_id,
-                    row.pending,
-                    row.completed,
-                    row.shared_view,
-                    row.shared_edit,
-                    row.created_day.key,
-                    row.created_day.count,
-                    row.created_week.key,
-                    row.created_week.count,
-                    row.completed_day.key,
-                    row.completed_day.count,
-                    row.completed_week.key,
-                    row.completed_week.count,
-                ])?;
+                insert(&mut statement, row)?;
             }
         }
         tx.commit()?;

@@ -149,19 +149,15 @@ fn compare(fold: &ReadModels, stored: &AllRows, now: DateTime<Utc>) -> VerifyRep
     }
     let task_rows = |models: &ReadModels| -> BTreeMap<Uuid, TaskRow> {
         models
-            .tasks
-            .values()
-            .filter_map(|view| view.task.clone())
-            .map(|task| (task.id, task))
+            .task_rows()
+            .map(|task| (task.id, task.clone()))
             .collect()
     };
     report.tasks = row_drift(&task_rows(fold), &task_rows(&stored_models));
     let share_rows = |models: &ReadModels| -> BTreeMap<(Uuid, String), ShareRow> {
         models
-            .tasks
-            .values()
-            .flat_map(|view| view.shares.iter().cloned())
-            .map(|share| ((share.task_id, share.user_id.clone()), share))
+            .share_rows()
+            .map(|share| ((share.task_id, share.user_id.clone()), share.clone()))
             .collect()
     };
     report.shares = row_drift(&share_rows(fold), &share_rows(&stored_models));
@@ -235,11 +231,7 @@ async fn rewrite<T: WriteTx>(
     stored: &AllRows,
 ) -> Result<(), StoreError> {
     let live = Tables::LIVE;
-    let expected_tasks: Vec<&TaskRow> = fold
-        .tasks
-        .values()
-        .filter_map(|v| v.task.as_ref())
-        .collect();
+    let expected_tasks: Vec<&TaskRow> = fold.task_rows().collect();
     let expected_ids: BTreeSet<Uuid> = expected_tasks.iter().map(|task| task.id).collect();
     let extra_tasks: Vec<Uuid> = stored
         .tasks
@@ -247,7 +239,7 @@ async fn rewrite<T: WriteTx>(
         .map(|task| task.id)
         .filter(|id| !expected_ids.contains(id))
         .collect();
-    let expected_shares: Vec<&ShareRow> = fold.tasks.values().flat_map(|v| &v.shares).collect();
+    let expected_shares: Vec<&ShareRow> = fold.share_rows().collect();
     let expected_keys: BTreeSet<(Uuid, &str)> = expected_shares
         .iter()
         .map(|share| (share.task_id, share.user_id.as_str()))

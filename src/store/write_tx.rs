@@ -337,11 +337,12 @@ macro_rules! impl_write_tx {
                     }
                     for row in query.fetch_all(&mut *self.0).await? {
                         let task = row.task_row()?;
+                        let id = task.id;
                         let view = projections::TaskView {
-                            task: Some(task.clone()),
+                            task: Some(task),
                             shares: Vec::new(),
                         };
-                        views.insert(task.id, view);
+                        views.insert(id, view);
                     }
                     if views.is_empty() {
                         continue;
