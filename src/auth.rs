@@ -28,6 +28,8 @@ pub struct AuthConfig {
 pub enum KeyError {
     #[error("TALLY_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")]
     ShortSecret,
+    #[error("{0} holds fewer than {MIN_SECRET_BYTES} bytes: delete it to have a new secret made")]
+    ShortSecretFile(PathBuf),
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -160,33 +162,43 @@ fn public_key(pem: &[u8]) -> Option<(DecodingKey, Algorithm)> {
 }
 
 /// Reads the secret in `data_dir`, creating a random 256-bit one (mode 0600) the first time.
+///
+/// The new secret is written and synced under a temporary name, then hard-linked into place:
+/// a link fails if the file exists, so two processes starting at once agree on one secret, and
+/// nobody can ever read a half-written (empty or short) secret.
 fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, KeyError> {
     let path = data_dir.join(SECRET_FILE);
-    let io = |source| KeyError::Io {
-        path: path.clone(),
-        source,
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| KeyError::Io { path, source }
     };
     match std::fs::read_to_string(&path) {
-        Ok(secret) => return Ok(secret.trim().as_bytes().to_vec()),
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(error)),
+        Ok(secret) if secret.trim().len() >= MIN_SECRET_BYTES => {
+            return Ok(secret.trim().as_bytes().to_vec());
+        }
+        Ok(_) => return Err(KeyError::ShortSecretFile(path)),
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(error)),
         Err(_) => {}
     }
-    std::fs::create_dir_all(data_dir).map_err(io)?;
+    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
+    let draft = data_dir.join(format!("{SECRET_FILE}.{}", uuid::Uuid::now_v7().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes()).map_err(io)?;
-            file.sync_all().map_err(io)?;
-            Ok(secret.into_bytes())
-        }
-        // Another process created it first: use theirs.
+    let written = options.open(&draft).and_then(|mut file| {
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&draft, &path));
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => Ok(secret.into_bytes()),
+        // Another process put its secret in place first: use theirs.
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
             generated_secret(data_dir)
         }
-        Err(error) => Err(io(error)),
+        Err(error) => Err(io(&path)(error)),
     }
 }

@@ -410,3 +410,39 @@ fn without_a_configured_key_a_private_secret_file_is_generated_and_reused() {
         "another data directory has another secret"
     );
 }
+
+#[test]
+fn an_empty_or_short_secret_file_is_refused_rather_than_used_as_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for content in ["", "\n", &"s".repeat(31)] {
+        std::fs::write(dir.path().join(SECRET_FILE), content).unwrap();
+        let refused = Authenticator::from_config(&AuthConfig::default(), dir.path());
+        assert!(
+            matches!(refused, Err(KeyError::ShortSecretFile(_))),
+            "{content:?}"
+        );
+    }
+}
+
+#[test]
+fn servers_starting_at_once_on_a_new_data_directory_agree_on_one_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let alice = UserId::parse("alice").unwrap();
+    let expires = Utc::now() + Duration::hours(1);
+    let authenticators: Vec<Authenticator> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| Authenticator::from_config(&AuthConfig::default(), &data_dir)))
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| start.join().unwrap().expect("every start succeeds"))
+            .collect()
+    });
+    let token = authenticators[0].mint(&alice, expires).unwrap();
+    for authenticator in &authenticators {
+        assert_eq!(authenticator.verify(&token).unwrap(), alice);
+    }
+    let files: Vec<_> = std::fs::read_dir(&data_dir).unwrap().collect();
+    assert_eq!(files.len(), 1, "no draft is left behind");
+}
