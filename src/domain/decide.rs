@@ -4,6 +4,10 @@ use chrono::{DateTime, Utc};
 use projections::{Permission, TaskEvent, TaskStatus, TaskView};
 use uuid::Uuid;
 
+use super::error::{
+    ALREADY_COMPLETED, DomainError, NOT_COMPLETED, ONLY_OWNER_DELETES, ONLY_OWNER_SHARES,
+    ONLY_OWNER_UNSHARES, VIEWER_CHANGES,
+};
 use super::values::{Description, Title, UserId};
 
 /// What a user asks to do to a task.
@@ -38,25 +42,6 @@ pub struct CommandRequest {
     pub command: Command,
     pub expected_version: Option<i64>,
     pub now: DateTime<Utc>,
-}
-
-/// Why a command was refused. Each maps to one row of the contract's error table.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DomainError {
-    #[error("no such task")]
-    TaskNotFound,
-    #[error("no such share")]
-    ShareNotFound,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("{0}")]
-    InvalidTransition(&'static str),
-    #[error("the task is at version {current}, not {expected}")]
-    VersionMismatch { expected: i64, current: i64 },
-    #[error("a task cannot be shared with its owner")]
-    ShareWithSelf,
-    #[error("a task with this id already exists")]
-    TaskExists,
 }
 
 /// The caller's standing towards a task.
@@ -94,11 +79,13 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
             None => return Err(DomainError::TaskNotFound),
         }
     };
+    // Permission first: a stale `If-Match` from someone who may not do this at all is a 403,
+    // since retrying with the right version would not help them.
+    require_permission(role, &request.command)?;
     check_version(request.expected_version, task.version)?;
     match &request.command {
         Command::Create { .. } => Err(DomainError::TaskExists),
         Command::Edit { title, description } => {
-            require_editor(role)?;
             let title = title
                 .as_ref()
                 .filter(|t| t.as_str() != task.title)
@@ -112,33 +99,19 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
             }
             Ok(vec![TaskEvent::TaskEdited { title, description }])
         }
-        Command::Complete => {
-            require_editor(role)?;
-            match task.status {
-                TaskStatus::Pending => Ok(vec![TaskEvent::TaskCompleted {}]),
-                TaskStatus::Completed => Err(DomainError::InvalidTransition(
-                    "the task is already completed",
-                )),
-            }
-        }
-        Command::Reopen => {
-            require_editor(role)?;
-            match task.status {
-                TaskStatus::Completed => Ok(vec![TaskEvent::TaskReopened {}]),
-                TaskStatus::Pending => {
-                    Err(DomainError::InvalidTransition("the task is not completed"))
-                }
-            }
-        }
-        Command::Delete => {
-            require_owner(role, "only the owner may delete a task")?;
-            Ok(vec![TaskEvent::TaskDeleted {}])
-        }
+        Command::Complete => match task.status {
+            TaskStatus::Pending => Ok(vec![TaskEvent::TaskCompleted {}]),
+            TaskStatus::Completed => Err(DomainError::InvalidTransition(ALREADY_COMPLETED)),
+        },
+        Command::Reopen => match task.status {
+            TaskStatus::Completed => Ok(vec![TaskEvent::TaskReopened {}]),
+            TaskStatus::Pending => Err(DomainError::InvalidTransition(NOT_COMPLETED)),
+        },
+        Command::Delete => Ok(vec![TaskEvent::TaskDeleted {}]),
         Command::Share {
             user_id,
             permission,
         } => {
-            require_owner(role, "only the owner may share a task")?;
             if user_id.as_str() == task.owner_id {
                 return Err(DomainError::ShareWithSelf);
             }
@@ -156,15 +129,12 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
                 }],
             })
         }
-        Command::Unshare { user_id } => {
-            require_owner(role, "only the owner may change who a task is shared with")?;
-            match view.share_of(user_id.as_str()) {
-                Some(_) => Ok(vec![TaskEvent::TaskUnshared {
-                    user_id: user_id.as_str().to_owned(),
-                }]),
-                None => Err(DomainError::ShareNotFound),
-            }
-        }
+        Command::Unshare { user_id } => match view.share_of(user_id.as_str()) {
+            Some(_) => Ok(vec![TaskEvent::TaskUnshared {
+                user_id: user_id.as_str().to_owned(),
+            }]),
+            None => Err(DomainError::ShareNotFound),
+        },
     }
 }
 
@@ -177,12 +147,21 @@ fn check_version(expected: Option<i64>, current: i64) -> Result<(), DomainError>
     }
 }
 
+/// Whether `role` may run `command` at all.
+fn require_permission(role: Role, command: &Command) -> Result<(), DomainError> {
+    match command {
+        Command::Create { .. } => Ok(()),
+        Command::Edit { .. } | Command::Complete | Command::Reopen => require_editor(role),
+        Command::Delete => require_owner(role, ONLY_OWNER_DELETES),
+        Command::Share { .. } => require_owner(role, ONLY_OWNER_SHARES),
+        Command::Unshare { .. } => require_owner(role, ONLY_OWNER_UNSHARES),
+    }
+}
+
 fn require_editor(role: Role) -> Result<(), DomainError> {
     match role {
         Role::Owner | Role::Editor => Ok(()),
-        Role::Viewer => Err(DomainError::Forbidden(
-            "a view-only share does not allow changing the task",
-        )),
+        Role::Viewer => Err(DomainError::Forbidden(VIEWER_CHANGES)),
     }
 }
 

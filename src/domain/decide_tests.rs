@@ -431,3 +431,13 @@ fn a_stranger_with_a_wrong_version_is_still_told_the_task_does_not_exist() {
         Err(DomainError::TaskNotFound)
     );
 }
+
+#[test]
+fn a_viewer_or_editor_with_a_wrong_version_is_told_they_may_not_rather_than_to_retry() {
+    assert_forbidden(decide(&pending(), &when_at(VIEWER, 1, Command::Complete)));
+    assert_forbidden(decide(&pending(), &when_at(EDITOR, 1, Command::Delete)));
+    assert_forbidden(decide(
+        &pending(),
+        &when_at(EDITOR, 1, share("dave", Permission::View)),
+    ));
+}

@@ -4,7 +4,9 @@
 //! [`decide`], and appends what it returns. The clock comes in with the request.
 
 mod decide;
+mod error;
 mod values;
 
-pub use decide::{Command, CommandRequest, DomainError, decide};
+pub use decide::{Command, CommandRequest, decide};
+pub use error::DomainError;
 pub use values::{Description, InvalidValue, Title, UserId};

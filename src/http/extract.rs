@@ -111,14 +111,18 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
 }
 
 impl CommandHeaders {
-    /// The key with the fingerprint of this request: method, path and the body's JSON value
-    /// (so whitespace and key order do not make a repeat look different).
+    /// The key with the fingerprint of this request: method, path, `If-Match` and the body's
+    /// JSON value (so whitespace and key order do not make a repeat look different).
     pub fn idempotency(&self, body: Option<&serde_json::Value>) -> Option<Idempotency> {
         let key = self.idempotency_key.clone()?;
         let mut digest = Sha256::new();
         digest.update(self.method.as_str());
         digest.update([0]);
         digest.update(&self.path);
+        digest.update([0]);
+        if let Some(version) = self.expected_version {
+            digest.update(version.to_string());
+        }
         digest.update([0]);
         if let Some(body) = body {
             digest.update(body.to_string());

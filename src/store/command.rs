@@ -11,13 +11,14 @@ use uuid::Uuid;
 use super::projector::{Projector, distinct};
 use super::write_tx::{KeyedResponse, NewEvent, StoredResponse, Tables, WriteTx};
 use super::{CommandError, CommandOutcome, StoreError, Submission, idempotency_cutoff};
-use crate::domain::{Command, decide};
+use crate::domain::{Command, DomainError, decide};
 
 /// What a command answers: its outcome, or why it was refused.
 pub(crate) type CommandResult = Result<CommandOutcome, CommandError>;
 
-/// Runs `batch` in the open transaction. A refusal (`Ok(Err(..))` in the list) has written
-/// nothing; a store error (`Err(..)`) means the whole transaction must be rolled back.
+/// Runs `batch` in the open transaction. A refusal (`Ok(Err(..))` in the list) has appended
+/// nothing (it stores only its answer, under its idempotency key); a store error (`Err(..)`)
+/// means the whole transaction must be rolled back.
 pub(crate) async fn run_batch<T: WriteTx>(
     tx: &mut T,
     batch: &[&Submission],
@@ -85,21 +86,42 @@ struct Plan {
 }
 
 impl Plan {
+    /// Replays the stored answer of a repeated request, or decides the command and keeps its
+    /// answer, success or refusal, under its idempotency key.
     fn command(&mut self, submission: &Submission) -> CommandResult {
         let request = &submission.request;
-        let user_id = request.actor.as_str();
-        if let Some(idempotency) = &submission.idempotency {
-            let key = (user_id.to_owned(), idempotency.key.clone());
-            if let Some(stored) = self.responses.get(&key)
-                && stored.created_at >= idempotency_cutoff(request.now)
-            {
-                return if stored.response.fingerprint == idempotency.fingerprint {
-                    Ok(stored.response.outcome)
-                } else {
-                    Err(CommandError::IdempotencyKeyReuse)
-                };
-            }
+        let Some(idempotency) = &submission.idempotency else {
+            return Ok(self.decide(submission)?);
+        };
+        let key = (request.actor.as_str().to_owned(), idempotency.key.clone());
+        if let Some(stored) = self.responses.get(&key)
+            && stored.created_at >= idempotency_cutoff(request.now)
+        {
+            return if stored.response.fingerprint == idempotency.fingerprint {
+                Ok(stored.response.outcome.clone()?)
+            } else {
+                Err(CommandError::IdempotencyKeyReuse)
+            };
         }
+        let outcome = self.decide(submission);
+        let keyed = KeyedResponse {
+            user_id: key.0.clone(),
+            key: key.1.clone(),
+            task_id: request.task_id,
+            response: StoredResponse {
+                fingerprint: idempotency.fingerprint.clone(),
+                outcome: outcome.clone(),
+            },
+            created_at: request.now,
+        };
+        self.responses.insert(key.clone(), keyed);
+        self.new_responses.push(key);
+        Ok(outcome?)
+    }
+
+    /// Decides the command against the batch's state and records its events.
+    fn decide(&mut self, submission: &Submission) -> Result<CommandOutcome, DomainError> {
+        let request = &submission.request;
         let view = self.projector.view(request.task_id);
         let events = decide(view, request)?;
         let mut outcome = CommandOutcome {
@@ -121,7 +143,7 @@ impl Plan {
                 event_id: Uuid::now_v7(),
                 task_id: request.task_id,
                 stream_version: outcome.version,
-                actor: user_id.to_owned(),
+                actor: request.actor.as_str().to_owned(),
                 recorded_at: request.now,
                 event,
             };
@@ -132,20 +154,6 @@ impl Plan {
             });
         }
         self.stream_heads.insert(request.task_id, outcome.position);
-        if let Some(idempotency) = &submission.idempotency {
-            let key = (user_id.to_owned(), idempotency.key.clone());
-            let keyed = KeyedResponse {
-                user_id: key.0.clone(),
-                key: key.1.clone(),
-                response: StoredResponse {
-                    fingerprint: idempotency.fingerprint.clone(),
-                    outcome,
-                },
-                created_at: request.now,
-            };
-            self.responses.insert(key.clone(), keyed);
-            self.new_responses.push(key);
-        }
         Ok(outcome)
     }
 

@@ -114,14 +114,20 @@ macro_rules! store_row {
 
             fn stored_response(&self) -> Result<StoredResponse, StoreError> {
                 use sqlx::Row;
-                Ok(StoredResponse {
-                    fingerprint: self.try_get("fingerprint")?,
-                    outcome: CommandOutcome {
+                let refusal: Option<String> = self.try_get("refusal")?;
+                let outcome = match refusal {
+                    Some(refusal) => Err(crate::domain::DomainError::from_stored(&refusal)
+                        .ok_or_else(|| corrupt("refusal", &refusal))?),
+                    None => Ok(CommandOutcome {
                         task_id: self.try_get("task_id")?,
                         version: self.try_get("version")?,
                         position: self.try_get("position")?,
                         created: self.try_get("created")?,
-                    },
+                    }),
+                };
+                Ok(StoredResponse {
+                    fingerprint: self.try_get("fingerprint")?,
+                    outcome,
                 })
             }
         }

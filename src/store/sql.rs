@@ -3,12 +3,12 @@
 /// `SAVE_RESPONSES_HEAD values (…), (…) SAVE_RESPONSES_TAIL`. A key older than the replay
 /// window, which lookups no longer see, is overwritten.
 pub const SAVE_RESPONSES_HEAD: &str = "insert into idempotency_keys \
-     (user_id, key, fingerprint, task_id, version, position, created, created_at) values";
+     (user_id, key, fingerprint, task_id, version, position, created, created_at, refusal) values";
 
 pub const SAVE_RESPONSES_TAIL: &str = "on conflict (user_id, key) do update set \
      fingerprint = excluded.fingerprint, task_id = excluded.task_id, \
      version = excluded.version, position = excluded.position, created = excluded.created, \
-     created_at = excluded.created_at";
+     created_at = excluded.created_at, refusal = excluded.refusal";
 
 /// The columns `rows::task_row` decodes.
 macro_rules! task_columns {

@@ -14,18 +14,21 @@ use projections::{DashboardStats, RecordedEvent, ShareRow, TaskRow, TaskView};
 use uuid::Uuid;
 
 use super::{CommandOutcome, StoreError};
+use crate::domain::DomainError;
 
-/// A response stored under an idempotency key.
+/// A response stored under an idempotency key: what the command answered, success or refusal.
 #[derive(Clone, Debug)]
 pub(crate) struct StoredResponse {
     pub fingerprint: String,
-    pub outcome: CommandOutcome,
+    pub outcome: Result<CommandOutcome, DomainError>,
 }
 
 /// An idempotency key as stored: whose, which, and the response it replays.
 pub(crate) struct KeyedResponse {
     pub user_id: String,
     pub key: String,
+    /// The task the command named.
+    pub task_id: Uuid,
     pub response: StoredResponse,
     pub created_at: DateTime<Utc>,
 }
@@ -261,7 +264,7 @@ macro_rules! impl_write_tx {
                     };
                     let sql = format!(
                         "select user_id, key, fingerprint, task_id, version, position, created, \
-                         created_at from idempotency_keys \
+                         created_at, refusal from idempotency_keys \
                          where (user_id, key) in ({}) and created_at >= {cutoff}",
                         placeholders($params, 2, chunk.len())
                     );
@@ -273,6 +276,7 @@ macro_rules! impl_write_tx {
                         let keyed = KeyedResponse {
                             user_id: row.try_get("user_id")?,
                             key: row.try_get("key")?,
+                            task_id: row.try_get("task_id")?,
                             response: row.stored_response()?,
                             created_at: row.try_get("created_at")?,
                         };
@@ -287,7 +291,7 @@ macro_rules! impl_write_tx {
                 responses: &[$crate::store::write_tx::KeyedResponse],
             ) -> Result<(), $crate::store::StoreError> {
                 use $crate::store::write_tx::{placeholders, rows_per_statement};
-                const COLUMNS: usize = 8;
+                const COLUMNS: usize = 9;
                 for chunk in responses.chunks(rows_per_statement(COLUMNS)) {
                     let sql = format!(
                         "{} {} {}",
@@ -297,7 +301,19 @@ macro_rules! impl_write_tx {
                     );
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for keyed in chunk {
-                        let outcome = &keyed.response.outcome;
+                        // A refusal keeps the task id it named and zeros in the other columns.
+                        let (outcome, refusal) = match &keyed.response.outcome {
+                            Ok(outcome) => (*outcome, None),
+                            Err(refusal) => (
+                                $crate::store::CommandOutcome {
+                                    task_id: keyed.task_id,
+                                    version: 0,
+                                    position: 0,
+                                    created: false,
+                                },
+                                Some(refusal.to_stored()),
+                            ),
+                        };
                         query = query
                             .bind(&keyed.user_id)
                             .bind(&keyed.key)
@@ -306,7 +322,8 @@ macro_rules! impl_write_tx {
                             .bind(outcome.version)
                             .bind(outcome.position)
                             .bind(outcome.created)
-                            .bind(keyed.created_at);
+                            .bind(keyed.created_at)
+                            .bind(refusal);
                     }
                     query.execute(&mut *self.0).await?;
                 }

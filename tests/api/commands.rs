@@ -21,7 +21,7 @@ on_both_backends!(
 );
 
 /// Sends `body` as raw text (so its spelling is the test's choice) with extra `headers`.
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -46,7 +46,7 @@ async fn send(
 }
 
 /// Status, the headers a command sets, and the body: what a client sees of a command's answer.
-fn answer(response: &TestResponse) -> Value {
+pub(crate) fn answer(response: &TestResponse) -> Value {
     let text = |name: header::HeaderName| {
         response
             .headers

@@ -10,6 +10,7 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod errors;
+mod idempotency_refusals;
 mod lifecycle;
 mod projection_props;
 mod queries;
