@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, CommandHeaders, JsonBody, ShareUser, TaskId};
+use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
 use crate::domain::{Command, CommandRequest, Description, Title};
 use crate::store::{CommandOutcome, Submission};
 
@@ -104,6 +104,7 @@ async fn complete(
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
     headers: CommandHeaders,
+    _: NoBody,
 ) -> Result<Response, ApiError> {
     submit(&state, caller, task_id, Command::Complete, &headers, None).await
 }
@@ -113,6 +114,7 @@ async fn reopen(
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
     headers: CommandHeaders,
+    _: NoBody,
 ) -> Result<Response, ApiError> {
     submit(&state, caller, task_id, Command::Reopen, &headers, None).await
 }
@@ -122,6 +124,7 @@ async fn delete(
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
     headers: CommandHeaders,
+    _: NoBody,
 ) -> Result<Response, ApiError> {
     submit(&state, caller, task_id, Command::Delete, &headers, None).await
 }
@@ -153,6 +156,7 @@ async fn unshare(
     TaskId(task_id): TaskId,
     ShareUser(user_id): ShareUser,
     headers: CommandHeaders,
+    _: NoBody,
 ) -> Result<Response, ApiError> {
     submit(
         &state,

@@ -176,25 +176,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(is_json);
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "the body must be application/json".into(),
-            ));
+        if !declares_json(&request) {
+            return Err(unsupported_media_type());
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status().as_u16() {
-                    413 => ApiError::PayloadTooLarge,
-                    _ => ApiError::Malformed("the body could not be read".into()),
-                })?;
-        let raw: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))?;
+        let raw = parse_json(&read_body(request, state).await?)?;
         if !raw.is_object() {
             return Err(ApiError::Validation(
                 "the body must be a JSON object".into(),
@@ -205,6 +190,57 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         })?;
         Ok(JsonBody { value, raw })
     }
+}
+
+/// The body of a command that takes none: empty, or JSON `{}` or `null` (some clients always
+/// send one). Anything else is refused as a body would be, not silently ignored.
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let declares_json = declares_json(&request);
+        let bytes = read_body(request, state).await?;
+        if bytes.is_empty() {
+            return Ok(NoBody);
+        }
+        if !declares_json {
+            return Err(unsupported_media_type());
+        }
+        match parse_json(&bytes)? {
+            serde_json::Value::Null => Ok(NoBody),
+            serde_json::Value::Object(fields) if fields.is_empty() => Ok(NoBody),
+            _ => Err(ApiError::Validation("this command takes no body".into())),
+        }
+    }
+}
+
+fn declares_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(is_json)
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::UnsupportedMediaType("the body must be application/json".into())
+}
+
+/// The whole body, within the size limit (413).
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection.status().as_u16() {
+            413 => ApiError::PayloadTooLarge,
+            _ => ApiError::Malformed("the body could not be read".into()),
+        })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))
 }
 
 /// `application/json` or any `application/*+json`, whatever the parameters.

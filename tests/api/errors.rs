@@ -15,7 +15,7 @@ on_both_backends!(
     json_of_the_wrong_shape_is_refused_with_422_on_every_body_route,
     a_declared_body_over_64_kib_is_refused_with_413_on_every_route,
     a_streamed_body_over_64_kib_without_a_length_is_refused_with_413,
-    a_body_that_is_not_json_is_refused_with_415_on_every_body_route,
+    a_body_that_is_not_json_is_refused_with_415_on_every_command_route,
     a_task_id_that_is_not_a_uuid_is_refused_with_400_on_every_task_route,
     an_invalid_share_user_id_is_refused_with_422,
     list_parameters_that_make_no_sense_are_refused_with_400,
@@ -280,6 +280,18 @@ async fn json_of_the_wrong_shape_is_refused_with_422_on_every_body_route(app: Te
             world.refused(request, 422, "validation").await;
         }
     }
+    // Commands that take no body accept an empty one, `{}` or `null`, and nothing else.
+    let bodyless = command_routes().filter(|(_, _, body)| body.is_none());
+    for (method, template, _) in bodyless {
+        for body in [r#"{"title": "a"}"#, "[]", "true"] {
+            let request = world.alice(method, template, Some(body));
+            world.refused(request, 422, "validation").await;
+        }
+    }
+    let complete = |body| world.alice("POST", "/api/tasks/{pending}/complete", Some(body));
+    assert_eq!(app.send(complete("{}")).await.status, 200);
+    let reopen = world.alice("POST", "/api/tasks/{pending}/reopen", Some("null"));
+    assert_eq!(app.send(reopen).await.status, 200);
 }
 
 async fn a_declared_body_over_64_kib_is_refused_with_413_on_every_route(app: TestApp) {
@@ -309,7 +321,7 @@ async fn a_streamed_body_over_64_kib_without_a_length_is_refused_with_413(app: T
     }
 }
 
-async fn a_body_that_is_not_json_is_refused_with_415_on_every_body_route(app: TestApp) {
+async fn a_body_that_is_not_json_is_refused_with_415_on_every_command_route(app: TestApp) {
     let world = World::build(&app).await;
     let types = [
         None,
@@ -319,9 +331,10 @@ async fn a_body_that_is_not_json_is_refused_with_415_on_every_body_route(app: Te
         Some("text/json"),
         Some("application/jsonl"),
     ];
-    for (method, template, body) in body_routes() {
+    // A command that takes no body refuses one it cannot read, rather than ignore it.
+    for (method, template, body) in command_routes() {
         for content_type in types {
-            let request = world.alice(method, template, Some(body));
+            let request = world.alice(method, template, Some(body.unwrap_or("{}")));
             let request = request.with_header(header::CONTENT_TYPE, content_type);
             world.refused(request, 415, "unsupported-media-type").await;
         }
