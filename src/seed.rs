@@ -13,8 +13,9 @@ use crate::clock::Clock;
 use crate::domain::{Command, CommandRequest, Description, Title, UserId};
 use crate::store::{CommandError, Store, Submission};
 
-/// Commands in flight at once: enough for the writer to fill its batches.
-const IN_FLIGHT: usize = 512;
+/// Tasks in flight at once, each with its commands queued back to back: enough for the
+/// writer to fill its batches.
+const IN_FLIGHT: usize = 1024;
 
 /// What a seed run did.
 #[derive(Debug, Clone, Copy)]
@@ -65,23 +66,26 @@ pub async fn seed(
                     return Ok::<(), CommandError>(());
                 }
                 let plan = plan(index, users);
-                for command in &plan.commands {
-                    let request = CommandRequest {
-                        task_id: plan.task_id,
-                        actor: plan.owner.clone(),
-                        command: command.clone(),
-                        expected_version: None,
-                        now: clock.now(),
-                    };
-                    store
-                        .execute(Submission {
-                            request,
-                            idempotency: None,
-                            correlation_id: Uuid::now_v7(),
-                        })
-                        .await?;
+                let count = plan.commands.len();
+                let submissions = plan
+                    .commands
+                    .into_iter()
+                    .map(|command| Submission {
+                        request: CommandRequest {
+                            task_id: plan.task_id,
+                            actor: plan.owner.clone(),
+                            command,
+                            expected_version: None,
+                            now: clock.now(),
+                        },
+                        idempotency: None,
+                        correlation_id: Uuid::now_v7(),
+                    })
+                    .collect();
+                for result in store.execute_in_order(submissions).await {
+                    result?;
                 }
-                commands.fetch_add(plan.commands.len(), Ordering::Relaxed);
+                commands.fetch_add(count, Ordering::Relaxed);
                 progress.inc(1);
             }
         });

@@ -129,6 +129,13 @@ pub const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 pub trait Store: Send + Sync {
     /// Decides and appends a command, projects its events and commits, all in one transaction.
     async fn execute(&self, submission: Submission) -> Result<CommandOutcome, CommandError>;
+    /// Runs one client's commands back to back without waiting between them: each is decided
+    /// after the ones before it, as if sent one at a time, but they can share a transaction.
+    /// Bulk loads (`tally seed`) use it.
+    async fn execute_in_order(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> Vec<Result<CommandOutcome, CommandError>>;
     /// One user's dashboard row, `None` for a user no event has touched.
     async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError>;
     /// A task with its shares (`task` is `None` when it does not exist).

@@ -17,6 +17,13 @@ macro_rules! impl_store {
                 self.writer.submit(submission).await
             }
 
+            async fn execute_in_order(
+                &self,
+                submissions: Vec<$crate::store::Submission>,
+            ) -> Vec<Result<$crate::store::CommandOutcome, $crate::store::CommandError>> {
+                self.writer.submit_in_order(submissions).await
+            }
+
             async fn dashboard_stats(
                 &self,
                 user_id: &str,

@@ -18,8 +18,10 @@ use super::command::{CommandResult, run_batch as run_commands};
 use super::write_tx::{Tables, WriteTx};
 use super::{CommandError, CommandOutcome, StoreError, Submission};
 
-/// The most commands committed together; bounds the latency one batch adds.
-const MAX_BATCH: usize = 256;
+/// The most commands committed together; bounds the latency one batch adds. Bulk loads gain
+/// from large batches (each page a batch touches is written once per batch): 256 → 1,024 made
+/// `tally seed` ≈ 35% faster; beyond that it gained nothing measurable.
+const MAX_BATCH: usize = 1024;
 /// Commands waiting for the writer before submitters wait for room.
 const QUEUE_DEPTH: usize = 4096;
 
@@ -112,18 +114,34 @@ impl Writer {
 
     /// Queues a command and waits until it is committed (or refused).
     pub async fn submit(&self, submission: Submission) -> Result<CommandOutcome, CommandError> {
-        let sender = self
-            .jobs
-            .lock()
-            .expect("writer lock")
-            .clone()
-            .ok_or(StoreError::WriterStopped)?;
-        let (reply, answer) = oneshot::channel();
-        sender
-            .send(Job { submission, reply })
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answer.await.map_err(|_| StoreError::WriterStopped)?
+        self.submit_in_order(vec![submission]).await.remove(0)
+    }
+
+    /// Queues the commands in order, then waits for every answer. The queue keeps one
+    /// sender's order, and the writer decides in queue order.
+    pub async fn submit_in_order(
+        &self,
+        submissions: Vec<Submission>,
+    ) -> Vec<Result<CommandOutcome, CommandError>> {
+        let sender = self.jobs.lock().expect("writer lock").clone();
+        let mut answers = Vec::with_capacity(submissions.len());
+        for submission in submissions {
+            let (reply, answer) = oneshot::channel();
+            let queued = match &sender {
+                Some(sender) => sender.send(Job { submission, reply }).await.is_ok(),
+                None => false,
+            };
+            answers.push(queued.then_some(answer));
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            let answer = match answer {
+                Some(answer) => answer.await.map_err(|_| StoreError::WriterStopped.into()),
+                None => Err(StoreError::WriterStopped.into()),
+            };
+            results.push(answer.and_then(|result| result));
+        }
+        results
     }
 
     /// Stops taking commands, lets the queued ones commit, and waits for the writer to end.

@@ -11,6 +11,7 @@ mod conformance;
 mod crash;
 mod errors;
 mod idempotency_refusals;
+mod in_order;
 mod lifecycle;
 mod projection_props;
 mod queries;
