@@ -119,8 +119,21 @@ pub(crate) struct PostgresWriteConnection(PoolConnection<Postgres>);
 impl_write_tx!(
     PostgresWriteConnection,
     super::sql::INSERT_EVENTS_POSTGRES,
-    super::write_tx::Params::Numbered
+    super::write_tx::Params::Numbered,
+    shares_of_tasks
 );
+
+/// A lateral join: one probe of the `(task_id, user_id)` key per id, whatever the planner's
+/// statistics say. `task_id in (…)` became a sequential scan of every share on a database whose
+/// statistics lagged behind a bulk load (no autovacuum analyze yet).
+fn shares_of_tasks(table: &str, tasks: usize) -> String {
+    let ids = super::write_tx::placeholders(super::write_tx::Params::Numbered, 1, tasks);
+    format!(
+        "select s.task_id, s.user_id, s.permission from (values {ids}) as v (id) \
+         cross join lateral (select task_id, user_id, permission from {table} \
+         where task_id = v.id) as s order by s.task_id, s.user_id"
+    )
+}
 
 impl WriterConnection for PostgresWriteConnection {
     async fn begin(&mut self) -> Result<(), StoreError> {

@@ -164,8 +164,18 @@ pub(crate) struct SqliteWriteConnection(PoolConnection<Sqlite>);
 impl_write_tx!(
     SqliteWriteConnection,
     super::sql::INSERT_EVENTS_SQLITE,
-    super::write_tx::Params::Positional
+    super::write_tx::Params::Positional,
+    shares_of_tasks
 );
+
+/// SQLite probes the `(task_id, user_id)` key for each id of an `in` list.
+fn shares_of_tasks(table: &str, tasks: usize) -> String {
+    let ids = super::write_tx::list(super::write_tx::Params::Positional, tasks);
+    format!(
+        "select task_id, user_id, permission from {table} where task_id in ({ids}) \
+         order by task_id, user_id"
+    )
+}
 
 impl WriterConnection for SqliteWriteConnection {
     async fn begin(&mut self) -> Result<(), StoreError> {

@@ -210,9 +210,10 @@ pub(crate) fn list(style: Params, count: usize) -> String {
 
 /// Implements [`WriteTx`] for a wrapper around a pooled connection of either backend.
 /// `$insert_events` is the backend's `insert into events (…)` head (PostgreSQL must say
-/// `overriding system value` to take the writer's positions).
+/// `overriding system value` to take the writer's positions); `$shares_of_tasks(table, n)`
+/// its query for the shares of `n` tasks, bound one id each, ordered by task and user.
 macro_rules! impl_write_tx {
-    ($connection:ty, $insert_events:expr, $params:expr) => {
+    ($connection:ty, $insert_events:expr, $params:expr, $shares_of_tasks:path) => {
         impl $crate::store::write_tx::WriteTx for $connection {
             async fn head_position(&mut self) -> Result<i64, $crate::store::StoreError> {
                 Ok(sqlx::query_scalar($crate::store::sql::HEAD_POSITION)
@@ -224,20 +225,25 @@ macro_rules! impl_write_tx {
                 &mut self,
                 task_ids: &[uuid::Uuid],
             ) -> Result<std::collections::HashMap<uuid::Uuid, i64>, $crate::store::StoreError> {
-                use $crate::store::write_tx::{list, rows_per_statement};
+                use $crate::store::write_tx::{placeholders, rows_per_statement};
                 let mut heads = std::collections::HashMap::new();
                 for chunk in task_ids.chunks(rows_per_statement(1)) {
+                    // One probe of the `(stream_id, stream_version)` key per stream, whatever
+                    // the planner knows: `stream_id in (…) group by stream_id` became a scan of
+                    // the whole log on a PostgreSQL whose statistics lagged behind a bulk load,
+                    // and `max(position)` walks the position index backwards.
                     let sql = format!(
-                        "select stream_id, max(position) from events where stream_id in ({}) \
-                         group by stream_id",
-                        list($params, chunk.len())
+                        "select column1, (select position from events where stream_id = column1 \
+                         order by stream_version desc limit 1) from (values {}) as v",
+                        placeholders($params, 1, chunk.len())
                     );
                     let mut query =
-                        sqlx::query_as::<_, (uuid::Uuid, i64)>(sqlx::AssertSqlSafe(sql));
+                        sqlx::query_as::<_, (uuid::Uuid, Option<i64>)>(sqlx::AssertSqlSafe(sql));
                     for id in chunk {
                         query = query.bind(id);
                     }
-                    heads.extend(query.fetch_all(&mut *self.0).await?);
+                    let found = query.fetch_all(&mut *self.0).await?;
+                    heads.extend(found.into_iter().filter_map(|(id, head)| Some((id, head?))));
                 }
                 Ok(heads)
             }
@@ -364,11 +370,7 @@ macro_rules! impl_write_tx {
                     if views.is_empty() {
                         continue;
                     }
-                    let sql = format!(
-                        "select task_id, user_id, permission from {} where task_id in ({ids}) \
-                         order by task_id, user_id",
-                        tables.shares
-                    );
+                    let sql = $shares_of_tasks(tables.shares, chunk.len());
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for id in chunk {
                         query = query.bind(id);
