@@ -35,14 +35,20 @@ macro_rules! impl_store {
                 &self,
                 task_id: uuid::Uuid,
             ) -> Result<projections::TaskView, $crate::store::StoreError> {
-                $crate::store::rows::fetch_view!(&self.readers, task_id).await
+                // One statement, so the task and its shares come from one snapshot.
+                let rows = sqlx::query($crate::store::sql::LOAD_TASK)
+                    .bind(task_id)
+                    .fetch_all(&self.readers)
+                    .await?;
+                Ok($crate::store::rows::views_of(&rows)?
+                    .pop()
+                    .unwrap_or_default())
             }
 
             async fn list_tasks(
                 &self,
                 query: &$crate::store::TaskListQuery,
             ) -> Result<Vec<projections::TaskView>, $crate::store::StoreError> {
-                use $crate::store::rows::{LISTED_SHARE_COLUMNS, StoreRow};
                 let sql = match query.scope {
                     $crate::store::Scope::Owned => $crate::store::sql::LIST_OWNED,
                     $crate::store::Scope::Shared => $crate::store::sql::LIST_SHARED,
@@ -56,22 +62,7 @@ macro_rules! impl_store {
                     .bind(query.limit)
                     .fetch_all(&self.readers)
                     .await?;
-                let mut page: Vec<projections::TaskView> = Vec::new();
-                for row in &rows {
-                    let task = row.task_row()?;
-                    let share = row.share_row(LISTED_SHARE_COLUMNS)?;
-                    match page.last_mut() {
-                        Some(view) if view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
-                        _ => page.push(projections::TaskView {
-                            task: Some(task),
-                            shares: Vec::new(),
-                        }),
-                    }
-                    if let (Some(share), Some(view)) = (share, page.last_mut()) {
-                        view.shares.push(share);
-                    }
-                }
-                Ok(page)
+                $crate::store::rows::views_of(&rows)
             }
 
             async fn task_events(

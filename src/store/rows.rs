@@ -4,6 +4,7 @@
 
 use projections::{
     Bucket, DashboardStats, Permission, RecordedEvent, ShareRow, TaskEvent, TaskRow, TaskStatus,
+    TaskView,
 };
 
 use super::write_tx::StoredResponse;
@@ -11,7 +12,8 @@ use super::{CommandOutcome, StoreError};
 
 /// The columns of a `task_shares` row.
 pub(crate) const SHARE_COLUMNS: [&str; 3] = ["task_id", "user_id", "permission"];
-/// The share columns of a task-list row (`sql::LIST_OWNED`, `sql::LIST_SHARED`).
+/// The share columns of a task joined with its shares (`sql::LOAD_TASK`, `sql::LIST_OWNED`,
+/// `sql::LIST_SHARED`).
 pub(crate) const LISTED_SHARE_COLUMNS: [&str; 3] = ["id", "share_user_id", "share_permission"];
 
 /// A database row that holds one of tally's records.
@@ -137,31 +139,23 @@ macro_rules! store_row {
 store_row!(sqlx::sqlite::SqliteRow);
 store_row!(sqlx::postgres::PgRow);
 
-/// Loads a task's [`projections::TaskView`] (its row, then its shares) through `$executor`,
-/// which is evaluated once per statement (a pool, or a reborrowed connection).
-macro_rules! fetch_view {
-    ($executor:expr, $task_id:expr) => {
-        async {
-            use $crate::store::rows::{SHARE_COLUMNS, StoreRow};
-            let task = sqlx::query($crate::store::sql::LOAD_TASK)
-                .bind($task_id)
-                .fetch_optional($executor)
-                .await?
-                .map(|row| row.task_row())
-                .transpose()?;
-            if task.is_none() {
-                return Ok::<_, $crate::store::StoreError>(projections::TaskView::default());
-            }
-            let shares = sqlx::query($crate::store::sql::LOAD_SHARES)
-                .bind($task_id)
-                .fetch_all($executor)
-                .await?
-                .iter()
-                .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
-                .collect::<Result<_, _>>()?;
-            Ok(projections::TaskView { task, shares })
+/// Task rows each joined with one share (or none), grouped by task in the order they come:
+/// the shape of `sql::LOAD_TASK`, `sql::LIST_OWNED` and `sql::LIST_SHARED`.
+pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskView>, StoreError> {
+    let mut views: Vec<TaskView> = Vec::new();
+    for row in rows {
+        let task = row.task_row()?;
+        let share = row.share_row(LISTED_SHARE_COLUMNS)?;
+        match views.last_mut() {
+            Some(view) if view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
+            _ => views.push(TaskView {
+                task: Some(task),
+                shares: Vec::new(),
+            }),
         }
-    };
+        if let (Some(share), Some(view)) = (share, views.last_mut()) {
+            view.shares.push(share);
+        }
+    }
+    Ok(views)
 }
-
-pub(crate) use fetch_view;

@@ -34,10 +34,11 @@ macro_rules! stats_columns {
     };
 }
 
-pub const LOAD_TASK: &str = concat!("select ", task_columns!(), " from tasks where id = $1");
-
-pub const LOAD_SHARES: &str =
-    "select task_id, user_id, permission from task_shares where task_id = $1 order by user_id";
+/// A task joined with each of its shares (one row with no share when it has none).
+pub const LOAD_TASK: &str = "select t.id, t.owner_id, t.title, t.description, t.status, \
+     t.created_at, t.updated_at, t.completed_at, t.version, s.user_id as share_user_id, \
+     s.permission as share_permission \
+     from tasks t left join task_shares s on s.task_id = t.id where t.id = $1 order by s.user_id";
 
 pub const LOAD_STATS: &str = concat!(
     "select ",
