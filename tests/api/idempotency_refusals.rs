@@ -41,36 +41,15 @@ async fn a_repeated_refusal_answers_the_first_refusal_even_after_the_task_change
 async fn a_repeated_412_stays_412_and_the_same_key_with_another_if_match_is_reuse(app: TestApp) {
     let task = app.create_task("alice", "report").await;
     let path = format!("/api/tasks/{task}/complete");
-    let key = ("idempotency-key", "complete-at-7");
-    let first = send(
-        &app,
-        Method::POST,
-        &path,
-        "alice",
-        None,
-        &[key, ("if-match", "\"7\"")],
-    )
-    .await;
+    let complete_at = async |version| {
+        let headers = [("idempotency-key", "complete-at-7"), ("if-match", version)];
+        send(&app, Method::POST, &path, "alice", None, &headers).await
+    };
+    let first = complete_at("\"7\"").await;
     assert_eq!(first.status, 412, "{}", first.body);
 
-    let repeat = send(
-        &app,
-        Method::POST,
-        &path,
-        "alice",
-        None,
-        &[key, ("if-match", "\"7\"")],
-    )
-    .await;
-    let corrected = send(
-        &app,
-        Method::POST,
-        &path,
-        "alice",
-        None,
-        &[key, ("if-match", "\"1\"")],
-    )
-    .await;
+    let repeat = complete_at("\"7\"").await;
+    let corrected = complete_at("\"1\"").await;
 
     assert_eq!(answer(&repeat), answer(&first));
     assert_eq!(corrected.status, 422, "{}", corrected.body);
