@@ -1,4 +1,5 @@
-//! The read side's happy paths: one task, task lists, a task's history and the health check.
+//! The read side's happy paths: one task, task lists, a task's history and the health check
+//! (and what it and a command answer once the store is gone).
 //! Every dashboard figure, against exact values, day and week boundaries and an independent
 //! `COUNT(*)` recount, is in `queries_figures.rs`.
 
@@ -18,6 +19,7 @@ on_both_backends!(
     bad_list_parameters_are_refused_as_malformed,
     a_task_history_lists_its_events_oldest_first,
     the_health_check_needs_no_token_and_reports_the_last_position,
+    the_health_check_answers_503_and_a_command_500_when_the_store_is_gone,
 );
 
 async fn complete(app: &TestApp, task: &str, user: &str) {
@@ -252,4 +254,29 @@ async fn the_health_check_needs_no_token_and_reports_the_last_position(app: Test
     let timestamp = DateTime::parse_from_rfc3339(health.body["timestamp"].as_str().unwrap());
     assert_eq!(timestamp.unwrap(), app.clock.now());
     insta::assert_json_snapshot!("health", health.body, { ".timestamp" => "[time]" });
+}
+
+async fn the_health_check_answers_503_and_a_command_500_when_the_store_is_gone(app: TestApp) {
+    app.store.close().await;
+
+    let health = app
+        .call(Method::GET, "/api/dashboard/health", None, None)
+        .await;
+
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert_eq!(health.body["status"], "unavailable");
+    assert_eq!(health.body["database"], "unreachable");
+    assert_eq!(health.body["last_position"], Value::Null);
+
+    // The failure is logged; the client learns only that it was ours.
+    let refused = app
+        .call(
+            Method::POST,
+            "/api/tasks",
+            Some("alice"),
+            Some(json!({ "title": "after the store closed" })),
+        )
+        .await;
+    refused.assert_problem(500, "internal");
+    assert_eq!(refused.body["detail"], "internal error");
 }
