@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use projections::{RecordedEvent, TaskStatus, TaskView};
+use projections::{RecordedEvent, TaskEvent, TaskStatus, TaskView};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -190,6 +190,10 @@ async fn history(
     TaskId(task_id): TaskId,
 ) -> Result<Json<History>, ApiError> {
     let view = state.store.task(task_id).await?;
+    let is_owner = view
+        .task
+        .as_ref()
+        .is_some_and(|task| task.owner_id == caller.as_str());
     if TaskJson::for_caller(view, &caller).is_none() {
         return Err(ApiError::NotFound("no such task".into()));
     }
@@ -203,10 +207,27 @@ async fn history(
             event_id: recorded.event_id,
             version: recorded.stream_version,
             event_type: recorded.event.event_type(),
+            payload: visible_payload(&recorded.event, &caller, is_owner),
             actor: recorded.actor,
             recorded_at: recorded.recorded_at,
-            payload: recorded.event.payload(),
         })
         .collect();
     Ok(Json(History { task_id, events }))
+}
+
+/// An event's payload as `caller` may see it. Only the owner sees whom a task is shared with
+/// (as the task itself shows `shares` to its owner alone): for anyone else a share event about
+/// another user keeps its place in the history but names no recipient.
+fn visible_payload(event: &TaskEvent, caller: &UserId, is_owner: bool) -> serde_json::Value {
+    let mut payload = event.payload();
+    let recipient = match event {
+        TaskEvent::TaskShared { user_id, .. }
+        | TaskEvent::SharePermissionChanged { user_id, .. }
+        | TaskEvent::TaskUnshared { user_id } => Some(user_id),
+        _ => None,
+    };
+    if !is_owner && recipient.is_some_and(|recipient| recipient != caller.as_str()) {
+        payload["recipient_id"] = serde_json::Value::Null;
+    }
+    payload
 }

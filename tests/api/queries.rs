@@ -231,6 +231,24 @@ async fn a_task_history_lists_its_events_oldest_first(app: TestApp) {
         ".events[].event_id" => "[id]",
         ".events[].recorded_at" => "[time]",
     });
+    // Carol is not told whom else alice shared with; alice is.
+    let recipients = |history: &Value| -> Vec<Value> {
+        let events = history["events"].as_array().unwrap();
+        events
+            .iter()
+            .filter_map(|e| e["payload"].get("recipient_id").cloned())
+            .collect()
+    };
+    let null = Value::Null;
+    assert_eq!(
+        recipients(&history.body),
+        [null.clone(), null.clone(), json!("carol"), null]
+    );
+    let owners = app.get(&format!("{path}/events"), "alice").await;
+    assert_eq!(
+        recipients(&owners.body),
+        [json!("bob"), json!("bob"), json!("carol"), json!("bob")]
+    );
 }
 
 async fn the_health_check_needs_no_token_and_reports_the_last_position(app: TestApp) {
