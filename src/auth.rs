@@ -168,18 +168,14 @@ fn public_key(pem: &[u8]) -> Option<(DecodingKey, Algorithm)> {
 /// nobody can ever read a half-written (empty or short) secret.
 fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, KeyError> {
     let path = data_dir.join(SECRET_FILE);
-    let io = |path: &Path| {
-        let path = path.to_owned();
+    match read_secret(&path) {
+        Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+        read => return read,
+    }
+    let io = |at: &Path| {
+        let path = at.to_owned();
         move |source| KeyError::Io { path, source }
     };
-    match std::fs::read_to_string(&path) {
-        Ok(secret) if secret.trim().len() >= MIN_SECRET_BYTES => {
-            return Ok(secret.trim().as_bytes().to_vec());
-        }
-        Ok(_) => return Err(KeyError::ShortSecretFile(path)),
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(error)),
-        Err(_) => {}
-    }
     std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let draft = data_dir.join(format!("{SECRET_FILE}.{}", uuid::Uuid::now_v7().simple()));
@@ -191,14 +187,35 @@ fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, KeyError> {
         file.write_all(secret.as_bytes())?;
         file.sync_all()
     });
-    let linked = written.and_then(|()| std::fs::hard_link(&draft, &path));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&draft);
+        return Err(io(&draft)(error));
+    }
+    let linked = std::fs::hard_link(&draft, &path);
     let _ = std::fs::remove_file(&draft);
     match linked {
-        Ok(()) => Ok(secret.into_bytes()),
-        // Another process put its secret in place first: use theirs.
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            generated_secret(data_dir)
+        // The new name must survive a crash too: sync the folder that holds it.
+        Ok(()) => {
+            std::fs::File::open(data_dir)
+                .and_then(|folder| folder.sync_all())
+                .map_err(io(data_dir))?;
+            Ok(secret.into_bytes())
         }
+        // Another process put its secret in place first: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read_secret(&path),
         Err(error) => Err(io(&path)(error)),
     }
+}
+
+/// The secret stored at `path`, refused when shorter than an HS256 key should be.
+fn read_secret(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let secret = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(KeyError::ShortSecretFile(path.to_owned()));
+    }
+    Ok(secret.as_bytes().to_vec())
 }

@@ -120,12 +120,14 @@ impl CommandHeaders {
         digest.update([0]);
         digest.update(&self.path);
         digest.update([0]);
-        if let Some(version) = self.expected_version {
-            digest.update(version.to_string());
-        }
-        digest.update([0]);
         if let Some(body) = body {
             digest.update(body.to_string());
+        }
+        // Last and only when present, so keys stored before If-Match counted keep matching
+        // (serialized JSON never holds a raw NUL, so the end of the body stays unambiguous).
+        if let Some(version) = self.expected_version {
+            digest.update([0]);
+            digest.update(version.to_string());
         }
         Some(Idempotency {
             key,
@@ -202,7 +204,7 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let declares_json = declares_json(&request);
         let bytes = read_body(request, state).await?;
-        if bytes.is_empty() {
+        if bytes.trim_ascii().is_empty() {
             return Ok(NoBody);
         }
         if !declares_json {

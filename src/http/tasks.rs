@@ -173,7 +173,8 @@ struct EventJson {
     version: i64,
     #[serde(rename = "type")]
     event_type: &'static str,
-    actor: String,
+    /// Who ran the command; `null` for a sharee other than the caller, seen by a non-owner.
+    actor: Option<String>,
     recorded_at: DateTime<Utc>,
     payload: serde_json::Value,
 }
@@ -190,13 +191,14 @@ async fn history(
     TaskId(task_id): TaskId,
 ) -> Result<Json<History>, ApiError> {
     let view = state.store.task(task_id).await?;
-    let is_owner = view
-        .task
-        .as_ref()
-        .is_some_and(|task| task.owner_id == caller.as_str());
-    if TaskJson::for_caller(view, &caller).is_none() {
+    let owner = view.task.as_ref().map(|task| task.owner_id.clone());
+    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(view, &caller)) else {
         return Err(ApiError::NotFound("no such task".into()));
-    }
+    };
+    let is_owner = owner == caller.as_str();
+    // Only the owner learns who else the task is shared with (as only the owner sees its
+    // `shares`): anyone else sees the owner's name, their own, and no other.
+    let visible = |user: &str| is_owner || user == owner || user == caller.as_str();
     let events = state
         .store
         .task_events(task_id)
@@ -207,18 +209,17 @@ async fn history(
             event_id: recorded.event_id,
             version: recorded.stream_version,
             event_type: recorded.event.event_type(),
-            payload: visible_payload(&recorded.event, &caller, is_owner),
-            actor: recorded.actor,
+            payload: visible_payload(&recorded.event, visible),
+            actor: visible(&recorded.actor).then_some(recorded.actor),
             recorded_at: recorded.recorded_at,
         })
         .collect();
     Ok(Json(History { task_id, events }))
 }
 
-/// An event's payload as `caller` may see it. Only the owner sees whom a task is shared with
-/// (as the task itself shows `shares` to its owner alone): for anyone else a share event about
-/// another user keeps its place in the history but names no recipient.
-fn visible_payload(event: &TaskEvent, caller: &UserId, is_owner: bool) -> serde_json::Value {
+/// An event's payload with the recipient of a share event blanked unless `visible`: a share
+/// event about someone the caller may not know of keeps its place in the history but names no one.
+fn visible_payload(event: &TaskEvent, visible: impl Fn(&str) -> bool) -> serde_json::Value {
     let mut payload = event.payload();
     let recipient = match event {
         TaskEvent::TaskShared { user_id, .. }
@@ -226,7 +227,7 @@ fn visible_payload(event: &TaskEvent, caller: &UserId, is_owner: bool) -> serde_
         | TaskEvent::TaskUnshared { user_id } => Some(user_id),
         _ => None,
     };
-    if !is_owner && recipient.is_some_and(|recipient| recipient != caller.as_str()) {
+    if recipient.is_some_and(|recipient| !visible(recipient)) {
         payload["recipient_id"] = serde_json::Value::Null;
     }
     payload

@@ -68,7 +68,7 @@ pub enum CommandError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Idempotency {
     pub key: String,
-    /// A digest of method, path and body: a repeat must match it exactly.
+    /// A digest of method, path, body and `If-Match`: a repeat must match it exactly.
     pub fingerprint: String,
 }
 
@@ -130,8 +130,10 @@ pub trait Store: Send + Sync {
     /// Decides and appends a command, projects its events and commits, all in one transaction.
     async fn execute(&self, submission: Submission) -> Result<CommandOutcome, CommandError>;
     /// Runs one client's commands back to back without waiting between them: each is decided
-    /// after the ones before it, as if sent one at a time, but they can share a transaction.
-    /// Bulk loads (`tally seed`) use it.
+    /// after the ones before it and against the state they left, but they can share a
+    /// transaction. Every command is decided whatever the answers of those before it (a refused
+    /// create makes the rest refused too), and if the writer stops part-way the answers say
+    /// which ones committed. Bulk loads (`tally seed`) use it.
     async fn execute_in_order(
         &self,
         submissions: Vec<Submission>,

@@ -34,11 +34,19 @@ macro_rules! stats_columns {
     };
 }
 
+/// The columns `rows::views_of` decodes: a task `t` joined with one share `s` (or none).
+macro_rules! select_task_with_share {
+    () => {
+        "select t.id, t.owner_id, t.title, t.description, t.status, t.created_at, t.updated_at, \
+         t.completed_at, t.version, s.user_id as share_user_id, s.permission as share_permission "
+    };
+}
+
 /// A task joined with each of its shares (one row with no share when it has none).
-pub const LOAD_TASK: &str = "select t.id, t.owner_id, t.title, t.description, t.status, \
-     t.created_at, t.updated_at, t.completed_at, t.version, s.user_id as share_user_id, \
-     s.permission as share_permission \
-     from tasks t left join task_shares s on s.task_id = t.id where t.id = $1 order by s.user_id";
+pub const LOAD_TASK: &str = concat!(
+    select_task_with_share!(),
+    "from tasks t left join task_shares s on s.task_id = t.id where t.id = $1 order by s.user_id"
+);
 
 pub const LOAD_STATS: &str = concat!(
     "select ",
@@ -144,10 +152,8 @@ pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) from events";
 /// A page of the caller's own tasks, newest first, each joined with its shares.
 /// `$2, $3` are the statuses wanted (the same one twice to filter), `$4` the cursor.
 pub const LIST_OWNED: &str = concat!(
-    "select t.id, t.owner_id, t.title, t.description, t.status, \
-     t.created_at, t.updated_at, t.completed_at, t.version, s.user_id as share_user_id, \
-     s.permission as share_permission \
-     from (select ",
+    select_task_with_share!(),
+    "from (select ",
     task_columns!(),
     " from tasks \
            where owner_id = $1 and status in ($2, $3) and id < $4 order by id desc limit $5) t \
@@ -155,9 +161,9 @@ pub const LIST_OWNED: &str = concat!(
 );
 
 /// A page of the tasks shared with the caller, newest first, with the caller's share.
-pub const LIST_SHARED: &str = "select t.id, t.owner_id, t.title, t.description, t.status, \
-     t.created_at, t.updated_at, t.completed_at, t.version, s.user_id as share_user_id, \
-     s.permission as share_permission \
-     from task_shares s join tasks t on t.id = s.task_id \
+pub const LIST_SHARED: &str = concat!(
+    select_task_with_share!(),
+    "from task_shares s join tasks t on t.id = s.task_id \
      where s.user_id = $1 and t.status in ($2, $3) and s.task_id < $4 \
-     order by s.task_id desc limit $5";
+     order by s.task_id desc limit $5"
+);

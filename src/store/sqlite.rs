@@ -68,7 +68,7 @@ impl SqliteStore {
         // Checkpointing every 10,000 WAL pages (≈ 40 MiB) rather than SQLite's 1,000 writes a
         // page that many batches touch (a hot dashboard row, the log's last page) to the
         // database file once instead of many times: tally seed ≈ 10% faster. It changes
-        // nothing about durability, which the WAL's own fsync at each commit provides.
+        // nothing about durability, which the WAL provides (`synchronous` decides how).
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

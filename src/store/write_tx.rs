@@ -233,8 +233,9 @@ macro_rules! impl_write_tx {
                     // the whole log on a PostgreSQL whose statistics lagged behind a bulk load,
                     // and `max(position)` walks the position index backwards.
                     let sql = format!(
-                        "select column1, (select position from events where stream_id = column1 \
-                         order by stream_version desc limit 1) from (values {}) as v",
+                        "select v.column1, (select position from events \
+                         where stream_id = v.column1 order by stream_version desc limit 1) \
+                         from (values {}) as v",
                         placeholders($params, 1, chunk.len())
                     );
                     let mut query =

@@ -446,3 +446,12 @@ fn servers_starting_at_once_on_a_new_data_directory_agree_on_one_secret() {
     let files: Vec<_> = std::fs::read_dir(&data_dir).unwrap().collect();
     assert_eq!(files.len(), 1, "no draft is left behind");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_secret_path_that_is_a_dangling_link_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join(SECRET_FILE)).unwrap();
+    let refused = Authenticator::from_config(&AuthConfig::default(), dir.path());
+    assert!(matches!(refused, Err(KeyError::Io { .. })));
+}

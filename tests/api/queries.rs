@@ -249,6 +249,17 @@ async fn a_task_history_lists_its_events_oldest_first(app: TestApp) {
         recipients(&owners.body),
         [json!("bob"), json!("bob"), json!("carol"), json!("bob")]
     );
+    // Nor is she told that bob completed it; alice is.
+    let actors = |history: &Value| -> Vec<Value> {
+        let events = history["events"].as_array().unwrap();
+        events.iter().map(|e| e["actor"].clone()).collect()
+    };
+    let alice = json!("alice");
+    let mut expected = vec![alice.clone(); 8];
+    expected[4] = Value::Null;
+    assert_eq!(actors(&history.body), expected);
+    expected[4] = json!("bob");
+    assert_eq!(actors(&owners.body), expected);
 }
 
 async fn the_health_check_needs_no_token_and_reports_the_last_position(app: TestApp) {
