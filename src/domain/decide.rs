@@ -4,10 +4,7 @@ use chrono::{DateTime, Utc};
 use projections::{Permission, TaskEvent, TaskStatus, TaskView};
 use uuid::Uuid;
 
-use super::error::{
-    ALREADY_COMPLETED, DomainError, NOT_COMPLETED, ONLY_OWNER_DELETES, ONLY_OWNER_SHARES,
-    ONLY_OWNER_UNSHARES, VIEWER_CHANGES,
-};
+use super::error::{DomainError, Forbidden, Transition};
 use super::values::{Description, Title, UserId};
 
 /// What a user asks to do to a task.
@@ -101,11 +98,13 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
         }
         Command::Complete => match task.status {
             TaskStatus::Pending => Ok(vec![TaskEvent::TaskCompleted {}]),
-            TaskStatus::Completed => Err(DomainError::InvalidTransition(ALREADY_COMPLETED)),
+            TaskStatus::Completed => {
+                Err(DomainError::InvalidTransition(Transition::AlreadyCompleted))
+            }
         },
         Command::Reopen => match task.status {
             TaskStatus::Completed => Ok(vec![TaskEvent::TaskReopened {}]),
-            TaskStatus::Pending => Err(DomainError::InvalidTransition(NOT_COMPLETED)),
+            TaskStatus::Pending => Err(DomainError::InvalidTransition(Transition::NotCompleted)),
         },
         Command::Delete => Ok(vec![TaskEvent::TaskDeleted {}]),
         Command::Share {
@@ -152,20 +151,20 @@ fn require_permission(role: Role, command: &Command) -> Result<(), DomainError> 
     match command {
         Command::Create { .. } => Ok(()),
         Command::Edit { .. } | Command::Complete | Command::Reopen => require_editor(role),
-        Command::Delete => require_owner(role, ONLY_OWNER_DELETES),
-        Command::Share { .. } => require_owner(role, ONLY_OWNER_SHARES),
-        Command::Unshare { .. } => require_owner(role, ONLY_OWNER_UNSHARES),
+        Command::Delete => require_owner(role, Forbidden::OnlyOwnerDeletes),
+        Command::Share { .. } => require_owner(role, Forbidden::OnlyOwnerShares),
+        Command::Unshare { .. } => require_owner(role, Forbidden::OnlyOwnerUnshares),
     }
 }
 
 fn require_editor(role: Role) -> Result<(), DomainError> {
     match role {
         Role::Owner | Role::Editor => Ok(()),
-        Role::Viewer => Err(DomainError::Forbidden(VIEWER_CHANGES)),
+        Role::Viewer => Err(DomainError::Forbidden(Forbidden::ViewerChanges)),
     }
 }
 
-fn require_owner(role: Role, why: &'static str) -> Result<(), DomainError> {
+fn require_owner(role: Role, why: Forbidden) -> Result<(), DomainError> {
     match role {
         Role::Owner => Ok(()),
         Role::Editor | Role::Viewer => Err(DomainError::Forbidden(why)),

@@ -8,10 +8,10 @@ pub enum DomainError {
     TaskNotFound,
     #[error("no such share")]
     ShareNotFound,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("{0}")]
-    InvalidTransition(&'static str),
+    #[error("{}", .0.reason())]
+    Forbidden(Forbidden),
+    #[error("{}", .0.reason())]
+    InvalidTransition(Transition),
     #[error("the task is at version {current}, not {expected}")]
     VersionMismatch { expected: i64, current: i64 },
     #[error("a task cannot be shared with its owner")]
@@ -20,23 +20,70 @@ pub enum DomainError {
     TaskExists,
 }
 
-pub(super) const VIEWER_CHANGES: &str = "a view-only share does not allow changing the task";
-pub(super) const ONLY_OWNER_DELETES: &str = "only the owner may delete a task";
-pub(super) const ONLY_OWNER_SHARES: &str = "only the owner may share a task";
-pub(super) const ONLY_OWNER_UNSHARES: &str = "only the owner may change who a task is shared with";
-pub(super) const ALREADY_COMPLETED: &str = "the task is already completed";
-pub(super) const NOT_COMPLETED: &str = "the task is not completed";
+/// Why a caller who can see a task may not run a command on it (403).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forbidden {
+    ViewerChanges,
+    OnlyOwnerDeletes,
+    OnlyOwnerShares,
+    OnlyOwnerUnshares,
+}
 
-/// Every reason a [`DomainError::Forbidden`] gives; the stored form names one of them.
-const FORBIDDEN_REASONS: [&str; 4] = [
-    VIEWER_CHANGES,
-    ONLY_OWNER_DELETES,
-    ONLY_OWNER_SHARES,
-    ONLY_OWNER_UNSHARES,
-];
+/// Why the task's status does not allow the command (409).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    AlreadyCompleted,
+    NotCompleted,
+}
 
-/// Every reason a [`DomainError::InvalidTransition`] gives.
-const TRANSITION_REASONS: [&str; 2] = [ALREADY_COMPLETED, NOT_COMPLETED];
+impl Forbidden {
+    const ALL: [Forbidden; 4] = [
+        Forbidden::ViewerChanges,
+        Forbidden::OnlyOwnerDeletes,
+        Forbidden::OnlyOwnerShares,
+        Forbidden::OnlyOwnerUnshares,
+    ];
+
+    /// What the client is told.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Forbidden::ViewerChanges => "a view-only share does not allow changing the task",
+            Forbidden::OnlyOwnerDeletes => "only the owner may delete a task",
+            Forbidden::OnlyOwnerShares => "only the owner may share a task",
+            Forbidden::OnlyOwnerUnshares => "only the owner may change who a task is shared with",
+        }
+    }
+
+    /// A stable name, stored with idempotency keys, so the wording can change.
+    fn slug(self) -> &'static str {
+        match self {
+            Forbidden::ViewerChanges => "viewer-changes",
+            Forbidden::OnlyOwnerDeletes => "only-owner-deletes",
+            Forbidden::OnlyOwnerShares => "only-owner-shares",
+            Forbidden::OnlyOwnerUnshares => "only-owner-unshares",
+        }
+    }
+}
+
+impl Transition {
+    const ALL: [Transition; 2] = [Transition::AlreadyCompleted, Transition::NotCompleted];
+
+    /// What the client is told.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Transition::AlreadyCompleted => "the task is already completed",
+            Transition::NotCompleted => "the task is not completed",
+        }
+    }
+
+    /// A stable name, stored with idempotency keys, so the wording can change.
+    fn slug(self) -> &'static str {
+        match self {
+            Transition::AlreadyCompleted => "already-completed",
+            Transition::NotCompleted => "not-completed",
+        }
+    }
+}
 
 impl DomainError {
     /// The refusal as stored beside an idempotency key: `kind` or `kind:detail`.
@@ -44,8 +91,8 @@ impl DomainError {
         match self {
             DomainError::TaskNotFound => "task-not-found".to_owned(),
             DomainError::ShareNotFound => "share-not-found".to_owned(),
-            DomainError::Forbidden(why) => format!("forbidden:{why}"),
-            DomainError::InvalidTransition(why) => format!("invalid-transition:{why}"),
+            DomainError::Forbidden(why) => format!("forbidden:{}", why.slug()),
+            DomainError::InvalidTransition(why) => format!("invalid-transition:{}", why.slug()),
             DomainError::VersionMismatch { expected, current } => {
                 format!("version-mismatch:{expected}:{current}")
             }
@@ -56,16 +103,20 @@ impl DomainError {
 
     /// Reads back what [`to_stored`](Self::to_stored) wrote; `None` for anything else.
     pub fn from_stored(stored: &str) -> Option<DomainError> {
-        let reason =
-            |reasons: &[&'static str], why: &str| reasons.iter().find(|r| **r == why).copied();
         let (kind, detail) = stored.split_once(':').unwrap_or((stored, ""));
         Some(match kind {
             "task-not-found" => DomainError::TaskNotFound,
             "share-not-found" => DomainError::ShareNotFound,
-            "forbidden" => DomainError::Forbidden(reason(&FORBIDDEN_REASONS, detail)?),
-            "invalid-transition" => {
-                DomainError::InvalidTransition(reason(&TRANSITION_REASONS, detail)?)
-            }
+            "forbidden" => DomainError::Forbidden(
+                Forbidden::ALL
+                    .into_iter()
+                    .find(|why| why.slug() == detail)?,
+            ),
+            "invalid-transition" => DomainError::InvalidTransition(
+                Transition::ALL
+                    .into_iter()
+                    .find(|why| why.slug() == detail)?,
+            ),
             "version-mismatch" => {
                 let (expected, current) = detail.split_once(':')?;
                 DomainError::VersionMismatch {
@@ -96,8 +147,8 @@ mod tests {
             DomainError::ShareWithSelf,
             DomainError::TaskExists,
         ];
-        refusals.extend(FORBIDDEN_REASONS.map(DomainError::Forbidden));
-        refusals.extend(TRANSITION_REASONS.map(DomainError::InvalidTransition));
+        refusals.extend(Forbidden::ALL.map(DomainError::Forbidden));
+        refusals.extend(Transition::ALL.map(DomainError::InvalidTransition));
         for refusal in refusals {
             assert_eq!(
                 DomainError::from_stored(&refusal.to_stored()),
@@ -109,7 +160,14 @@ mod tests {
 
     #[test]
     fn an_unknown_stored_refusal_is_not_read_as_some_other_one() {
-        for stored in ["", "forbidden:because", "version-mismatch:1", "teapot"] {
+        let reworded = format!("forbidden:{}", Forbidden::ViewerChanges.reason());
+        for stored in [
+            "",
+            "forbidden:because",
+            "version-mismatch:1",
+            "teapot",
+            &reworded,
+        ] {
             assert_eq!(DomainError::from_stored(stored), None, "{stored}");
         }
     }

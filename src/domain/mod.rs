@@ -8,5 +8,5 @@ mod error;
 mod values;
 
 pub use decide::{Command, CommandRequest, decide};
-pub use error::DomainError;
+pub use error::{DomainError, Forbidden, Transition};
 pub use values::{Description, InvalidValue, Title, UserId};
