@@ -90,6 +90,7 @@ pub(crate) fn shadow_pairs() -> [(&'static str, &'static str); 3] {
 }
 
 type Reply = oneshot::Sender<Result<CommandOutcome, CommandError>>;
+type Answer = oneshot::Receiver<Result<CommandOutcome, CommandError>>;
 
 struct Job {
     submission: Submission,
@@ -114,7 +115,8 @@ impl Writer {
 
     /// Queues a command and waits until it is committed (or refused).
     pub async fn submit(&self, submission: Submission) -> Result<CommandOutcome, CommandError> {
-        self.submit_in_order(vec![submission]).await.remove(0)
+        let answer = self.queue(submission).await?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     /// Queues the commands in order, then waits for every answer. The queue keeps one
@@ -123,25 +125,37 @@ impl Writer {
         &self,
         submissions: Vec<Submission>,
     ) -> Vec<Result<CommandOutcome, CommandError>> {
-        let sender = self.jobs.lock().expect("writer lock").clone();
         let mut answers = Vec::with_capacity(submissions.len());
         for submission in submissions {
-            let (reply, answer) = oneshot::channel();
-            let queued = match &sender {
-                Some(sender) => sender.send(Job { submission, reply }).await.is_ok(),
-                None => false,
-            };
-            answers.push(queued.then_some(answer));
+            answers.push(self.queue(submission).await);
         }
         let mut results = Vec::with_capacity(answers.len());
         for answer in answers {
-            let answer = match answer {
-                Some(answer) => answer.await.map_err(|_| StoreError::WriterStopped.into()),
-                None => Err(StoreError::WriterStopped.into()),
-            };
-            results.push(answer.and_then(|result| result));
+            results.push(match answer {
+                Ok(answer) => answer
+                    .await
+                    .unwrap_or(Err(StoreError::WriterStopped.into())),
+                Err(stopped) => Err(stopped.into()),
+            });
         }
         results
+    }
+
+    /// Puts one command in the queue; its answer comes on the returned channel. Refused once
+    /// [`close`](Self::close) has begun, so a sequence being queued stops there too.
+    async fn queue(&self, submission: Submission) -> Result<Answer, StoreError> {
+        let sender = self
+            .jobs
+            .lock()
+            .expect("writer lock")
+            .clone()
+            .ok_or(StoreError::WriterStopped)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Job { submission, reply })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        Ok(answer)
     }
 
     /// Stops taking commands, lets the queued ones commit, and waits for the writer to end.
