@@ -97,10 +97,7 @@ fn fold_and_store_write(c: &mut Criterion) {
         group.bench_function(format!("rebuild/{backend}/{events}_events"), |b| {
             b.to_async(&runtime).iter(|| async {
                 store
-                    .rebuild(
-                        &tally::store::Projection::ALL,
-                        &indicatif::ProgressBar::hidden(),
-                    )
+                    .rebuild(&tally::store::Projection::ALL, &())
                     .await
                     .expect("rebuild")
             });

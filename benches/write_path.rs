@@ -14,6 +14,7 @@ use axum::http::{Method, Request, header};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::BodyExt;
 use indicatif::ProgressBar;
+use tally::commands::Commands;
 use tower::ServiceExt;
 
 const CLIENTS: usize = 16;
@@ -132,10 +133,12 @@ fn seed(c: &mut Criterion) {
                 for _ in 0..iterations {
                     let (url, _dir) = common::fresh_database(backend).await;
                     let store = common::open(&url, true).await;
+                    let commands = Arc::new(Commands::start(store.clone()));
                     let report =
-                        tally::seed::seed(store.clone(), users, tasks, ProgressBar::hidden())
+                        tally::seed::seed(commands.clone(), users, tasks, ProgressBar::hidden())
                             .await
                             .expect("seed");
+                    commands.close().await;
                     store.close().await;
                     println!(
                         "seed/{backend}: {} commands in {:?} ({:.0} commands/s)",

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::AuthConfig;
@@ -37,8 +38,8 @@ pub enum CliCommand {
     /// Rebuild read models from the event log while the server keeps running.
     Rebuild {
         /// Which read model to swap in: tasks, dashboard, or all.
-        #[arg(long, default_value = "all")]
-        projection: ProjectionChoice,
+        #[arg(long, default_value = "all", value_parser = projection_names())]
+        projection: String,
     },
     /// Compare the read models with the event log; exit 1 on drift.
     Verify {
@@ -57,22 +58,10 @@ pub enum CliCommand {
     },
 }
 
-/// `--projection`: one read model, or all of them.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ProjectionChoice {
-    Tasks,
-    Dashboard,
-    All,
-}
-
-impl ProjectionChoice {
-    pub fn projections(self) -> Vec<Projection> {
-        match self {
-            ProjectionChoice::Tasks => vec![Projection::Tasks],
-            ProjectionChoice::Dashboard => vec![Projection::Dashboard],
-            ProjectionChoice::All => Projection::ALL.to_vec(),
-        }
-    }
+/// `--projection`: the name of one read model, or `all` (see [`Projection::chosen`]).
+fn projection_names() -> PossibleValuesParser {
+    let names = Projection::ALL.map(Projection::name);
+    PossibleValuesParser::new(names.into_iter().chain(["all"]))
 }
 
 /// Settings shared by every subcommand.

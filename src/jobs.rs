@@ -18,7 +18,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 use crate::clock::Clock;
-use crate::store::{IDEMPOTENCY_WINDOW, Store, StoreError};
+use crate::commands::IDEMPOTENCY_WINDOW;
+use crate::store::{Store, StoreError};
 
 /// The jobs' schedules; `None` turns a job off.
 #[derive(Clone, Debug)]

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use tally::auth::Authenticator;
+use tally::commands::Commands;
 use tally::config::{Cli, CliCommand};
 use tally::domain::UserId;
+use tally::store::{Progress, Projection};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -50,7 +52,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
             )?);
-            let report = store.rebuild(&projection.projections(), &progress).await?;
+            let projections = Projection::chosen(&projection).ok_or("unknown projection")?;
+            let report = store.rebuild(&projections, &RebuildBar(&progress)).await?;
             progress.finish_and_clear();
             store.close().await;
             println!(
@@ -75,7 +78,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}",
             )?);
-            let report = tally::seed::seed(Arc::clone(&store), users, tasks, progress).await?;
+            let commands = Arc::new(Commands::start(store.clone()));
+            let report = tally::seed::seed(commands.clone(), users, tasks, progress).await?;
+            commands.close().await;
             store.close().await;
             println!(
                 "seeded {} tasks with {} commands in {:.1}s ({:.0} commands/s)",
@@ -87,4 +92,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rebuild's progress drawn as a bar of log positions.
+struct RebuildBar<'a>(&'a ProgressBar);
+
+impl Progress for RebuildBar<'_> {
+    fn folded(&self, position: i64, head: i64, _events: u64) {
+        self.0.set_length(head.max(0) as u64);
+        self.0.set_position(position.max(0) as u64);
+    }
 }

@@ -10,8 +10,8 @@ use projections::Permission;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::commands::{CommandError, Commands, Submission};
 use crate::domain::{Command, CommandRequest, Description, Title, UserId};
-use crate::store::{CommandError, Store, Submission};
 
 /// Tasks in flight at once, each with its commands queued back to back: enough for the
 /// writer to fill its batches.
@@ -39,7 +39,7 @@ pub fn seed_user(index: usize) -> UserId {
 /// Creates `tasks` tasks for each of `users` users; about 60% end completed, some of those
 /// were reopened and completed again, and one in five is shared with the next user.
 pub async fn seed(
-    store: Arc<dyn Store>,
+    writer: Arc<Commands>,
     users: usize,
     tasks: usize,
     progress: ProgressBar,
@@ -52,8 +52,8 @@ pub async fn seed(
     let clock = Clock::system();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..IN_FLIGHT.min(total.max(1)) {
-        let (store, next, commands, clock, progress) = (
-            store.clone(),
+        let (writer, next, commands, clock, progress) = (
+            writer.clone(),
             next.clone(),
             commands.clone(),
             clock.clone(),
@@ -82,7 +82,7 @@ pub async fn seed(
                         correlation_id: Uuid::now_v7(),
                     })
                     .collect();
-                for result in store.execute_in_order(submissions).await {
+                for result in writer.execute_in_order(submissions).await {
                     result?;
                 }
                 commands.fetch_add(count, Ordering::Relaxed);

@@ -37,11 +37,8 @@ pub async fn launch(
     let store = crate::store::open(&settings.database_url(), settings.sqlite()).await?;
     let clock = Clock::system();
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
-    let state = AppState {
-        store: store.clone(),
-        auth,
-        clock,
-    };
+    let state = AppState::new(store.clone(), auth, clock);
+    let commands = state.commands.clone();
     tracing::info!(address = %listener.local_addr()?, "serving");
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
@@ -49,6 +46,7 @@ pub async fn launch(
     if let Err(error) = jobs.shutdown().await {
         tracing::warn!(%error, "scheduler did not stop cleanly");
     }
+    commands.close().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(served?)

@@ -12,6 +12,7 @@ use chrono::Utc;
 use indicatif::ProgressBar;
 use tally::auth::{AuthConfig, Authenticator};
 use tally::clock::Clock;
+use tally::commands::Commands;
 use tally::domain::UserId;
 use tally::http::{AppState, router};
 use tally::store::{SqliteOptions, Store};
@@ -71,9 +72,11 @@ pub async fn open(url: &str, durable: bool) -> Arc<dyn Store> {
 
 /// Users `seed-0` and `seed-1` with `tasks` tasks each, through the real command path.
 pub async fn seed(store: &Arc<dyn Store>, tasks: usize) {
-    tally::seed::seed(store.clone(), 2, tasks, ProgressBar::hidden())
+    let commands = Arc::new(Commands::start(store.clone()));
+    tally::seed::seed(commands.clone(), 2, tasks, ProgressBar::hidden())
         .await
         .expect("seed");
+    commands.close().await;
 }
 
 /// The real router with the real JWT check.
@@ -88,11 +91,7 @@ pub fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authenticator>)
         )
         .expect("authenticator"),
     );
-    let state = AppState {
-        store,
-        auth: auth.clone(),
-        clock: Clock::system(),
-    };
+    let state = AppState::new(store, auth.clone(), Clock::system());
     (router(state), auth)
 }
 

@@ -3,16 +3,19 @@
 //! The domain events ([`event`]), the read-model rows they produce ([`rows`], [`stats`]) and the
 //! one fold from an event plus the prior rows to row changes ([`fold`]). No I/O and no clock:
 //! the live write path, `tally rebuild` and `tally verify` all call the same [`fold::project`],
-//! so there is exactly one copy of the projection logic.
+//! so there is exactly one copy of the projection logic. [`changeset`] gathers what a run of
+//! events changes, for the store to write in bulk.
 #![forbid(unsafe_code)]
 
 pub mod calendar;
+pub mod changeset;
 pub mod event;
 pub mod fold;
 pub mod memory;
 pub mod rows;
 pub mod stats;
 
+pub use changeset::Changeset;
 pub use event::{Permission, RecordedEvent, TaskEvent};
 pub use fold::{RowChanges, ShareChange, TaskChange, project};
 pub use memory::ReadModels;

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
+use crate::commands::{CommandOutcome, Submission};
 use crate::domain::{Command, CommandRequest, Description, Title};
-use crate::store::{CommandOutcome, Submission};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -196,7 +196,7 @@ async fn submit(
         idempotency: headers.idempotency(body),
         correlation_id: Uuid::now_v7(),
     };
-    let outcome = state.store.execute(submission).await?;
+    let outcome = state.commands.execute(submission).await?;
     Ok(command_response(outcome))
 }
 

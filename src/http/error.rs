@@ -6,8 +6,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::commands::CommandError;
 use crate::domain::DomainError;
-use crate::store::{CommandError, StoreError};
+use crate::store::StoreError;
 
 /// Everything a request can fail with, as the contract's error table lists it.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +38,7 @@ pub enum ApiError {
     #[error("the request took too long")]
     Timeout,
     #[error("internal error")]
-    Internal(#[source] StoreError),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An RFC 9457 problem document.
@@ -140,7 +141,7 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::Internal(error)
+        ApiError::Internal(Box::new(error))
     }
 }
 
@@ -165,6 +166,7 @@ impl From<CommandError> for ApiError {
             CommandError::Domain(error) => error.into(),
             CommandError::IdempotencyKeyReuse => ApiError::IdempotencyKeyReuse,
             CommandError::Store(error) => error.into(),
+            stopped @ CommandError::WriterStopped => ApiError::Internal(Box::new(stopped)),
         }
     }
 }

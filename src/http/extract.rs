@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::commands::Idempotency;
 use crate::domain::UserId;
-use crate::store::Idempotency;
 
 /// The authenticated caller: the `sub` of a valid bearer token.
 pub struct Caller(pub UserId);

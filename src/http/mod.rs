@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::clock::Clock;
+use crate::commands::Commands;
 use crate::store::Store;
 use error::ApiError;
 
@@ -30,9 +31,24 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// Where reads go.
     pub store: Arc<dyn Store>,
+    /// Where commands go.
+    pub commands: Arc<Commands>,
     pub auth: Arc<Authenticator>,
     pub clock: Clock,
+}
+
+impl AppState {
+    /// The state for `store`, with a command writer started on it.
+    pub fn new(store: Arc<dyn Store>, auth: Arc<Authenticator>, clock: Clock) -> Self {
+        AppState {
+            commands: Arc::new(Commands::start(store.clone())),
+            store,
+            auth,
+            clock,
+        }
+    }
 }
 
 /// The whole API.

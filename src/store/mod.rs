@@ -1,36 +1,34 @@
-//! The storage boundary: one [`Store`] trait, implemented once for SQLite and once for
-//! PostgreSQL, chosen from the database URL at start-up by [`open`].
+//! The storage boundary: rows in, rows out. [`Store`] is everything the HTTP layer, the jobs
+//! and the CLI read; [`tx`] holds the transaction traits the command writer, rebuild and verify
+//! write through. Both are implemented once, over sqlx, in `common/`; what differs between
+//! SQLite and PostgreSQL lives in `sqlite/` and `postgres/`. [`open`] picks one from the URL.
 //!
-//! Commands go through a single group-committing writer per process ([`writer`]); the generic
-//! steps of one command ([`command`]) call the pure domain and the pure fold, so the backends
-//! only differ in how they read and write rows.
+//! Storage knows nothing of commands: the command pipeline (`crate::commands`) decides and
+//! folds, then hands the rows to a [`tx::Tx`].
 
-mod command;
+mod common;
 mod postgres;
 mod projector;
-mod queries;
 mod rebuild;
-mod rows;
-mod sql;
 mod sqlite;
-mod sqlite_rows;
+pub mod tx;
 mod verify;
-mod write_tx;
-mod writer;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, RecordedEvent, TaskStatus, TaskView, event::UnreadableEvent};
+use projections::{
+    DashboardStats, RecordedEvent, ShareRow, TaskRow, TaskStatus, TaskView, event::UnreadableEvent,
+};
 use uuid::Uuid;
 
-use crate::domain::{CommandRequest, DomainError};
-
-pub use postgres::PostgresStore;
-pub use rebuild::{Projection, RebuildReport};
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use projector::{load_changeset, write_changeset};
+pub use rebuild::{Progress, Projection, RebuildReport};
+pub use sqlite::SqliteOptions;
 pub use verify::{RowDrift, UserDrift, VerifyReport};
+
+use tx::{Lock, Replay, Transactions, finish};
 
 /// A failure of the database or of the data in it: never the caller's fault.
 #[derive(Debug, thiserror::Error)]
@@ -43,54 +41,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Unreadable(#[from] UnreadableEvent),
-    #[error("the command writer has stopped")]
-    WriterStopped,
     #[error("a background task of the store panicked or was cancelled")]
     TaskFailed,
     #[error("another rebuild of this database is running")]
     RebuildRunning,
     #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]
     UnsupportedUrl(String),
-}
-
-/// Why a command did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error("this idempotency key was used for a different request")]
-    IdempotencyKeyReuse,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// An `Idempotency-Key` and the fingerprint of the request it came with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Idempotency {
-    pub key: String,
-    /// A digest of method, path, body and `If-Match`: a repeat must match it exactly.
-    pub fingerprint: String,
-}
-
-/// A command as the store receives it.
-#[derive(Clone, Debug)]
-pub struct Submission {
-    pub request: CommandRequest,
-    pub idempotency: Option<Idempotency>,
-    /// Ties the events to the HTTP request that caused them.
-    pub correlation_id: Uuid,
-}
-
-/// What a successful command answers, and what a repeat of it answers again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CommandOutcome {
-    pub task_id: Uuid,
-    /// The task stream's version after the command.
-    pub version: i64,
-    /// Global position of the last event appended (of the task's last event when nothing was).
-    pub position: i64,
-    /// Whether the command created the task (201 rather than 200).
-    pub created: bool,
 }
 
 /// Which of the caller's tasks a list asks for.
@@ -121,23 +77,21 @@ pub struct Checkpoint {
     pub updated_at: DateTime<Utc>,
 }
 
-/// How long a stored idempotent response is replayed.
-pub const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+/// One user's stored figures and the rows they count, read in one snapshot: what the sampled
+/// verify compares.
+#[derive(Clone, Debug, Default)]
+pub struct UserRows {
+    pub stats: Option<DashboardStats>,
+    /// The tasks they own and those shared with them.
+    pub tasks: Vec<TaskRow>,
+    /// Their shares.
+    pub shares: Vec<ShareRow>,
+}
 
-/// Everything the HTTP layer and the CLI need from a database.
+/// Everything the HTTP layer, the jobs and the CLI read from a database. Commands are not
+/// here: they go through `crate::commands`, which writes through [`Transactions`].
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Decides and appends a command, projects its events and commits, all in one transaction.
-    async fn execute(&self, submission: Submission) -> Result<CommandOutcome, CommandError>;
-    /// Runs one client's commands back to back without waiting between them: each is decided
-    /// after the ones before it and against the state they left, but they can share a
-    /// transaction. Every command is decided whatever the answers of those before it (a refused
-    /// create makes the rest refused too), and if the writer stops part-way the answers say
-    /// which ones committed. Bulk loads (`tally seed`) use it.
-    async fn execute_in_order(
-        &self,
-        submissions: Vec<Submission>,
-    ) -> Vec<Result<CommandOutcome, CommandError>>;
+pub trait Store: Transactions + Replay {
     /// One user's dashboard row, `None` for a user no event has touched.
     async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError>;
     /// A task with its shares (`task` is `None` when it does not exist).
@@ -156,53 +110,75 @@ pub trait Store: Send + Sync {
     async fn head_position(&self) -> Result<i64, StoreError>;
     /// How far each projection has applied the log.
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Up to `users` users with figures, chosen at random.
+    async fn sample_users(&self, users: u32) -> Result<Vec<String>, StoreError>;
+    /// A user's figures and the rows they count, in one snapshot.
+    async fn user_rows(&self, user_id: &str) -> Result<UserRows, StoreError>;
+    /// Marks `tick` of job `name` as run; `false` when some server already ran it.
+    async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Deletes idempotency keys stored before `cutoff`. Returns how many.
+    async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Closes the connections (after the command writer has stopped).
+    async fn close(&self);
+
     /// Rebuilds the read models from the log and swaps the chosen ones in (see
-    /// [`rebuild`](self::rebuild)); commands and queries go on meanwhile.
+    /// `store/rebuild.rs`); commands and queries go on meanwhile.
     async fn rebuild(
         &self,
         projections: &[Projection],
-        progress: &indicatif::ProgressBar,
-    ) -> Result<RebuildReport, StoreError>;
+        progress: &dyn Progress,
+    ) -> Result<RebuildReport, StoreError> {
+        rebuild::rebuild(self, projections, progress).await
+    }
+
     /// Compares the read models with a fresh fold of the log; `repair` rewrites what drifted.
-    async fn verify(&self, repair: bool, now: DateTime<Utc>) -> Result<VerifyReport, StoreError>;
+    async fn verify(&self, repair: bool, now: DateTime<Utc>) -> Result<VerifyReport, StoreError> {
+        verify::verify(self, repair, now).await
+    }
+
     /// Checks the rows of up to `users` randomly chosen users against a recount of their tasks
     /// and shares, each in one snapshot; returns those that differ.
     async fn check_sample(
         &self,
         users: u32,
         now: DateTime<Utc>,
-    ) -> Result<Vec<UserDrift>, StoreError>;
-    /// Marks `tick` of job `name` as run; `false` when some server already ran it.
-    async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError>;
+    ) -> Result<Vec<UserDrift>, StoreError> {
+        let mut drifted = Vec::new();
+        for user in self.sample_users(users).await? {
+            let rows = self.user_rows(&user).await?;
+            drifted.extend(verify::check_user(&user, rows, now));
+        }
+        Ok(drifted)
+    }
+
     /// Sets every day and week counter of a past day or week to zero for today's, so the
     /// table reads true with plain SQL too. Returns the rows changed.
-    async fn roll_over(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
-    /// Deletes idempotency keys stored before `cutoff`. Returns how many.
-    async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
-    /// Lets queued commands finish and closes the connections.
-    async fn close(&self);
+    async fn roll_over(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let (day, week) = (
+            projections::calendar::day_key(now),
+            projections::calendar::week_key(now),
+        );
+        let mut rolled = 0;
+        // A chunk per transaction: the writers wait for one chunk, never for the table.
+        loop {
+            let mut tx = self.begin(Lock::Writers).await?;
+            let changed = tx.roll_over(day, week).await;
+            let changed = finish(tx, changed).await?;
+            rolled += changed;
+            if changed == 0 {
+                return Ok(rolled);
+            }
+        }
+    }
 }
 
 /// Opens (creating and migrating where needed) the database `url` names.
 pub async fn open(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, sqlite).await?))
+        Ok(Arc::new(sqlite::open(url, sqlite).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PostgresStore::open(url).await?))
+        Ok(Arc::new(postgres::open(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
-    }
-}
-
-/// The moment a stored idempotency key stops being replayed.
-fn idempotency_cutoff(now: DateTime<Utc>) -> DateTime<Utc> {
-    now - IDEMPOTENCY_WINDOW
-}
-
-/// The two statuses a list query binds: the wanted one twice, or both for no filter.
-fn status_filter(status: Option<TaskStatus>) -> (&'static str, &'static str) {
-    match status {
-        Some(status) => (status.as_str(), status.as_str()),
-        None => (TaskStatus::Pending.as_str(), TaskStatus::Completed.as_str()),
     }
 }

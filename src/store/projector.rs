@@ -1,150 +1,63 @@
-//! Events folded onto stored rows in memory, then written back in bulk: the one way rows
-//! change, whether the events were just decided (the writer) or read back from the log
-//! (catch-up and rebuild).
+//! The stored side of the fold: the rows a run of events touches are loaded into a
+//! [`Changeset`], the events are folded onto it in memory (by `projections`), and the rows it
+//! changed are written back in bulk. The command writer, a rebuild's catch-up and nothing else
+//! change the read models, and both go through here.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
-
-use projections::{
-    DashboardStats, RecordedEvent, ShareChange, ShareRow, StatsDelta, TaskChange, TaskRow,
-    TaskView, project,
-};
+use projections::{Changeset, RecordedEvent, changeset::distinct};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::write_tx::{Tables, WriteTx};
+use super::tx::{Tables, Tx};
 
-/// The rows a run of events has changed so far, on top of the rows loaded before it.
-pub(crate) struct Projector {
-    /// Every task of the run as the events so far have left it (absent: does not exist).
-    views: HashMap<Uuid, TaskView>,
-    /// The final row of each task changed (`None`: deleted).
-    tasks: HashMap<Uuid, Option<TaskRow>>,
-    /// The final row of each share changed (`None`: deleted).
-    shares: HashMap<(Uuid, String), Option<ShareRow>>,
-    /// Every change to the figures, in order.
-    deltas: Vec<StatsDelta>,
+/// The stored views of `task_ids` in `tables`, ready for events to be folded onto.
+pub async fn load_changeset<T: Tx + ?Sized>(
+    tx: &mut T,
+    tables: Tables,
+    task_ids: &[Uuid],
+) -> Result<Changeset, StoreError> {
+    Ok(Changeset::new(tx.load_views(tables, task_ids).await?))
 }
 
-impl Projector {
-    /// Starts from the stored views of the tasks the run will touch.
-    pub fn new(views: HashMap<Uuid, TaskView>) -> Self {
-        Projector {
-            views,
-            tasks: HashMap::new(),
-            shares: HashMap::new(),
-            deltas: Vec::new(),
-        }
+/// Writes the final task and share rows of `changes`, then the figures, to `tables`. Each
+/// dashboard row touched is read once and written once.
+pub async fn write_changeset<T: Tx + ?Sized>(
+    tx: &mut T,
+    tables: Tables,
+    changes: &Changeset,
+) -> Result<(), StoreError> {
+    let (upserts, deletes) = changes.tasks();
+    if !deletes.is_empty() {
+        tx.delete_tasks(tables, &deletes).await?;
     }
-
-    /// The current view of a task, for deciding a command against it.
-    pub fn view(&mut self, task_id: Uuid) -> &TaskView {
-        self.views.entry(task_id).or_default()
+    if !upserts.is_empty() {
+        tx.upsert_tasks(tables, &upserts).await?;
     }
-
-    /// Folds one event in, through the same [`project`] every path uses.
-    pub fn apply(&mut self, recorded: &RecordedEvent) {
-        let view = self.views.entry(recorded.task_id).or_default();
-        let changes = project(view, recorded);
-        view.apply(&changes);
-        match changes.task {
-            Some(TaskChange::Upsert(row)) => {
-                self.tasks.insert(recorded.task_id, Some(row));
-            }
-            Some(TaskChange::Delete) => {
-                self.tasks.insert(recorded.task_id, None);
-            }
-            None => {}
-        }
-        for change in changes.shares {
-            let (user_id, row) = match change {
-                ShareChange::Upsert(row) => (row.user_id.clone(), Some(row)),
-                ShareChange::Delete { user_id } => (user_id, None),
-            };
-            self.shares.insert((recorded.task_id, user_id), row);
-        }
-        self.deltas.extend(changes.stats);
+    let (upserts, deletes) = changes.shares();
+    if !deletes.is_empty() {
+        tx.delete_shares(tables, &deletes).await?;
     }
-
-    /// Writes the final task and share rows, then the figures, to `tables`.
-    pub async fn write<T: WriteTx>(self, tx: &mut T, tables: Tables) -> Result<(), StoreError> {
-        let (upserts, deletes) = split(&self.tasks);
-        if !deletes.is_empty() {
-            tx.delete_tasks(tables, &deletes).await?;
-        }
-        if !upserts.is_empty() {
-            tx.upsert_tasks(tables, &upserts).await?;
-        }
-        let (upserts, deletes) = split(&self.shares);
-        let deletes: Vec<(Uuid, &str)> = deletes.iter().map(|(t, u)| (*t, u.as_str())).collect();
-        if !deletes.is_empty() {
-            tx.delete_shares(tables, &deletes).await?;
-        }
-        if !upserts.is_empty() {
-            tx.upsert_shares(tables, &upserts).await?;
-        }
-        apply_deltas(tx, tables, &self.deltas).await
+    if !upserts.is_empty() {
+        tx.upsert_shares(tables, &upserts).await?;
     }
+    let users = changes.stats_users();
+    if users.is_empty() {
+        return Ok(());
+    }
+    let stats = changes.stats_after(tx.load_stats(tables, &users).await?);
+    tx.save_stats(tables, &stats.iter().collect::<Vec<_>>())
+        .await
 }
 
 /// Folds `events` (in position order) onto the rows of `tables` and writes the result.
-pub(crate) async fn project_events<T: WriteTx>(
+pub(crate) async fn project_events<T: Tx + ?Sized>(
     tx: &mut T,
     tables: Tables,
     events: &[RecordedEvent],
 ) -> Result<(), StoreError> {
     let task_ids = distinct(events.iter().map(|event| event.task_id));
-    let mut projector = Projector::new(tx.load_views(tables, &task_ids).await?);
+    let mut changes = load_changeset(tx, tables, &task_ids).await?;
     for event in events {
-        projector.apply(event);
+        changes.apply(event);
     }
-    projector.write(tx, tables).await
-}
-
-/// Applies `deltas`, in order, to the dashboard rows of `tables`: each row touched is read
-/// once and written once.
-async fn apply_deltas<T: WriteTx>(
-    tx: &mut T,
-    tables: Tables,
-    deltas: &[StatsDelta],
-) -> Result<(), StoreError> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let users = distinct(deltas.iter().map(|delta| delta.user_id.as_str()));
-    let mut rows: HashMap<&str, DashboardStats> = HashMap::with_capacity(users.len());
-    let stored = tx.load_stats(tables, &users).await?;
-    for row in &stored {
-        rows.insert(row.user_id.as_str(), row.clone());
-    }
-    for delta in deltas {
-        match rows.entry(delta.user_id.as_str()) {
-            Entry::Occupied(row) => row.into_mut().apply(delta),
-            Entry::Vacant(slot) => slot
-                .insert(DashboardStats::empty(&delta.user_id))
-                .apply(delta),
-        }
-    }
-    let rows: Vec<&DashboardStats> = rows.values().collect();
-    tx.save_stats(tables, &rows).await
-}
-
-/// The rows to upsert and the keys to delete of a map of final states.
-fn split<K: Clone, V>(finals: &HashMap<K, Option<V>>) -> (Vec<&V>, Vec<K>) {
-    let mut upserts = Vec::new();
-    let mut deletes = Vec::new();
-    for (key, row) in finals {
-        match row {
-            Some(row) => upserts.push(row),
-            None => deletes.push(key.clone()),
-        }
-    }
-    (upserts, deletes)
-}
-
-/// The distinct values, in first-seen order.
-pub(crate) fn distinct<T: Eq + Hash + Copy>(values: impl Iterator<Item = T>) -> Vec<T> {
-    let mut seen = HashSet::new();
-    values.filter(|value| seen.insert(*value)).collect()
+    write_changeset(tx, tables, &changes).await
 }

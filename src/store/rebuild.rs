@@ -17,22 +17,17 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use indicatif::ProgressBar;
 use projections::{ReadModels, RecordedEvent};
 
 use super::StoreError;
 use super::projector::project_events;
-use super::write_tx::{Tables, WriteTx};
-use super::writer::{WriterBackend, WriterConnection};
+use super::tx::{Lock, Replay, ReplayTx, Tables, finish};
 
 /// Events read from the log at a time.
-const PAGE: i64 = 20_000;
-/// Rows written to a shadow table per transaction: short enough that SQLite's one write lock
-/// is never held long away from the live writer.
-const ROWS_PER_TRANSACTION: usize = 20_000;
+pub(crate) const PAGE: i64 = 20_000;
 
 /// A read model `tally rebuild` can rebuild, with the version of the code that projects it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Projection {
     /// The `tasks` and `task_shares` tables.
     Tasks,
@@ -60,6 +55,15 @@ impl Projection {
         }
     }
 
+    /// The projections a name chooses: one by its name, or `all`.
+    pub fn chosen(name: &str) -> Option<Vec<Projection>> {
+        if name == "all" {
+            return Some(Projection::ALL.to_vec());
+        }
+        let found = Projection::ALL.into_iter().find(|p| p.name() == name)?;
+        Some(vec![found])
+    }
+
     /// The live tables it owns, each with its shadow.
     fn tables(self) -> Vec<(&'static str, &'static str)> {
         let (live, shadow) = (Tables::LIVE, Tables::SHADOW);
@@ -69,6 +73,16 @@ impl Projection {
         }
     }
 }
+
+/// Whoever shows a rebuild's progress (the CLI draws a bar; tests pass `&()`).
+pub trait Progress: Send + Sync {
+    /// The log has been folded up to `position` of at least `head`, `events` events in all.
+    fn folded(&self, position: i64, head: i64, events: u64) {
+        let _ = (position, head, events);
+    }
+}
+
+impl Progress for () {}
 
 /// What a rebuild did.
 #[derive(Clone, Copy, Debug)]
@@ -88,84 +102,73 @@ impl RebuildReport {
 
 /// Rebuilds `projections` from the log. Every shadow is built (each projection is folded from
 /// the task views), but only the chosen ones are swapped in.
-pub(crate) async fn rebuild<B: WriterBackend>(
-    backend: &B,
+pub(crate) async fn rebuild<S: Replay + ?Sized>(
+    store: &S,
     projections: &[Projection],
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<RebuildReport, StoreError> {
     let started = Instant::now();
     // Two rebuilds would drop each other's shadow tables.
-    let _exclusive = backend.exclusive_rebuild().await?;
-    let mut connection = backend.acquire().await?;
-    connection.create_shadows().await?;
-    progress.set_length(connection.head_position().await?.max(0) as u64);
-    drop(connection);
+    let exclusive = store.lock_rebuilds().await?;
+    let mut tx = store.begin_replay(Lock::Shadow).await?;
+    let head = match tx.create_shadows().await {
+        Ok(()) => tx.head_position().await,
+        Err(error) => Err(error),
+    };
+    let head = finish(tx, head).await?;
+    let report = |position: i64, events: u64| {
+        progress.folded(position, head.max(position), events);
+        if events > 0 && events.is_multiple_of(PAGE as u64 * 10) {
+            tracing::info!(events, position, "rebuild: folding the log");
+        }
+    };
 
-    // Fold each page while the next one is read: the two cores share the work.
+    // Fold each page on a blocking thread while the next one is read: the two cores share
+    // the work.
     let mut models = ReadModels::default();
     let mut events = 0u64;
-    let read = |after: i64| {
-        let backend = backend.clone();
-        tokio::spawn(async move { backend.read_log(after, PAGE).await })
-    };
-    let mut next = read(0);
-    loop {
-        let page = next.await.map_err(|_| StoreError::TaskFailed)??;
-        let Some(last) = page.last() else { break };
-        next = read(last.position);
-        for event in &page {
-            models.apply(event);
-        }
-        events += page.len() as u64;
-        report(progress, models.position, events);
+    let mut page = store.read_log(0, PAGE).await?;
+    while let Some(last) = page.last().map(|event| event.position) {
+        let fold = tokio::task::spawn_blocking(move || {
+            for event in &page {
+                models.apply(event);
+            }
+            (models, page.len() as u64)
+        });
+        let (folded, next) = tokio::join!(fold, store.read_log(last, PAGE));
+        let folded_events;
+        (models, folded_events) = folded.map_err(|_| StoreError::TaskFailed)?;
+        events += folded_events;
+        report(models.position, events);
+        page = next?;
     }
     let position = models.position;
-    backend.write_shadow(models).await?;
+    store.write_shadows(models).await?;
 
     // Catch up with what was appended meanwhile, without holding the writers up.
     let mut position = position;
     loop {
-        let page = in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
-            let page = tx.events_after(position, PAGE).await?;
-            project_events(tx, Tables::SHADOW, &page).await?;
-            Ok(page)
-        })
-        .await?;
+        let mut tx = store.begin_replay(Lock::Shadow).await?;
+        let page = catch_up(tx.as_mut(), position).await;
+        let page = finish(tx, page).await?;
         events += page.len() as u64;
         position = page.last().map_or(position, |event| event.position);
-        report(progress, position, events);
+        report(position, events);
         if (page.len() as i64) < PAGE {
             break;
         }
     }
 
     // The last few events and the swap, atomically, while no command can append.
-    let tables: Vec<_> = projections.iter().flat_map(|p| p.tables()).collect();
-    let (position, tail) = in_transaction(
-        backend,
-        Lock::Writers,
-        async move |tx: &mut B::Connection| {
-            let mut tail = 0u64;
-            loop {
-                let page: Vec<RecordedEvent> = tx.events_after(position, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                position = last.position;
-                tail += page.len() as u64;
-                project_events(tx, Tables::SHADOW, &page).await?;
-            }
-            tx.swap_in(&tables).await?;
-            for projection in projections {
-                let name = [projection.name()];
-                tx.set_checkpoints(&name, projection.version(), position, Utc::now())
-                    .await?;
-            }
-            Ok((position, tail))
-        },
-    )
-    .await?;
+    let mut tx = store.begin_replay(Lock::Writers).await?;
+    let swapped = swap_in(tx.as_mut(), position, projections).await;
+    let (position, tail) = finish(tx, swapped).await?;
     events += tail;
-    report(progress, position, events);
-    backend.acquire().await?.drop_shadows().await?;
+    report(position, events);
+    let mut tx = store.begin_replay(Lock::Shadow).await?;
+    let dropped = tx.drop_shadows().await;
+    finish(tx, dropped).await?;
+    exclusive.release().await?;
     Ok(RebuildReport {
         events,
         position,
@@ -173,84 +176,69 @@ pub(crate) async fn rebuild<B: WriterBackend>(
     })
 }
 
-fn report(progress: &ProgressBar, position: i64, events: u64) {
-    if position as u64 > progress.length().unwrap_or(0) {
-        progress.set_length(position as u64);
+/// Projects the page of events after `position` onto the shadow tables; returns the page.
+async fn catch_up(tx: &mut dyn ReplayTx, position: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    let page = tx.events_after(position, PAGE).await?;
+    project_events(tx, Tables::SHADOW, &page).await?;
+    Ok(page)
+}
+
+/// Projects the last events after `position` onto the shadow tables and swaps the chosen
+/// `projections` in; returns the position they include and how many events that took.
+async fn swap_in(
+    tx: &mut dyn ReplayTx,
+    mut position: i64,
+    projections: &[Projection],
+) -> Result<(i64, u64), StoreError> {
+    let mut tail = 0u64;
+    loop {
+        let page = tx.events_after(position, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        position = last.position;
+        tail += page.len() as u64;
+        project_events(tx, Tables::SHADOW, &page).await?;
     }
-    progress.set_position(position as u64);
-    if progress.is_hidden() && events > 0 && events.is_multiple_of(PAGE as u64 * 10) {
-        tracing::info!(events, position, "rebuild: folding the log");
+    let tables: Vec<_> = projections.iter().flat_map(|p| p.tables()).collect();
+    tx.swap_in(&tables).await?;
+    for projection in projections {
+        tx.set_checkpoint(
+            projection.name(),
+            projection.version(),
+            position,
+            Utc::now(),
+        )
+        .await?;
     }
+    Ok((position, tail))
 }
 
 /// Writes the folded models to the shadow tables, a chunk per transaction, through the
 /// backend's bulk statements.
-pub(crate) async fn write_models<B: WriterBackend>(
-    backend: &B,
+pub(crate) async fn write_models<S: Replay + ?Sized>(
+    store: &S,
     models: &ReadModels,
 ) -> Result<(), StoreError> {
     let tasks: Vec<_> = models.task_rows().collect();
     for chunk in tasks.chunks(ROWS_PER_TRANSACTION) {
-        in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
-            tx.upsert_tasks(Tables::SHADOW, chunk).await
-        })
-        .await?;
+        let mut tx = store.begin_replay(Lock::Shadow).await?;
+        let written = tx.upsert_tasks(Tables::SHADOW, chunk).await;
+        finish(tx, written).await?;
     }
     let shares: Vec<_> = models.share_rows().collect();
     for chunk in shares.chunks(ROWS_PER_TRANSACTION) {
-        in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
-            tx.upsert_shares(Tables::SHADOW, chunk).await
-        })
-        .await?;
+        let mut tx = store.begin_replay(Lock::Shadow).await?;
+        let written = tx.upsert_shares(Tables::SHADOW, chunk).await;
+        finish(tx, written).await?;
     }
     let stats: Vec<_> = models.stats.values().collect();
     for chunk in stats.chunks(ROWS_PER_TRANSACTION) {
-        in_transaction(backend, Lock::Shadow, async |tx: &mut B::Connection| {
-            tx.save_stats(Tables::SHADOW, chunk).await
-        })
-        .await?;
+        let mut tx = store.begin_replay(Lock::Shadow).await?;
+        let written = tx.save_stats(Tables::SHADOW, chunk).await;
+        finish(tx, written).await?;
     }
     Ok(())
 }
 
-/// Which transaction to open.
-#[derive(Clone, Copy)]
-pub(crate) enum Lock {
-    /// Writes only shadow tables.
-    Shadow,
-    /// Excludes every command writer, of every process.
-    Writers,
-    /// Reads one consistent snapshot.
-    Snapshot,
-}
-
-/// Runs `work` in a transaction on a fresh connection from `backend`: committed when it
-/// succeeds, rolled back when it fails.
-pub(crate) async fn in_transaction<B, T, W>(
-    backend: &B,
-    lock: Lock,
-    work: W,
-) -> Result<T, StoreError>
-where
-    B: WriterBackend,
-    W: AsyncFnOnce(&mut B::Connection) -> Result<T, StoreError>,
-{
-    let mut connection = backend.acquire().await?;
-    match lock {
-        Lock::Shadow => connection.begin_shadow().await?,
-        Lock::Writers => connection.begin().await?,
-        Lock::Snapshot => connection.begin_snapshot().await?,
-    }
-    match work(&mut connection).await {
-        Ok(value) => {
-            connection.commit().await?;
-            Ok(value)
-        }
-        Err(error) => {
-            if let Err(rollback) = connection.rollback().await {
-                tracing::warn!(%rollback, "rollback failed");
-            }
-            Err(error)
-        }
-    }
-}
+/// Rows written to a shadow table per transaction: short enough that SQLite's one write lock
+/// is never held long away from the live writer.
+pub(crate) const ROWS_PER_TRANSACTION: usize = 20_000;

@@ -12,13 +12,9 @@ use projections::{DashboardFigures, DashboardStats, ReadModels, ShareRow, TaskRo
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::StoreError;
-use super::rebuild::{Lock, in_transaction};
-use super::write_tx::{AllRows, Tables, WriteTx};
-use super::writer::WriterBackend;
-
-/// Events read from the log at a time.
-const PAGE: i64 = 20_000;
+use super::rebuild::PAGE;
+use super::tx::{AllRows, Lock, Replay, ReplayTx, Tables, finish};
+use super::{StoreError, UserRows};
 
 /// What `verify` found.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -70,8 +66,8 @@ impl RowDrift {
 }
 
 /// Checks every read model; with `repair`, rewrites what drifted.
-pub(crate) async fn verify<B: WriterBackend>(
-    backend: &B,
+pub(crate) async fn verify<S: Replay + ?Sized>(
+    store: &S,
     repair: bool,
     now: DateTime<Utc>,
 ) -> Result<VerifyReport, StoreError> {
@@ -80,26 +76,34 @@ pub(crate) async fn verify<B: WriterBackend>(
     } else {
         Lock::Snapshot
     };
-    in_transaction(backend, lock, async |tx: &mut B::Connection| {
-        let mut fold = ReadModels::default();
-        loop {
-            let page = tx.events_after(fold.position, PAGE).await?;
-            if page.is_empty() {
-                break;
-            }
-            for event in &page {
-                fold.apply(event);
-            }
+    let mut tx = store.begin_replay(lock).await?;
+    let report = check(tx.as_mut(), repair, now).await;
+    finish(tx, report).await
+}
+
+/// Folds the whole log, compares, and with `repair` rewrites, in `tx`.
+async fn check(
+    tx: &mut dyn ReplayTx,
+    repair: bool,
+    now: DateTime<Utc>,
+) -> Result<VerifyReport, StoreError> {
+    let mut fold = ReadModels::default();
+    loop {
+        let page = tx.events_after(fold.position, PAGE).await?;
+        if page.is_empty() {
+            break;
         }
-        let stored = tx.all_rows(Tables::LIVE).await?;
-        let mut report = compare(&fold, &stored, now);
-        if repair && !report.is_clean() {
-            rewrite(tx, &fold, &stored).await?;
-            report.repaired = true;
+        for event in &page {
+            fold.apply(event);
         }
-        Ok(report)
-    })
-    .await
+    }
+    let stored = tx.all_rows(Tables::LIVE).await?;
+    let mut report = compare(&fold, &stored, now);
+    if repair && !report.is_clean() {
+        rewrite(tx, &fold, &stored).await?;
+        report.repaired = true;
+    }
+    Ok(report)
 }
 
 /// The fold against the stored rows, figure by figure and row by row.
@@ -225,8 +229,8 @@ fn row_drift<K: Ord, V: PartialEq>(expected: &BTreeMap<K, V>, stored: &BTreeMap<
 /// Makes the live tables equal the fold: rows that differ or are missing are written, rows the
 /// fold lacks are deleted, and every dashboard row is rewritten from the fold (zeros for a user
 /// the fold has no row for).
-async fn rewrite<T: WriteTx>(
-    tx: &mut T,
+async fn rewrite(
+    tx: &mut dyn ReplayTx,
     fold: &ReadModels,
     stored: &AllRows,
 ) -> Result<(), StoreError> {
@@ -278,20 +282,14 @@ async fn rewrite<T: WriteTx>(
 /// One user's stored row against a recount of the tasks they own or that are shared with them
 /// and of their shares: what the sampled check of the scheduled jobs compares. `None` when they
 /// agree.
-pub(crate) fn check_user(
-    user_id: &str,
-    stats: Option<&DashboardStats>,
-    tasks: Vec<TaskRow>,
-    shares: Vec<ShareRow>,
-    now: DateTime<Utc>,
-) -> Option<UserDrift> {
+pub(crate) fn check_user(user_id: &str, rows: UserRows, now: DateTime<Utc>) -> Option<UserDrift> {
     let stored = AllRows {
-        tasks,
-        shares,
+        tasks: rows.tasks,
+        shares: rows.shares,
         stats: Vec::new(),
     };
     let counted = as_models(&stored).recount(user_id, now);
-    let figures = stats.map(|row| row.figures(now)).unwrap_or_default();
+    let figures = rows.stats.map(|row| row.figures(now)).unwrap_or_default();
     let drift = differences(&figures, &counted);
     (!drift.is_empty()).then(|| UserDrift {
         user_id: user_id.to_owned(),

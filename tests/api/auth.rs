@@ -51,11 +51,7 @@ impl KeyedApp {
             .await
             .expect("open store");
         let auth = Authenticator::from_config(&config, db.dir.path()).expect("authenticator");
-        let router = router(AppState {
-            store,
-            auth: Arc::new(auth),
-            clock: Clock::system(),
-        });
+        let router = router(AppState::new(store, Arc::new(auth), Clock::system()));
         KeyedApp { router, _db: db }
     }
 

@@ -238,11 +238,11 @@ impl Node {
         let store = tally::store::open(&app.db.url, Default::default())
             .await
             .expect("open another store on the same database");
-        let router = router(AppState {
-            store: store.clone(),
-            auth: app.auth.clone(),
-            clock: app.clock.clock(),
-        });
+        let router = router(AppState::new(
+            store.clone(),
+            app.auth.clone(),
+            app.clock.clock(),
+        ));
         Node { store, router }
     }
 

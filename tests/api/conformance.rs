@@ -340,11 +340,11 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
     let reopened = tally::store::open(&app.db.url, Default::default())
         .await
         .expect("reopen the store");
-    let router = router(AppState {
-        store: reopened.clone(),
-        auth: app.auth.clone(),
-        clock: app.clock.clock(),
-    });
+    let router = router(AppState::new(
+        reopened.clone(),
+        app.auth.clone(),
+        app.clock.clock(),
+    ));
 
     assert_eq!(app.db.stored_state().await, stored_before);
     assert_eq!(reopened.events_after(0, 10_000).await.unwrap(), log_before);

@@ -1,8 +1,8 @@
 //! `Store::execute_in_order`, the bulk-load path: one client's commands queued back to back are
 //! decided exactly as if sent one at a time, however many clients do so at once.
 
+use tally::commands::{CommandError, Submission};
 use tally::domain::{Command, CommandRequest, Description, DomainError, Title, UserId};
-use tally::store::{CommandError, Submission};
 use uuid::Uuid;
 
 use crate::support::{TestApp, on_both_backends};
@@ -13,7 +13,7 @@ async fn many_clients_queueing_whole_task_lives_get_the_answers_of_one_at_a_time
     const CLIENTS: usize = 64;
     let mut clients = tokio::task::JoinSet::new();
     for client in 0..CLIENTS {
-        let (store, now) = (app.store.clone(), app.clock.now());
+        let (commands, now) = (app.commands.clone(), app.clock.now());
         clients.spawn(async move {
             let task = Uuid::now_v7();
             let actor = UserId::parse(&format!("client-{}", client % 8)).unwrap();
@@ -41,7 +41,7 @@ async fn many_clients_queueing_whole_task_lives_get_the_answers_of_one_at_a_time
                     correlation_id: Uuid::now_v7(),
                 })
                 .collect();
-            store.execute_in_order(submissions).await
+            commands.execute_in_order(submissions).await
         });
     }
     while let Some(answers) = clients.join_next().await {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use clap::Parser;
 use indicatif::ProgressBar;
+use tally::commands::Submission;
 use tally::domain::{Command as TaskCommand, CommandRequest, Description, Title, UserId};
-use tally::store::{Projection, SqliteOptions, Store, StoreError, Submission};
+use tally::store::{Projection, SqliteOptions, Store, StoreError};
 use uuid::Uuid;
 
 use crate::support::{Backend, TestApp, on_both_backends};
@@ -54,7 +55,7 @@ fn create() -> TaskCommand {
 }
 
 /// Creates, completes, shares and deletes some tasks; returns how many commands succeeded.
-async fn some_history(app: &TestApp, store: &dyn Store, round: usize) -> usize {
+async fn some_history(app: &TestApp, round: usize) -> usize {
     let mut done = 0;
     for (n, user) in USERS.iter().enumerate() {
         let task = Uuid::now_v7();
@@ -70,11 +71,15 @@ async fn some_history(app: &TestApp, store: &dyn Store, round: usize) -> usize {
         ];
         let keep = 1 + (round + n) % steps.len();
         for command in steps.into_iter().take(keep) {
-            let answer = store.execute(submission(app, user, task, command)).await;
+            let answer = app
+                .commands
+                .execute(submission(app, user, task, command))
+                .await;
             done += usize::from(answer.is_ok());
         }
         if (round + n).is_multiple_of(5) {
-            let answer = store
+            let answer = app
+                .commands
                 .execute(submission(app, user, task, TaskCommand::Delete))
                 .await;
             done += usize::from(answer.is_ok());
@@ -99,7 +104,7 @@ async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh
     app: TestApp,
 ) {
     for round in 0..40 {
-        some_history(&app, app.store.as_ref(), round).await;
+        some_history(&app, round).await;
     }
     let app = Arc::new(app);
     let stop = Arc::new(AtomicBool::new(false));
@@ -110,7 +115,7 @@ async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh
         writers.spawn(async move {
             let mut round = 100 * (writer + 1);
             while !stop.load(Ordering::Relaxed) {
-                let done = some_history(&app, app.store.as_ref(), round).await;
+                let done = some_history(&app, round).await;
                 acknowledged.fetch_add(done, Ordering::Relaxed);
                 round += 1;
             }
@@ -119,7 +124,7 @@ async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh
     let events_before = app.store.head_position().await.unwrap();
     let rebuilder = second_store(&app).await;
     let report = rebuilder
-        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .rebuild(&Projection::ALL, &())
         .await
         .expect("rebuild");
     // Let commands go on after the swap too: they must land in the swapped-in tables.
@@ -144,7 +149,7 @@ async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh
 }
 
 async fn a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched(app: TestApp) {
-    tally::seed::seed(app.store.clone(), 4, 1_500, ProgressBar::hidden())
+    tally::seed::seed(app.commands.clone(), 4, 1_500, ProgressBar::hidden())
         .await
         .expect("seed");
     let before = app.db.stored_state().await;
@@ -179,7 +184,7 @@ async fn a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched(app: Te
     );
     let report = second_store(&app)
         .await
-        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .rebuild(&Projection::ALL, &())
         .await
         .expect("a rebuild after the killed ones");
     assert_eq!(report.position, app.store.head_position().await.unwrap());
@@ -189,7 +194,7 @@ async fn a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched(app: Te
 
 async fn verify_finds_injected_drift_and_repair_fixes_it(app: TestApp) {
     for round in 0..6 {
-        some_history(&app, app.store.as_ref(), round).await;
+        some_history(&app, round).await;
     }
     assert_clean(&app).await;
     let dashboard_before = app.dashboard("ann").await;
@@ -229,7 +234,7 @@ async fn verify_finds_injected_drift_and_repair_fixes_it(app: TestApp) {
 
 async fn a_rebuild_fixes_a_corrupted_task_table(app: TestApp) {
     for round in 0..6 {
-        some_history(&app, app.store.as_ref(), round).await;
+        some_history(&app, round).await;
     }
     let before = app.db.stored_state().await;
     app.db.execute("delete from task_shares").await;
@@ -243,7 +248,7 @@ async fn a_rebuild_fixes_a_corrupted_task_table(app: TestApp) {
     );
 
     app.store
-        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .rebuild(&Projection::ALL, &())
         .await
         .expect("rebuild");
     assert_eq!(app.db.stored_state().await, before);
@@ -262,7 +267,7 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
         names(&fresh),
         [("dashboard".to_owned(), 0), ("tasks".to_owned(), 0)]
     );
-    some_history(&app, app.store.as_ref(), 1).await;
+    some_history(&app, 1).await;
     let head = app.store.head_position().await.unwrap();
     assert!(head > 0);
     let moved = app.store.checkpoints().await.unwrap();
@@ -286,7 +291,7 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
 async fn the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figure(app: TestApp) {
     // Wednesday 2026-11-25: tasks created and completed today and this week.
     for round in 0..4 {
-        some_history(&app, app.store.as_ref(), round).await;
+        some_history(&app, round).await;
     }
     let today = app.dashboard("ann").await;
     assert!(today["created_today"].as_i64().unwrap() > 0);
@@ -317,7 +322,7 @@ async fn the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figur
     assert_clean(&app).await;
     // A task created after the roll-over counts from one.
     let task = Uuid::now_v7();
-    app.store
+    app.commands
         .execute(submission(&app, "ann", task, create()))
         .await
         .unwrap();
@@ -403,7 +408,7 @@ async fn a_tick_is_claimed_by_exactly_one_server(app: TestApp) {
 
 async fn the_sampled_verify_finds_a_drifted_row_and_each_tick_runs_once(app: TestApp) {
     for round in 0..4 {
-        some_history(&app, app.store.as_ref(), round).await;
+        some_history(&app, round).await;
     }
     let now = app.clock.now();
     assert!(app.store.check_sample(10, now).await.unwrap().is_empty());
@@ -464,14 +469,13 @@ async fn the_default_schedules_parse_and_the_scheduler_stops() {
 }
 
 async fn a_second_rebuild_while_one_runs_is_refused(app: TestApp) {
-    tally::seed::seed(app.store.clone(), 4, 1_500, ProgressBar::hidden())
+    tally::seed::seed(app.commands.clone(), 4, 1_500, ProgressBar::hidden())
         .await
         .expect("seed");
     let (first, second) = (second_store(&app).await, second_store(&app).await);
-    let hidden = ProgressBar::hidden();
     let (a, b) = tokio::join!(
-        first.rebuild(&Projection::ALL, &hidden),
-        second.rebuild(&Projection::ALL, &hidden)
+        first.rebuild(&Projection::ALL, &()),
+        second.rebuild(&Projection::ALL, &())
     );
     let refused =
         |result: &Result<_, StoreError>| matches!(result, Err(StoreError::RebuildRunning));
@@ -481,7 +485,7 @@ async fn a_second_rebuild_while_one_runs_is_refused(app: TestApp) {
     );
     // The lock goes with the rebuild: the next one runs.
     second
-        .rebuild(&Projection::ALL, &ProgressBar::hidden())
+        .rebuild(&Projection::ALL, &())
         .await
         .expect("a later rebuild");
     assert_clean(&app).await;

@@ -14,8 +14,8 @@ use projections::{DashboardFigures, DashboardStats, Permission, ReadModels};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use tally::commands::{CommandError, Submission};
 use tally::domain::{Command, CommandRequest, Description, Title, UserId};
-use tally::store::{CommandError, Submission};
 use uuid::Uuid;
 
 use crate::support::{Backend, TestApp};
@@ -275,8 +275,8 @@ async fn replay_and_compare(app: &TestApp, steps: &[Step]) -> Result<(), TestCas
         }
         let mut sent = tokio::task::JoinSet::new();
         for submission in burst.drain(..) {
-            let store = app.store.clone();
-            sent.spawn(async move { store.execute(submission).await });
+            let commands = app.commands.clone();
+            sent.spawn(async move { commands.execute(submission).await });
         }
         let answers = sent.join_all().await;
         for answer in answers {

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tally::auth::{AuthConfig, Authenticator};
 use tally::clock::Clock;
+use tally::commands::Commands;
 use tally::domain::UserId;
 use tally::http::{AppState, router};
 use tally::store::{SqliteOptions, Store};
@@ -47,10 +48,11 @@ impl ManualClock {
     }
 }
 
-/// A running app: its router, its store, its database and its clock.
+/// A running app: its router, its store and command writer, its database and its clock.
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    pub commands: Arc<Commands>,
     pub auth: Arc<Authenticator>,
     pub clock: ManualClock,
     pub db: TestDb,
@@ -102,14 +104,13 @@ impl TestApp {
             .expect("authenticator"),
         );
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap());
-        let router = router(AppState {
-            store: store.clone(),
-            auth: auth.clone(),
-            clock: clock.clock(),
-        });
+        let state = AppState::new(store.clone(), auth.clone(), clock.clock());
+        let commands = state.commands.clone();
+        let router = router(state);
         Some(TestApp {
             router,
             store,
+            commands,
             auth,
             clock,
             db,

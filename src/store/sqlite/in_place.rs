@@ -1,5 +1,6 @@
-//! Dashboard rows (and, for rebuilds, pages of the log and the shadow tables) read and written
-//! straight through SQLite's C library, on the calling thread.
+//! The SQLite fast path: dashboard rows (and, for rebuilds, pages of the log and the shadow
+//! tables) read and written straight through SQLite's C library with rusqlite, on the calling
+//! thread.
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own, so every statement costs two
 //! thread hops: measured here, ≈47 µs for the one-row dashboard read against ≈5 µs for the same
@@ -20,21 +21,24 @@ use projections::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use uuid::Uuid;
 
-use super::StoreError;
-use super::sql::{EVENTS_AFTER, LOAD_STATS, STATS_COLUMNS, TASK_COLUMNS};
-use super::write_tx::{Params, Tables, list};
+use crate::store::StoreError;
+use crate::store::common::sql::{
+    EVENTS_AFTER, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
+};
+use crate::store::rebuild::ROWS_PER_TRANSACTION;
+use crate::store::tx::Tables;
 
-/// A pool of read-only connections for dashboard rows.
-pub(crate) struct DashboardReader {
+/// A pool of read-only connections for dashboard rows, and the database file for the rest.
+pub(crate) struct InPlace {
     path: PathBuf,
     /// Connections not in use; one is opened whenever all are busy (at most one per thread that
     /// reads at the same moment, since a read never waits while it holds one).
     idle: Mutex<Vec<Connection>>,
 }
 
-impl DashboardReader {
+impl InPlace {
     pub fn new(path: &Path) -> Self {
-        DashboardReader {
+        InPlace {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
         }
@@ -137,14 +141,11 @@ fn stats_row(row: &Row<'_>) -> rusqlite::Result<DashboardStats> {
     })
 }
 
-/// Rows written to a shadow table per transaction: the live writer waits for one at most.
-const SHADOW_ROWS_PER_TRANSACTION: usize = 20_000;
-
 /// Writes a rebuild's folded models into the empty shadow tables, in place. Blocking. Values
 /// are encoded exactly as sqlx encodes them (uuid as 16-byte blob, times as RFC 3339 with
 /// `SecondsFormat::AutoSi`), so the rows equal those the live path writes. Through sqlx, binding
 /// the rows cost ≈ 6 µs each, most of a rebuild's write phase.
-pub(crate) fn write_shadow(path: &Path, models: &ReadModels) -> Result<(), StoreError> {
+pub(crate) fn write_shadows(path: &Path, models: &ReadModels) -> Result<(), StoreError> {
     let mut connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     connection.busy_timeout(Duration::from_secs(10))?;
     let shadow = Tables::SHADOW;
@@ -152,7 +153,7 @@ pub(crate) fn write_shadow(path: &Path, models: &ReadModels) -> Result<(), Store
     let sql = format!(
         "insert into {} ({TASK_COLUMNS}) values ({})",
         shadow.tasks,
-        list(Params::Positional, 9)
+        Params::Positional.list(9, 1)
     );
     insert_all(&mut connection, &sql, &tasks, |insert, task| {
         insert.execute(rusqlite::params![
@@ -169,9 +170,9 @@ pub(crate) fn write_shadow(path: &Path, models: &ReadModels) -> Result<(), Store
     })?;
     let shares: Vec<&ShareRow> = models.share_rows().collect();
     let sql = format!(
-        "insert into {} (task_id, user_id, permission) values ({})",
+        "insert into {} ({SHARE_COLUMNS}) values ({})",
         shadow.shares,
-        list(Params::Positional, 3)
+        Params::Positional.list(3, 1)
     );
     insert_all(&mut connection, &sql, &shares, |insert, share| {
         insert.execute(rusqlite::params![
@@ -184,7 +185,7 @@ pub(crate) fn write_shadow(path: &Path, models: &ReadModels) -> Result<(), Store
     let sql = format!(
         "insert into {} ({STATS_COLUMNS}) values ({})",
         shadow.stats,
-        list(Params::Positional, 13)
+        Params::Positional.list(13, 1)
     );
     insert_all(&mut connection, &sql, &stats, |insert, row| {
         insert.execute(rusqlite::params![
@@ -205,14 +206,14 @@ pub(crate) fn write_shadow(path: &Path, models: &ReadModels) -> Result<(), Store
     })
 }
 
-/// Runs the prepared `sql` once per row, `SHADOW_ROWS_PER_TRANSACTION` rows per transaction.
+/// Runs the prepared `sql` once per row, `ROWS_PER_TRANSACTION` rows per transaction.
 fn insert_all<T>(
     connection: &mut Connection,
     sql: &str,
     rows: &[T],
     insert: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(SHADOW_ROWS_PER_TRANSACTION) {
+    for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut statement = tx.prepare_cached(sql)?;

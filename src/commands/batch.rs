@@ -1,17 +1,19 @@
-//! A batch of commands inside the writer's open transaction, written once for both backends:
-//! load everything the batch needs in a few bulk reads, decide and project each command in
-//! memory against the state its predecessors in the batch left, then write it all in a few bulk
-//! statements.
+//! The batch step: a batch of commands inside the writer's open transaction. Load everything
+//! the batch needs in a few bulk reads; for each command in turn, replay its stored answer or
+//! decide it against the state its predecessors in the batch left, and fold its events in
+//! memory; then write it all in a few bulk statements.
 
 use std::collections::HashMap;
 
-use projections::{RecordedEvent, TaskEvent};
+use chrono::{DateTime, Utc};
+use projections::changeset::distinct;
+use projections::{Changeset, RecordedEvent, TaskEvent};
 use uuid::Uuid;
 
-use super::projector::{Projector, distinct};
-use super::write_tx::{KeyedResponse, NewEvent, StoredResponse, Tables, WriteTx};
-use super::{CommandError, CommandOutcome, StoreError, Submission, idempotency_cutoff};
+use super::{CommandError, CommandOutcome, Submission, idempotency_cutoff};
 use crate::domain::{Command, DomainError, decide};
+use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
+use crate::store::{StoreError, load_changeset, write_changeset};
 
 /// What a command answers: its outcome, or why it was refused.
 pub(crate) type CommandResult = Result<CommandOutcome, CommandError>;
@@ -19,8 +21,8 @@ pub(crate) type CommandResult = Result<CommandOutcome, CommandError>;
 /// Runs `batch` in the open transaction. A refusal (`Ok(Err(..))` in the list) has appended
 /// nothing (it stores only its answer, under its idempotency key); a store error (`Err(..)`)
 /// means the whole transaction must be rolled back.
-pub(crate) async fn run_batch<T: WriteTx>(
-    tx: &mut T,
+pub(super) async fn run_batch(
+    tx: &mut dyn Tx,
     batch: &[&Submission],
 ) -> Result<Vec<CommandResult>, StoreError> {
     let task_ids = distinct(batch.iter().map(|s| s.request.task_id));
@@ -49,14 +51,14 @@ pub(crate) async fn run_batch<T: WriteTx>(
         .min();
 
     let mut plan = Plan {
-        projector: Projector::new(tx.load_views(Tables::LIVE, &task_ids).await?),
+        changes: load_changeset(tx, Tables::LIVE, &task_ids).await?,
         stream_heads: if maybe_unchanged.is_empty() {
             HashMap::new()
         } else {
             tx.stream_heads(&maybe_unchanged).await?
         },
         responses: match oldest_cutoff {
-            Some(cutoff) if !keys.is_empty() => tx.find_responses(&keys, cutoff).await?,
+            Some(cutoff) if !keys.is_empty() => stored_responses(tx, &keys, cutoff).await?,
             _ => HashMap::new(),
         },
         head: tx.head_position().await?,
@@ -73,7 +75,7 @@ pub(crate) async fn run_batch<T: WriteTx>(
 
 /// The batch so far: the state commands are decided against, and what is to be written.
 struct Plan {
-    projector: Projector,
+    changes: Changeset,
     /// The newest position of each task's stream, as the batch has left it.
     stream_heads: HashMap<Uuid, i64>,
     /// Stored responses by (user id, key), the batch's own included.
@@ -122,7 +124,7 @@ impl Plan {
     /// Decides the command against the batch's state and records its events.
     fn decide(&mut self, submission: &Submission) -> Result<CommandOutcome, DomainError> {
         let request = &submission.request;
-        let view = self.projector.view(request.task_id);
+        let view = self.changes.view(request.task_id);
         let events = decide(view, request)?;
         let mut outcome = CommandOutcome {
             task_id: request.task_id,
@@ -147,7 +149,7 @@ impl Plan {
                 recorded_at: request.now,
                 event,
             };
-            self.projector.apply(&recorded);
+            self.changes.apply(&recorded);
             self.events.push(NewEvent {
                 recorded,
                 correlation_id: submission.correlation_id,
@@ -158,7 +160,7 @@ impl Plan {
     }
 
     /// Writes the batch: events, rows and figures, stored responses, and the checkpoint.
-    async fn write<T: WriteTx>(self, tx: &mut T) -> Result<(), StoreError> {
+    async fn write(self, tx: &mut dyn Tx) -> Result<(), StoreError> {
         if self.events.is_empty() && self.new_responses.is_empty() {
             return Ok(());
         }
@@ -167,16 +169,105 @@ impl Plan {
             tx.save_checkpoints(self.head, last.recorded.recorded_at)
                 .await?;
         }
-        self.projector.write(tx, Tables::LIVE).await?;
+        write_changeset(tx, Tables::LIVE, &self.changes).await?;
         let mut responses = self.responses;
-        let new: Vec<KeyedResponse> = self
+        let new: Vec<IdempotencyRecord> = self
             .new_responses
             .iter()
             .filter_map(|key| responses.remove(key))
+            .map(KeyedResponse::into_record)
             .collect();
         if !new.is_empty() {
             tx.save_responses(&new).await?;
         }
         Ok(())
     }
+}
+
+/// A response kept under an idempotency key, as the batch uses it.
+struct KeyedResponse {
+    user_id: String,
+    key: String,
+    /// The task the command named.
+    task_id: Uuid,
+    response: StoredResponse,
+    created_at: DateTime<Utc>,
+}
+
+/// What a command answered, success or refusal, and the request it answered.
+#[derive(Clone, Debug)]
+struct StoredResponse {
+    fingerprint: String,
+    outcome: Result<CommandOutcome, DomainError>,
+}
+
+impl KeyedResponse {
+    /// A stored record; `None` for one whose refusal this code cannot read (a corrupt row).
+    fn from_record(record: IdempotencyRecord) -> Result<Self, StoreError> {
+        let outcome = match &record.refusal {
+            Some(slug) => Err(DomainError::from_stored(slug).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Decode(
+                    format!("unexpected refusal {slug:?} in the database").into(),
+                ))
+            })?),
+            None => Ok(CommandOutcome {
+                task_id: record.task_id,
+                version: record.version,
+                position: record.position,
+                created: record.created,
+            }),
+        };
+        Ok(KeyedResponse {
+            user_id: record.user_id,
+            key: record.key,
+            task_id: record.task_id,
+            response: StoredResponse {
+                fingerprint: record.fingerprint,
+                outcome,
+            },
+            created_at: record.created_at,
+        })
+    }
+
+    /// The record to store; a refusal keeps the task id it named and zeros in the other
+    /// columns.
+    fn into_record(self) -> IdempotencyRecord {
+        let (outcome, refusal) = match self.response.outcome {
+            Ok(outcome) => (outcome, None),
+            Err(refusal) => (
+                CommandOutcome {
+                    task_id: self.task_id,
+                    version: 0,
+                    position: 0,
+                    created: false,
+                },
+                Some(refusal.to_stored()),
+            ),
+        };
+        IdempotencyRecord {
+            user_id: self.user_id,
+            key: self.key,
+            fingerprint: self.response.fingerprint,
+            task_id: outcome.task_id,
+            version: outcome.version,
+            position: outcome.position,
+            created: outcome.created,
+            refusal,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// The responses stored under `keys` (user id, key) since `not_before`, by key.
+async fn stored_responses(
+    tx: &mut dyn Tx,
+    keys: &[(&str, &str)],
+    not_before: DateTime<Utc>,
+) -> Result<HashMap<(String, String), KeyedResponse>, StoreError> {
+    let mut found = HashMap::new();
+    for record in tx.find_responses(keys, not_before).await? {
+        let keyed = KeyedResponse::from_record(record)?;
+        found.insert((keyed.user_id.clone(), keyed.key.clone()), keyed);
+    }
+    Ok(found)
 }

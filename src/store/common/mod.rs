@@ -1,0 +1,85 @@
+//! What both backends share, written once over sqlx's generic `Database`: the SQL ([`sql`]),
+//! row decoding ([`rows`]) and encoding ([`binds`]), the transactions ([`sqlx_tx`]) and the
+//! [`Store`](crate::store::Store) ([`queries`]). What differs is the [`Backend`] trait,
+//! implemented in `store/sqlite/` and `store/postgres/`.
+
+pub(crate) mod binds;
+pub(crate) mod queries;
+pub(crate) mod rows;
+pub(crate) mod sql;
+pub(crate) mod sqlx_tx;
+
+use std::future::Future;
+
+use projections::{DashboardStats, ReadModels, RecordedEvent};
+use sqlx::{IntoArguments, Pool};
+
+use super::StoreError;
+use super::tx::{Lock, RebuildLock};
+use binds::BindRows;
+use rows::StoreRow;
+use sql::Params;
+
+/// What differs between SQLite and PostgreSQL, each implemented in the backend's folder.
+pub(crate) trait Backend:
+    sqlx::Database<Row: StoreRow, Arguments: BindRows + IntoArguments<Self>>
+{
+    /// What the backend keeps beside its two pools.
+    type Local: Send + Sync + 'static;
+    /// How its statements write bind parameters.
+    const PARAMS: Params;
+    /// Said between the columns and the values of `insert into events`.
+    const INSERT_EVENTS_OPTION: &'static str;
+
+    /// The statements that open a transaction of the kind `lock` names.
+    fn begin(lock: Lock) -> &'static [&'static str];
+
+    /// How many rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// The shares of `tasks` tasks of `table`, bound one id each, ordered by task and user.
+    fn shares_of_tasks(table: &str, tasks: usize) -> String;
+
+    /// One user's dashboard row: the hottest read, which each backend does its own way.
+    fn dashboard_stats(
+        store: &SqlxStore<Self>,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<DashboardStats>, StoreError>> + Send;
+
+    /// See [`Replay::lock_rebuilds`](crate::store::tx::Replay::lock_rebuilds).
+    fn lock_rebuilds(
+        store: &SqlxStore<Self>,
+    ) -> impl Future<Output = Result<Box<dyn RebuildLock>, StoreError>> + Send;
+
+    /// See [`Replay::read_log`](crate::store::tx::Replay::read_log).
+    fn read_log(
+        store: &SqlxStore<Self>,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// See [`Replay::write_shadows`](crate::store::tx::Replay::write_shadows).
+    fn write_shadows(
+        store: &SqlxStore<Self>,
+        models: ReadModels,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// See [`ReplayTx::create_shadows`](crate::store::tx::ReplayTx::create_shadows).
+    fn create_shadows(
+        connection: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// See [`ReplayTx::swap_in`](crate::store::tx::ReplayTx::swap_in).
+    fn swap_in(
+        connection: &mut Self::Connection,
+        tables: &[(&'static str, &'static str)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A tally store on one backend: a pool for queries, a pool for writes (one connection on
+/// SQLite, which allows one writer) and what the backend keeps beside them.
+pub(crate) struct SqlxStore<DB: Backend> {
+    pub readers: Pool<DB>,
+    pub writes: Pool<DB>,
+    pub local: DB::Local,
+}

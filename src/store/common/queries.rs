@@ -1,0 +1,201 @@
+//! [`Store`], [`Transactions`] and [`Replay`] for both backends: queries run the SQL of
+//! `sql.rs` on the read pool; transactions get a connection of the write pool.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use projections::{DashboardStats, ReadModels, RecordedEvent, TaskView};
+use sqlx::Executor;
+use uuid::Uuid;
+
+use super::binds::{BindRows, bound};
+use super::rows::{SHARE_COLUMNS, StoreRow, views_of};
+use super::sql;
+use super::sqlx_tx::{SqlxTx, events_after};
+use super::{Backend, SqlxStore};
+use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx};
+use crate::store::{Checkpoint, Scope, Store, StoreError, TaskListQuery, UserRows};
+
+#[async_trait]
+impl<DB: Backend> Store for SqlxStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
+        DB::dashboard_stats(self, user_id).await
+    }
+
+    async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError> {
+        // One statement, so the task and its shares come from one snapshot.
+        let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
+        let rows = sqlx::query_with(sql::LOAD_TASK, arguments)
+            .fetch_all(&self.readers)
+            .await?;
+        Ok(views_of(&rows)?.pop().unwrap_or_default())
+    }
+
+    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskView>, StoreError> {
+        let sql = match query.scope {
+            Scope::Owned => sql::LIST_OWNED,
+            Scope::Shared => sql::LIST_SHARED,
+        };
+        // The wanted status twice, or both for no filter.
+        let (first, second) = match query.status {
+            Some(status) => (status, status),
+            None => (
+                projections::TaskStatus::Pending,
+                projections::TaskStatus::Completed,
+            ),
+        };
+        let arguments = bound::<DB::Arguments>(|a| {
+            a.text(&query.user_id)?;
+            a.text(first.as_str())?;
+            a.text(second.as_str())?;
+            a.id(query.before.unwrap_or(Uuid::max()))?;
+            a.int(query.limit)
+        })?;
+        let rows = sqlx::query_with(sql, arguments)
+            .fetch_all(&self.readers)
+            .await?;
+        views_of(&rows)
+    }
+
+    async fn task_events(&self, task_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
+        let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
+        sqlx::query_with(sql::TASK_EVENTS, arguments)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| row.recorded_event())
+            .collect()
+    }
+
+    async fn events_after(
+        &self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        events_after(&mut *self.readers.acquire().await?, position, limit).await
+    }
+
+    async fn head_position(&self) -> Result<i64, StoreError> {
+        sqlx::query(sql::HEAD_POSITION)
+            .fetch_one(&self.readers)
+            .await?
+            .int("position")
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        sqlx::query(sql::CHECKPOINTS)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| row.checkpoint())
+            .collect()
+    }
+
+    async fn sample_users(&self, users: u32) -> Result<Vec<String>, StoreError> {
+        let arguments = bound::<DB::Arguments>(|a| a.int(i64::from(users)))?;
+        sqlx::query_with(sql::SAMPLE_USERS, arguments)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| row.text("user_id"))
+            .collect()
+    }
+
+    async fn user_rows(&self, user_id: &str) -> Result<UserRows, StoreError> {
+        let connection = self.readers.acquire().await?;
+        let mut tx = Box::new(SqlxTx::begin(connection, Lock::Snapshot).await?);
+        let read = async {
+            let by_user = || bound::<DB::Arguments>(|a| a.text(user_id));
+            let stats = sqlx::query_with(sql::LOAD_STATS, by_user()?)
+                .fetch_optional(tx.connection())
+                .await?
+                .map(|row| row.stats_row())
+                .transpose()?;
+            let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
+                .fetch_all(tx.connection())
+                .await?
+                .iter()
+                .map(|row| row.task_row())
+                .collect::<Result<_, _>>()?;
+            let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
+                .fetch_all(tx.connection())
+                .await?
+                .iter()
+                .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                .collect::<Result<_, _>>()?;
+            Ok::<_, StoreError>(UserRows {
+                stats,
+                tasks,
+                shares,
+            })
+        };
+        let rows = read.await;
+        // Read only: ending it either way changes nothing.
+        tx.rollback().await?;
+        rows
+    }
+
+    async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError> {
+        let arguments = bound::<DB::Arguments>(|a| a.text(name))?;
+        sqlx::query_with(sql::ADD_JOB, arguments)
+            .execute(&self.writes)
+            .await?;
+        let arguments = bound::<DB::Arguments>(|a| {
+            a.text(name)?;
+            a.time(tick)
+        })?;
+        let claimed = sqlx::query_with(sql::CLAIM_TICK, arguments)
+            .execute(&self.writes)
+            .await?;
+        Ok(DB::rows_affected(&claimed) == 1)
+    }
+
+    async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let arguments = bound::<DB::Arguments>(|a| a.time(cutoff))?;
+        let expired = sqlx::query_with(sql::EXPIRE_KEYS, arguments)
+            .execute(&self.writes)
+            .await?;
+        Ok(DB::rows_affected(&expired))
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writes.close().await;
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> Transactions for SqlxStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
+        let connection = self.writes.acquire().await?;
+        Ok(Box::new(SqlxTx::begin(connection, lock).await?))
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> Replay for SqlxStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    async fn begin_replay(&self, lock: Lock) -> Result<Box<dyn ReplayTx>, StoreError> {
+        let connection = self.writes.acquire().await?;
+        Ok(Box::new(SqlxTx::begin(connection, lock).await?))
+    }
+
+    async fn lock_rebuilds(&self) -> Result<Box<dyn RebuildLock>, StoreError> {
+        DB::lock_rebuilds(self).await
+    }
+
+    async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        DB::read_log(self, after, limit).await
+    }
+
+    async fn write_shadows(&self, models: ReadModels) -> Result<(), StoreError> {
+        DB::write_shadows(self, models).await
+    }
+}

@@ -1,0 +1,226 @@
+//! The storage transactions, as traits: what the command writer ([`Tx`]), and rebuild and verify
+//! ([`ReplayTx`]), read and write inside one transaction, and the backends that open them
+//! ([`Transactions`], [`Replay`]). Implemented once for both backends in
+//! [`common::sqlx_tx`](super::common::sqlx_tx).
+//!
+//! Every method takes all the rows of a batch at once: a batch of 256 commands costs a handful
+//! of statements rather than a handful per command. That matters because each statement is a
+//! round trip (to the server, or to sqlx's SQLite worker thread), and round trips, not SQL, are
+//! what a small command spends its time on.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use projections::{DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskRow, TaskView};
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// Which transaction to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// Excludes every other command writer, of any process, until it ends, so positions are
+    /// handed out in commit order.
+    Writers,
+    /// Writes only a rebuild's shadow tables: it need not exclude the writers of the live
+    /// tables (SQLite has one write lock for everything anyway).
+    Shadow,
+    /// Reads one consistent snapshot, writes nothing.
+    Snapshot,
+}
+
+/// The read-model tables a write goes to: the live ones, or a rebuild's shadow copies.
+#[derive(Clone, Copy, Debug)]
+pub struct Tables {
+    pub tasks: &'static str,
+    pub shares: &'static str,
+    pub stats: &'static str,
+}
+
+impl Tables {
+    pub const LIVE: Tables = Tables {
+        tasks: "tasks",
+        shares: "task_shares",
+        stats: "dashboard_stats",
+    };
+
+    /// Where a rebuild builds the read models before it swaps them in.
+    pub const SHADOW: Tables = Tables {
+        tasks: "tasks_rebuild",
+        shares: "task_shares_rebuild",
+        stats: "dashboard_stats_rebuild",
+    };
+
+    /// Each live table with its shadow.
+    pub const PAIRS: [(&'static str, &'static str); 3] = [
+        (Tables::LIVE.tasks, Tables::SHADOW.tasks),
+        (Tables::LIVE.shares, Tables::SHADOW.shares),
+        (Tables::LIVE.stats, Tables::SHADOW.stats),
+    ];
+}
+
+/// An event about to be appended, its position already assigned.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub recorded: RecordedEvent,
+    pub correlation_id: Uuid,
+}
+
+/// A row of `idempotency_keys`: the first response to a request, replayed to its repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub user_id: String,
+    pub key: String,
+    /// A digest of the request; a repeat must match it.
+    pub fingerprint: String,
+    /// The task the command named.
+    pub task_id: Uuid,
+    /// What a success answered (zeros for a refusal).
+    pub version: i64,
+    pub position: i64,
+    pub created: bool,
+    /// The slug of the refusal, `None` for a success.
+    pub refusal: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every row of the read models, as stored.
+#[derive(Debug, Default)]
+pub struct AllRows {
+    pub tasks: Vec<TaskRow>,
+    pub shares: Vec<ShareRow>,
+    pub stats: Vec<DashboardStats>,
+}
+
+/// Opens the transactions commands and scheduled jobs run in.
+#[async_trait]
+pub trait Transactions: Send + Sync {
+    /// A transaction on a connection of its own; rolled back if dropped unfinished.
+    async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError>;
+}
+
+/// The bulk reads and writes of a batch, inside an open transaction.
+#[async_trait]
+pub trait Tx: Send {
+    /// The position of the newest event; the batch's events follow it.
+    async fn head_position(&mut self) -> Result<i64, StoreError>;
+    /// The position of each task's newest event (tasks without events are absent).
+    async fn stream_heads(&mut self, task_ids: &[Uuid]) -> Result<HashMap<Uuid, i64>, StoreError>;
+    /// Records stored at or after `not_before` under any of `keys` (user id, key).
+    async fn find_responses(
+        &mut self,
+        keys: &[(&str, &str)],
+        not_before: DateTime<Utc>,
+    ) -> Result<Vec<IdempotencyRecord>, StoreError>;
+    /// Stores each record, replacing an expired one under the same key.
+    async fn save_responses(&mut self, records: &[IdempotencyRecord]) -> Result<(), StoreError>;
+    /// The current rows of each task that exists, with its shares.
+    async fn load_views(
+        &mut self,
+        tables: Tables,
+        task_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, TaskView>, StoreError>;
+    async fn append(&mut self, events: &[NewEvent]) -> Result<(), StoreError>;
+    async fn upsert_tasks(&mut self, tables: Tables, tasks: &[&TaskRow]) -> Result<(), StoreError>;
+    async fn delete_tasks(&mut self, tables: Tables, task_ids: &[Uuid]) -> Result<(), StoreError>;
+    async fn upsert_shares(
+        &mut self,
+        tables: Tables,
+        shares: &[&ShareRow],
+    ) -> Result<(), StoreError>;
+    async fn delete_shares(
+        &mut self,
+        tables: Tables,
+        shares: &[(Uuid, &str)],
+    ) -> Result<(), StoreError>;
+    async fn load_stats(
+        &mut self,
+        tables: Tables,
+        user_ids: &[&str],
+    ) -> Result<Vec<DashboardStats>, StoreError>;
+    async fn save_stats(
+        &mut self,
+        tables: Tables,
+        stats: &[&DashboardStats],
+    ) -> Result<(), StoreError>;
+    /// Records that the live read models have applied the log up to `position`.
+    async fn save_checkpoints(
+        &mut self,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// One chunk of the day/week roll-over (see `sql::ROLL_OVER`); the rows changed.
+    async fn roll_over(&mut self, day: i32, week: i32) -> Result<u64, StoreError>;
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Rolls back; a connection whose state is then unknown is closed, never pooled again.
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// What rebuild and verify need of a backend beyond the writer's transactions: the log read
+/// in pages, shadow tables and one rebuild at a time.
+#[async_trait]
+pub trait Replay: Send + Sync {
+    async fn begin_replay(&self, lock: Lock) -> Result<Box<dyn ReplayTx>, StoreError>;
+    /// Keeps every other rebuild of the database out until released, and is let go of by
+    /// itself when its process dies. `Err(StoreError::RebuildRunning)` when taken.
+    async fn lock_rebuilds(&self) -> Result<Box<dyn RebuildLock>, StoreError>;
+    /// A page of the log for a rebuild to fold, read outside any transaction.
+    async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// Writes a rebuild's folded models into the empty shadow tables.
+    async fn write_shadows(&self, models: ReadModels) -> Result<(), StoreError>;
+}
+
+/// Held while a rebuild runs.
+#[async_trait]
+pub trait RebuildLock: Send {
+    /// Lets the next rebuild in now (dropping it does too, but maybe a moment later).
+    async fn release(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A transaction of a rebuild or a verify.
+#[async_trait]
+pub trait ReplayTx: Tx {
+    /// Every event after `position`, in position order, at most `limit`.
+    async fn events_after(
+        &mut self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// Every task, share and dashboard row of `tables`, for comparison with a fold.
+    async fn all_rows(&mut self, tables: Tables) -> Result<AllRows, StoreError>;
+    /// Sets the checkpoint of projection `name` to `position` at `version`.
+    async fn set_checkpoint(
+        &mut self,
+        name: &str,
+        version: i32,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Drops what an earlier rebuild left behind and creates empty shadow tables shaped like
+    /// the live ones (keys and indexes included).
+    async fn create_shadows(&mut self) -> Result<(), StoreError>;
+    /// Replaces each of the live `tables` by its shadow (inside the writers' lock).
+    async fn swap_in(&mut self, tables: &[(&'static str, &'static str)]) -> Result<(), StoreError>;
+    async fn drop_shadows(&mut self) -> Result<(), StoreError>;
+}
+
+/// Ends `tx` as `result` of the work done in it says: committed when it succeeded, rolled
+/// back when it failed.
+pub async fn finish<T, R>(tx: Box<T>, result: Result<R, StoreError>) -> Result<R, StoreError>
+where
+    T: Tx + ?Sized,
+{
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(%rollback, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
