@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::{CommandError, CommandOutcome, Submission, idempotency_cutoff};
 use crate::domain::{Command, DomainError, decide};
+use crate::store::StoreError;
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
-use crate::store::{StoreError, load_changeset, write_changeset};
 
 /// What a command answers: its outcome, or why it was refused.
 pub(crate) type CommandResult = Result<CommandOutcome, CommandError>;
@@ -51,7 +51,7 @@ pub(super) async fn run_batch(
         .min();
 
     let mut plan = Plan {
-        changes: load_changeset(tx, Tables::LIVE, &task_ids).await?,
+        changes: Changeset::new(tx.load_views(Tables::LIVE, &task_ids).await?),
         stream_heads: if maybe_unchanged.is_empty() {
             HashMap::new()
         } else {
@@ -169,7 +169,7 @@ impl Plan {
             tx.save_checkpoints(self.head, last.recorded.recorded_at)
                 .await?;
         }
-        write_changeset(tx, Tables::LIVE, &self.changes).await?;
+        tx.write_changeset(Tables::LIVE, &self.changes).await?;
         let mut responses = self.responses;
         let new: Vec<IdempotencyRecord> = self
             .new_responses

@@ -8,7 +8,6 @@
 
 mod common;
 mod postgres;
-mod projector;
 mod rebuild;
 mod sqlite;
 pub mod tx;
@@ -23,7 +22,6 @@ use projections::{
 };
 use uuid::Uuid;
 
-pub use projector::{load_changeset, write_changeset};
 pub use rebuild::{Progress, Projection, RebuildReport};
 pub use sqlite::SqliteOptions;
 pub use verify::{RowDrift, UserDrift, VerifyReport};

@@ -17,10 +17,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use projections::{ReadModels, RecordedEvent};
+use projections::changeset::distinct;
+use projections::{Changeset, ReadModels, RecordedEvent};
 
 use super::StoreError;
-use super::projector::project_events;
 use super::tx::{Lock, Replay, ReplayTx, Tables, finish};
 
 /// Events read from the log at a time.
@@ -210,6 +210,20 @@ async fn swap_in(
         .await?;
     }
     Ok((position, tail))
+}
+
+/// Folds `events` (in position order) onto the rows of `tables` and writes the result.
+async fn project_events(
+    tx: &mut dyn ReplayTx,
+    tables: Tables,
+    events: &[RecordedEvent],
+) -> Result<(), StoreError> {
+    let task_ids = distinct(events.iter().map(|event| event.task_id));
+    let mut changes = Changeset::new(tx.load_views(tables, &task_ids).await?);
+    for event in events {
+        changes.apply(event);
+    }
+    tx.write_changeset(tables, &changes).await
 }
 
 /// Writes the folded models to the shadow tables, a chunk per transaction, through the

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskRow, TaskView};
+use projections::{
+    Changeset, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskRow, TaskView,
+};
 use uuid::Uuid;
 
 use super::StoreError;
@@ -143,6 +145,13 @@ pub trait Tx: Send {
         &mut self,
         tables: Tables,
         stats: &[&DashboardStats],
+    ) -> Result<(), StoreError>;
+    /// Writes the rows `changes` changed to `tables`: the one way events reach the read
+    /// models, for the writer's batches and a rebuild's catch-up alike.
+    async fn write_changeset(
+        &mut self,
+        tables: Tables,
+        changes: &Changeset,
     ) -> Result<(), StoreError>;
     /// Records that the live read models have applied the log up to `position`.
     async fn save_checkpoints(

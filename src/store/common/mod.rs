@@ -1,13 +1,16 @@
-//! What both backends share, written once over sqlx's generic `Database`: the SQL ([`sql`]),
-//! row decoding ([`rows`]) and encoding ([`binds`]), the transactions ([`sqlx_tx`]) and the
-//! [`Store`](crate::store::Store) ([`queries`]). What differs is the [`Backend`] trait,
+//! What both backends share, written once over sqlx's generic `Database`: the column lists
+//! and queries ([`sql`]), row decoding ([`rows`]) and encoding ([`binds`]), the transactions
+//! ([`sqlx_tx`]: a batch's statements in [`write_tx`], rebuild and verify's in [`replay_tx`])
+//! and the [`Store`](crate::store::Store) ([`queries`]). What differs is the [`Backend`] trait,
 //! implemented in `store/sqlite/` and `store/postgres/`.
 
 pub(crate) mod binds;
 pub(crate) mod queries;
+pub(crate) mod replay_tx;
 pub(crate) mod rows;
 pub(crate) mod sql;
 pub(crate) mod sqlx_tx;
+pub(crate) mod write_tx;
 
 use std::future::Future;
 

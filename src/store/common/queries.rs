@@ -8,9 +8,10 @@ use sqlx::Executor;
 use uuid::Uuid;
 
 use super::binds::{BindRows, bound};
+use super::replay_tx::events_after;
 use super::rows::{SHARE_COLUMNS, StoreRow, views_of};
 use super::sql;
-use super::sqlx_tx::{SqlxTx, events_after};
+use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
 use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx};
 use crate::store::{Checkpoint, Scope, Store, StoreError, TaskListQuery, UserRows};

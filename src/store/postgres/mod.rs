@@ -19,9 +19,9 @@ use sqlx::postgres::PgPoolOptions;
 
 use super::StoreError;
 use super::common::binds::{BindRows, bound};
+use super::common::replay_tx::events_after;
 use super::common::rows::StoreRow;
 use super::common::sql::{self, Params};
-use super::common::sqlx_tx::events_after;
 use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
 use super::tx::{Lock, RebuildLock};

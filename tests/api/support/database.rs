@@ -1,4 +1,10 @@
 //! Fresh test databases and raw SQL views of what they hold, independent of the store's code.
+//!
+//! A PostgreSQL test database lives on the server `TALLY_TEST_POSTGRES_URL` names when it is
+//! set; otherwise on a throwaway server this process starts on first use (see [`throwaway`]),
+//! when PostgreSQL's server binaries are installed. Either way it is dropped when its `TestDb`
+//! is. `build.rs` applies the same rule at build time, so that the PostgreSQL tests are
+//! reported as ignored, with the reason, where neither is available.
 
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -13,12 +19,20 @@ pub enum Backend {
 }
 
 /// A fresh, empty database: a file in a temporary folder, or a new PostgreSQL database.
+/// Either is gone once this is dropped.
 pub struct TestDb {
     pub backend: Backend,
     pub url: String,
     /// The temporary folder (SQLite file, JWT secret); removed when the test ends.
     pub dir: TempDir,
     pool: RawPool,
+    /// PostgreSQL: the database to drop, and the admin URL to drop it from.
+    drop_on_drop: Option<PgDatabase>,
+}
+
+struct PgDatabase {
+    admin_url: String,
+    name: String,
 }
 
 enum RawPool {
@@ -37,8 +51,10 @@ pub struct StoredState {
 }
 
 impl TestDb {
-    /// Creates the database. `None` means PostgreSQL is not configured here (the reason is
-    /// printed); in CI (`CI` set) a missing or unreachable PostgreSQL fails the test instead.
+    /// Creates the database. `None` means PostgreSQL is not available here: neither
+    /// `TALLY_TEST_POSTGRES_URL` nor its server binaries (the reason is printed). In CI (`CI`
+    /// set) that fails the test instead, as do an unreachable server and a throwaway server that
+    /// does not start.
     pub async fn create(backend: Backend) -> Option<TestDb> {
         let dir = tempfile::tempdir().expect("temporary folder");
         match backend {
@@ -51,28 +67,20 @@ impl TestDb {
                     url,
                     dir,
                     pool: RawPool::Sqlite(pool),
+                    drop_on_drop: None,
                 })
             }
             Backend::Postgres => {
-                let Ok(admin_url) = std::env::var("TALLY_TEST_POSTGRES_URL") else {
-                    if std::env::var_os("CI").is_some() {
-                        panic!(
-                            "CI must set TALLY_TEST_POSTGRES_URL: the PostgreSQL tests are mandatory there"
-                        );
-                    }
-                    eprintln!("skipping a PostgreSQL test: TALLY_TEST_POSTGRES_URL is not set");
-                    return None;
-                };
+                let (admin_url, server) = postgres_admin_url()?;
                 let mut admin = sqlx::PgConnection::connect(&admin_url)
                     .await
-                    .unwrap_or_else(|error| {
-                        panic!("TALLY_TEST_POSTGRES_URL is set but unreachable: {error}")
-                    });
+                    .unwrap_or_else(|error| panic!("{server} is unreachable: {error}"));
                 let name = format!("tally_t_{}", uuid::Uuid::now_v7().simple());
                 admin
                     .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
                     .await
                     .expect("create test database");
+                let _ = admin.close().await;
                 let url = with_database(&admin_url, &name);
                 let pool = PgPool::connect_lazy(&url).expect("postgres url");
                 Some(TestDb {
@@ -80,6 +88,7 @@ impl TestDb {
                     url,
                     dir,
                     pool: RawPool::Postgres(pool),
+                    drop_on_drop: Some(PgDatabase { admin_url, name }),
                 })
             }
         }
@@ -171,6 +180,67 @@ impl TestDb {
     }
 }
 
+impl Drop for TestDb {
+    /// Drops the PostgreSQL database, `with (force)` since the test's pools may still hold
+    /// connections to it. On a thread of its own with its own runtime, joined, so that it is
+    /// done when the test returns and cannot deadlock a runtime it is dropped in.
+    fn drop(&mut self) {
+        let Some(PgDatabase { admin_url, name }) = self.drop_on_drop.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "drop database if exists {name} with (force)"
+                    )))
+                    .await
+                    .map_err(|error| format!("{name}: {error}"))?;
+                let _ = admin.close().await;
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        // Never panic here: a drop during a failing test's unwinding would abort the process.
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("could not drop a PostgreSQL test database: {error}"),
+            Err(_) => eprintln!("dropping a PostgreSQL test database panicked"),
+        }
+    }
+}
+
+/// The server PostgreSQL test databases are created on, and what to call it in errors (not
+/// its URL, which may hold a password): `TALLY_TEST_POSTGRES_URL`, else the throwaway server.
+/// `None` (with the reason printed) when there is neither, except in CI.
+fn postgres_admin_url() -> Option<(String, &'static str)> {
+    if let Ok(url) = std::env::var("TALLY_TEST_POSTGRES_URL") {
+        return Some((url, "the PostgreSQL server of TALLY_TEST_POSTGRES_URL"));
+    }
+    match throwaway::url() {
+        Some(Ok(url)) => Some((url, "the throwaway PostgreSQL server")),
+        Some(Err(error)) => panic!("the throwaway PostgreSQL server did not start: {error}"),
+        None if std::env::var_os("CI").is_some() => panic!(
+            "CI must set TALLY_TEST_POSTGRES_URL or install PostgreSQL's server binaries: the \
+             PostgreSQL tests are mandatory there"
+        ),
+        None => {
+            eprintln!(
+                "no PostgreSQL: TALLY_TEST_POSTGRES_URL is not set and no server binaries \
+                 (initdb, postgres) were found"
+            );
+            None
+        }
+    }
+}
+
 fn sqlite_text(row: &sqlx::sqlite::SqliteRow, index: usize) -> String {
     if let Ok(value) = row.try_get::<Option<i64>, _>(index) {
         return format!("{value:?}");
@@ -199,5 +269,266 @@ fn with_database(url: &str, name: &str) -> String {
     match query {
         Some(query) => format!("{base}/{name}?{query}"),
         None => format!("{base}/{name}"),
+    }
+}
+
+/// A PostgreSQL server of this test process's own, for when `TALLY_TEST_POSTGRES_URL` is not
+/// set: started once, on the first PostgreSQL test, from the server binaries found by the rule
+/// `build.rs` also applies (`initdb` and `postgres` on `PATH`, else the highest version under
+/// `/usr/lib/postgresql/*/bin`).
+///
+/// Lifecycle: `initdb` makes a cluster in a fresh temporary folder (as the `postgres` user when
+/// this process runs as root: initdb refuses root), then a small supervising shell, in a process
+/// group of its own so that Ctrl-C reaches only the test process, starts `postgres` on a free
+/// port of 127.0.0.1, with its socket in that folder and durability off (`fsync`,
+/// `synchronous_commit`, `full_page_writes`). The test process waits until it accepts
+/// connections by polling, with a deadline. The shell's stdin is a pipe whose only writer this
+/// process holds, in a static, and never writes: when the process exits, however it exits
+/// (libtest runs no destructors of statics), the kernel closes it, and the shell stops the
+/// server (SIGQUIT: immediate shutdown, nothing to keep), waits for it, and removes the folder.
+#[cfg(unix)]
+mod throwaway {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, ChildStdin, Command, Stdio};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    use sqlx::Connection;
+
+    /// Enough for many tests at once, each opening a few pools (an app holds about ten
+    /// connections, a multi-node test three times that).
+    const MAX_CONNECTIONS: u32 = 500;
+    /// How long the server may take to accept connections.
+    const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+
+    /// Runs as the user that owns the folder. `$1` is the `postgres` binary, `$2` the folder,
+    /// `$3` the port; the rest are server settings. A server that stops on its own (the test
+    /// process is then still alive) leaves an `exited` marker and its log for the test process
+    /// to report, and the folder is removed once that process exits.
+    const SUPERVISOR: &str = r#"
+        postgres=$1 folder=$2 port=$3
+        shift 3
+        exec 3<&0 </dev/null
+        "$postgres" -D "$folder/data" -k "$folder" -p "$port" "$@" >"$folder/server.log" 2>&1 3<&- &
+        server=$!
+        ( cat <&3 >/dev/null; touch "$folder/stopping"; kill -QUIT "$server" 2>/dev/null ) &
+        watcher=$!
+        wait "$server"
+        if [ ! -e "$folder/stopping" ]; then
+            touch "$folder/exited"
+            kill "$watcher" 2>/dev/null
+            cat <&3 >/dev/null
+        fi
+        rm -rf "$folder"
+    "#;
+
+    struct Server {
+        url: String,
+        /// Never written: closing it stops the server (see the module's doc).
+        _lifeline: ChildStdin,
+        _supervisor: Child,
+    }
+
+    /// The admin URL of the throwaway server, started on the first call; `None` when no
+    /// server binaries were found, an error when they were and the server did not start.
+    pub fn url() -> Option<Result<String, String>> {
+        static SERVER: OnceLock<Option<Result<Server, String>>> = OnceLock::new();
+        let server = SERVER.get_or_init(|| {
+            let bin = binaries()?;
+            // A thread of its own: the caller may be inside a tokio runtime, and the
+            // readiness poll needs one.
+            Some(
+                std::thread::spawn(move || start(&bin))
+                    .join()
+                    .unwrap_or_else(|_| Err("starting it panicked".into())),
+            )
+        });
+        Some(match server.as_ref()? {
+            Ok(server) => Ok(server.url.clone()),
+            Err(error) => Err(error.clone()),
+        })
+    }
+
+    /// The folder holding both `initdb` and `postgres`: the first on `PATH`, else the highest
+    /// version under `/usr/lib/postgresql`. Running as root, a `postgres` user must also exist.
+    /// Keep in step with `build.rs`.
+    fn binaries() -> Option<PathBuf> {
+        let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+        let on_path = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .find(|dir| has_both(dir));
+        let found = on_path.or_else(|| {
+            std::fs::read_dir("/usr/lib/postgresql")
+                .ok()?
+                .filter_map(|entry| {
+                    let entry = entry.ok()?;
+                    let version: Vec<u32> = entry
+                        .file_name()
+                        .to_string_lossy()
+                        .split('.')
+                        .map(|part| part.parse().ok())
+                        .collect::<Option<_>>()?;
+                    let bin = entry.path().join("bin");
+                    has_both(&bin).then_some((version, bin))
+                })
+                .max()
+                .map(|(_, bin)| bin)
+        })?;
+        (!running_as_root() || postgres_user().is_some()).then_some(found)
+    }
+
+    fn running_as_root() -> bool {
+        std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+    }
+
+    /// The uid and gid of the `postgres` user.
+    fn postgres_user() -> Option<(u32, u32)> {
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        let line = passwd.lines().find(|line| line.starts_with("postgres:"))?;
+        let mut fields = line.split(':').skip(2);
+        Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+    }
+
+    fn start(bin: &Path) -> Result<Server, String> {
+        let started = Instant::now();
+        let owner = match running_as_root() {
+            true => Some(postgres_user().ok_or("running as root needs a `postgres` user")?),
+            false => None,
+        };
+        let as_owner = |command: &mut Command| {
+            if let Some((uid, gid)) = owner {
+                command.uid(uid).gid(gid);
+            }
+        };
+        let folder = tempfile::Builder::new()
+            .prefix("tally-pg-")
+            .tempdir()
+            .map_err(|error| format!("temporary folder: {error}"))?
+            .keep();
+        // From here on, a failure removes the folder; once the supervisor runs, it does.
+        let fail = |error: String| {
+            let _ = std::fs::remove_dir_all(&folder);
+            Err(error)
+        };
+        if let Some((uid, gid)) = owner
+            && let Err(error) = std::os::unix::fs::chown(&folder, Some(uid), Some(gid))
+        {
+            return fail(format!("chown {}: {error}", folder.display()));
+        }
+
+        let mut initdb = Command::new(bin.join("initdb"));
+        initdb
+            .arg("--pgdata")
+            .arg(folder.join("data"))
+            .args(["--username=postgres", "--auth=trust", "--encoding=UTF8"])
+            .args(["--locale=C", "--no-sync"])
+            .current_dir(&folder);
+        as_owner(&mut initdb);
+        match initdb.output() {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => {
+                return fail(format!(
+                    "{} failed ({}):\n{}{}",
+                    bin.join("initdb").display(),
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            Err(error) => return fail(format!("{}: {error}", bin.join("initdb").display())),
+        }
+
+        let port = match std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+        {
+            Ok(address) => address.port(),
+            Err(error) => return fail(format!("no free port: {error}")),
+        };
+        let mut supervisor = Command::new("/bin/sh");
+        supervisor
+            .args(["-c", SUPERVISOR, "sh"])
+            .arg(bin.join("postgres"))
+            .arg(&folder)
+            .arg(port.to_string())
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", &format!("max_connections={MAX_CONNECTIONS}")])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off"])
+            .current_dir(&folder)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        as_owner(&mut supervisor);
+        let mut supervisor = match supervisor.spawn() {
+            Ok(child) => child,
+            Err(error) => return fail(format!("/bin/sh: {error}")),
+        };
+        let lifeline = supervisor.stdin.take().expect("piped stdin");
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+
+        // From here on, dropping `lifeline` stops the server and removes the folder.
+        let log = || {
+            std::fs::read_to_string(folder.join("server.log"))
+                .unwrap_or_else(|error| format!("(no server log: {error})"))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("tokio runtime: {error}"))?;
+        loop {
+            if folder.join("exited").exists() {
+                return Err(format!("postgres stopped on its own:\n{}", log()));
+            }
+            if let Ok(Some(status)) = supervisor.try_wait() {
+                return fail(format!(
+                    "the supervising shell stopped ({status}):\n{}",
+                    log()
+                ));
+            }
+            let attempt = runtime.block_on(async {
+                let connect = sqlx::PgConnection::connect(&url);
+                match tokio::time::timeout(Duration::from_secs(5), connect).await {
+                    Ok(Ok(connection)) => {
+                        let _ = connection.close().await;
+                        Ok(())
+                    }
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err("connecting timed out".to_string()),
+                }
+            });
+            let Err(last_error) = attempt else {
+                break;
+            };
+            if started.elapsed() > STARTUP_DEADLINE {
+                return Err(format!(
+                    "postgres did not accept connections within {STARTUP_DEADLINE:?} ({last_error}):\n{}",
+                    log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!(
+            "started a throwaway PostgreSQL server from {} on port {port} in {:.1?} (data in {})",
+            bin.display(),
+            started.elapsed(),
+            folder.display()
+        );
+        Ok(Server {
+            url,
+            _lifeline: lifeline,
+            _supervisor: supervisor,
+        })
+    }
+}
+
+/// Without a POSIX shell there is no throwaway server: PostgreSQL needs the URL.
+#[cfg(not(unix))]
+mod throwaway {
+    pub fn url() -> Option<Result<String, String>> {
+        None
     }
 }

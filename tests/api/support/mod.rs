@@ -10,7 +10,10 @@ pub use app::{TestApp, TestResponse};
 pub use database::{Backend, TestDb};
 
 /// Runs each listed `async fn name(app: TestApp)` once per backend, as `sqlite::name` and
-/// `postgres::name`.
+/// `postgres::name`. PostgreSQL is `TALLY_TEST_POSTGRES_URL`'s server when it is set, else a
+/// throwaway server of this process (see `database::throwaway`); where neither is available
+/// (`cfg(postgres_unavailable)`, set by build.rs) the PostgreSQL tests are ignored, with the
+/// reason, rather than passing without running.
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -27,12 +30,18 @@ macro_rules! on_both_backends {
         mod postgres {
             $(
                 #[tokio::test]
+                #[cfg_attr(
+                    postgres_unavailable,
+                    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+                )]
                 async fn $name() {
-                    if let Some(app) =
-                        $crate::support::TestApp::start($crate::support::Backend::Postgres).await
-                    {
-                        super::$name(app).await;
-                    }
+                    let app = $crate::support::TestApp::start($crate::support::Backend::Postgres)
+                        .await
+                        .expect(
+                            "PostgreSQL was available when this test binary was built: \
+                             rebuild it (`touch build.rs`) to have its tests ignored",
+                        );
+                    super::$name(app).await;
                 }
             )*
         }

@@ -1,0 +1,87 @@
+//! Tells the integration tests whether they can reach PostgreSQL, so that its half of
+//! `on_both_backends!` is reported as ignored (with the reason) instead of passing without
+//! running when it cannot.
+//!
+//! PostgreSQL is available when `TALLY_TEST_POSTGRES_URL` is set, or when its server binaries
+//! (`initdb` and `postgres`) are on `PATH` or under `/usr/lib/postgresql/<version>/bin/` — the
+//! tests then start a throwaway server (see tests/api/support/database.rs, which applies the
+//! same rule at run time). Otherwise this emits `cfg(postgres_unavailable)`, except under `CI`,
+//! where the PostgreSQL tests must run and fail instead. The build itself never fails.
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(postgres_unavailable)");
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=TALLY_TEST_POSTGRES_URL");
+    println!("cargo::rerun-if-env-changed=CI");
+    if env::var_os("TALLY_TEST_POSTGRES_URL").is_some() {
+        return;
+    }
+    if let Some(bin) = postgres_binaries() {
+        // Re-detect when they are removed or upgraded.
+        println!("cargo::rerun-if-changed={}", bin.join("postgres").display());
+        return;
+    }
+    if env::var_os("CI").is_some() {
+        // Under CI the tests run anyway and fail, saying that PostgreSQL is mandatory there.
+        return;
+    }
+    println!("cargo::rustc-cfg=postgres_unavailable");
+    if env::var("PROFILE").as_deref() == Ok("debug") {
+        println!(
+            "cargo::warning=PostgreSQL is not available: the PostgreSQL integration tests will be \
+             ignored. Install its server binaries (initdb, postgres) or set \
+             TALLY_TEST_POSTGRES_URL; after installing, `touch build.rs` to detect them."
+        );
+    }
+}
+
+/// The folder holding both `initdb` and `postgres`: the first on `PATH`, else the highest
+/// version under `/usr/lib/postgresql`. Running as root, a `postgres` user must also exist
+/// (initdb refuses to run as root).
+fn postgres_binaries() -> Option<PathBuf> {
+    let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    let on_path = env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| env::split_paths(&path).collect::<Vec<_>>())
+        .find(|dir| has_both(dir));
+    if !cfg!(unix) {
+        return None; // the throwaway server is started with a POSIX shell
+    }
+    let found = on_path.or_else(|| {
+        std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let version = version_key(&entry.file_name().to_string_lossy())?;
+                let bin = entry.path().join("bin");
+                has_both(&bin).then_some((version, bin))
+            })
+            .max()
+            .map(|(_, bin)| bin)
+    })?;
+    (!running_as_root() || postgres_user_exists()).then_some(found)
+}
+
+/// `"15"` → `[15]`, `"9.6"` → `[9, 6]`; `None` for names that are not versions.
+fn version_key(name: &str) -> Option<Vec<u32>> {
+    name.split('.').map(|part| part.parse().ok()).collect()
+}
+
+#[cfg(unix)]
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+#[cfg(not(unix))]
+fn running_as_root() -> bool {
+    false
+}
+
+fn postgres_user_exists() -> bool {
+    std::fs::read_to_string("/etc/passwd")
+        .is_ok_and(|passwd| passwd.lines().any(|line| line.starts_with("postgres:")))
+}

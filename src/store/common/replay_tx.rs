@@ -1,0 +1,111 @@
+//! [`ReplayTx`] for both backends: what rebuild and verify read and write inside a
+//! transaction beyond a batch's statements — the log in pages, every row, checkpoints and the
+//! shadow tables (whose DDL each backend writes its own way).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use projections::RecordedEvent;
+use sqlx::{AssertSqlSafe, Executor};
+
+use super::Backend;
+use super::binds::{BindRows, bound};
+use super::rows::{SHARE_COLUMNS, StoreRow};
+use super::sql;
+use super::sqlx_tx::SqlxTx;
+use crate::store::StoreError;
+use crate::store::tx::{AllRows, ReplayTx, Tables};
+
+#[async_trait]
+impl<DB: Backend> ReplayTx for SqlxTx<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    async fn events_after(
+        &mut self,
+        position: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        events_after(self.connection(), position, limit).await
+    }
+
+    async fn all_rows(&mut self, tables: Tables) -> Result<AllRows, StoreError> {
+        let connection = self.connection();
+        let sql = AssertSqlSafe(sql::all_of(sql::TASK_COLUMNS, tables.tasks));
+        let tasks = sqlx::query(sql).fetch_all(&mut *connection).await?;
+        let sql = AssertSqlSafe(sql::all_of(sql::SHARE_COLUMNS, tables.shares));
+        let shares = sqlx::query(sql).fetch_all(&mut *connection).await?;
+        let sql = AssertSqlSafe(sql::all_of(sql::STATS_COLUMNS, tables.stats));
+        let stats = sqlx::query(sql).fetch_all(&mut *connection).await?;
+        Ok(AllRows {
+            tasks: tasks
+                .iter()
+                .map(|row| row.task_row())
+                .collect::<Result<_, _>>()?,
+            shares: shares
+                .iter()
+                .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                .collect::<Result<_, _>>()?,
+            stats: stats
+                .iter()
+                .map(|row| row.stats_row())
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn set_checkpoint(
+        &mut self,
+        name: &str,
+        version: i32,
+        position: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let arguments = bound::<DB::Arguments>(|a| {
+            a.text(name)?;
+            a.int32(version)?;
+            a.int(position)?;
+            a.time(at)
+        })?;
+        sqlx::query_with(sql::SET_CHECKPOINT, arguments)
+            .execute(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    async fn create_shadows(&mut self) -> Result<(), StoreError> {
+        self.drop_shadows().await?;
+        DB::create_shadows(self.connection()).await
+    }
+
+    async fn swap_in(&mut self, tables: &[(&'static str, &'static str)]) -> Result<(), StoreError> {
+        DB::swap_in(self.connection(), tables).await
+    }
+
+    async fn drop_shadows(&mut self) -> Result<(), StoreError> {
+        for (_, shadow) in Tables::PAIRS {
+            let sql = AssertSqlSafe(format!("drop table if exists {shadow}"));
+            self.connection().execute(sql).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Every event after `position`, in position order, at most `limit`.
+pub(crate) async fn events_after<'c, DB: Backend>(
+    connection: &'c mut DB::Connection,
+    position: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let arguments = bound::<DB::Arguments>(|a| {
+        a.int(position)?;
+        a.int(limit)
+    })?;
+    sqlx::query_with(sql::EVENTS_AFTER, arguments)
+        .fetch_all(connection)
+        .await?
+        .iter()
+        .map(|row| row.recorded_event())
+        .collect()
+}
