@@ -202,14 +202,11 @@ struct StoredResponse {
 }
 
 impl KeyedResponse {
-    /// A stored record; `None` for one whose refusal this code cannot read (a corrupt row).
+    /// A stored record; an error for one whose refusal this code cannot read.
     fn from_record(record: IdempotencyRecord) -> Result<Self, StoreError> {
         let outcome = match &record.refusal {
-            Some(slug) => Err(DomainError::from_stored(slug).ok_or_else(|| {
-                StoreError::Database(sqlx::Error::Decode(
-                    format!("unexpected refusal {slug:?} in the database").into(),
-                ))
-            })?),
+            Some(slug) => Err(DomainError::from_stored(slug)
+                .ok_or_else(|| StoreError::Corrupt(format!("unexpected refusal {slug:?}")))?),
             None => Ok(CommandOutcome {
                 task_id: record.task_id,
                 version: record.version,

@@ -41,6 +41,9 @@ pub enum StoreError {
     Unreadable(#[from] UnreadableEvent),
     #[error("a background task of the store panicked or was cancelled")]
     TaskFailed,
+    /// A stored value this code cannot read.
+    #[error("unreadable data in the database: {0}")]
+    Corrupt(String),
     #[error("another rebuild of this database is running")]
     RebuildRunning,
     #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]

@@ -1,11 +1,11 @@
-//! The write side's happy paths: every command's success answer, the commands that change
-//! nothing, `If-Match` and `Idempotency-Key`.
+//! The write side's happy paths: every command's success answer (status, `Location`, `ETag`,
+//! body), the commands that change nothing, and `If-Match` naming the current version. What
+//! `Idempotency-Key` does is in `idempotency`; every refusal is in `errors`.
 
-use axum::body::Body;
-use axum::http::{Method, Request, header};
-use serde_json::{Value, json};
+use axum::http::header;
+use serde_json::json;
 
-use crate::support::{TestApp, TestResponse, on_both_backends};
+use crate::support::{TestApp, TestRequest, on_both_backends};
 
 on_both_backends!(
     a_create_answers_201_with_location_etag_and_the_first_version,
@@ -14,52 +14,7 @@ on_both_backends!(
     an_edit_that_changes_nothing_appends_nothing_and_answers_the_task_as_it_is,
     a_deleted_task_is_gone_for_everyone_and_from_every_figure,
     if_match_with_the_current_version_succeeds_quoted_or_bare,
-    a_repeated_create_with_the_same_idempotency_key_returns_the_first_response,
-    a_repeated_complete_with_the_same_idempotency_key_is_not_refused_as_a_second_completion,
-    the_same_idempotency_key_used_by_another_user_is_independent,
-    an_idempotency_key_older_than_24_hours_is_no_longer_replayed,
 );
-
-/// Sends `body` as raw text (so its spelling is the test's choice) with extra `headers`.
-pub(crate) async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    user: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-) -> TestResponse {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {}", app.token(user)));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned())),
-        None => request.body(Body::empty()),
-    };
-    app.send(request.unwrap()).await
-}
-
-/// Status, the headers a command sets, and the body: what a client sees of a command's answer.
-pub(crate) fn answer(response: &TestResponse) -> Value {
-    let text = |name: header::HeaderName| {
-        response
-            .headers
-            .get(name)
-            .map(|value| value.to_str().unwrap().to_owned())
-    };
-    json!({
-        "status": response.status.as_u16(),
-        "etag": text(header::ETAG),
-        "location": text(header::LOCATION),
-        "body": response.body,
-    })
-}
 
 /// The position of the newest event of `task`, read straight from the log.
 async fn last_position_of(app: &TestApp, task: &str) -> i64 {
@@ -71,7 +26,7 @@ async fn last_position_of(app: &TestApp, task: &str) -> i64 {
 async fn a_create_answers_201_with_location_etag_and_the_first_version(app: TestApp) {
     let body = json!({ "title": "write the tests", "description": "all of them" });
     let created = app
-        .call(Method::POST, "/api/tasks", Some("alice"), Some(body))
+        .send(TestRequest::post("/api/tasks").user("alice").json(body))
         .await;
 
     assert_eq!(created.status, 201, "{}", created.body);
@@ -81,7 +36,7 @@ async fn a_create_answers_201_with_location_etag_and_the_first_version(app: Test
         format!("/api/tasks/{task}")
     );
     assert_eq!(created.headers[header::ETAG], "\"1\"");
-    insta::assert_json_snapshot!("create_answer", answer(&created), {
+    insta::assert_json_snapshot!("create_answer", created.answer(), {
         ".body.task_id" => "[id]",
         ".location" => "[location]",
     });
@@ -97,13 +52,9 @@ async fn edit_complete_and_reopen_answer_200_with_the_next_version(app: TestApp)
     let task = app.create_task("alice", "write the tests").await;
     let path = format!("/api/tasks/{task}");
 
+    let edit = TestRequest::patch(&path).user("alice");
     let edited = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some("alice"),
-            Some(json!({ "title": "write more tests" })),
-        )
+        .send(edit.json(json!({ "title": "write more tests" })))
         .await;
     let completed = app.post(&format!("{path}/complete"), "alice").await;
     let reopened = app.post(&format!("{path}/reopen"), "alice").await;
@@ -116,9 +67,9 @@ async fn edit_complete_and_reopen_answer_200_with_the_next_version(app: TestApp)
         assert!(response.headers.get(header::LOCATION).is_none());
     }
     let answers = json!({
-        "edit": answer(&edited),
-        "complete": answer(&completed),
-        "reopen": answer(&reopened),
+        "edit": edited.answer(),
+        "complete": completed.answer(),
+        "reopen": reopened.answer(),
     });
     insta::assert_json_snapshot!("edit_complete_reopen_answers", answers, { ".**.task_id" => "[id]" });
     let shown = app.get(&path, "alice").await;
@@ -150,21 +101,16 @@ async fn share_is_idempotent_changes_an_existing_permission_and_unshare_removes_
     );
 
     let unshared = app
-        .call(
-            Method::DELETE,
-            &format!("{task_path}/shares/bob"),
-            Some("alice"),
-            None,
-        )
+        .send(TestRequest::delete(format!("{task_path}/shares/bob")).user("alice"))
         .await;
     for response in [&shared, &shared_again, &upgraded, &unshared] {
         assert_eq!(response.status, 200, "{}", response.body);
     }
     let answers = json!({
-        "share": answer(&shared),
-        "share_again": answer(&shared_again),
-        "change_permission": answer(&upgraded),
-        "unshare": answer(&unshared),
+        "share": shared.answer(),
+        "share_again": shared_again.answer(),
+        "change_permission": upgraded.answer(),
+        "unshare": unshared.answer(),
     });
     insta::assert_json_snapshot!("share_answers", answers, { ".**.task_id" => "[id]" });
     app.get(&task_path, "bob")
@@ -177,13 +123,9 @@ async fn share_is_idempotent_changes_an_existing_permission_and_unshare_removes_
 async fn an_edit_that_changes_nothing_appends_nothing_and_answers_the_task_as_it_is(app: TestApp) {
     let task = app.create_task("alice", "water the plants").await;
     let path = format!("/api/tasks/{task}");
+    let edit = || TestRequest::patch(&path).user("alice");
     let first = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some("alice"),
-            Some(json!({ "title": "water the ferns" })),
-        )
+        .send(edit().json(json!({ "title": "water the ferns" })))
         .await;
     assert_eq!(first.status, 200, "{}", first.body);
     // Another task's event moves the log's head past this task's last event.
@@ -197,9 +139,7 @@ async fn an_edit_that_changes_nothing_appends_nothing_and_answers_the_task_as_it
     ];
 
     for body in same_text {
-        let unchanged = app
-            .call(Method::PATCH, &path, Some("alice"), Some(body))
-            .await;
+        let unchanged = app.send(edit().json(body)).await;
 
         assert_eq!(unchanged.status, 200, "{}", unchanged.body);
         assert_eq!(unchanged.body["version"], 2);
@@ -229,17 +169,12 @@ async fn a_deleted_task_is_gone_for_everyone_and_from_every_figure(app: TestApp)
     assert_eq!(app.dashboard("carol").await["shared"], 2);
 
     let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/api/tasks/{doomed}"),
-            Some("alice"),
-            None,
-        )
+        .send(TestRequest::delete(format!("/api/tasks/{doomed}")).user("alice"))
         .await;
 
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(deleted.body["version"], 5);
-    insta::assert_json_snapshot!("delete_answer", answer(&deleted), { ".body.task_id" => "[id]" });
+    insta::assert_json_snapshot!("delete_answer", deleted.answer(), { ".body.task_id" => "[id]" });
     for user in ["alice", "bob", "carol"] {
         let path = format!("/api/tasks/{doomed}");
         app.get(&path, user).await.assert_problem(404, "not-found");
@@ -279,119 +214,19 @@ async fn if_match_with_the_current_version_succeeds_quoted_or_bare(app: TestApp)
     let task = app.create_task("alice", "check the version").await;
     let path = format!("/api/tasks/{task}");
 
-    let quoted = send(
-        &app,
-        Method::PATCH,
-        &path,
-        "alice",
-        Some(r#"{"title": "checked"}"#),
-        &[("if-match", "\"1\"")],
-    )
-    .await;
+    let quoted = TestRequest::patch(&path)
+        .user("alice")
+        .body(r#"{"title": "checked"}"#)
+        .header("if-match", "\"1\"");
+    let quoted = app.send(quoted).await;
     assert_eq!(quoted.status, 200, "{}", quoted.body);
     assert_eq!(quoted.body["version"], 2);
 
-    let bare = send(
-        &app,
-        Method::POST,
-        &format!("{path}/complete"),
-        "alice",
-        None,
-        &[("if-match", "2")],
-    )
-    .await;
+    let bare = TestRequest::post(format!("{path}/complete"))
+        .user("alice")
+        .header("if-match", "2");
+    let bare = app.send(bare).await;
     assert_eq!(bare.status, 200, "{}", bare.body);
     assert_eq!(bare.body["version"], 3);
     assert_eq!(app.db.event_count().await, 3);
-}
-
-async fn a_repeated_create_with_the_same_idempotency_key_returns_the_first_response(app: TestApp) {
-    let key = [("idempotency-key", "create-groceries-1")];
-    let first = send(
-        &app,
-        Method::POST,
-        "/api/tasks",
-        "alice",
-        Some(r#"{"title":"buy groceries","description":"milk"}"#),
-        &key,
-    )
-    .await;
-    assert_eq!(first.status, 201, "{}", first.body);
-    let before = app.db.stored_state().await;
-
-    // The same request, spelled differently: other key order, other whitespace.
-    let repeat = send(
-        &app,
-        Method::POST,
-        "/api/tasks",
-        "alice",
-        Some("{\n  \"description\" : \"milk\",\n  \"title\" : \"buy groceries\"\n}\n"),
-        &key,
-    )
-    .await;
-
-    assert_eq!(answer(&repeat), answer(&first));
-    assert_eq!(
-        app.db.stored_state().await,
-        before,
-        "a replay appends nothing"
-    );
-    assert_eq!(app.db.event_count().await, 1);
-    let listed = app.get("/api/tasks", "alice").await;
-    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
-}
-
-async fn a_repeated_complete_with_the_same_idempotency_key_is_not_refused_as_a_second_completion(
-    app: TestApp,
-) {
-    let task = app.create_task("alice", "finish once").await;
-    let path = format!("/api/tasks/{task}/complete");
-    let key = [("idempotency-key", "complete-once")];
-    let first = send(&app, Method::POST, &path, "alice", None, &key).await;
-    assert_eq!(first.status, 200, "{}", first.body);
-
-    let repeat = send(&app, Method::POST, &path, "alice", None, &key).await;
-
-    assert_eq!(answer(&repeat), answer(&first));
-    assert_eq!(app.db.event_count().await, 2);
-    assert_eq!(app.dashboard("alice").await["completed"], 1);
-}
-
-async fn the_same_idempotency_key_used_by_another_user_is_independent(app: TestApp) {
-    let key = [("idempotency-key", "shared-key")];
-    let body = Some(r#"{"title":"same request"}"#);
-    let alices = send(&app, Method::POST, "/api/tasks", "alice", body, &key).await;
-
-    let bobs = send(&app, Method::POST, "/api/tasks", "bob", body, &key).await;
-
-    assert_eq!(bobs.status, 201, "{}", bobs.body);
-    assert_ne!(bobs.body["task_id"], alices.body["task_id"]);
-    assert_eq!(app.db.event_count().await, 2);
-    let task = bobs.body["task_id"].as_str().unwrap();
-    assert_eq!(
-        app.get(&format!("/api/tasks/{task}"), "bob").await.body["owner_id"],
-        "bob"
-    );
-    assert_eq!(app.dashboard("alice").await["total"], 1);
-    assert_eq!(app.dashboard("bob").await["total"], 1);
-}
-
-async fn an_idempotency_key_older_than_24_hours_is_no_longer_replayed(app: TestApp) {
-    let key = [("idempotency-key", "daily-report")];
-    let body = Some(r#"{"title":"daily report"}"#);
-    let first = send(&app, Method::POST, "/api/tasks", "alice", body, &key).await;
-    assert_eq!(first.status, 201, "{}", first.body);
-
-    app.clock.advance(chrono::Duration::hours(23));
-    let within_a_day = send(&app, Method::POST, "/api/tasks", "alice", body, &key).await;
-    assert_eq!(within_a_day.body["task_id"], first.body["task_id"]);
-    assert_eq!(app.db.event_count().await, 1);
-
-    app.clock.advance(chrono::Duration::hours(2));
-    let a_day_later = send(&app, Method::POST, "/api/tasks", "alice", body, &key).await;
-
-    assert_eq!(a_day_later.status, 201, "{}", a_day_later.body);
-    assert_ne!(a_day_later.body["task_id"], first.body["task_id"]);
-    assert_eq!(app.db.event_count().await, 2);
-    assert_eq!(app.dashboard("alice").await["total"], 2);
 }

@@ -1,57 +1,25 @@
-//! Commands that race: on one task, with one idempotency key, from many users at once, and (on
-//! PostgreSQL) from several API nodes sharing one database while a reader tails the log.
+//! Commands that race: on one task, from many users at once, and (on PostgreSQL) from several
+//! API nodes sharing one database while a reader tails the log. Repeats racing under one
+//! `Idempotency-Key` are in `idempotency`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header, request};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use serde_json::json;
 use tally::http::{AppState, router};
 use tally::store::Store;
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 
-use crate::support::{Backend, TestApp, TestResponse, on_both_backends};
+use crate::support::{Backend, TestApp, TestRequest, TestResponse, on_both_backends, send_to};
 
 on_both_backends!(
     sixteen_racing_completes_of_one_task_let_exactly_one_win,
     racing_completes_and_reopens_leave_a_gap_free_alternating_stream,
-    sixteen_concurrent_repeats_of_one_idempotent_create_make_one_task,
     two_hundred_concurrent_creates_by_twenty_users_get_gap_free_positions,
 );
-
-/// A request as `user`, still to be given its body.
-fn as_user(app: &TestApp, method: Method, path: &str, user: &str) -> request::Builder {
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {}", app.token(user)))
-}
-
-fn with_json(builder: request::Builder, body: Value) -> Request<Body> {
-    builder
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn without_body(builder: request::Builder) -> Request<Body> {
-    builder.body(Body::empty()).unwrap()
-}
-
-/// Sends every request at once; the answers come back in no particular order.
-async fn all_at_once(app: &Arc<TestApp>, requests: Vec<Request<Body>>) -> Vec<TestResponse> {
-    let mut racing = JoinSet::new();
-    for request in requests {
-        let app = app.clone();
-        racing.spawn(async move { app.send(request).await });
-    }
-    racing.join_all().await
-}
 
 /// The event types of a task's stream and its stream versions, oldest first.
 async fn stream_of(app: &TestApp, task: &str) -> (Vec<&'static str>, Vec<i64>) {
@@ -66,14 +34,11 @@ async fn stream_of(app: &TestApp, task: &str) -> (Vec<&'static str>, Vec<i64>) {
 }
 
 async fn sixteen_racing_completes_of_one_task_let_exactly_one_win(app: TestApp) {
-    let app = Arc::new(app);
     let task = app.create_task("alice", "finish once").await;
     let path = format!("/api/tasks/{task}/complete");
-    let requests = (0..16)
-        .map(|_| without_body(as_user(&app, Method::POST, &path, "alice")))
-        .collect();
+    let requests = (0..16).map(|_| TestRequest::post(&path).user("alice"));
 
-    let answers = all_at_once(&app, requests).await;
+    let answers = app.send_all_at_once(requests).await;
 
     let (won, lost): (Vec<_>, Vec<_>) = answers.iter().partition(|a| a.status == StatusCode::OK);
     assert_eq!(won.len(), 1, "exactly one complete wins: {answers:?}");
@@ -103,18 +68,14 @@ async fn sixteen_racing_completes_of_one_task_let_exactly_one_win(app: TestApp) 
 }
 
 async fn racing_completes_and_reopens_leave_a_gap_free_alternating_stream(app: TestApp) {
-    let app = Arc::new(app);
     let task = app.create_task("alice", "flip flop").await;
     let mut accepted = 0;
     for _round in 0..6 {
-        let requests = (0..16)
-            .map(|i| {
-                let verb = if i % 2 == 0 { "complete" } else { "reopen" };
-                let path = format!("/api/tasks/{task}/{verb}");
-                without_body(as_user(&app, Method::POST, &path, "alice"))
-            })
-            .collect();
-        for answer in all_at_once(&app, requests).await {
+        let requests = (0..16).map(|i| {
+            let verb = if i % 2 == 0 { "complete" } else { "reopen" };
+            TestRequest::post(format!("/api/tasks/{task}/{verb}")).user("alice")
+        });
+        for answer in app.send_all_at_once(requests).await {
             if answer.status == StatusCode::OK {
                 accepted += 1;
             } else {
@@ -150,55 +111,14 @@ async fn racing_completes_and_reopens_leave_a_gap_free_alternating_stream(app: T
     assert_eq!(dashboard["pending"], i64::from(!completed_last));
 }
 
-async fn sixteen_concurrent_repeats_of_one_idempotent_create_make_one_task(app: TestApp) {
-    let app = Arc::new(app);
-    let requests = (0..16)
-        .map(|_| {
-            let builder = as_user(&app, Method::POST, "/api/tasks", "alice")
-                .header("idempotency-key", "create-the-report-once");
-            with_json(
-                builder,
-                json!({ "title": "the report", "description": "once" }),
-            )
-        })
-        .collect();
-
-    let answers = all_at_once(&app, requests).await;
-
-    for answer in &answers {
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-        assert_eq!(
-            answer.body, answers[0].body,
-            "every repeat answers the first response"
-        );
-    }
-    let task = answers[0].body["task_id"].as_str().unwrap();
-    assert_eq!(answers[0].body["version"], 1);
-    let created = app
-        .db
-        .scalar(
-            "select count(*) from events where event_type = $1",
-            &["TaskCreated"],
-        )
-        .await;
-    assert_eq!(created, 1);
-    assert_eq!(app.db.event_count().await, 1);
-    assert_eq!(app.dashboard("alice").await["total"], 1);
-    let shown = app.get(&format!("/api/tasks/{task}"), "alice").await;
-    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
-}
-
 async fn two_hundred_concurrent_creates_by_twenty_users_get_gap_free_positions(app: TestApp) {
-    let app = Arc::new(app);
     let users: Vec<String> = (0..20).map(|u| format!("user-{u:02}")).collect();
-    let requests = (0..200)
-        .map(|i| {
-            let builder = as_user(&app, Method::POST, "/api/tasks", &users[i % users.len()]);
-            with_json(builder, json!({ "title": format!("task {i}") }))
-        })
-        .collect();
+    let requests = (0..200).map(|i| {
+        let create = TestRequest::post("/api/tasks").user(&users[i % users.len()]);
+        create.json(json!({ "title": format!("task {i}") }))
+    });
 
-    let answers = all_at_once(&app, requests).await;
+    let answers = app.send_all_at_once(requests).await;
 
     let mut answered_positions = BTreeSet::new();
     let mut task_ids = BTreeSet::new();
@@ -246,19 +166,13 @@ impl Node {
         Node { store, router }
     }
 
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+    async fn send(&self, request: TestRequest) -> TestResponse {
+        send_to(&self.router, request).await
     }
 }
 
 /// Three nodes on one PostgreSQL database: the test app's own store and two more.
-async fn three_postgres_nodes() -> (Arc<TestApp>, Vec<Arc<Node>>) {
+async fn three_postgres_nodes() -> (TestApp, Vec<Arc<Node>>) {
     let app = TestApp::start(Backend::Postgres)
         .await
         .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
@@ -269,7 +183,7 @@ async fn three_postgres_nodes() -> (Arc<TestApp>, Vec<Arc<Node>>) {
     for _ in 0..2 {
         nodes.push(Arc::new(Node::on(&app).await));
     }
-    (Arc::new(app), nodes)
+    (app, nodes)
 }
 
 /// The guarantee under test comes from the transaction-level advisory lock every PostgreSQL
@@ -312,14 +226,14 @@ async fn on_postgres_a_reader_tailing_the_log_sees_every_event_of_three_nodes_on
     let mut writers = JoinSet::new();
     for (n, node) in nodes.iter().enumerate() {
         for w in 0..8 {
-            let (node, app) = (node.clone(), app.clone());
+            let node = node.clone();
             writers.spawn(async move {
                 let user = format!("node{n}-writer{w}");
                 for i in 0..25 {
-                    let builder = as_user(&app, Method::POST, "/api/tasks", &user);
-                    let request = with_json(builder, json!({ "title": format!("task {i}") }));
-                    let (status, body) = node.send(request).await;
-                    assert_eq!(status, StatusCode::CREATED, "{body}");
+                    let create = TestRequest::post("/api/tasks").user(&user);
+                    let request = create.json(json!({ "title": format!("task {i}") }));
+                    let created = node.send(request).await;
+                    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
                 }
             });
         }
@@ -353,7 +267,7 @@ async fn on_postgres_completes_racing_from_three_nodes_let_exactly_one_win() {
     for node in &nodes {
         for _ in 0..8 {
             let node = node.clone();
-            let request = without_body(as_user(&app, Method::POST, &path, "alice"));
+            let request = TestRequest::post(&path).user("alice");
             racing.spawn(async move { node.send(request).await });
         }
     }
@@ -361,10 +275,10 @@ async fn on_postgres_completes_racing_from_three_nodes_let_exactly_one_win() {
     let answers = racing.join_all().await;
 
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
-    for (status, body) in &answers {
-        *by_status.entry(status.as_u16()).or_default() += 1;
-        if *status != StatusCode::OK {
-            assert_eq!(body["type"], "invalid-transition", "{body}");
+    for answer in &answers {
+        *by_status.entry(answer.status.as_u16()).or_default() += 1;
+        if answer.status != StatusCode::OK {
+            assert_eq!(answer.body["type"], "invalid-transition", "{}", answer.body);
         }
     }
     assert_eq!(by_status, BTreeMap::from([(200, 1), (409, 23)]));

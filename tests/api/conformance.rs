@@ -1,16 +1,12 @@
 //! The store conformance story: the same behaviour on every backend.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
-use http_body_util::BodyExt;
 use projections::ReadModels;
 use serde_json::{Value, json};
 use tally::http::{AppState, router};
-use tower::ServiceExt;
 
-use crate::support::{TestApp, TestResponse, on_both_backends};
+use crate::support::{TestApp, TestRequest, TestResponse, on_both_backends, send_to};
 
 on_both_backends!(
     a_created_and_completed_task_shows_on_the_dashboard,
@@ -70,13 +66,9 @@ fn assert_command(response: &TestResponse, version: i64, last_position: &mut i64
 }
 
 async fn a_shared_task_lives_its_whole_life_with_the_right_history_and_figures(app: TestApp) {
+    let create = TestRequest::post("/api/tasks").user("alice");
     let created = app
-        .call(
-            Method::POST,
-            "/api/tasks",
-            Some("alice"),
-            Some(json!({ "title": "write the report", "description": "for Friday" })),
-        )
+        .send(create.json(json!({ "title": "write the report", "description": "for Friday" })))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let task = created.body["task_id"].as_str().unwrap().to_owned();
@@ -94,18 +86,15 @@ async fn a_shared_task_lives_its_whole_life_with_the_right_history_and_figures(a
 
     app.clock.advance(Duration::hours(1));
     let title = json!({ "title": "write the quarterly report" });
-    let edited = app
-        .call(Method::PATCH, &path, Some("alice"), Some(title.clone()))
-        .await;
+    let edit = |user: &str| TestRequest::patch(&path).user(user);
+    let edited = app.send(edit("alice").json(title.clone())).await;
     assert_command(&edited, 2, &mut position, true);
     let shown = app.get(&path, "alice").await;
     assert_eq!(shown.body["title"], "write the quarterly report");
     assert_eq!(shown.body["description"], "for Friday");
     let updated_at: DateTime<Utc> = shown.body["updated_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(updated_at, app.clock.now());
-    let unchanged = app
-        .call(Method::PATCH, &path, Some("alice"), Some(title))
-        .await;
+    let unchanged = app.send(edit("alice").json(title)).await;
     assert_command(&unchanged, 2, &mut position, false);
     assert_eq!(
         history(&app, &task, "alice").await,
@@ -145,7 +134,7 @@ async fn a_shared_task_lives_its_whole_life_with_the_right_history_and_figures(a
         json!([{ "user_id": "bob", "permission": "view" }])
     );
     let viewer_edit = json!({ "description": "by bob" });
-    app.call(Method::PATCH, &path, Some("bob"), Some(viewer_edit.clone()))
+    app.send(edit("bob").json(viewer_edit.clone()))
         .await
         .assert_problem(403, "forbidden");
     assert_figures(
@@ -162,9 +151,7 @@ async fn a_shared_task_lives_its_whole_life_with_the_right_history_and_figures(a
         json!({ "shared": 1, "view_only": 0, "can_edit": 1 }),
     );
 
-    let editor_edit = app
-        .call(Method::PATCH, &path, Some("bob"), Some(viewer_edit))
-        .await;
+    let editor_edit = app.send(edit("bob").json(viewer_edit)).await;
     assert_command(&editor_edit, 7, &mut position, true);
     assert_eq!(app.get(&path, "alice").await.body["description"], "by bob");
     assert_eq!(
@@ -181,20 +168,17 @@ async fn a_shared_task_lives_its_whole_life_with_the_right_history_and_figures(a
     );
 
     let share_path = format!("{path}/shares/bob");
-    let unshared = app
-        .call(Method::DELETE, &share_path, Some("alice"), None)
-        .await;
+    let unshare = || TestRequest::delete(&share_path).user("alice");
+    let unshared = app.send(unshare()).await;
     assert_command(&unshared, 8, &mut position, true);
     app.get(&path, "bob").await.assert_problem(404, "not-found");
-    app.call(Method::DELETE, &share_path, Some("alice"), None)
-        .await
-        .assert_problem(404, "not-found");
+    app.send(unshare()).await.assert_problem(404, "not-found");
     assert_figures(
         &app.dashboard("bob").await,
         json!({ "shared": 0, "total_shared": 0, "view_only": 0, "can_edit": 0 }),
     );
 
-    let deleted = app.call(Method::DELETE, &path, Some("alice"), None).await;
+    let deleted = app.send(TestRequest::delete(&path).user("alice")).await;
     assert_command(&deleted, 9, &mut position, true);
     app.get(&path, "alice")
         .await
@@ -245,7 +229,7 @@ async fn a_busy_fortnight(app: &TestApp) {
         .post(&format!("/api/tasks/{}/complete", alice_tasks[1]), "carol")
         .await);
     let third = format!("/api/tasks/{}", alice_tasks[2]);
-    ok(app.call(Method::DELETE, &third, Some("alice"), None).await);
+    ok(app.send(TestRequest::delete(&third).user("alice")).await);
     ok(app.share(&bob_other, "bob", "alice", "edit").await);
 
     // Monday of the next ISO week.
@@ -259,7 +243,7 @@ async fn a_busy_fortnight(app: &TestApp) {
         .await);
     ok(app.share(&alice_tasks[0], "alice", "bob", "edit").await);
     let unshare = format!("/api/tasks/{bob_other}/shares/alice");
-    ok(app.call(Method::DELETE, &unshare, Some("bob"), None).await);
+    ok(app.send(TestRequest::delete(&unshare).user("bob")).await);
     ok(app.share(&fresh, "alice", "carol", "view").await);
 }
 
@@ -295,34 +279,6 @@ async fn folding_the_log_gives_the_stored_dashboard_rows_of_every_user(app: Test
     }
 }
 
-/// A request to `router` as `user`, answered as status and JSON body.
-async fn call(
-    router: &Router,
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    user: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {}", app.token(user)));
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => request.body(Body::empty()),
-    };
-    let response = router.clone().oneshot(request.unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
     a_busy_fortnight(&app).await;
     let stored_before = app.db.stored_state().await;
@@ -351,27 +307,22 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
     assert_eq!(reopened.head_position().await.unwrap(), head_before);
     assert_eq!(reopened.task(task).await.unwrap(), task_before);
     for (user, before) in users.into_iter().zip(&dashboards_before) {
-        let (status, dashboard) =
-            call(&router, &app, Method::GET, "/api/dashboard", user, None).await;
-        assert_eq!(status, StatusCode::OK, "{dashboard}");
-        assert_eq!(&dashboard, before, "{user}'s dashboard after reopening");
+        let dashboard = send_to(&router, TestRequest::get("/api/dashboard").user(user)).await;
+        assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+        assert_eq!(
+            &dashboard.body, before,
+            "{user}'s dashboard after reopening"
+        );
     }
 
     let new_task = json!({ "title": "after the restart" });
-    let (status, created) = call(
-        &router,
-        &app,
-        Method::POST,
-        "/api/tasks",
-        "alice",
-        Some(new_task),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(created["position"], head_before + 1);
-    let (_, dashboard) = call(&router, &app, Method::GET, "/api/dashboard", "alice", None).await;
+    let create = TestRequest::post("/api/tasks").user("alice");
+    let created = send_to(&router, create.json(new_task)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["position"], head_before + 1);
+    let dashboard = send_to(&router, TestRequest::get("/api/dashboard").user("alice")).await;
     assert_eq!(
-        dashboard["total"],
+        dashboard.body["total"],
         dashboards_before[0]["total"].as_i64().unwrap() + 1
     );
     reopened.close().await;

@@ -1,11 +1,10 @@
 //! The projection lifecycle: rebuild while commands keep arriving, a rebuild killed half-way,
 //! drift found and repaired by `verify`, checkpoints, and the scheduled jobs called with a
-//! controlled clock.
+//! controlled clock (the expiry of idempotency keys among them).
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use clap::Parser;
@@ -15,11 +14,11 @@ use tally::domain::{Command as TaskCommand, CommandRequest, Description, Title, 
 use tally::store::{Projection, SqliteOptions, Store, StoreError};
 use uuid::Uuid;
 
-use crate::support::{Backend, TestApp, on_both_backends};
+use crate::support::{Backend, TestApp, TestRequest, on_both_backends, wait_until};
 
 on_both_backends!(
     a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh_fold,
-    a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched,
+    a_rebuild_killed_while_it_builds_its_shadow_tables_leaves_the_live_models_untouched,
     verify_finds_injected_drift_and_repair_fixes_it,
     a_rebuild_fixes_a_corrupted_task_table,
     a_second_rebuild_while_one_runs_is_refused,
@@ -127,8 +126,12 @@ async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh
         .rebuild(&Projection::ALL, &())
         .await
         .expect("rebuild");
-    // Let commands go on after the swap too: they must land in the swapped-in tables.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Let commands go on after the swap too, until one has: they must land in the swapped-in
+    // tables.
+    wait_until("a command appended after the swap", async || {
+        app.store.head_position().await.unwrap() > report.position
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     writers.join_all().await;
     rebuilder.close().await;
@@ -148,19 +151,22 @@ async fn a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh
     assert_clean(&app).await;
 }
 
-async fn a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched(app: TestApp) {
+/// Killed mid-build means killed while the shadow tables exist: the rebuild is killed as soon
+/// as they appear. Should this process be held up between seeing them and the kill for so long
+/// that the rebuild finishes meanwhile, that kill proves nothing about a mid-build one (what
+/// it left is still checked), and another rebuild is started.
+async fn a_rebuild_killed_while_it_builds_its_shadow_tables_leaves_the_live_models_untouched(
+    app: TestApp,
+) {
+    const SHADOW: &str = "tasks_rebuild";
     tally::seed::seed(app.commands.clone(), 4, 1_500, ProgressBar::hidden())
         .await
         .expect("seed");
     let before = app.db.stored_state().await;
-    let shadow_left = match app.db.backend {
-        Backend::Sqlite => "select count(*) from sqlite_master where name = 'tasks_rebuild'",
-        Backend::Postgres => {
-            "select count(*) from information_schema.tables where table_name = 'tasks_rebuild'"
-        }
-    };
-    let mut killed_mid_build = 0;
-    for delay_ms in [5, 40, 150, 300, 500, 800] {
+    assert!(!app.db.has_table(SHADOW).await, "no shadow tables yet");
+    let mut killed_mid_build = false;
+    let mut missed = Vec::new();
+    for attempt in 1..=3 {
         let mut rebuild = Command::new(env!("CARGO_BIN_EXE_tally"))
             .args(["rebuild", "--database-url", &app.db.url])
             .args(["--data-dir", &app.db.dir.path().display().to_string()])
@@ -168,27 +174,45 @@ async fn a_rebuild_killed_at_any_moment_leaves_the_live_models_untouched(app: Te
             .stderr(Stdio::null())
             .spawn()
             .expect("tally rebuild");
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        rebuild.kill().expect("SIGKILL");
-        rebuild.wait().expect("reaped");
+        let mut exited = None;
+        wait_until("tally rebuild to create its shadow tables", async || {
+            exited = rebuild.try_wait().expect("the rebuild's status");
+            exited.is_some() || app.db.has_table(SHADOW).await
+        })
+        .await;
+        if exited.is_none() {
+            rebuild.kill().expect("SIGKILL");
+        }
+        let status = rebuild.wait().expect("reaped");
         assert_eq!(
             app.db.stored_state().await,
             before,
-            "killed after {delay_ms} ms"
+            "rebuild {attempt} ({status})"
         );
-        killed_mid_build += app.db.scalar(shadow_left, &[]).await;
+        if exited.is_none() && app.db.has_table(SHADOW).await {
+            killed_mid_build = true;
+            break;
+        }
+        missed.push(match exited {
+            Some(status) => format!("rebuild {attempt} ended on its own ({status})"),
+            None => format!("rebuild {attempt} had swapped in when killed"),
+        });
     }
     assert!(
-        killed_mid_build > 0,
-        "no kill landed while the shadow tables were being built"
+        killed_mid_build,
+        "no kill landed while the shadow tables were being built: {missed:?}"
     );
     let report = second_store(&app)
         .await
         .rebuild(&Projection::ALL, &())
         .await
-        .expect("a rebuild after the killed ones");
+        .expect("a rebuild after the killed one");
     assert_eq!(report.position, app.store.head_position().await.unwrap());
     assert_eq!(app.db.stored_state().await, before);
+    assert!(
+        !app.db.has_table(SHADOW).await,
+        "the later rebuild dropped the leftovers"
+    );
     assert_clean(&app).await;
 }
 
@@ -331,21 +355,13 @@ async fn the_roll_over_job_zeroes_past_days_and_weeks_without_changing_any_figur
 }
 
 async fn the_expiry_job_forgets_idempotency_keys_older_than_a_day(app: TestApp) {
-    let token_call = |key: &'static str| {
-        let app = &app;
-        async move {
-            app.send(
-                axum::http::Request::post("/api/tasks")
-                    .header("authorization", format!("Bearer {}", app.token("ann")))
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", key)
-                    .body(axum::body::Body::from(r#"{"title":"once"}"#))
-                    .unwrap(),
-            )
-            .await
-        }
+    let create = || {
+        TestRequest::post("/api/tasks")
+            .user("ann")
+            .body(r#"{"title":"once"}"#)
+            .header("idempotency-key", "k-1")
     };
-    let first = token_call("k-1").await;
+    let first = app.send(create()).await;
     assert_eq!(first.status, 201);
     app.clock.advance(chrono::Duration::hours(23));
     assert_eq!(
@@ -355,7 +371,7 @@ async fn the_expiry_job_forgets_idempotency_keys_older_than_a_day(app: TestApp) 
             .unwrap(),
         0
     );
-    assert_eq!(token_call("k-1").await.body, first.body, "still replayed");
+    assert_eq!(app.send(create()).await.body, first.body, "still replayed");
 
     app.clock.advance(chrono::Duration::hours(2));
     let expired = app
@@ -373,7 +389,7 @@ async fn the_expiry_job_forgets_idempotency_keys_older_than_a_day(app: TestApp) 
             .await,
         0
     );
-    let again = token_call("k-1").await;
+    let again = app.send(create()).await;
     assert_eq!(again.status, 201);
     assert_ne!(
         again.body["task_id"], first.body["task_id"],

@@ -1,5 +1,38 @@
-//! tally's integration tests: one binary, one module per concern. Tests that take a `TestApp`
-//! run on both backends (`on_both_backends!`): SQLite, always, and PostgreSQL, chosen thus:
+//! tally's integration tests: one binary, one module per behaviour. Where to look:
+//!
+//! The write side
+//! - `commands`: every command's success answer; the commands that change nothing; `If-Match`.
+//! - `idempotency`: what an `Idempotency-Key` does: the first answer replayed (refusals too),
+//!   reuse for another request refused, keys per user, forgotten after 24 hours, racing repeats.
+//! - `concurrency`: commands that race on one task, from many users, from several API nodes.
+//! - `commands_in_order`: one client's commands queued back to back are decided as if sent one
+//!   at a time.
+//!
+//! The read side
+//! - `queries`: one task, task lists, a task's history, the health check.
+//! - `dashboard_figures`: every dashboard figure, against exact values and a `COUNT(*)` recount.
+//!
+//! Refusals
+//! - `errors`: every refusal is problem+json and changes nothing stored; one answer of each
+//!   problem type, pinned. `errors::malformed_requests`: bodies, media types, sizes, ids,
+//!   parameters, headers, unknown routes. `errors::access_and_domain_rules`: tokens, strangers,
+//!   viewers and editors, transitions, versions, values.
+//! - `authentication`: which tokens open the API under which key configuration; keys at startup.
+//!
+//! Storage
+//! - `conformance`: whole stories every backend must tell alike; a reopened store.
+//! - `projection_props`: for any history, the stored figures equal a fresh fold and a recount.
+//! - `lifecycle`: rebuild (under load, killed mid-build), verify and repair, checkpoints, the
+//!   scheduled jobs.
+//! - `crash_safety`: a real `tally serve` killed mid-burst loses nothing it acknowledged;
+//!   `tally token` opens its API.
+//!
+//! What they share is in `support`: a real app on a fresh database (`TestApp`), the one request
+//! builder (`TestRequest`) and token helper (`token`, signed with `TEST_SECRET`), raw views of
+//! what is stored (`TestDb`), waiting for an event (`wait_until`), and `on_both_backends!`.
+//!
+//! Tests that take a `TestApp` run on both backends (`on_both_backends!`): SQLite, always, and
+//! PostgreSQL, chosen thus:
 //!
 //! - `TALLY_TEST_POSTGRES_URL` set (CI sets it): that server, where each test creates its own
 //!   database and drops it when it ends; an unreachable server fails the tests.
@@ -9,17 +42,28 @@
 //!   not durable, stopped and deleted when the process exits.
 //! - otherwise the PostgreSQL tests are reported as ignored, with the reason (`build.rs` sets
 //!   `cfg(postgres_unavailable)` and warns); under `CI` they run and fail instead.
+//!
+//! insta names a snapshot after the module that takes it (`snapshots/api__<module>__<name>.snap`):
+//! a test that moves takes its snapshot file along.
 
 mod support;
 
-mod auth;
+// The write side.
 mod commands;
+mod commands_in_order;
 mod concurrency;
-mod conformance;
-mod crash;
+mod idempotency;
+
+// The read side.
+mod dashboard_figures;
+mod queries;
+
+// Refusals.
+mod authentication;
 mod errors;
-mod idempotency_refusals;
-mod in_order;
+
+// Storage.
+mod conformance;
+mod crash_safety;
 mod lifecycle;
 mod projection_props;
-mod queries;

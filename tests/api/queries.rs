@@ -1,16 +1,12 @@
 //! The read side's happy paths: one task, task lists, a task's history and the health check
 //! (and what it and a command answer once the store is gone).
 //! Every dashboard figure, against exact values, day and week boundaries and an independent
-//! `COUNT(*)` recount, is in `queries_figures.rs`.
+//! `COUNT(*)` recount, is in `dashboard_figures`.
 
-use axum::http::Method;
 use chrono::{DateTime, Duration};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, on_both_backends};
-
-#[path = "queries_figures.rs"]
-mod figures;
+use crate::support::{TestApp, TestRequest, on_both_backends};
 
 on_both_backends!(
     the_owner_sees_the_shares_and_a_sharee_sees_only_their_permission,
@@ -22,22 +18,6 @@ on_both_backends!(
     the_health_check_answers_503_and_a_command_500_when_the_store_is_gone,
 );
 
-async fn complete(app: &TestApp, task: &str, user: &str) {
-    let response = app.post(&format!("/api/tasks/{task}/complete"), user).await;
-    assert_eq!(response.status, 200, "{}", response.body);
-}
-
-async fn reopen(app: &TestApp, task: &str, user: &str) {
-    let response = app.post(&format!("/api/tasks/{task}/reopen"), user).await;
-    assert_eq!(response.status, 200, "{}", response.body);
-}
-
-async fn delete(app: &TestApp, task: &str, user: &str) {
-    let path = format!("/api/tasks/{task}");
-    let response = app.call(Method::DELETE, &path, Some(user), None).await;
-    assert_eq!(response.status, 200, "{}", response.body);
-}
-
 /// The titles of the items of a task list.
 fn titles(page: &Value) -> Vec<&str> {
     let items = page["items"].as_array().unwrap_or_else(|| panic!("{page}"));
@@ -48,13 +28,9 @@ fn titles(page: &Value) -> Vec<&str> {
 }
 
 async fn the_owner_sees_the_shares_and_a_sharee_sees_only_their_permission(app: TestApp) {
+    let create = TestRequest::post("/api/tasks").user("alice");
     let created = app
-        .call(
-            Method::POST,
-            "/api/tasks",
-            Some("alice"),
-            Some(json!({ "title": "plan the trip", "description": "train or car" })),
-        )
+        .send(create.json(json!({ "title": "plan the trip", "description": "train or car" })))
         .await;
     let task = created.body["task_id"].as_str().unwrap().to_owned();
     app.share(&task, "alice", "carol", "edit").await;
@@ -129,7 +105,7 @@ async fn the_task_list_filters_by_scope_and_status(app: TestApp) {
     let second = app.create_task("alice", "second").await;
     app.create_task("alice", "third").await;
     app.create_task("bob", "bob's own").await;
-    complete(&app, &second, "alice").await;
+    app.complete_task(&second, "alice").await;
     app.share(&first, "alice", "bob", "view").await;
     app.share(&second, "alice", "bob", "edit").await;
     let list = async |query: &str, user: &str| {
@@ -195,26 +171,17 @@ async fn bad_list_parameters_are_refused_as_malformed(app: TestApp) {
 async fn a_task_history_lists_its_events_oldest_first(app: TestApp) {
     let task = app.create_task("alice", "paint the fence").await;
     let path = format!("/api/tasks/{task}");
-    app.call(
-        Method::PATCH,
-        &path,
-        Some("alice"),
-        Some(json!({ "title": "paint the gate" })),
-    )
-    .await;
+    let edit = TestRequest::patch(&path).user("alice");
+    app.send(edit.json(json!({ "title": "paint the gate" })))
+        .await;
     app.share(&task, "alice", "bob", "view").await;
     app.share(&task, "alice", "bob", "edit").await;
     app.clock.advance(Duration::hours(1));
-    complete(&app, &task, "bob").await;
-    reopen(&app, &task, "alice").await;
+    app.complete_task(&task, "bob").await;
+    app.reopen_task(&task, "alice").await;
     app.share(&task, "alice", "carol", "view").await;
-    app.call(
-        Method::DELETE,
-        &format!("{path}/shares/bob"),
-        Some("alice"),
-        None,
-    )
-    .await;
+    app.send(TestRequest::delete(format!("{path}/shares/bob")).user("alice"))
+        .await;
 
     let history = app.get(&format!("{path}/events"), "carol").await;
 
@@ -263,17 +230,13 @@ async fn a_task_history_lists_its_events_oldest_first(app: TestApp) {
 }
 
 async fn the_health_check_needs_no_token_and_reports_the_last_position(app: TestApp) {
-    let empty = app
-        .call(Method::GET, "/api/dashboard/health", None, None)
-        .await;
+    let empty = app.send(TestRequest::get("/api/dashboard/health")).await;
     assert_eq!(empty.status, 200, "{}", empty.body);
     assert_eq!(empty.body["last_position"], 0);
     let task = app.create_task("alice", "one").await;
-    complete(&app, &task, "alice").await;
+    app.complete_task(&task, "alice").await;
 
-    let health = app
-        .call(Method::GET, "/api/dashboard/health", None, None)
-        .await;
+    let health = app.send(TestRequest::get("/api/dashboard/health")).await;
 
     assert_eq!(health.status, 200, "{}", health.body);
     let newest = app
@@ -288,9 +251,7 @@ async fn the_health_check_needs_no_token_and_reports_the_last_position(app: Test
 async fn the_health_check_answers_503_and_a_command_500_when_the_store_is_gone(app: TestApp) {
     app.store.close().await;
 
-    let health = app
-        .call(Method::GET, "/api/dashboard/health", None, None)
-        .await;
+    let health = app.send(TestRequest::get("/api/dashboard/health")).await;
 
     assert_eq!(health.status, 503, "{}", health.body);
     assert_eq!(health.body["status"], "unavailable");
@@ -298,13 +259,9 @@ async fn the_health_check_answers_503_and_a_command_500_when_the_store_is_gone(a
     assert_eq!(health.body["last_position"], Value::Null);
 
     // The failure is logged; the client learns only that it was ours.
+    let create = TestRequest::post("/api/tasks").user("alice");
     let refused = app
-        .call(
-            Method::POST,
-            "/api/tasks",
-            Some("alice"),
-            Some(json!({ "title": "after the store closed" })),
-        )
+        .send(create.json(json!({ "title": "after the store closed" })))
         .await;
     refused.assert_problem(500, "internal");
     assert_eq!(refused.body["detail"], "internal error");

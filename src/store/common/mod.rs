@@ -25,7 +25,7 @@ use sql::Params;
 
 /// What differs between SQLite and PostgreSQL, each implemented in the backend's folder.
 pub(crate) trait Backend:
-    sqlx::Database<Row: StoreRow, Arguments: BindRows + IntoArguments<Self>>
+    ShadowTables + sqlx::Database<Row: StoreRow, Arguments: BindRows + IntoArguments<Self>>
 {
     /// What the backend keeps beside its two pools.
     type Local: Send + Sync + 'static;
@@ -66,7 +66,11 @@ pub(crate) trait Backend:
         store: &SqlxStore<Self>,
         models: ReadModels,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
+/// A rebuild's shadow tables, whose DDL each backend writes its own way (`shadows.rs` in its
+/// folder).
+pub(crate) trait ShadowTables: sqlx::Database {
     /// See [`ReplayTx::create_shadows`](crate::store::tx::ReplayTx::create_shadows).
     fn create_shadows(
         connection: &mut Self::Connection,

@@ -43,9 +43,7 @@ pub(crate) trait StoreRow {
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(
-        format!("unexpected {what} {value:?} in the database").into(),
-    ))
+    StoreError::Corrupt(format!("unexpected {what} {value:?}"))
 }
 
 impl<R> StoreRow for R

@@ -111,15 +111,4 @@ impl Backend for Postgres {
     async fn write_shadows(store: &SqlxStore<Self>, models: ReadModels) -> Result<(), StoreError> {
         write_models(store, &models).await
     }
-
-    async fn create_shadows(connection: &mut Self::Connection) -> Result<(), StoreError> {
-        shadows::create(connection).await
-    }
-
-    async fn swap_in(
-        connection: &mut Self::Connection,
-        tables: &[(&'static str, &'static str)],
-    ) -> Result<(), StoreError> {
-        shadows::swap_in(connection, tables).await
-    }
 }

@@ -2,9 +2,10 @@
 //! rebuild run at a time.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool, Postgres};
 
 use crate::store::StoreError;
+use crate::store::common::ShadowTables;
 use crate::store::tx::{RebuildLock, Tables};
 
 /// The advisory lock a rebuild holds for its whole run (`"rebuild"` in ASCII).
@@ -43,38 +44,40 @@ impl RebuildLock for RebuildSession {
     }
 }
 
-/// Creates each shadow table like its live twin, keys and indexes included.
-pub(super) async fn create(connection: &mut PgConnection) -> Result<(), StoreError> {
-    for (live, shadow) in Tables::PAIRS {
-        let sql = format!("create table {shadow} (like {live} including all)");
-        connection.execute(AssertSqlSafe(sql)).await?;
-    }
-    Ok(())
-}
-
-/// Replaces each live table by its shadow, and gives the shadow's indexes their live twins'
-/// names back.
-pub(super) async fn swap_in(
-    connection: &mut PgConnection,
-    tables: &[(&'static str, &'static str)],
-) -> Result<(), StoreError> {
-    for (live, shadow) in tables {
-        let live_indexes = indexes(connection, live).await?;
-        let shadow_indexes = indexes(connection, shadow).await?;
-        let mut statements = vec![
-            format!("drop table {live}"),
-            format!("alter table {shadow} rename to {live}"),
-        ];
-        for (name, shape) in shadow_indexes {
-            if let Some((live_name, _)) = live_indexes.iter().find(|(_, s)| *s == shape) {
-                statements.push(format!("alter index \"{name}\" rename to \"{live_name}\""));
-            }
-        }
-        for sql in statements {
+impl ShadowTables for Postgres {
+    /// Creates each shadow table like its live twin, keys and indexes included.
+    async fn create_shadows(connection: &mut PgConnection) -> Result<(), StoreError> {
+        for (live, shadow) in Tables::PAIRS {
+            let sql = format!("create table {shadow} (like {live} including all)");
             connection.execute(AssertSqlSafe(sql)).await?;
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Replaces each live table by its shadow, and gives the shadow's indexes their live twins'
+    /// names back.
+    async fn swap_in(
+        connection: &mut PgConnection,
+        tables: &[(&'static str, &'static str)],
+    ) -> Result<(), StoreError> {
+        for (live, shadow) in tables {
+            let live_indexes = indexes(connection, live).await?;
+            let shadow_indexes = indexes(connection, shadow).await?;
+            let mut statements = vec![
+                format!("drop table {live}"),
+                format!("alter table {shadow} rename to {live}"),
+            ];
+            for (name, shape) in shadow_indexes {
+                if let Some((live_name, _)) = live_indexes.iter().find(|(_, s)| *s == shape) {
+                    statements.push(format!("alter index \"{name}\" rename to \"{live_name}\""));
+                }
+            }
+            for sql in statements {
+                connection.execute(AssertSqlSafe(sql)).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Each index of `table` by name, with its shape: its definition without its own name and

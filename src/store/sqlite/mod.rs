@@ -1,8 +1,8 @@
 //! SQLite, the embedded default: one file, WAL, one writer connection, a pool of readers, and
-//! the hottest reads done in place through rusqlite ([`in_place`]). Here is what SQLite does
+//! the hottest reads done in place through rusqlite ([`fast_path`]). Here is what SQLite does
 //! differently from PostgreSQL; the SQL both share is in `store/common/`.
 
-mod in_place;
+mod fast_path;
 mod shadows;
 
 use std::str::FromStr;
@@ -16,7 +16,7 @@ use super::StoreError;
 use super::common::sql::Params;
 use super::common::{Backend, SqlxStore};
 use super::tx::{Lock, RebuildLock};
-use in_place::InPlace;
+use fast_path::FastPath;
 
 /// How an SQLite database is opened.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +70,7 @@ pub(crate) async fn open(
         .connect_with(connect.clone().pragma("wal_autocheckpoint", "10000"))
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&writes).await?;
-    let local = InPlace::new(connect.get_filename());
+    let local = FastPath::new(connect.get_filename());
     let readers = SqlitePoolOptions::new()
         .max_connections(options.readers.max(1))
         .min_connections(options.readers.max(1))
@@ -85,7 +85,7 @@ pub(crate) async fn open(
 }
 
 impl Backend for Sqlite {
-    type Local = InPlace;
+    type Local = FastPath;
     const PARAMS: Params = Params::Positional;
     const INSERT_EVENTS_OPTION: &'static str = "";
 
@@ -130,26 +130,15 @@ impl Backend for Sqlite {
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let path = store.local.path().to_owned();
-        tokio::task::spawn_blocking(move || in_place::read_events(&path, after, limit))
+        tokio::task::spawn_blocking(move || fast_path::read_events(&path, after, limit))
             .await
             .map_err(|_| StoreError::TaskFailed)?
     }
 
     async fn write_shadows(store: &SqlxStore<Self>, models: ReadModels) -> Result<(), StoreError> {
         let path = store.local.path().to_owned();
-        tokio::task::spawn_blocking(move || in_place::write_shadows(&path, &models))
+        tokio::task::spawn_blocking(move || fast_path::write_shadows(&path, &models))
             .await
             .map_err(|_| StoreError::TaskFailed)?
-    }
-
-    async fn create_shadows(connection: &mut Self::Connection) -> Result<(), StoreError> {
-        shadows::create(connection).await
-    }
-
-    async fn swap_in(
-        connection: &mut Self::Connection,
-        tables: &[(&'static str, &'static str)],
-    ) -> Result<(), StoreError> {
-        shadows::swap_in(connection, tables).await
     }
 }

@@ -4,9 +4,10 @@ use std::fs::File;
 use std::path::Path;
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Executor, SqliteConnection};
+use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 
 use crate::store::StoreError;
+use crate::store::common::ShadowTables;
 use crate::store::tx::{RebuildLock, Tables};
 
 /// An OS lock on `<database>-rebuild.lock`, released when the file is closed or the process
@@ -33,50 +34,52 @@ impl RebuildLock for RebuildFile {
     }
 }
 
-/// Creates each shadow table from its live twin's own DDL, table first, then its indexes
-/// under other names.
-pub(super) async fn create(connection: &mut SqliteConnection) -> Result<(), StoreError> {
-    for (live, shadow) in Tables::PAIRS {
-        let ddl: Vec<(String, String, String)> = sqlx::query_as(
-            "select type, name, sql from sqlite_master \
+impl ShadowTables for Sqlite {
+    /// Creates each shadow table from its live twin's own DDL, table first, then its indexes
+    /// under other names.
+    async fn create_shadows(connection: &mut SqliteConnection) -> Result<(), StoreError> {
+        for (live, shadow) in Tables::PAIRS {
+            let ddl: Vec<(String, String, String)> = sqlx::query_as(
+                "select type, name, sql from sqlite_master \
              where tbl_name = $1 and sql is not null order by type = 'index'",
-        )
-        .bind(live)
-        .fetch_all(&mut *connection)
-        .await?;
-        for (kind, name, sql) in ddl {
-            let Some(body) = sql.find('(').map(|at| &sql[at..]) else {
-                continue;
-            };
-            let statement = if kind == "table" {
-                format!("create table {shadow} {body}")
-            } else {
-                let unique = if sql.to_ascii_lowercase().starts_with("create unique") {
-                    "unique "
-                } else {
-                    ""
+            )
+            .bind(live)
+            .fetch_all(&mut *connection)
+            .await?;
+            for (kind, name, sql) in ddl {
+                let Some(body) = sql.find('(').map(|at| &sql[at..]) else {
+                    continue;
                 };
-                format!(
-                    "create {unique}index \"{}\" on {shadow} {body}",
-                    other_index_name(&name)
-                )
-            };
-            execute(connection, statement).await?;
+                let statement = if kind == "table" {
+                    format!("create table {shadow} {body}")
+                } else {
+                    let unique = if sql.to_ascii_lowercase().starts_with("create unique") {
+                        "unique "
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "create {unique}index \"{}\" on {shadow} {body}",
+                        other_index_name(&name)
+                    )
+                };
+                execute(connection, statement).await?;
+            }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Replaces each live table by its shadow, indexes and all.
-pub(super) async fn swap_in(
-    connection: &mut SqliteConnection,
-    tables: &[(&'static str, &'static str)],
-) -> Result<(), StoreError> {
-    for (live, shadow) in tables {
-        execute(connection, format!("drop table {live}")).await?;
-        execute(connection, format!("alter table {shadow} rename to {live}")).await?;
+    /// Replaces each live table by its shadow, indexes and all.
+    async fn swap_in(
+        connection: &mut SqliteConnection,
+        tables: &[(&'static str, &'static str)],
+    ) -> Result<(), StoreError> {
+        for (live, shadow) in tables {
+            execute(connection, format!("drop table {live}")).await?;
+            execute(connection, format!("alter table {shadow} rename to {live}")).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// SQLite cannot rename an index, and a shadow's index may not share its live twin's name, so

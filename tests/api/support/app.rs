@@ -4,22 +4,19 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Request, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
-use http_body_util::BodyExt;
-use serde_json::Value;
-use tally::auth::{AuthConfig, Authenticator};
+use serde_json::{Value, json};
+use tally::auth::Authenticator;
 use tally::clock::Clock;
 use tally::commands::Commands;
-use tally::domain::UserId;
 use tally::http::{AppState, router};
 use tally::store::{SqliteOptions, Store};
-use tower::ServiceExt;
+use tokio::task::JoinSet;
 
 use super::database::{Backend, TestDb};
-
-/// The HS256 secret test apps verify with.
-pub const TEST_SECRET: &str = "a-test-secret-that-is-at-least-32-bytes-long";
+use super::requests::{TestRequest, TestResponse, send_to};
+use super::tokens::test_auth_config;
 
 /// A clock the test sets; starts on Wednesday 2026-11-25 10:00 UTC.
 #[derive(Clone)]
@@ -58,34 +55,6 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
-/// A response with its body read.
-#[derive(Debug)]
-pub struct TestResponse {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl TestResponse {
-    /// The `content-type` header.
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    /// Asserts a problem+json answer with this status and `type`.
-    #[track_caller]
-    pub fn assert_problem(&self, status: u16, problem_type: &str) {
-        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.content_type(), "application/problem+json");
-        assert_eq!(self.body["type"], problem_type, "body: {}", self.body);
-        assert_eq!(self.body["status"], status);
-        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
-    }
-}
-
 impl TestApp {
     /// A fresh app on `backend`; `None` when PostgreSQL is not configured locally.
     pub async fn start(backend: Backend) -> Option<TestApp> {
@@ -94,14 +63,7 @@ impl TestApp {
             .await
             .expect("open store");
         let auth = Arc::new(
-            Authenticator::from_config(
-                &AuthConfig {
-                    secret: Some(TEST_SECRET.into()),
-                    ..AuthConfig::default()
-                },
-                db.dir.path(),
-            )
-            .expect("authenticator"),
+            Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
         );
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap());
         let state = AppState::new(store.clone(), auth.clone(), clock.clock());
@@ -117,80 +79,63 @@ impl TestApp {
         })
     }
 
-    /// A valid token for `user`, an hour long.
-    pub fn token(&self, user: &str) -> String {
-        self.auth
-            .mint(
-                &UserId::parse(user).unwrap(),
-                Utc::now() + chrono::Duration::hours(1),
-            )
-            .unwrap()
+    /// Sends a request to the app (a [`TestRequest`], or a `Request` a test shaped itself).
+    pub async fn send(&self, request: impl Into<Request<Body>>) -> TestResponse {
+        send_to(&self.router, request).await
     }
 
-    /// Sends a request as `user` (no token when `None`) with an optional JSON body.
-    pub async fn call(
+    /// Sends every request at once, each on a task of its own; the answers come back in no
+    /// particular order.
+    pub async fn send_all_at_once(
         &self,
-        method: Method,
-        path: &str,
-        user: Option<&str>,
-        body: Option<Value>,
-    ) -> TestResponse {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(user) = user {
-            request = request.header(
-                header::AUTHORIZATION,
-                format!("Bearer {}", self.token(user)),
-            );
+        requests: impl IntoIterator<Item = TestRequest>,
+    ) -> Vec<TestResponse> {
+        let mut racing = JoinSet::new();
+        for request in requests {
+            let router = self.router.clone();
+            racing.spawn(async move { send_to(&router, request).await });
         }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        };
-        self.send(request.unwrap()).await
+        racing.join_all().await
     }
 
-    /// Sends any request.
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
-    }
-
+    /// `GET path` as `user`: the shape of most reads.
     pub async fn get(&self, path: &str, user: &str) -> TestResponse {
-        self.call(Method::GET, path, Some(user), None).await
+        self.send(TestRequest::get(path).user(user)).await
+    }
+
+    /// `POST path` as `user`, without a body: a command on an existing task (`complete`,
+    /// `reopen`).
+    pub async fn post(&self, path: &str, user: &str) -> TestResponse {
+        self.send(TestRequest::post(path).user(user)).await
     }
 
     /// Creates a task owned by `user` and returns its id.
     pub async fn create_task(&self, user: &str, title: &str) -> String {
-        let response = self
-            .call(
-                Method::POST,
-                "/api/tasks",
-                Some(user),
-                Some(serde_json::json!({ "title": title })),
-            )
-            .await;
+        let create = TestRequest::post("/api/tasks").user(user);
+        let response = self.send(create.json(json!({ "title": title }))).await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
         response.body["task_id"].as_str().unwrap().to_owned()
     }
 
-    /// A command on an existing task (`complete`, `reopen`, …) as `user`.
-    pub async fn post(&self, path: &str, user: &str) -> TestResponse {
-        self.call(Method::POST, path, Some(user), None).await
+    /// Completes `task` as `user`, which must succeed.
+    pub async fn complete_task(&self, task: &str, user: &str) {
+        let response = self
+            .post(&format!("/api/tasks/{task}/complete"), user)
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+
+    /// Reopens `task` as `user`, which must succeed.
+    pub async fn reopen_task(&self, task: &str, user: &str) {
+        let response = self.post(&format!("/api/tasks/{task}/reopen"), user).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    }
+
+    /// Deletes `task` as `user`, which must succeed.
+    pub async fn delete_task(&self, task: &str, user: &str) {
+        let delete = TestRequest::delete(format!("/api/tasks/{task}")).user(user);
+        let response = self.send(delete).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     }
 
     /// Shares `task` with `with` at `permission`, as `owner`.
@@ -201,16 +146,12 @@ impl TestApp {
         with: &str,
         permission: &str,
     ) -> TestResponse {
-        self.call(
-            Method::PUT,
-            &format!("/api/tasks/{task}/shares/{with}"),
-            Some(owner),
-            Some(serde_json::json!({ "permission": permission })),
-        )
-        .await
+        let share = TestRequest::put(format!("/api/tasks/{task}/shares/{with}")).user(owner);
+        self.send(share.json(json!({ "permission": permission })))
+            .await
     }
 
-    /// `GET /api/dashboard` for `user`.
+    /// `GET /api/dashboard` for `user`, which must succeed.
     pub async fn dashboard(&self, user: &str) -> Value {
         let response = self.get("/api/dashboard", user).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);

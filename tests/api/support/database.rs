@@ -140,6 +140,16 @@ impl TestDb {
         }
     }
 
+    /// Whether a table named `name` exists (committed, as any other connection sees it):
+    /// SQLite's `sqlite_master`, PostgreSQL's `pg_tables`.
+    pub async fn has_table(&self, name: &str) -> bool {
+        let sql = match self.backend {
+            Backend::Sqlite => "select count(*) from sqlite_master where name = $1",
+            Backend::Postgres => "select count(*) from pg_tables where tablename = $1",
+        };
+        self.scalar(sql, &[name]).await > 0
+    }
+
     /// Runs a statement that changes data behind the store's back (to inject drift).
     pub async fn execute(&self, sql: &'static str) {
         match &self.pool {

@@ -1,13 +1,21 @@
-//! What every integration test shares: a real app on a fresh database of either backend,
-//! tokens, requests, and raw views of the stored state.
+//! What every integration test shares: a real app on a fresh database of either backend
+//! ([`TestApp`], run on both by [`on_both_backends!`]), the one request builder
+//! ([`TestRequest`]), the one token helper ([`token`]) and its secret, raw views of the stored
+//! state ([`TestDb`]), and waiting for an event ([`wait_until`]).
 
 #![allow(dead_code)]
 
 mod app;
 mod database;
+mod requests;
+mod tokens;
+mod waiting;
 
-pub use app::{TestApp, TestResponse};
+pub use app::TestApp;
 pub use database::{Backend, TestDb};
+pub use requests::{TestRequest, TestResponse, send_to};
+pub use tokens::{TEST_SECRET, claims, signed, test_auth_config, token};
+pub use waiting::wait_until;
 
 /// Runs each listed `async fn name(app: TestApp)` once per backend, as `sqlite::name` and
 /// `postgres::name`. PostgreSQL is `TALLY_TEST_POSTGRES_URL`'s server when it is set, else a

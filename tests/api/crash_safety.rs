@@ -11,16 +11,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use projections::ReadModels;
-use serde_json::{Value, json};
-use tally::auth::{AuthConfig, Authenticator};
-use tally::domain::UserId;
+use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::support::{TEST_SECRET, TestRequest};
 use http_client::{HttpResponse, send};
 
 mod http_client;
 
-const SECRET: &str = "a-crash-test-secret-that-is-32-bytes-or-more";
 const USERS: [&str; 4] = ["crash-ann", "crash-bob", "crash-cid", "crash-dee"];
 const CLIENTS: usize = 8;
 /// How many acknowledged commands the burst reaches before the process is killed.
@@ -66,7 +64,7 @@ impl Server {
         let deadline = Instant::now() + PATIENCE;
         let mut pause = Duration::from_millis(5);
         loop {
-            let health = send(&self.address, "GET", "/api/dashboard/health", None, None).await;
+            let health = send(&self.address, TestRequest::get("/api/dashboard/health")).await;
             if health.is_ok_and(|response| response.status == 200) {
                 return;
             }
@@ -108,16 +106,11 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-    ) -> HttpResponse {
-        send(&self.address, method, path, Some(token), body)
+    async fn send(&self, request: TestRequest) -> HttpResponse {
+        let what = request.to_string();
+        send(&self.address, request)
             .await
-            .unwrap_or_else(|error| panic!("{method} {path}: {error}\n{}", self.log()))
+            .unwrap_or_else(|error| panic!("{what}: {error}\n{}", self.log()))
     }
 }
 
@@ -175,11 +168,11 @@ impl Burst {
 }
 
 /// Creates and completes tasks as `user` until the server goes away.
-async fn client(burst: Arc<Burst>, address: String, user: &'static str, token: String, id: usize) {
+async fn client(burst: Arc<Burst>, address: String, user: &'static str, id: usize) {
     for n in 0.. {
         let title = json!({ "title": format!("burst {id}-{n}") });
-        let Ok(created) = send(&address, "POST", "/api/tasks", Some(&token), Some(&title)).await
-        else {
+        let create = TestRequest::post("/api/tasks").user(user).json(title);
+        let Ok(created) = send(&address, create).await else {
             return;
         };
         if created.status != 201 {
@@ -197,7 +190,7 @@ async fn client(burst: Arc<Burst>, address: String, user: &'static str, token: S
             task_id,
             completed: false,
         });
-        let Ok(done) = send(&address, "POST", &complete, Some(&token), None).await else {
+        let Ok(done) = send(&address, TestRequest::post(&complete).user(user)).await else {
             return;
         };
         if done.status != 200 {
@@ -221,37 +214,13 @@ async fn client(burst: Arc<Burst>, address: String, user: &'static str, token: S
 async fn acknowledged_commands_survive_a_sigkill_and_the_figures_equal_a_recount() {
     let root = tempfile::tempdir().unwrap();
     let data_dir = root.path().join("data");
-    let auth = Authenticator::from_config(
-        &AuthConfig {
-            secret: Some(SECRET.into()),
-            ..AuthConfig::default()
-        },
-        &data_dir,
-    )
-    .unwrap();
-    let expires = Utc::now() + chrono::Duration::hours(1);
-    let tokens: BTreeMap<&str, String> = USERS
-        .iter()
-        .map(|user| {
-            (
-                *user,
-                auth.mint(&UserId::parse(user).unwrap(), expires).unwrap(),
-            )
-        })
-        .collect();
 
-    let mut server = Server::start(root.path(), Some(SECRET)).await;
+    let mut server = Server::start(root.path(), Some(TEST_SECRET)).await;
     let burst = Arc::new(Burst::default());
     let clients: Vec<_> = (0..CLIENTS)
         .map(|id| {
             let user = USERS[id % USERS.len()];
-            let client = client(
-                burst.clone(),
-                server.address.clone(),
-                user,
-                tokens[user].clone(),
-                id,
-            );
+            let client = client(burst.clone(), server.address.clone(), user, id);
             tokio::spawn(client)
         })
         .collect();
@@ -276,16 +245,10 @@ async fn acknowledged_commands_survive_a_sigkill_and_the_figures_equal_a_recount
     );
     assert!(acks.len() >= ACKS_BEFORE_KILL);
 
-    let mut server = Server::start(root.path(), Some(SECRET)).await;
+    let mut server = Server::start(root.path(), Some(TEST_SECRET)).await;
     for ack in &acks {
-        let task = server
-            .send(
-                "GET",
-                &format!("/api/tasks/{}", ack.task_id),
-                &tokens[ack.user],
-                None,
-            )
-            .await;
+        let path = format!("/api/tasks/{}", ack.task_id);
+        let task = server.send(TestRequest::get(path).user(ack.user)).await;
         assert_eq!(task.status, 200, "acknowledged task lost: {ack:?}");
         if ack.completed {
             assert_eq!(task.body["status"], "completed", "completion lost: {ack:?}");
@@ -294,7 +257,7 @@ async fn acknowledged_commands_survive_a_sigkill_and_the_figures_equal_a_recount
     let mut served = BTreeMap::new();
     for user in USERS {
         let statistics = server
-            .send("GET", "/api/dashboard/statistics", &tokens[user], None)
+            .send(TestRequest::get("/api/dashboard/statistics").user(user))
             .await;
         assert_eq!(statistics.status, 200, "{statistics:?}");
         served.insert(user, statistics.body);
@@ -357,28 +320,22 @@ async fn a_token_printed_by_tally_token_opens_the_api_of_tally_serve() {
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
 
     let title = json!({ "title": "first task" });
-    let created = server
-        .send("POST", "/api/tasks", &token, Some(&title))
-        .await;
+    let create = TestRequest::post("/api/tasks").bearer(&token).json(title);
+    let created = server.send(create).await;
     assert_eq!(created.status, 201, "{created:?}");
-    let dashboard = server.send("GET", "/api/dashboard", &token, None).await;
+    let dashboard = server
+        .send(TestRequest::get("/api/dashboard").bearer(&token))
+        .await;
     assert_eq!(
         (dashboard.status, &dashboard.body["total"]),
         (200, &json!(1))
     );
 
-    let anonymous = send(&server.address, "GET", "/api/dashboard", None, None)
+    let anonymous = send(&server.address, TestRequest::get("/api/dashboard"))
         .await
         .unwrap();
     assert_eq!(anonymous.status, 401);
-    let forged = send(
-        &server.address,
-        "GET",
-        "/api/dashboard",
-        Some("x.y.z"),
-        None,
-    )
-    .await
-    .unwrap();
+    let forged = TestRequest::get("/api/dashboard").bearer("x.y.z");
+    let forged = send(&server.address, forged).await.unwrap();
     assert_eq!(forged.status, 401);
 }

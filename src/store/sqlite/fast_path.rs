@@ -29,16 +29,16 @@ use crate::store::rebuild::ROWS_PER_TRANSACTION;
 use crate::store::tx::Tables;
 
 /// A pool of read-only connections for dashboard rows, and the database file for the rest.
-pub(crate) struct InPlace {
+pub(crate) struct FastPath {
     path: PathBuf,
     /// Connections not in use; one is opened whenever all are busy (at most one per thread that
     /// reads at the same moment, since a read never waits while it holds one).
     idle: Mutex<Vec<Connection>>,
 }
 
-impl InPlace {
+impl FastPath {
     pub fn new(path: &Path) -> Self {
-        InPlace {
+        FastPath {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
         }
@@ -116,9 +116,7 @@ fn uuid(row: &Row<'_>, column: &str) -> Result<Uuid, StoreError> {
 }
 
 fn corrupt(what: &str, error: &dyn std::fmt::Display) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(
-        format!("unreadable {what} in the database: {error}").into(),
-    ))
+    StoreError::Corrupt(format!("{what}: {error}"))
 }
 
 fn stats_row(row: &Row<'_>) -> rusqlite::Result<DashboardStats> {

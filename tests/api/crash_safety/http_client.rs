@@ -1,8 +1,12 @@
-//! A tiny HTTP/1.1 client for talking to a real `tally serve` process: one request per
-//! connection, and an answer only when it arrived whole.
+//! A tiny HTTP/1.1 client for talking to a real `tally serve` process: the request a test
+//! built (a `TestRequest`, as for the in-process app) written by hand, one per connection,
+//! and an answer only when it arrived whole.
 
 use std::collections::BTreeMap;
 
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -16,30 +20,32 @@ pub struct HttpResponse {
     pub body: Value,
 }
 
-/// One HTTP/1.1 request on a fresh connection (`Connection: close`), written by hand.
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), written by hand: the
+/// request line, `Host`, `Connection`, `Content-Length`, then the request's own headers.
 pub async fn send(
     address: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
+    request: impl Into<Request<Body>>,
 ) -> std::io::Result<HttpResponse> {
+    let (parts, body) = request.into().into_parts();
+    let body = body.collect().await.expect("an in-memory body").to_bytes();
     let exchange = async {
         let mut stream = TcpStream::connect(address).await?;
-        let body = body.map(Value::to_string).unwrap_or_default();
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            "{} {} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            parts.method,
+            parts.uri,
             body.len()
-        );
-        if let Some(token) = token {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        )
+        .into_bytes();
+        for (name, value) in &parts.headers {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
         }
-        if !body.is_empty() {
-            head.push_str("Content-Type: application/json\r\n");
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(body.as_bytes()).await?;
+        head.extend_from_slice(b"\r\n");
+        stream.write_all(&head).await?;
+        stream.write_all(&body).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
         parse_response(&raw).ok_or_else(|| {

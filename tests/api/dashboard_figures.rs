@@ -2,12 +2,10 @@
 //! rounding of `completion_rate`, day and week boundaries moved with the app's clock, and an
 //! independent `COUNT(*)` recount over `tasks` and `task_shares` that every answer must equal.
 
-use axum::http::Method;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use super::{complete, delete, reopen};
-use crate::support::{Backend, TestApp, on_both_backends};
+use crate::support::{Backend, TestApp, TestRequest, on_both_backends};
 
 on_both_backends!(
     every_dashboard_route_answers_its_exact_figures,
@@ -161,7 +159,7 @@ async fn every_dashboard_route_answers_its_exact_figures(app: TestApp) {
         app.create_task("alice", "two").await,
         app.create_task("alice", "three").await,
     ];
-    complete(&app, &tasks[0], "alice").await;
+    app.complete_task(&tasks[0], "alice").await;
     app.share(&tasks[0], "alice", "bob", "view").await;
     app.share(&tasks[1], "alice", "bob", "edit").await;
     app.share(&tasks[2], "alice", "bob", "edit").await;
@@ -211,11 +209,11 @@ async fn completion_rate_is_rounded_to_two_decimals(app: TestApp) {
         app.create_task("alice", "two").await,
         app.create_task("alice", "three").await,
     ];
-    complete(&app, &tasks[0], "alice").await;
+    app.complete_task(&tasks[0], "alice").await;
     assert_eq!(app.dashboard("alice").await["completion_rate"], 33.33);
-    complete(&app, &tasks[1], "alice").await;
+    app.complete_task(&tasks[1], "alice").await;
     assert_eq!(app.dashboard("alice").await["completion_rate"], 66.67);
-    complete(&app, &tasks[2], "alice").await;
+    app.complete_task(&tasks[2], "alice").await;
     assert_eq!(app.dashboard("alice").await["completion_rate"], 100.0);
 }
 
@@ -256,10 +254,10 @@ async fn a_re_completion_on_a_later_day_moves_completed_today_without_double_cou
 ) {
     let moved = app.create_task("alice", "done twice").await;
     let stays = app.create_task("alice", "done once").await;
-    complete(&app, &moved, "alice").await;
-    complete(&app, &stays, "alice").await;
-    reopen(&app, &stays, "alice").await;
-    complete(&app, &stays, "alice").await;
+    app.complete_task(&moved, "alice").await;
+    app.complete_task(&stays, "alice").await;
+    app.reopen_task(&stays, "alice").await;
+    app.complete_task(&stays, "alice").await;
     let wednesday = figures_equal_a_recount(&app, &["alice"]).await;
     assert_eq!(
         (wednesday.completed_today, wednesday.completed_this_week),
@@ -267,13 +265,13 @@ async fn a_re_completion_on_a_later_day_moves_completed_today_without_double_cou
     );
 
     app.clock.set(at(26, 9, 0, 0));
-    reopen(&app, &moved, "alice").await;
+    app.reopen_task(&moved, "alice").await;
     let reopened = figures_equal_a_recount(&app, &["alice"]).await;
     assert_eq!(
         (reopened.completed_today, reopened.completed_this_week),
         (0, 1)
     );
-    complete(&app, &moved, "alice").await;
+    app.complete_task(&moved, "alice").await;
 
     let thursday = figures_equal_a_recount(&app, &["alice"]).await;
     assert_eq!(
@@ -295,7 +293,7 @@ async fn deleting_a_task_lowers_the_day_and_week_it_was_created_in(app: TestApp)
     let doomed_today = app.create_task("alice", "deleted the same day").await;
     let doomed_later = app.create_task("alice", "deleted the next day").await;
     app.create_task("alice", "kept").await;
-    delete(&app, &doomed_today, "alice").await;
+    app.delete_task(&doomed_today, "alice").await;
     let wednesday = figures_equal_a_recount(&app, &["alice"]).await;
     assert_eq!(
         (wednesday.created_today, wednesday.created_this_week),
@@ -304,7 +302,7 @@ async fn deleting_a_task_lowers_the_day_and_week_it_was_created_in(app: TestApp)
 
     app.clock.set(at(26, 10, 0, 0));
     app.create_task("alice", "on thursday").await;
-    delete(&app, &doomed_later, "alice").await;
+    app.delete_task(&doomed_later, "alice").await;
 
     let thursday = figures_equal_a_recount(&app, &["alice"]).await;
     assert_eq!((thursday.created_today, thursday.created_this_week), (1, 2));
@@ -325,33 +323,28 @@ async fn every_figure_equals_a_recount_after_a_mixed_scenario(app: TestApp) {
     app.share(&alices[1], "alice", "bob", "edit").await;
     app.share(&alices[2], "alice", "carol", "view").await;
     app.share(&bobs[0], "bob", "alice", "edit").await;
-    complete(&app, &alices[0], "alice").await;
-    complete(&app, &alices[1], "bob").await;
-    reopen(&app, &alices[1], "bob").await;
+    app.complete_task(&alices[0], "alice").await;
+    app.complete_task(&alices[1], "bob").await;
+    app.reopen_task(&alices[1], "bob").await;
     figures_equal_a_recount(&app, &users).await;
 
     app.clock.set(at(26, 15, 30, 0));
     alices.push(app.create_task("alice", "alice 5").await);
-    complete(&app, &alices[2], "alice").await;
-    delete(&app, &alices[3], "alice").await;
+    app.complete_task(&alices[2], "alice").await;
+    app.delete_task(&alices[3], "alice").await;
     app.share(&alices[2], "alice", "carol", "edit").await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/tasks/{}/shares/bob", alices[0]),
-        Some("alice"),
-        None,
-    )
-    .await;
-    complete(&app, &bobs[0], "alice").await;
-    delete(&app, &bobs[1], "bob").await;
+    let unshare = format!("/api/tasks/{}/shares/bob", alices[0]);
+    app.send(TestRequest::delete(unshare).user("alice")).await;
+    app.complete_task(&bobs[0], "alice").await;
+    app.delete_task(&bobs[1], "bob").await;
     app.share(&alices[4], "alice", "dave", "view").await;
     let alice = figures_equal_a_recount(&app, &users).await;
     assert_eq!((alice.total, alice.completed, alice.shared), (4, 2, 1));
 
     app.clock.set(at(30, 9, 0, 0));
-    reopen(&app, &alices[0], "alice").await;
-    complete(&app, &alices[4], "alice").await;
-    delete(&app, &alices[2], "alice").await;
+    app.reopen_task(&alices[0], "alice").await;
+    app.complete_task(&alices[4], "alice").await;
+    app.delete_task(&alices[2], "alice").await;
     let alice = figures_equal_a_recount(&app, &users).await;
     assert_eq!(
         (alice.total, alice.completed, alice.completed_today),

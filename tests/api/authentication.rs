@@ -5,21 +5,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use chrono::{Duration, Utc};
-use http_body_util::BodyExt;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tally::auth::{AuthConfig, Authenticator, KeyError, SECRET_FILE};
 use tally::clock::Clock;
 use tally::domain::UserId;
 use tally::http::{AppState, router};
-use tower::ServiceExt;
 
-use crate::support::{Backend, TestDb, TestResponse};
-
-const SECRET: &str = "an-hs256-secret-for-the-auth-tests-0123456789";
+use crate::support::{
+    Backend, TEST_SECRET, TestDb, TestRequest, TestResponse, claims, send_to, signed,
+    test_auth_config, token,
+};
 
 /// The three asymmetric algorithms, each with its fixture key pair.
 const KEY_PAIRS: [(Algorithm, &str, &str); 3] = [
@@ -63,25 +61,18 @@ impl KeyedApp {
         .await
     }
 
+    /// HS256 with the test apps' secret.
     async fn with_secret() -> KeyedApp {
-        KeyedApp::start(secret_config()).await
+        KeyedApp::start(test_auth_config()).await
     }
 
     /// `GET /api/dashboard` with `Authorization: Bearer <token>`.
     async fn dashboard(&self, token: &str) -> TestResponse {
-        let request = Request::get("/api/dashboard")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let (status, headers) = (response.status(), response.headers().clone());
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        send_to(
+            &self.router,
+            TestRequest::get("/api/dashboard").bearer(token),
+        )
+        .await
     }
 
     async fn assert_accepts(&self, token: &str, why: &str) {
@@ -101,18 +92,6 @@ impl KeyedApp {
     }
 }
 
-fn secret_config() -> AuthConfig {
-    AuthConfig {
-        secret: Some(SECRET.into()),
-        ..AuthConfig::default()
-    }
-}
-
-/// Claims valid for an hour, naming `sub`.
-fn claims(sub: &str) -> Value {
-    json!({ "sub": sub, "exp": (Utc::now() + Duration::hours(1)).timestamp() })
-}
-
 /// `claims` signed with `algorithm` and the PEM private key fixture `file`.
 fn signed_with_key(algorithm: Algorithm, file: &str, claims: &Value) -> String {
     let pem = std::fs::read(fixture(file)).unwrap();
@@ -128,13 +107,12 @@ fn signed_with_key(algorithm: Algorithm, file: &str, claims: &Value) -> String {
 
 /// `claims` signed with HS256 and the secret the test apps are configured with.
 fn hs256(claims: &Value) -> String {
-    signed_with_secret(SECRET.as_bytes(), claims)
+    signed_with_secret(TEST_SECRET.as_bytes(), claims)
 }
 
 /// `claims` signed with HS256 and `secret`.
 fn signed_with_secret(secret: &[u8], claims: &Value) -> String {
-    let key = EncodingKey::from_secret(secret);
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    signed(Algorithm::HS256, secret, claims)
 }
 
 /// The payload segment (base64url) of a token.
@@ -153,14 +131,8 @@ fn unsigned(claims: &Value) -> String {
 #[tokio::test]
 async fn an_hs256_token_minted_with_the_configured_secret_is_accepted() {
     let app = KeyedApp::with_secret().await;
-    let auth = Authenticator::from_config(&secret_config(), Path::new("/nonexistent")).unwrap();
-    let minted = auth
-        .mint(
-            &UserId::parse("alice").unwrap(),
-            Utc::now() + Duration::hours(1),
-        )
-        .unwrap();
-    app.assert_accepts(&minted, "minted like `tally token`")
+    // `token` mints with tally's own `Authenticator` and the same secret.
+    app.assert_accepts(&token("alice"), "minted like `tally token`")
         .await;
     let external = hs256(&claims("alice"));
     app.assert_accepts(&external, "signed elsewhere with the same secret")
@@ -267,7 +239,7 @@ async fn issuer_and_audience_are_enforced_when_configured() {
     let app = KeyedApp::start(AuthConfig {
         issuer: Some("https://id.example".into()),
         audience: Some("tally".into()),
-        ..secret_config()
+        ..test_auth_config()
     })
     .await;
     let token = |iss: Option<&str>, aud: Option<&str>| {
@@ -312,7 +284,7 @@ async fn an_audience_list_that_names_tally_is_accepted() {
     let token = hs256(&claims);
     let checking = KeyedApp::start(AuthConfig {
         audience: Some("tally".into()),
-        ..secret_config()
+        ..test_auth_config()
     })
     .await;
     let not_checking = KeyedApp::with_secret().await;

@@ -1,4 +1,4 @@
-//! `Store::execute_in_order`, the bulk-load path: one client's commands queued back to back are
+//! `Commands::execute_in_order`, the bulk-load path: one client's commands queued back to back are
 //! decided exactly as if sent one at a time, however many clients do so at once.
 
 use tally::commands::{CommandError, Submission};
