@@ -112,7 +112,7 @@ fn dashboard_read(c: &mut Criterion) {
             let (url, dir) = runtime.block_on(common::fresh_database(backend));
             let store = runtime.block_on(common::open(&url, false));
             runtime.block_on(common::seed(&store, tasks));
-            let (router, auth) = common::app(store.clone(), &dir);
+            let (router, auth) = runtime.block_on(common::app(store.clone(), &dir));
             let token = common::token(&auth, "seed-0");
             let naive = runtime.block_on(Naive::connect(&url));
             group.bench_with_input(BenchmarkId::new("row", tasks), &tasks, |b, _| {

@@ -90,7 +90,7 @@ fn commands(c: &mut Criterion) {
     for backend in common::backends() {
         let (url, dir) = runtime.block_on(common::fresh_database(backend));
         let store = runtime.block_on(common::open(&url, true));
-        let (router, auth) = common::app(store.clone(), &dir);
+        let (router, auth) = runtime.block_on(common::app(store.clone(), &dir));
         let tokens: Arc<Vec<String>> = Arc::new(
             (0..CLIENTS)
                 .map(|i| common::token(&auth, &format!("bench-{i}")))

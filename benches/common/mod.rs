@@ -79,8 +79,9 @@ pub async fn seed(store: &Arc<dyn Store>, tasks: usize) {
     commands.close().await;
 }
 
-/// The real router with the real JWT check.
-pub fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authenticator>) {
+/// The real router with the real JWT check; async because the app spawns its command writer
+/// on the runtime.
+pub async fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authenticator>) {
     let auth = Arc::new(
         Authenticator::from_config(
             &AuthConfig {

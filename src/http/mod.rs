@@ -40,7 +40,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `store`, with a command writer started on it.
+    /// The state for `store`, with a command writer started on it (a task of the current
+    /// tokio runtime, so this is called inside one).
     pub fn new(store: Arc<dyn Store>, auth: Arc<Authenticator>, clock: Clock) -> Self {
         AppState {
             commands: Arc::new(Commands::start(store.clone())),
