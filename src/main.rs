@@ -94,11 +94,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A rebuild's progress drawn as a bar of log positions.
+/// A rebuild's progress drawn as a bar of log positions; logged instead where the bar cannot
+/// be drawn (stderr not a terminal).
 struct RebuildBar<'a>(&'a ProgressBar);
 
 impl Progress for RebuildBar<'_> {
-    fn folded(&self, position: i64, head: i64, _events: u64) {
+    fn folded(&self, position: i64, head: i64, events: u64) {
+        if self.0.is_hidden() {
+            return ().folded(position, head, events);
+        }
         self.0.set_length(head.max(0) as u64);
         self.0.set_position(position.max(0) as u64);
     }

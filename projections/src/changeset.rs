@@ -3,7 +3,6 @@
 //! to write in bulk. The writer's batches, a rebuild's catch-up and `tally verify --repair` all
 //! go through it, so rows change one way only.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 
@@ -89,11 +88,13 @@ impl Changeset {
             .map(|row| (row.user_id.clone(), row))
             .collect();
         for delta in &self.deltas {
-            match rows.entry(delta.user_id.clone()) {
-                Entry::Occupied(row) => row.into_mut().apply(delta),
-                Entry::Vacant(slot) => slot
-                    .insert(DashboardStats::empty(&delta.user_id))
-                    .apply(delta),
+            match rows.get_mut(&delta.user_id) {
+                Some(row) => row.apply(delta),
+                None => {
+                    let mut row = DashboardStats::empty(&delta.user_id);
+                    row.apply(delta);
+                    rows.insert(delta.user_id.clone(), row);
+                }
             }
         }
         rows.into_values().collect()

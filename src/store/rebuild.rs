@@ -77,8 +77,12 @@ impl Projection {
 /// Whoever shows a rebuild's progress (the CLI draws a bar; tests pass `&()`).
 pub trait Progress: Send + Sync {
     /// The log has been folded up to `position` of at least `head`, `events` events in all.
+    /// Unless told otherwise, a line in the log every 200,000 events.
     fn folded(&self, position: i64, head: i64, events: u64) {
-        let _ = (position, head, events);
+        let _ = head;
+        if events > 0 && events.is_multiple_of(PAGE as u64 * 10) {
+            tracing::info!(events, position, "rebuild: folding the log");
+        }
     }
 }
 
@@ -107,21 +111,30 @@ pub(crate) async fn rebuild<S: Replay + ?Sized>(
     projections: &[Projection],
     progress: &dyn Progress,
 ) -> Result<RebuildReport, StoreError> {
-    let started = Instant::now();
     // Two rebuilds would drop each other's shadow tables.
     let exclusive = store.lock_rebuilds().await?;
+    let rebuilt = rebuild_alone(store, projections, progress).await;
+    // Whatever happened: a lock left to the dying session could refuse the next rebuild.
+    if let Err(error) = exclusive.release().await {
+        tracing::warn!(%error, "the rebuild lock was not released; it goes with the connection");
+    }
+    rebuilt
+}
+
+/// The rebuild, once this process holds the rebuild lock.
+async fn rebuild_alone<S: Replay + ?Sized>(
+    store: &S,
+    projections: &[Projection],
+    progress: &dyn Progress,
+) -> Result<RebuildReport, StoreError> {
+    let started = Instant::now();
     let mut tx = store.begin_replay(Lock::Shadow).await?;
     let head = match tx.create_shadows().await {
         Ok(()) => tx.head_position().await,
         Err(error) => Err(error),
     };
     let head = finish(tx, head).await?;
-    let report = |position: i64, events: u64| {
-        progress.folded(position, head.max(position), events);
-        if events > 0 && events.is_multiple_of(PAGE as u64 * 10) {
-            tracing::info!(events, position, "rebuild: folding the log");
-        }
-    };
+    let report = |position: i64, events: u64| progress.folded(position, head.max(position), events);
 
     // Fold each page on a blocking thread while the next one is read: the two cores share
     // the work.
@@ -168,7 +181,6 @@ pub(crate) async fn rebuild<S: Replay + ?Sized>(
     let mut tx = store.begin_replay(Lock::Shadow).await?;
     let dropped = tx.drop_shadows().await;
     finish(tx, dropped).await?;
-    exclusive.release().await?;
     Ok(RebuildReport {
         events,
         position,

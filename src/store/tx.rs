@@ -1,9 +1,9 @@
 //! The storage transactions, as traits: what the command writer ([`Tx`]), and rebuild and verify
 //! ([`ReplayTx`]), read and write inside one transaction, and the backends that open them
-//! ([`Transactions`], [`Replay`]). Implemented once for both backends in
-//! [`common::sqlx_tx`](super::common::sqlx_tx).
+//! ([`Transactions`], [`Replay`]). Implemented once for both backends in `store/common/`
+//! (`write_tx.rs`, `replay_tx.rs`, `queries.rs`).
 //!
-//! Every method takes all the rows of a batch at once: a batch of 256 commands costs a handful
+//! Every method takes all the rows of a batch at once: a batch of 1,024 commands costs a handful
 //! of statements rather than a handful per command. That matters because each statement is a
 //! round trip (to the server, or to sqlx's SQLite worker thread), and round trips, not SQL, are
 //! what a small command spends its time on.
@@ -98,7 +98,8 @@ pub struct AllRows {
 /// Opens the transactions commands and scheduled jobs run in.
 #[async_trait]
 pub trait Transactions: Send + Sync {
-    /// A transaction on a connection of its own; rolled back if dropped unfinished.
+    /// A transaction on a connection of its own; if dropped unfinished, its connection is
+    /// closed, which ends it without committing.
     async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError>;
 }
 

@@ -187,7 +187,7 @@ async fn three_postgres_nodes() -> (TestApp, Vec<Arc<Node>>) {
 }
 
 /// The guarantee under test comes from the transaction-level advisory lock every PostgreSQL
-/// writer takes before appending (`WRITE_LOCK` in src/store/postgres.rs): positions are drawn
+/// writer takes before appending (`WRITE_LOCK` in src/store/postgres/mod.rs): positions are drawn
 /// while it is held, so they become visible in position order across all nodes, and a reader
 /// tailing by position can never pass a position that a later commit fills in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -202,11 +202,22 @@ async fn a_rebuild_killed_while_it_builds_its_shadow_tables_leaves_the_live_mode
         killed_mid_build,
         "no kill landed while the shadow tables were being built: {missed:?}"
     );
-    let report = second_store(&app)
-        .await
+    // The killed process's PostgreSQL session holds the rebuild lock until the server notices
+    // that its socket closed: until then the next rebuild is refused, then it runs.
+    let rebuilder = second_store(&app).await;
+    let mut rebuilt = None;
+    wait_until("the killed rebuild's lock to go", async || match rebuilder
         .rebuild(&Projection::ALL, &())
         .await
-        .expect("a rebuild after the killed one");
+    {
+        Err(StoreError::RebuildRunning) => false,
+        other => {
+            rebuilt = Some(other.expect("a rebuild after the killed one"));
+            true
+        }
+    })
+    .await;
+    let report = rebuilt.expect("rebuilt");
     assert_eq!(report.position, app.store.head_position().await.unwrap());
     assert_eq!(app.db.stored_state().await, before);
     assert!(

@@ -26,7 +26,7 @@ pub(crate) trait BindRows: Arguments {
     fn stats(&mut self, row: &DashboardStats) -> Result<(), BoxDynError>;
     /// The columns of `sql::EVENT_INSERT_COLUMNS`.
     fn event(&mut self, new: &NewEvent) -> Result<(), BoxDynError>;
-    /// The columns of `sql::SAVE_RESPONSES_HEAD`.
+    /// The columns of `sql::IDEMPOTENCY_COLUMNS`.
     fn record(&mut self, record: &IdempotencyRecord) -> Result<(), BoxDynError>;
 }
 
@@ -133,4 +133,94 @@ pub(crate) fn bound<A: BindRows>(
     let mut arguments = A::default();
     fill(&mut arguments).map_err(sqlx::Error::Encode)?;
     Ok(arguments)
+}
+
+#[cfg(test)]
+mod tests {
+    //! A column list and the binds of its row must agree: a column added to one and not the
+    //! other would shift every later value into the wrong column.
+
+    use chrono::Utc;
+    use projections::{Permission, TaskEvent, TaskStatus};
+    use sqlx::postgres::PgArguments;
+    use sqlx::sqlite::SqliteArguments;
+
+    use super::*;
+    use crate::store::common::sql::{
+        EVENT_INSERT_COLUMNS, IDEMPOTENCY_COLUMNS, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
+    };
+
+    fn columns(list: &str) -> usize {
+        list.split(',').count()
+    }
+
+    /// How many values each row type binds, on arguments of type `A`.
+    fn bound_counts<A: BindRows>() -> [usize; 5] {
+        let now = Utc::now();
+        let task = TaskRow {
+            id: Uuid::now_v7(),
+            owner_id: "ann".into(),
+            title: "t".into(),
+            description: String::new(),
+            status: TaskStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            version: 1,
+        };
+        let share = ShareRow {
+            task_id: task.id,
+            user_id: "ben".into(),
+            permission: Permission::View,
+        };
+        let event = NewEvent {
+            recorded: projections::RecordedEvent {
+                position: 1,
+                event_id: Uuid::now_v7(),
+                task_id: task.id,
+                stream_version: 1,
+                actor: "ann".into(),
+                recorded_at: now,
+                event: TaskEvent::TaskCompleted {},
+            },
+            correlation_id: Uuid::now_v7(),
+        };
+        let record = IdempotencyRecord {
+            user_id: "ann".into(),
+            key: "k".into(),
+            fingerprint: "f".into(),
+            task_id: task.id,
+            version: 1,
+            position: 1,
+            created: true,
+            refusal: None,
+            created_at: now,
+        };
+        let count = |bind: &dyn Fn(&mut A) -> Result<(), BoxDynError>| {
+            let mut arguments = A::default();
+            bind(&mut arguments).expect("bound");
+            arguments.len()
+        };
+        [
+            count(&|a| a.task(&task)),
+            count(&|a| a.share(&share)),
+            count(&|a| a.stats(&DashboardStats::empty("ann"))),
+            count(&|a| a.event(&event)),
+            count(&|a| a.record(&record)),
+        ]
+    }
+
+    #[test]
+    fn every_row_binds_one_value_per_column_of_its_list() {
+        let lists = [
+            TASK_COLUMNS,
+            SHARE_COLUMNS,
+            STATS_COLUMNS,
+            EVENT_INSERT_COLUMNS,
+            IDEMPOTENCY_COLUMNS,
+        ]
+        .map(columns);
+        assert_eq!(bound_counts::<SqliteArguments>(), lists);
+        assert_eq!(bound_counts::<PgArguments>(), lists);
+    }
 }

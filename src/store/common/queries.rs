@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::binds::{BindRows, bound};
 use super::replay_tx::events_after;
-use super::rows::{SHARE_COLUMNS, StoreRow, views_of};
+use super::rows::{SHARE_FIELDS, StoreRow, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
@@ -124,7 +124,7 @@ where
                 .fetch_all(tx.connection())
                 .await?
                 .iter()
-                .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
                 .collect::<Result<_, _>>()?;
             Ok::<_, StoreError>(UserRows {
                 stats,

@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Executor};
 
 use super::Backend;
 use super::binds::{BindRows, bound};
-use super::rows::{SHARE_COLUMNS, StoreRow};
+use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
@@ -43,7 +43,7 @@ where
                 .collect::<Result<_, _>>()?,
             shares: shares
                 .iter()
-                .filter_map(|row| row.share_row(SHARE_COLUMNS).transpose())
+                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
                 .collect::<Result<_, _>>()?,
             stats: stats
                 .iter()

@@ -16,10 +16,10 @@ use crate::store::tx::IdempotencyRecord;
 use crate::store::{Checkpoint, StoreError};
 
 /// The columns of a `task_shares` row.
-pub(crate) const SHARE_COLUMNS: [&str; 3] = ["task_id", "user_id", "permission"];
+pub(crate) const SHARE_FIELDS: [&str; 3] = ["task_id", "user_id", "permission"];
 /// The share columns of a task joined with its shares (`sql::LOAD_TASK`, `sql::LIST_OWNED`,
 /// `sql::LIST_SHARED`).
-pub(crate) const LISTED_SHARE_COLUMNS: [&str; 3] = ["id", "share_user_id", "share_permission"];
+pub(crate) const LISTED_SHARE_FIELDS: [&str; 3] = ["id", "share_user_id", "share_permission"];
 
 /// A database row that holds one of tally's records.
 pub(crate) trait StoreRow {
@@ -173,7 +173,7 @@ pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskView>, StoreEr
     let mut views: Vec<TaskView> = Vec::new();
     for row in rows {
         let task = row.task_row()?;
-        let share = row.share_row(LISTED_SHARE_COLUMNS)?;
+        let share = row.share_row(LISTED_SHARE_FIELDS)?;
         match views.last_mut() {
             Some(view) if view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
             _ => views.push(TaskView {

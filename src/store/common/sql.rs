@@ -1,6 +1,9 @@
-//! SQL that both backends run word for word, as constants, and the bulk statements a batch
-//! writes, built by plain functions from those constants and a run of placeholders. What
-//! differs between the backends lives in their own folders (`Backend` in `common/mod.rs`).
+//! SQL that both backends run word for word: the column lists every statement shares, the
+//! queries of the read side, jobs, rebuild and verify, and the placeholders of bulk statements.
+//! A batch's own statements are in `write_tx.rs`, beside the code that runs them; what differs
+//! between the backends lives in their own folders (`Backend` in `common/mod.rs`).
+
+use std::fmt::Write;
 
 /// The columns `rows::task_row` decodes.
 macro_rules! task_columns {
@@ -119,6 +122,10 @@ pub const EVENT_INSERT_COLUMNS: &str = "position, event_id, stream_id, stream_ve
 
 pub const SHARE_COLUMNS: &str = "task_id, user_id, permission";
 
+/// The columns of `idempotency_keys` that `rows::idempotency_record` decodes.
+pub const IDEMPOTENCY_COLUMNS: &str =
+    "user_id, key, fingerprint, task_id, version, position, created, created_at, refusal";
+
 /// Bind parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
 pub const MAX_PARAMETERS: usize = 30_000;
 
@@ -141,13 +148,13 @@ impl Params {
     /// `($1, $2), ($3, $4), …`: `rows` tuples of `columns` placeholders, numbered from
     /// `first`.
     pub fn tuples(self, columns: usize, rows: usize, first: usize) -> String {
-        let mut sql = String::with_capacity(rows * columns * 5);
+        let mut sql = String::with_capacity(rows * (columns * 8 + 4));
         for row in 0..rows {
             if row > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            sql.push_str(&self.list(columns, first + row * columns));
+            self.push_list(&mut sql, columns, first + row * columns);
             sql.push(')');
         }
         sql
@@ -155,20 +162,25 @@ impl Params {
 
     /// `$1, $2, …`: `count` placeholders, numbered from `first`.
     pub fn list(self, count: usize, first: usize) -> String {
-        let mut sql = String::with_capacity(count * 5);
+        let mut sql = String::with_capacity(count * 8);
+        self.push_list(&mut sql, count, first);
+        sql
+    }
+
+    /// Appends `count` placeholders numbered from `first` to `sql`, allocating nothing else:
+    /// a bulk statement has thousands.
+    fn push_list(self, sql: &mut String, count: usize, first: usize) {
         for n in first..first + count {
             if n > first {
                 sql.push_str(", ");
             }
             match self {
                 Params::Numbered => {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
+                    let _ = write!(sql, "${n}");
                 }
                 Params::Positional => sql.push('?'),
             }
         }
-        sql
     }
 }
 

@@ -9,9 +9,19 @@ use super::{Backend, sql};
 use crate::store::StoreError;
 use crate::store::tx::Lock;
 
-/// A pooled connection with an open transaction.
+/// A pooled connection with an open transaction. Dropped before it ends (a panic, a cancelled
+/// future), its connection is closed rather than handed back to the pool mid-transaction.
 pub(crate) struct SqlxTx<DB: Backend> {
     connection: PoolConnection<DB>,
+    ended: bool,
+}
+
+impl<DB: Backend> Drop for SqlxTx<DB> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.connection.close_on_drop();
+        }
+    }
 }
 
 impl<DB: Backend> SqlxTx<DB>
@@ -27,7 +37,10 @@ where
                 return Err(error.into());
             }
         }
-        Ok(SqlxTx { connection })
+        Ok(SqlxTx {
+            connection,
+            ended: false,
+        })
     }
 
     /// The connection, for statements of its own inside the transaction.
@@ -63,10 +76,8 @@ where
     /// Commits or rolls back; a connection whose transaction state is then unknown is closed,
     /// never handed back to the pool.
     pub async fn end(mut self: Box<Self>, statement: &'static str) -> Result<(), StoreError> {
-        if let Err(error) = self.connection.execute(statement).await {
-            self.connection.close_on_drop();
-            return Err(error.into());
-        }
+        self.connection.execute(statement).await?;
+        self.ended = true;
         Ok(())
     }
 }

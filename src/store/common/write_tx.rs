@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::Backend;
 use super::binds::{BindRows, bound};
-use super::rows::{SHARE_COLUMNS, StoreRow};
+use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql::{
-    self, EVENT_INSERT_COLUMNS, HEAD_POSITION, Params, SHARE_COLUMNS as SHARE_COLUMN_LIST,
+    self, EVENT_INSERT_COLUMNS, HEAD_POSITION, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS,
     STATS_COLUMNS, TASK_COLUMNS,
 };
 use super::sqlx_tx::SqlxTx;
@@ -91,11 +91,12 @@ where
             .await?
         {
             let task = row.task_row()?;
+            let id = task.id;
             let view = TaskView {
                 task: Some(task),
                 shares: Vec::new(),
             };
-            views.insert(view.task.as_ref().map_or(Uuid::nil(), |t| t.id), view);
+            views.insert(id, view);
         }
         if views.is_empty() {
             return Ok(views);
@@ -105,7 +106,7 @@ where
             .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?
         {
-            if let Some(share) = row.share_row(SHARE_COLUMNS)?
+            if let Some(share) = row.share_row(SHARE_FIELDS)?
                 && let Some(view) = views.get_mut(&share.task_id)
             {
                 view.shares.push(share);
@@ -248,11 +249,8 @@ where
     }
 }
 
-/// The head of [`save_responses`]. A key older than the replay window, which lookups no longer
-/// see, is overwritten.
-const SAVE_RESPONSES_HEAD: &str = "insert into idempotency_keys \
-     (user_id, key, fingerprint, task_id, version, position, created, created_at, refusal) values";
-
+/// The upsert of [`save_responses`]. A key older than the replay window, which lookups no
+/// longer see, is overwritten.
 const SAVE_RESPONSES_TAIL: &str = "on conflict (user_id, key) do update set \
      fingerprint = excluded.fingerprint, task_id = excluded.task_id, \
      version = excluded.version, position = excluded.position, created = excluded.created, \
@@ -305,7 +303,7 @@ fn delete_tasks(params: Params, table: &str, ids: usize) -> String {
 /// Upserts `rows` share rows into `table`.
 fn upsert_shares(params: Params, table: &str, rows: usize) -> String {
     let values = params.tuples(3, rows, 1);
-    format!("insert into {table} ({SHARE_COLUMN_LIST}) values {values} {UPSERT_SHARE_TAIL}")
+    format!("insert into {table} ({SHARE_COLUMNS}) values {values} {UPSERT_SHARE_TAIL}")
 }
 
 fn delete_shares(params: Params, table: &str, keys: usize) -> String {
@@ -333,10 +331,13 @@ fn save_stats(params: Params, table: &str, rows: usize) -> String {
     format!("insert into {table} ({STATS_COLUMNS}) values {values} {SAVE_STATS_TAIL}")
 }
 
-/// `SAVE_RESPONSES_HEAD values (…), (…) SAVE_RESPONSES_TAIL`.
+/// Upserts `rows` idempotency records.
 fn save_responses(params: Params, rows: usize) -> String {
     let values = params.tuples(9, rows, 1);
-    format!("{SAVE_RESPONSES_HEAD} {values} {SAVE_RESPONSES_TAIL}")
+    format!(
+        "insert into idempotency_keys ({IDEMPOTENCY_COLUMNS}) values {values} \
+         {SAVE_RESPONSES_TAIL}"
+    )
 }
 
 /// The stored responses under `keys` (user id, key) pairs, not older than the parameter
@@ -345,8 +346,7 @@ fn find_responses(params: Params, keys: usize) -> String {
     let pairs = params.tuples(2, keys, 1);
     let cutoff = params.list(1, keys * 2 + 1);
     format!(
-        "select user_id, key, fingerprint, task_id, version, position, created, created_at, \
-         refusal from idempotency_keys where (user_id, key) in ({pairs}) \
+        "select {IDEMPOTENCY_COLUMNS} from idempotency_keys where (user_id, key) in ({pairs}) \
          and created_at >= {cutoff}"
     )
 }

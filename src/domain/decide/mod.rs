@@ -172,5 +172,4 @@ fn require_owner(role: Role, why: Forbidden) -> Result<(), DomainError> {
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;
