@@ -52,6 +52,9 @@ pub enum TokenError {
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("invalid subject: {0}")]
     Subject(#[from] crate::domain::InvalidValue),
+    /// RFC 7515 §4.1.11: every extension `crit` names must be understood; tally knows none.
+    #[error("the token names critical header extensions tally does not know: {0:?}")]
+    UnknownCritical(Vec<String>),
 }
 
 /// The claims of the tokens tally mints.
@@ -101,6 +104,8 @@ impl Authenticator {
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
+        // RFC 7519 §4.1.5: a token is not accepted before its `nbf`.
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
         required.extend(config.issuer.as_ref().map(|_| "iss"));
         required.extend(config.audience.as_ref().map(|_| "aud"));
@@ -129,6 +134,9 @@ impl Authenticator {
             sub: String,
         }
         let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation)?;
+        if let Some(critical) = data.header.crit {
+            return Err(TokenError::UnknownCritical(critical));
+        }
         Ok(UserId::parse(&data.claims.sub)?)
     }
 

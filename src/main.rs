@@ -1,5 +1,6 @@
 //! The `tally` binary: parses the command line and hands over to the library.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -19,12 +20,17 @@ async fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (a full disk) is dropped. By default the subscriber
+        // reports the failure with `eprintln!`, which panics on that same broken stderr: the
+        // server died at start-up, or its command writer at the first logged error.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("tally: {error}");
+            // Not `eprintln!`: it panics when stderr cannot be written.
+            let _ = writeln!(std::io::stderr(), "tally: {error}");
             ExitCode::FAILURE
         }
     }

@@ -23,8 +23,12 @@ pub enum CommandError {
     Domain(#[from] DomainError),
     #[error("this idempotency key was used for a different request")]
     IdempotencyKeyReuse,
+    /// Refused before it was queued: nothing was or will be applied.
     #[error("the command writer has stopped")]
     WriterStopped,
+    /// Queued, but the writer stopped before answering: it may or may not have committed.
+    #[error("the command writer stopped before answering; the command may have been applied")]
+    OutcomeUnknown,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

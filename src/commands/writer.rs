@@ -52,7 +52,7 @@ impl Commands {
     /// transaction; waits until it is committed (or refused).
     pub async fn execute(&self, submission: Submission) -> Result<CommandOutcome, CommandError> {
         let answer = self.queue(submission).await?;
-        answer.await.map_err(|_| CommandError::WriterStopped)?
+        answer.await.map_err(|_| CommandError::OutcomeUnknown)?
     }
 
     /// Runs one client's commands back to back without waiting between them: each is decided
@@ -72,7 +72,7 @@ impl Commands {
         let mut results = Vec::with_capacity(answers.len());
         for answer in answers {
             results.push(match answer {
-                Ok(answer) => answer.await.unwrap_or(Err(CommandError::WriterStopped)),
+                Ok(answer) => answer.await.unwrap_or(Err(CommandError::OutcomeUnknown)),
                 Err(stopped) => Err(stopped),
             });
         }
@@ -94,6 +94,14 @@ impl Commands {
             .await
             .map_err(|_| CommandError::WriterStopped)?;
         Ok(answer)
+    }
+
+    /// Whether commands are taken: not closed, and the writer task still runs.
+    pub fn is_accepting(&self) -> bool {
+        let open = self.jobs.lock().expect("writer lock").is_some();
+        let running = (self.task.lock().expect("writer lock").as_ref())
+            .is_some_and(|task| !task.is_finished());
+        open && running
     }
 
     /// Stops taking commands, lets the queued ones commit, and waits for the writer to end.

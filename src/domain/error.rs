@@ -14,6 +14,11 @@ pub enum DomainError {
     InvalidTransition(Transition),
     #[error("the task is at version {current}, not {expected}")]
     VersionMismatch { expected: i64, current: i64 },
+    #[error(
+        "If-Match compares strongly: the weak tag W/\"{tag}\" matches no version \
+         (the task is at version {current}; send \"{current}\")"
+    )]
+    WeakIfMatch { tag: i64, current: i64 },
     #[error("a task cannot be shared with its owner")]
     ShareWithSelf,
     #[error("a task with this id already exists")]
@@ -96,6 +101,7 @@ impl DomainError {
             DomainError::VersionMismatch { expected, current } => {
                 format!("version-mismatch:{expected}:{current}")
             }
+            DomainError::WeakIfMatch { tag, current } => format!("weak-if-match:{tag}:{current}"),
             DomainError::ShareWithSelf => "share-with-self".to_owned(),
             DomainError::TaskExists => "task-exists".to_owned(),
         }
@@ -124,6 +130,13 @@ impl DomainError {
                     current: current.parse().ok()?,
                 }
             }
+            "weak-if-match" => {
+                let (tag, current) = detail.split_once(':')?;
+                DomainError::WeakIfMatch {
+                    tag: tag.parse().ok()?,
+                    current: current.parse().ok()?,
+                }
+            }
             "share-with-self" => DomainError::ShareWithSelf,
             "task-exists" => DomainError::TaskExists,
             _ => return None,
@@ -144,6 +157,7 @@ mod tests {
                 expected: -3,
                 current: 12,
             },
+            DomainError::WeakIfMatch { tag: 2, current: 2 },
             DomainError::ShareWithSelf,
             DomainError::TaskExists,
         ];

@@ -7,6 +7,6 @@ mod decide;
 mod error;
 mod values;
 
-pub use decide::{Command, CommandRequest, decide};
+pub use decide::{Command, CommandRequest, ExpectedVersion, decide};
 pub use error::{DomainError, Forbidden, Transition};
 pub use values::{Description, InvalidValue, Title, UserId};

@@ -41,7 +41,7 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A task title: not blank, at most 200 characters.
+/// A task title: some visible text, at most 200 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -49,7 +49,7 @@ impl Title {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.trim().is_empty() {
+        if raw.chars().all(is_invisible) {
             return Err(InvalidValue("title must not be empty".into()));
         }
         if raw.chars().count() > Self::MAX_CHARS {
@@ -57,6 +57,11 @@ impl Title {
                 "title must be at most {} characters",
                 Self::MAX_CHARS
             )));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(InvalidValue(
+                "title may not contain control characters".into(),
+            ));
         }
         Ok(Title(raw.to_owned()))
     }
@@ -70,7 +75,8 @@ impl Title {
     }
 }
 
-/// A task description: at most 10,000 characters, possibly empty.
+/// A task description: at most 10,000 characters, possibly empty; lines and tabs, but no other
+/// control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Description(String);
 
@@ -78,6 +84,15 @@ impl Description {
     pub const MAX_CHARS: usize = 10_000;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        if raw
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(InvalidValue(
+                "description may not contain control characters other than line breaks and tabs"
+                    .into(),
+            ));
+        }
         if raw.chars().count() > Self::MAX_CHARS {
             return Err(InvalidValue(format!(
                 "description must be at most {} characters",
@@ -96,6 +111,36 @@ impl Description {
     }
 }
 
+/// Whether `c` shows nothing: Unicode's White_Space and Default_Ignorable_Code_Point sets
+/// (zero-width spaces and joiners, direction marks, the byte-order mark, the soft hyphen,
+/// variation selectors, Hangul fillers, tag characters). A title of only these would look
+/// empty in every list.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +150,33 @@ mod tests {
         assert!(Title::parse("  \t ").is_err());
         assert!(Title::parse(&"é".repeat(200)).is_ok());
         assert!(Title::parse(&"é".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn titles_of_only_invisible_characters_are_empty() {
+        for invisible in [
+            "\u{200B}",
+            "\u{200B}\u{200D}\u{FEFF}",
+            " \u{2060} ",
+            "\u{3164}",
+            "\u{00AD}",
+        ] {
+            assert!(Title::parse(invisible).is_err(), "{invisible:?}");
+        }
+        // Invisible characters inside visible text are the text's business.
+        assert!(Title::parse("a\u{200D}b").is_ok());
+        assert!(Title::parse("👩\u{200D}💻 ship it").is_ok());
+    }
+
+    #[test]
+    fn no_control_character_reaches_a_title_or_a_description() {
+        for control in ['\0', '\u{1}', '\u{1B}', '\u{7F}', '\u{85}', '\u{9F}'] {
+            let text = format!("a{control}b");
+            assert!(Title::parse(&text).is_err(), "title {text:?}");
+            assert!(Description::parse(&text).is_err(), "description {text:?}");
+        }
+        assert!(Title::parse("a\nb").is_err());
+        assert!(Description::parse("line one\r\nline two\twith a tab").is_ok());
     }
 
     #[test]

@@ -136,6 +136,8 @@ struct Health {
     status: &'static str,
     timestamp: DateTime<Utc>,
     database: &'static str,
+    /// `accepting`, or `stopped` when the command writer cannot take commands.
+    commands: &'static str,
     /// Position of the newest event in the log.
     last_position: Option<i64>,
     projections: Vec<ProjectionHealth>,
@@ -152,23 +154,24 @@ struct ProjectionHealth {
     updated_at: DateTime<Utc>,
 }
 
-/// Unauthenticated: whether the service can reach its database, how far the log goes and how
-/// far each projection has followed it.
+/// Unauthenticated: whether the service can reach its database and take commands, how far
+/// the log goes and how far each projection has followed it. 503 when either fails.
 async fn health(State(state): State<AppState>) -> Response {
     let timestamp = state.clock.now();
+    let commands = if state.commands.is_accepting() {
+        "accepting"
+    } else {
+        "stopped"
+    };
     let read = async {
         // The head first: read the other way round, a commit in between would look like lag.
         let head = state.store.head_position().await?;
         let checkpoints = state.store.checkpoints().await?;
         Ok::<_, crate::store::StoreError>((head, checkpoints))
     };
-    match read.await {
-        Ok((head, checkpoints)) => Json(Health {
-            status: "ok",
-            timestamp,
-            database: "reachable",
-            last_position: Some(head),
-            projections: checkpoints
+    let (database, last_position, projections) = match read.await {
+        Ok((head, checkpoints)) => {
+            let projections = checkpoints
                 .into_iter()
                 .map(|checkpoint| ProjectionHealth {
                     behind: (head - checkpoint.position).max(0),
@@ -177,19 +180,27 @@ async fn health(State(state): State<AppState>) -> Response {
                     position: checkpoint.position,
                     updated_at: checkpoint.updated_at,
                 })
-                .collect(),
-        })
-        .into_response(),
+                .collect();
+            ("reachable", Some(head), projections)
+        }
         Err(error) => {
             tracing::error!(%error, "health check cannot reach the database");
-            let body = Health {
-                status: "unavailable",
-                timestamp,
-                database: "unreachable",
-                last_position: None,
-                projections: Vec::new(),
-            };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            ("unreachable", None, Vec::new())
         }
-    }
+    };
+    let healthy = last_position.is_some() && commands == "accepting";
+    let body = Health {
+        status: if healthy { "ok" } else { "unavailable" },
+        timestamp,
+        database,
+        commands,
+        last_position,
+        projections,
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }

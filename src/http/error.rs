@@ -37,6 +37,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request took too long")]
     Timeout,
+    /// The service cannot take this work now (the command writer has stopped).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -102,6 +105,11 @@ impl ApiError {
                 "timeout",
                 "Request timed out",
             ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -129,6 +137,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        // Only where nothing was applied: a timed-out command may still commit, and retrying
+        // it without an Idempotency-Key could apply it twice.
+        if matches!(self, ApiError::Unavailable(_)) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -152,7 +165,9 @@ impl From<DomainError> for ApiError {
             DomainError::TaskNotFound | DomainError::ShareNotFound => ApiError::NotFound(detail),
             DomainError::Forbidden(_) => ApiError::Forbidden(detail),
             DomainError::InvalidTransition(_) => ApiError::InvalidTransition(detail),
-            DomainError::VersionMismatch { .. } => ApiError::VersionMismatch(detail),
+            DomainError::VersionMismatch { .. } | DomainError::WeakIfMatch { .. } => {
+                ApiError::VersionMismatch(detail)
+            }
             DomainError::ShareWithSelf => ApiError::Validation(detail),
             // Task ids are minted by the server as UUID v7; a clash is a bug, not the client's.
             DomainError::TaskExists => ApiError::InvalidTransition(detail),
@@ -166,7 +181,11 @@ impl From<CommandError> for ApiError {
             CommandError::Domain(error) => error.into(),
             CommandError::IdempotencyKeyReuse => ApiError::IdempotencyKeyReuse,
             CommandError::Store(error) => error.into(),
-            stopped @ CommandError::WriterStopped => ApiError::Internal(Box::new(stopped)),
+            CommandError::WriterStopped => ApiError::Unavailable(
+                "the command writer has stopped: commands cannot be accepted now".into(),
+            ),
+            // Not a 503: retrying without an Idempotency-Key could apply it twice.
+            unknown @ CommandError::OutcomeUnknown => ApiError::Internal(Box::new(unknown)),
         }
     }
 }

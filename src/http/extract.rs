@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use crate::commands::Idempotency;
-use crate::domain::UserId;
+use crate::domain::{ExpectedVersion, UserId};
 
 /// The authenticated caller: the `sub` of a valid bearer token.
 pub struct Caller(pub UserId);
@@ -90,7 +90,7 @@ async fn path_param<S: Send + Sync>(
 /// The headers every command may carry.
 pub struct CommandHeaders {
     /// `If-Match: "<version>"`.
-    pub expected_version: Option<i64>,
+    pub expected_version: Option<ExpectedVersion>,
     /// `Idempotency-Key`, still to be fingerprinted with the request it came with.
     pub idempotency_key: Option<String>,
     pub method: Method,
@@ -125,9 +125,16 @@ impl CommandHeaders {
         }
         // Last and only when present, so keys stored before If-Match counted keep matching
         // (serialized JSON never holds a raw NUL, so the end of the body stays unambiguous).
-        if let Some(version) = self.expected_version {
-            digest.update([0]);
-            digest.update(version.to_string());
+        match self.expected_version {
+            Some(ExpectedVersion::Strong(version)) => {
+                digest.update([0]);
+                digest.update(version.to_string());
+            }
+            Some(ExpectedVersion::Weak(tag)) => {
+                digest.update([0]);
+                digest.update(format!("W/{tag}"));
+            }
+            None => {}
         }
         Some(Idempotency {
             key,
@@ -136,22 +143,30 @@ impl CommandHeaders {
     }
 }
 
-fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
     let malformed = || ApiError::Malformed("If-Match must be a task version, e.g. \"3\"".into());
     let text = value.to_str().map_err(|_| malformed())?.trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
+    let (weak, text) = match text.strip_prefix("W/") {
+        Some(tag) => (true, tag),
+        None => (false, text),
+    };
     let text = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(text);
-    text.parse::<i64>()
+    let version = text
+        .parse::<i64>()
         .ok()
         .filter(|version| *version >= 0)
-        .map(Some)
-        .ok_or_else(malformed)
+        .ok_or_else(malformed)?;
+    Ok(Some(if weak {
+        ExpectedVersion::Weak(version)
+    } else {
+        ExpectedVersion::Strong(version)
+    }))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -251,4 +266,46 @@ fn is_json(content_type: &str) -> bool {
     let essence = essence.to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(method: Method, path: &str, expected: Option<ExpectedVersion>) -> CommandHeaders {
+        CommandHeaders {
+            expected_version: expected,
+            idempotency_key: Some("k".into()),
+            method,
+            path: path.into(),
+        }
+    }
+
+    /// Keys stored by earlier builds must keep matching their repeats: the fingerprint of a
+    /// request is pinned here to SHA-256 values computed outside tally (Python's hashlib).
+    #[test]
+    fn the_fingerprint_of_a_request_does_not_drift_between_builds() {
+        let body = serde_json::json!({ "title": "a" });
+        let create = headers(Method::POST, "/api/tasks", None);
+        assert_eq!(
+            create.idempotency(Some(&body)).unwrap().fingerprint,
+            "f075457474b5a25c8361fbd7a1f37e8746cd39603ec8ffee8b761aea8c688f0f"
+        );
+        let strong = Some(ExpectedVersion::Strong(3));
+        let edit = headers(Method::PATCH, "/api/tasks/0199", strong);
+        assert_eq!(
+            edit.idempotency(Some(&body)).unwrap().fingerprint,
+            "2cf8b0e287d87982e6a9c2cd200e420a09cc67a87537dbee53615a11ae1253af"
+        );
+        let weak = headers(
+            Method::PATCH,
+            "/api/tasks/0199",
+            Some(ExpectedVersion::Weak(3)),
+        );
+        assert_ne!(
+            weak.idempotency(Some(&body)).unwrap().fingerprint,
+            edit.idempotency(Some(&body)).unwrap().fingerprint,
+            "W/\"3\" is another request than \"3\""
+        );
+    }
 }

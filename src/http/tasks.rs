@@ -15,7 +15,7 @@ use super::extract::{Caller, TaskId};
 use crate::domain::UserId;
 use crate::store::{Scope, TaskListQuery};
 
-/// The default and the largest page size of `GET /api/tasks`.
+/// The default and the largest page size of `GET /api/tasks` and of a task's history.
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
@@ -131,14 +131,7 @@ async fn list(
                 .ok_or_else(|| malformed("status must be pending or completed"))
         })
         .transpose()?;
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| malformed(&format!("limit must be a number from 1 to {MAX_LIMIT}")))?,
-    };
+    let limit = page_limit(params.limit.as_deref())?;
     let before = params
         .cursor
         .as_deref()
@@ -183,13 +176,33 @@ struct EventJson {
 struct History {
     task_id: Uuid,
     events: Vec<EventJson>,
+    /// Pass as `after` for the next page; `null` on the last one.
+    next_after: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct HistoryParams {
+    limit: Option<String>,
+    /// Only events after this log position.
+    after: Option<String>,
 }
 
 async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
+    params: Result<Query<HistoryParams>, QueryRejection>,
 ) -> Result<Json<History>, ApiError> {
+    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
+    let limit = page_limit(params.limit.as_deref())?;
+    let after = match params.after.as_deref() {
+        None => 0,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|after| *after >= 0)
+            .ok_or_else(|| ApiError::Malformed("after must be a log position, 0 or more".into()))?,
+    };
     let view = state.store.task(task_id).await?;
     let owner = view.task.as_ref().map(|task| task.owner_id.clone());
     let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(view, &caller)) else {
@@ -199,10 +212,11 @@ async fn history(
     // Only the owner learns who else the task is shared with (as only the owner sees its
     // `shares`): anyone else sees the owner's name, their own, and no other.
     let visible = |user: &str| is_owner || user == owner || user == caller.as_str();
-    let events = state
-        .store
-        .task_events(task_id)
-        .await?
+    let page = state.store.task_events(task_id, after, limit).await?;
+    let next_after = (page.len() as i64 == limit)
+        .then(|| page.last().map(|event| event.position))
+        .flatten();
+    let events = page
         .into_iter()
         .map(|recorded: RecordedEvent| EventJson {
             position: recorded.position,
@@ -214,7 +228,22 @@ async fn history(
             recorded_at: recorded.recorded_at,
         })
         .collect();
-    Ok(Json(History { task_id, events }))
+    Ok(Json(History {
+        task_id,
+        events,
+        next_after,
+    }))
+}
+
+/// A page size: `limit` if given, from 1 to [`MAX_LIMIT`].
+fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
+    let Some(raw) = limit else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    raw.parse::<i64>()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .ok_or_else(|| ApiError::Malformed(format!("limit must be a number from 1 to {MAX_LIMIT}")))
 }
 
 /// An event's payload with the recipient of a share event blanked unless `visible`: a share

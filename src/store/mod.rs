@@ -99,8 +99,13 @@ pub trait Store: Transactions + Replay {
     async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError>;
     /// A page of tasks, each with its shares.
     async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskView>, StoreError>;
-    /// A task's events, oldest first.
-    async fn task_events(&self, task_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// A task's events after log position `after`, oldest first, at most `limit`.
+    async fn task_events(
+        &self,
+        task_id: Uuid,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
     /// Every event after `position`, in position order, at most `limit`.
     async fn events_after(
         &self,

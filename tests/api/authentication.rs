@@ -228,6 +228,28 @@ async fn an_expired_token_is_refused() {
 }
 
 #[tokio::test]
+async fn a_token_is_refused_before_its_nbf_and_accepted_from_it() {
+    let app = KeyedApp::with_secret().await;
+    let in_an_hour = (Utc::now() + Duration::hours(1)).timestamp();
+    let early = json!({ "sub": "alice", "exp": in_an_hour + 60, "nbf": in_an_hour });
+    app.assert_refuses(&hs256(&early), "nbf in an hour").await;
+    let started = json!({ "sub": "alice", "exp": in_an_hour, "nbf": Utc::now().timestamp() - 30 });
+    app.assert_accepts(&hs256(&started), "nbf 30 s ago").await;
+}
+
+#[tokio::test]
+async fn a_token_naming_a_critical_header_extension_is_refused() {
+    // RFC 7515 §4.1.11: a recipient that does not understand every extension `crit` lists
+    // must refuse the token; tally understands none.
+    let app = KeyedApp::with_secret().await;
+    let mut header = Header::new(Algorithm::HS256);
+    header.crit = Some(vec!["exp".into()]);
+    let key = EncodingKey::from_secret(TEST_SECRET.as_bytes());
+    let token = jsonwebtoken::encode(&header, &claims("alice"), &key).unwrap();
+    app.assert_refuses(&token, "crit: [exp]").await;
+}
+
+#[tokio::test]
 async fn a_token_without_exp_is_refused() {
     let app = KeyedApp::with_secret().await;
     let no_exp = json!({ "sub": "alice" });

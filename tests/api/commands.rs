@@ -14,6 +14,7 @@ on_both_backends!(
     an_edit_that_changes_nothing_appends_nothing_and_answers_the_task_as_it_is,
     a_deleted_task_is_gone_for_everyone_and_from_every_figure,
     if_match_with_the_current_version_succeeds_quoted_or_bare,
+    text_in_any_script_with_line_breaks_and_tabs_is_stored_as_sent,
 );
 
 /// The position of the newest event of `task`, read straight from the log.
@@ -229,4 +230,22 @@ async fn if_match_with_the_current_version_succeeds_quoted_or_bare(app: TestApp)
     assert_eq!(bare.status, 200, "{}", bare.body);
     assert_eq!(bare.body["version"], 3);
     assert_eq!(app.db.event_count().await, 3);
+}
+
+async fn text_in_any_script_with_line_breaks_and_tabs_is_stored_as_sent(app: TestApp) {
+    // What the refusal of control characters must not catch: both backends store these alike.
+    let title = "Überprüfen 検証 👩\u{200D}💻";
+    let description = "first line\r\nsecond line\n\tindented";
+    let created = app
+        .send(
+            TestRequest::post("/api/tasks")
+                .user("alice")
+                .json(json!({ "title": title, "description": description })),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let task = created.body["task_id"].as_str().unwrap();
+    let shown = app.get(&format!("/api/tasks/{task}"), "alice").await;
+    assert_eq!(shown.body["title"], title);
+    assert_eq!(shown.body["description"], description);
 }

@@ -25,7 +25,7 @@ on_both_backends!(
 async fn stream_of(app: &TestApp, task: &str) -> (Vec<&'static str>, Vec<i64>) {
     let events = app
         .store
-        .task_events(task.parse().unwrap())
+        .task_events(task.parse().unwrap(), 0, i64::MAX)
         .await
         .expect("task events");
     let types = events.iter().map(|e| e.event.event_type()).collect();

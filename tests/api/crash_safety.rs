@@ -37,12 +37,24 @@ impl Server {
     /// Starts the real binary on a free port with `root/data` as its data directory (and its
     /// log in `root`), and waits until its health check answers.
     async fn start(root: &Path, secret: Option<&str>) -> Server {
+        let log = root.join(format!("serve-{}.log", uuid::Uuid::now_v7().simple()));
+        let output = std::fs::File::create(&log).expect("log file");
+        Server::start_logging_to(root, secret, output, log, "info").await
+    }
+
+    /// [`start`](Self::start) with stdout and stderr going to `output`, read back from `log`,
+    /// at log level `level`.
+    async fn start_logging_to(
+        root: &Path,
+        secret: Option<&str>,
+        output: std::fs::File,
+        log: PathBuf,
+        level: &str,
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let log = root.join(format!("serve-{port}.log"));
-        let output = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
         command
             .arg("serve")
@@ -51,6 +63,7 @@ impl Server {
             .stdout(output.try_clone().unwrap())
             .stderr(output);
         with_clean_env(&mut command, root, secret);
+        command.env("RUST_LOG", level);
         let mut server = Server {
             child: command.spawn().expect("spawn tally serve"),
             address: format!("127.0.0.1:{port}"),
@@ -299,6 +312,35 @@ async fn acknowledged_commands_survive_a_sigkill_and_the_figures_equal_a_recount
         assert!(recount.total >= acked.count() as i64, "{user} lost tasks");
     }
     store.close().await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_server_whose_log_cannot_be_written_keeps_serving_and_stops_cleanly() {
+    // A full disk under the log: every line it writes fails (`/dev/full`), at start-up, on
+    // every request (debug) and in the writer. Lost lines are lost; nothing else may be.
+    let root = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let no_log = root.path().join("the log went to /dev/full");
+    let mut server =
+        Server::start_logging_to(root.path(), Some(TEST_SECRET), full, no_log, "debug").await;
+    let token = crate::support::token("alice");
+    for n in 0..20 {
+        let create = TestRequest::post("/api/tasks")
+            .bearer(&token)
+            .json(json!({ "title": format!("task {n}") }));
+        let created = server.send(create).await;
+        assert_eq!(created.status, 201, "{created:?}");
+    }
+    let dashboard = server
+        .send(TestRequest::get("/api/dashboard").bearer(&token))
+        .await;
+    assert_eq!(dashboard.body["total"], 20, "{dashboard:?}");
+    let status = server.stop().await;
+    assert!(status.success(), "tally serve ended with {status}");
 }
 
 #[tokio::test]

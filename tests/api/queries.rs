@@ -14,8 +14,10 @@ on_both_backends!(
     the_task_list_filters_by_scope_and_status,
     bad_list_parameters_are_refused_as_malformed,
     a_task_history_lists_its_events_oldest_first,
+    a_long_task_history_comes_in_pages_that_add_up_to_the_whole,
     the_health_check_needs_no_token_and_reports_the_last_position,
     the_health_check_answers_503_and_a_command_500_when_the_store_is_gone,
+    the_health_check_answers_503_and_a_command_503_once_the_command_writer_has_stopped,
 );
 
 /// The titles of the items of a task list.
@@ -265,4 +267,95 @@ async fn the_health_check_answers_503_and_a_command_500_when_the_store_is_gone(a
         .await;
     refused.assert_problem(500, "internal");
     assert_eq!(refused.body["detail"], "internal error");
+}
+
+async fn a_long_task_history_comes_in_pages_that_add_up_to_the_whole(app: TestApp) {
+    let task = app.create_task("alice", "edit me often").await;
+    let path = format!("/api/tasks/{task}");
+    let other = app.create_task("alice", "edited in between").await;
+    for n in 0..6 {
+        // Another task's events in between: positions skip, stream versions do not.
+        let between = TestRequest::patch(format!("/api/tasks/{other}")).user("alice");
+        app.send(between.json(json!({ "title": format!("other {n}") })))
+            .await;
+        let edit = TestRequest::patch(&path).user("alice");
+        let edited = app
+            .send(edit.json(json!({ "title": format!("edit {n}") })))
+            .await;
+        assert_eq!(edited.status, 200, "{}", edited.body);
+    }
+    let whole = app.get(&format!("{path}/events"), "alice").await;
+    assert_eq!(
+        whole.body["next_after"],
+        Value::Null,
+        "seven events fit one default page"
+    );
+    let all: Vec<i64> = whole.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(all.len(), 7);
+
+    let (mut paged, mut after, mut pages) = (Vec::new(), 0, 0);
+    loop {
+        let page = app
+            .get(&format!("{path}/events?limit=3&after={after}"), "alice")
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let events = page.body["events"].as_array().unwrap();
+        assert!(events.len() <= 3);
+        paged.extend(
+            events
+                .iter()
+                .map(|event| event["position"].as_i64().unwrap()),
+        );
+        pages += 1;
+        match page.body["next_after"].as_i64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(paged, all, "the pages, in order, are the whole history");
+    assert_eq!(pages, 3, "3 + 3 + 1 events");
+    let versions: Vec<i64> = whole.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, (1..=7).collect::<Vec<_>>());
+    assert!(
+        all.windows(2).all(|pair| pair[1] > pair[0] + 1),
+        "positions skip: {all:?}"
+    );
+
+    for query in ["limit=0", "limit=201", "limit=x", "after=-1", "after=soon"] {
+        let refused = app.get(&format!("{path}/events?{query}"), "alice").await;
+        refused.assert_problem(400, "malformed-request");
+    }
+}
+
+async fn the_health_check_answers_503_and_a_command_503_once_the_command_writer_has_stopped(
+    app: TestApp,
+) {
+    let health = app.send(TestRequest::get("/api/dashboard/health")).await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert_eq!(health.body["commands"], "accepting");
+
+    app.commands.close().await;
+
+    let health = app.send(TestRequest::get("/api/dashboard/health")).await;
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert_eq!(health.body["status"], "unavailable");
+    assert_eq!(health.body["commands"], "stopped");
+    assert_eq!(health.body["database"], "reachable", "reads still work");
+    let create = TestRequest::post("/api/tasks").user("alice");
+    let refused = app
+        .send(create.json(json!({ "title": "after the writer stopped" })))
+        .await;
+    refused.assert_problem(503, "unavailable");
+    assert_eq!(refused.headers["retry-after"], "1");
+    assert_eq!(app.db.event_count().await, 0, "nothing appended");
 }

@@ -37,8 +37,17 @@ pub struct CommandRequest {
     pub task_id: Uuid,
     pub actor: UserId,
     pub command: Command,
-    pub expected_version: Option<i64>,
+    pub expected_version: Option<ExpectedVersion>,
     pub now: DateTime<Utc>,
+}
+
+/// The version `If-Match` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// `"3"` (or a bare `3`): the task must be at version 3.
+    Strong(i64),
+    /// `W/"3"`: If-Match compares strongly (RFC 9110 §13.1.1), so a weak tag matches nothing.
+    Weak(i64),
 }
 
 /// The caller's standing towards a task.
@@ -137,11 +146,12 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
     }
 }
 
-fn check_version(expected: Option<i64>, current: i64) -> Result<(), DomainError> {
+fn check_version(expected: Option<ExpectedVersion>, current: i64) -> Result<(), DomainError> {
     match expected {
-        Some(expected) if expected != current => {
+        Some(ExpectedVersion::Strong(expected)) if expected != current => {
             Err(DomainError::VersionMismatch { expected, current })
         }
+        Some(ExpectedVersion::Weak(tag)) => Err(DomainError::WeakIfMatch { tag, current }),
         _ => Ok(()),
     }
 }

@@ -84,7 +84,7 @@ fn when(actor: &str, command: Command) -> CommandRequest {
 /// `actor` sends `command` with `If-Match: version`.
 fn when_at(actor: &str, version: i64, command: Command) -> CommandRequest {
     CommandRequest {
-        expected_version: Some(version),
+        expected_version: Some(ExpectedVersion::Strong(version)),
         ..when(actor, command)
     }
 }
@@ -421,6 +421,32 @@ fn a_stale_if_match_is_a_version_mismatch_naming_both_versions() {
             current: 7
         })
     );
+}
+
+#[test]
+fn a_weak_if_match_matches_no_version_not_even_the_current_one() {
+    let view = given(TaskStatus::Pending, 7, &[]);
+    let weak = CommandRequest {
+        expected_version: Some(ExpectedVersion::Weak(7)),
+        ..when(OWNER, Command::Complete)
+    };
+    assert_eq!(
+        decide(&view, &weak),
+        Err(DomainError::WeakIfMatch { tag: 7, current: 7 })
+    );
+}
+
+#[test]
+fn a_weak_if_match_still_hides_the_task_from_a_stranger_and_comes_after_permission() {
+    let weak = |actor| CommandRequest {
+        expected_version: Some(ExpectedVersion::Weak(1)),
+        ..when(actor, Command::Complete)
+    };
+    assert_eq!(
+        decide(&pending(), &weak(STRANGER)),
+        Err(DomainError::TaskNotFound)
+    );
+    assert_forbidden(decide(&pending(), &weak(VIEWER)));
 }
 
 #[test]

@@ -60,8 +60,17 @@ where
         views_of(&rows)
     }
 
-    async fn task_events(&self, task_id: Uuid) -> Result<Vec<RecordedEvent>, StoreError> {
-        let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
+    async fn task_events(
+        &self,
+        task_id: Uuid,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let arguments = bound::<DB::Arguments>(|a| {
+            a.id(task_id)?;
+            a.int(after)?;
+            a.int(limit)
+        })?;
         sqlx::query_with(sql::TASK_EVENTS, arguments)
             .fetch_all(&self.readers)
             .await?

@@ -56,8 +56,10 @@ pub const STATS_COLUMNS: &str = stats_columns!();
 pub const TASK_EVENTS: &str = concat!(
     "select ",
     event_columns!(),
-    " from events where stream_id = $1 order by stream_version"
+    " from events where stream_id = $1 and position > $2 order by stream_version limit $3"
 );
+// Positions and stream versions rise together within a stream (the one writer assigns both),
+// so paging by position follows the version order the index gives.
 
 pub const EVENTS_AFTER: &str = concat!(
     "select ",
