@@ -10,13 +10,10 @@ use projections::changeset::distinct;
 use projections::{Changeset, RecordedEvent, TaskEvent};
 use uuid::Uuid;
 
-use super::{CommandError, CommandOutcome, Submission, idempotency_cutoff};
+use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
 use crate::domain::{Command, DomainError, decide};
 use crate::store::StoreError;
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
-
-/// What a command answers: its outcome, or why it was refused.
-pub(crate) type CommandResult = Result<CommandOutcome, CommandError>;
 
 /// Runs `batch` in the open transaction. A refusal (`Ok(Err(..))` in the list) has appended
 /// nothing (it stores only its answer, under its idempotency key); a store error (`Err(..)`)
@@ -45,22 +42,13 @@ pub(super) async fn run_batch(
             Some((s.request.actor.as_str(), key.key.as_str()))
         })
         .collect();
-    let oldest_cutoff = batch
-        .iter()
-        .map(|s| idempotency_cutoff(s.request.now))
-        .min();
 
     let mut plan = Plan {
         changes: Changeset::new(tx.load_views(Tables::LIVE, &task_ids).await?),
-        stream_heads: if maybe_unchanged.is_empty() {
-            HashMap::new()
-        } else {
-            tx.stream_heads(&maybe_unchanged).await?
-        },
-        responses: match oldest_cutoff {
-            Some(cutoff) if !keys.is_empty() => stored_responses(tx, &keys, cutoff).await?,
-            _ => HashMap::new(),
-        },
+        // No ids or keys, no statement.
+        stream_heads: tx.stream_heads(&maybe_unchanged).await?,
+        // Expired ones too: each command checks the window against its own time.
+        responses: stored_responses(tx, &keys).await?,
         head: tx.head_position().await?,
         new_responses: Vec::new(),
         events: Vec::new(),
@@ -255,14 +243,13 @@ impl KeyedResponse {
     }
 }
 
-/// The responses stored under `keys` (user id, key) since `not_before`, by key.
+/// The responses stored under `keys` (user id, key), by key.
 async fn stored_responses(
     tx: &mut dyn Tx,
     keys: &[(&str, &str)],
-    not_before: DateTime<Utc>,
 ) -> Result<HashMap<(String, String), KeyedResponse>, StoreError> {
     let mut found = HashMap::new();
-    for record in tx.find_responses(keys, not_before).await? {
+    for record in tx.find_responses(keys).await? {
         let keyed = KeyedResponse::from_record(record)?;
         found.insert((keyed.user_id.clone(), keyed.key.clone()), keyed);
     }

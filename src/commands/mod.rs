@@ -33,6 +33,9 @@ pub enum CommandError {
     Store(#[from] StoreError),
 }
 
+/// What a command answers: its outcome, or why it did not succeed.
+pub type CommandResult = Result<CommandOutcome, CommandError>;
+
 /// An `Idempotency-Key` and the fingerprint of the request it came with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Idempotency {

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::batch::run_batch;
-use super::{CommandError, CommandOutcome, Submission};
+use super::{CommandError, CommandResult, Submission};
 use crate::store::StoreError;
 use crate::store::tx::{Lock, Transactions, finish};
 
@@ -23,8 +23,8 @@ const MAX_BATCH: usize = 1024;
 /// Commands waiting for the writer before submitters wait for room.
 const QUEUE_DEPTH: usize = 4096;
 
-type Reply = oneshot::Sender<Result<CommandOutcome, CommandError>>;
-type Answer = oneshot::Receiver<Result<CommandOutcome, CommandError>>;
+type Reply = oneshot::Sender<CommandResult>;
+type Answer = oneshot::Receiver<CommandResult>;
 
 struct Job {
     submission: Submission,
@@ -50,7 +50,7 @@ impl Commands {
 
     /// Decides and appends a command, projects its events and commits, all in one
     /// transaction; waits until it is committed (or refused).
-    pub async fn execute(&self, submission: Submission) -> Result<CommandOutcome, CommandError> {
+    pub async fn execute(&self, submission: Submission) -> CommandResult {
         let answer = self.queue(submission).await?;
         answer.await.map_err(|_| CommandError::OutcomeUnknown)?
     }
@@ -61,10 +61,7 @@ impl Commands {
     /// create makes the rest refused too), and if the writer stops part-way the answers say
     /// which ones committed. Bulk loads (`tally seed`) use it. The queue keeps one sender's
     /// order, and the writer decides in queue order.
-    pub async fn execute_in_order(
-        &self,
-        submissions: Vec<Submission>,
-    ) -> Vec<Result<CommandOutcome, CommandError>> {
+    pub async fn execute_in_order(&self, submissions: Vec<Submission>) -> Vec<CommandResult> {
         let mut answers = Vec::with_capacity(submissions.len());
         for submission in submissions {
             answers.push(self.queue(submission).await);
@@ -127,10 +124,7 @@ async fn write_loop(store: Arc<dyn Transactions>, mut jobs: mpsc::Receiver<Job>)
 
 /// Commits the batch together; if the transaction fails, runs each command alone so that one
 /// command's failure is not every command's.
-async fn commit_batch(
-    store: &dyn Transactions,
-    batch: &[Job],
-) -> Vec<Result<CommandOutcome, CommandError>> {
+async fn commit_batch(store: &dyn Transactions, batch: &[Job]) -> Vec<CommandResult> {
     match commit_together(store, batch).await {
         Ok(results) => results,
         Err(error) if batch.len() == 1 => {
@@ -160,7 +154,7 @@ async fn commit_batch(
 async fn commit_together(
     store: &dyn Transactions,
     batch: &[Job],
-) -> Result<Vec<Result<CommandOutcome, CommandError>>, StoreError> {
+) -> Result<Vec<CommandResult>, StoreError> {
     let submissions: Vec<&Submission> = batch.iter().map(|job| &job.submission).collect();
     let mut tx = store.begin(Lock::Writers).await?;
     let results = run_batch(tx.as_mut(), &submissions).await;

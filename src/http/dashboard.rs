@@ -158,11 +158,7 @@ struct ProjectionHealth {
 /// the log goes and how far each projection has followed it. 503 when either fails.
 async fn health(State(state): State<AppState>) -> Response {
     let timestamp = state.clock.now();
-    let commands = if state.commands.is_accepting() {
-        "accepting"
-    } else {
-        "stopped"
-    };
+    let accepting = state.commands.is_accepting();
     let read = async {
         // The head first: read the other way round, a commit in between would look like lag.
         let head = state.store.head_position().await?;
@@ -188,12 +184,12 @@ async fn health(State(state): State<AppState>) -> Response {
             ("unreachable", None, Vec::new())
         }
     };
-    let healthy = last_position.is_some() && commands == "accepting";
+    let healthy = last_position.is_some() && accepting;
     let body = Health {
         status: if healthy { "ok" } else { "unavailable" },
         timestamp,
         database,
-        commands,
+        commands: if accepting { "accepting" } else { "stopped" },
         last_position,
         projections,
     };

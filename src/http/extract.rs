@@ -125,16 +125,13 @@ impl CommandHeaders {
         }
         // Last and only when present, so keys stored before If-Match counted keep matching
         // (serialized JSON never holds a raw NUL, so the end of the body stays unambiguous).
-        match self.expected_version {
-            Some(ExpectedVersion::Strong(version)) => {
-                digest.update([0]);
-                digest.update(version.to_string());
-            }
-            Some(ExpectedVersion::Weak(tag)) => {
-                digest.update([0]);
-                digest.update(format!("W/{tag}"));
-            }
-            None => {}
+        let if_match = self.expected_version.map(|expected| match expected {
+            ExpectedVersion::Strong(version) => version.to_string(),
+            ExpectedVersion::Weak(tag) => format!("W/{tag}"),
+        });
+        if let Some(if_match) = if_match {
+            digest.update([0]);
+            digest.update(if_match);
         }
         Some(Idempotency {
             key,

@@ -65,11 +65,11 @@ impl Projection {
     }
 
     /// The live tables it owns, each with its shadow.
-    fn tables(self) -> Vec<(&'static str, &'static str)> {
-        let (live, shadow) = (Tables::LIVE, Tables::SHADOW);
+    fn tables(self) -> &'static [(&'static str, &'static str)] {
+        // `Tables::PAIRS` is tasks, shares, stats.
         match self {
-            Projection::Tasks => vec![(live.tasks, shadow.tasks), (live.shares, shadow.shares)],
-            Projection::Dashboard => vec![(live.stats, shadow.stats)],
+            Projection::Tasks => &Tables::PAIRS[..2],
+            Projection::Dashboard => &Tables::PAIRS[2..],
         }
     }
 }
@@ -210,7 +210,10 @@ async fn swap_in(
         tail += page.len() as u64;
         project_events(tx, Tables::SHADOW, &page).await?;
     }
-    let tables: Vec<_> = projections.iter().flat_map(|p| p.tables()).collect();
+    let tables: Vec<_> = projections
+        .iter()
+        .flat_map(|p| p.tables().iter().copied())
+        .collect();
     tx.swap_in(&tables).await?;
     for projection in projections {
         tx.set_checkpoint(

@@ -110,11 +110,11 @@ pub trait Tx: Send {
     async fn head_position(&mut self) -> Result<i64, StoreError>;
     /// The position of each task's newest event (tasks without events are absent).
     async fn stream_heads(&mut self, task_ids: &[Uuid]) -> Result<HashMap<Uuid, i64>, StoreError>;
-    /// Records stored at or after `not_before` under any of `keys` (user id, key).
+    /// The records stored under any of `keys` (user id, key), expired ones included: whether
+    /// one still replays depends on the command's own time.
     async fn find_responses(
         &mut self,
         keys: &[(&str, &str)],
-        not_before: DateTime<Utc>,
     ) -> Result<Vec<IdempotencyRecord>, StoreError>;
     /// Stores each record, replacing an expired one under the same key.
     async fn save_responses(&mut self, records: &[IdempotencyRecord]) -> Result<(), StoreError>;

@@ -261,22 +261,12 @@ async fn rewrite(
         .map(|row| DashboardStats::empty(&row.user_id))
         .collect();
     let stats: Vec<&DashboardStats> = fold.stats.values().chain(&empty).collect();
-    if !extra_tasks.is_empty() {
-        tx.delete_tasks(live, &extra_tasks).await?;
-    }
-    if !extra_shares.is_empty() {
-        tx.delete_shares(live, &extra_shares).await?;
-    }
-    for chunk in expected_tasks.chunks(10_000) {
-        tx.upsert_tasks(live, chunk).await?;
-    }
-    for chunk in expected_shares.chunks(10_000) {
-        tx.upsert_shares(live, chunk).await?;
-    }
-    for chunk in stats.chunks(10_000) {
-        tx.save_stats(live, chunk).await?;
-    }
-    Ok(())
+    // Each of these splits its rows into statements of its own size.
+    tx.delete_tasks(live, &extra_tasks).await?;
+    tx.delete_shares(live, &extra_shares).await?;
+    tx.upsert_tasks(live, &expected_tasks).await?;
+    tx.upsert_shares(live, &expected_shares).await?;
+    tx.save_stats(live, &stats).await
 }
 
 /// One user's stored row against a recount of the tasks they own or that are shared with them

@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{Changeset, DashboardStats, ShareRow, TaskRow, TaskView};
-use sqlx::{AssertSqlSafe, Executor};
+use sqlx::Executor;
 use uuid::Uuid;
 
 use super::Backend;
 use super::binds::{BindRows, bound};
 use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql::{
-    self, EVENT_INSERT_COLUMNS, HEAD_POSITION, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS,
-    STATS_COLUMNS, TASK_COLUMNS,
+    EVENT_INSERT_COLUMNS, HEAD_POSITION, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS, STATS_COLUMNS,
+    TASK_COLUMNS,
 };
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
@@ -50,26 +50,17 @@ where
     async fn find_responses(
         &mut self,
         keys: &[(&str, &str)],
-        not_before: DateTime<Utc>,
     ) -> Result<Vec<IdempotencyRecord>, StoreError> {
-        let mut found = Vec::new();
-        // Two parameters a key, and the cutoff bound last.
-        for chunk in keys.chunks(sql::rows_per_statement(2) - 1) {
-            let mut arguments = DB::Arguments::default();
-            for (user_id, key) in chunk {
-                arguments.text(user_id).map_err(sqlx::Error::Encode)?;
-                arguments.text(key).map_err(sqlx::Error::Encode)?;
-            }
-            arguments.time(not_before).map_err(sqlx::Error::Encode)?;
-            let sql = AssertSqlSafe(find_responses(DB::PARAMS, chunk.len()));
-            for row in sqlx::query_with::<DB, _>(sql, arguments)
-                .fetch_all(self.connection())
-                .await?
-            {
-                found.push(row.idempotency_record()?);
-            }
-        }
-        Ok(found)
+        let statement = |n| find_responses(DB::PARAMS, n);
+        let bind = |a: &mut DB::Arguments, (user_id, key): &(&str, &str)| {
+            a.text(user_id)?;
+            a.text(key)
+        };
+        self.each_chunk(keys, 2, statement, bind)
+            .await?
+            .iter()
+            .map(|row| row.idempotency_record())
+            .collect()
     }
 
     async fn save_responses(&mut self, records: &[IdempotencyRecord]) -> Result<(), StoreError> {
@@ -216,25 +207,15 @@ where
         tables: Tables,
         changes: &Changeset,
     ) -> Result<(), StoreError> {
+        // No rows, no statement: `each_chunk` runs one per chunk.
         let (upserts, deletes) = changes.tasks();
-        if !deletes.is_empty() {
-            self.delete_tasks(tables, &deletes).await?;
-        }
-        if !upserts.is_empty() {
-            self.upsert_tasks(tables, &upserts).await?;
-        }
+        self.delete_tasks(tables, &deletes).await?;
+        self.upsert_tasks(tables, &upserts).await?;
         let (upserts, deletes) = changes.shares();
-        if !deletes.is_empty() {
-            self.delete_shares(tables, &deletes).await?;
-        }
-        if !upserts.is_empty() {
-            self.upsert_shares(tables, &upserts).await?;
-        }
+        self.delete_shares(tables, &deletes).await?;
+        self.upsert_shares(tables, &upserts).await?;
         // Each dashboard row touched is read once and written once.
         let users = changes.stats_users();
-        if users.is_empty() {
-            return Ok(());
-        }
         let stats = changes.stats_after(self.load_stats(tables, &users).await?);
         self.save_stats(tables, &stats.iter().collect::<Vec<_>>())
             .await
@@ -340,15 +321,10 @@ fn save_responses(params: Params, rows: usize) -> String {
     )
 }
 
-/// The stored responses under `keys` (user id, key) pairs, not older than the parameter
-/// bound last.
+/// The stored responses under `keys` (user id, key) pairs.
 fn find_responses(params: Params, keys: usize) -> String {
     let pairs = params.tuples(2, keys, 1);
-    let cutoff = params.list(1, keys * 2 + 1);
-    format!(
-        "select {IDEMPOTENCY_COLUMNS} from idempotency_keys where (user_id, key) in ({pairs}) \
-         and created_at >= {cutoff}"
-    )
+    format!("select {IDEMPOTENCY_COLUMNS} from idempotency_keys where (user_id, key) in ({pairs})")
 }
 
 /// The newest position of each of `streams` streams: one probe of the
