@@ -8,13 +8,15 @@
 mod batch;
 mod writer;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{CommandRequest, DomainError};
 use crate::store::StoreError;
 
-pub use writer::Commands;
+pub use writer::{Commands, Deadlines};
 
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +28,20 @@ pub enum CommandError {
     /// Refused before it was queued: nothing was or will be applied.
     #[error("the command writer has stopped")]
     WriterStopped,
-    /// Queued, but the writer stopped before answering: it may or may not have committed.
-    #[error("the command writer stopped before answering; the command may have been applied")]
+    /// The writer did not take it in time, so it was withdrawn: it was not and will not be
+    /// applied.
+    #[error("the command waited too long for the writer and was not applied")]
+    TimedOut,
+    /// The database could not take the command's batch now; nothing was applied.
+    #[error("the database cannot take commands now: {0}")]
+    Unavailable(Arc<StoreError>),
+    /// Taken by the writer, but its commit went unanswered (or the writer failed before
+    /// answering): it may or may not have been applied.
+    #[error("the command may or may not have been applied")]
     OutcomeUnknown,
+    /// The database refused the command's transaction.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Arc<StoreError>),
 }
 
 /// What a command answers: its outcome, or why it did not succeed.

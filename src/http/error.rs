@@ -1,6 +1,8 @@
 //! The one API error type: every variant names its status and problem type, and renders as
 //! `application/problem+json` (RFC 9457). Internal failures are logged, never echoed.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,11 +37,20 @@ pub enum ApiError {
     IdempotencyKeyReuse,
     #[error("this route does not take that method")]
     MethodNotAllowed,
-    #[error("the request took too long")]
-    Timeout,
+    /// Out of time before anything was applied (reads change nothing; a command that timed
+    /// out was withdrawn before the writer took it): safe to retry.
+    #[error("{0}")]
+    Timeout(&'static str),
     /// The service cannot take this work now (the command writer has stopped).
     #[error("{0}")]
     Unavailable(String),
+    /// A command whose commit went unanswered: retrying it is safe only with the same
+    /// `Idempotency-Key`.
+    #[error(
+        "the command may or may not have been applied: retry it with the same Idempotency-Key, \
+         or read the task to find out"
+    )]
+    OutcomeUnknown,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -100,7 +111,7 @@ impl ApiError {
                 "method-not-allowed",
                 "Method not allowed",
             ),
-            Timeout => (
+            Timeout(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "Request timed out",
@@ -109,6 +120,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",
+            ),
+            OutcomeUnknown => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "outcome-unknown",
+                "Outcome unknown",
             ),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -137,9 +153,8 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        // Only where nothing was applied: a timed-out command may still commit, and retrying
-        // it without an Idempotency-Key could apply it twice.
-        if matches!(self, ApiError::Unavailable(_)) {
+        // Only where nothing was applied, so a retry cannot apply anything twice.
+        if matches!(self, ApiError::Unavailable(_) | ApiError::Timeout(_)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED {
@@ -154,7 +169,18 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::Internal(Box::new(error))
+        Arc::new(error).into()
+    }
+}
+
+impl From<Arc<StoreError>> for ApiError {
+    fn from(error: Arc<StoreError>) -> Self {
+        if error.is_transient() {
+            tracing::warn!(%error, "the database cannot take work now");
+            ApiError::Unavailable("the database cannot take work now; nothing was changed".into())
+        } else {
+            ApiError::Internal(Box::new(error))
+        }
     }
 }
 
@@ -181,11 +207,18 @@ impl From<CommandError> for ApiError {
             CommandError::Domain(error) => error.into(),
             CommandError::IdempotencyKeyReuse => ApiError::IdempotencyKeyReuse,
             CommandError::Store(error) => error.into(),
+            CommandError::Unavailable(error) => error.into(),
             CommandError::WriterStopped => ApiError::Unavailable(
                 "the command writer has stopped: commands cannot be accepted now".into(),
             ),
+            CommandError::TimedOut => ApiError::Timeout(
+                "the command waited too long for its turn and was not applied: it is safe to retry",
+            ),
             // Not a 503: retrying without an Idempotency-Key could apply it twice.
-            unknown @ CommandError::OutcomeUnknown => ApiError::Internal(Box::new(unknown)),
+            CommandError::OutcomeUnknown => {
+                tracing::error!("a command's outcome is unknown");
+                ApiError::OutcomeUnknown
+            }
         }
     }
 }

@@ -15,17 +15,19 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
 use crate::clock::Clock;
-use crate::commands::Commands;
+use crate::commands::{Commands, Deadlines};
 use crate::store::Store;
 use error::ApiError;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// How long a request may take before it is answered with a timeout.
+/// How long a read may take before it is answered with a timeout, and a request body may
+/// take to arrive.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
@@ -43,8 +45,18 @@ impl AppState {
     /// The state for `store`, with a command writer started on it (a task of the current
     /// tokio runtime, so this is called inside one).
     pub fn new(store: Arc<dyn Store>, auth: Arc<Authenticator>, clock: Clock) -> Self {
+        Self::with_deadlines(store, auth, clock, Deadlines::default())
+    }
+
+    /// [`new`](Self::new), with the writer's deadlines given.
+    pub fn with_deadlines(
+        store: Arc<dyn Store>,
+        auth: Arc<Authenticator>,
+        clock: Clock,
+        deadlines: Deadlines,
+    ) -> Self {
         AppState {
-            commands: Arc::new(Commands::start(store.clone())),
+            commands: Arc::new(Commands::with_deadlines(store.clone(), deadlines)),
             store,
             auth,
             clock,
@@ -62,12 +74,17 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits))
+        .layer(RequestBodyTimeoutLayer::new(REQUEST_TIMEOUT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
 /// Refuses a declared oversize body before any handler runs (whether or not the route reads a
-/// body; a streamed one is cut off by `DefaultBodyLimit`), and bounds the time per request.
+/// body; a streamed one is cut off by `DefaultBodyLimit`), and bounds the time of a read.
+///
+/// Commands are not cut off here: cancelling one whose batch has begun could not say whether
+/// it was applied. Their time is bounded where that is known, by the writer's
+/// [`Deadlines`](crate::commands::Deadlines), and their body's by [`RequestBodyTimeoutLayer`].
 async fn limits(request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -77,8 +94,11 @@ async fn limits(request: Request, next: Next) -> Response {
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return ApiError::PayloadTooLarge.into_response();
     }
+    if !request.method().is_safe() {
+        return next.run(request).await;
+    }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Timeout.into_response(),
+        Err(_) => ApiError::Timeout("the request took too long").into_response(),
     }
 }

@@ -44,10 +44,81 @@ pub enum StoreError {
     /// A stored value this code cannot read.
     #[error("unreadable data in the database: {0}")]
     Corrupt(String),
+    /// The database did not answer within the time given.
+    #[error("the database did not answer in time")]
+    TimedOut,
     #[error("another rebuild of this database is running")]
     RebuildRunning,
     #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]
     UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// Whether the database could not do the work now rather than refusing it: unreachable,
+    /// restarting, cancelled, out of room or busy. Nothing was applied, and the same work may
+    /// succeed once the database is back, so callers answer 503 with `Retry-After`.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                let code = error.code().unwrap_or_default();
+                match error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    Some(_) => transient_sqlstate(&code),
+                    None => code.parse().is_ok_and(transient_sqlite_code),
+                }
+            }
+            StoreError::Database(error) => matches!(
+                error,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            ),
+            StoreError::TimedOut => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
+                error.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether the connection itself failed (closed by the server, reset, unreadable), rather
+    /// than a statement on it: what a fresh connection may not repeat.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                let code = error.code().unwrap_or_default();
+                error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some()
+                    // connection exception; terminated by an administrator, a crash or a shutdown
+                    && (code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&&*code))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// PostgreSQL SQLSTATEs (classes and codes) that mean "not now" rather than "not this".
+fn transient_sqlstate(code: &str) -> bool {
+    const TRANSIENT: [&str; 6] = [
+        "08", // connection exception
+        "53", // insufficient resources: disk full, out of memory, too many connections
+        "57", // operator intervention: cancelled, terminated, shutting down, starting up
+        "40001", "40P01", // serialization failure, deadlock
+        "55P03", // lock not available
+    ];
+    TRANSIENT.iter().any(|prefix| code.starts_with(prefix))
+}
+
+/// SQLite result codes, as sqlx reports them (numbers), that mean "not now": busy, locked,
+/// I/O error, disk full. Extended codes keep the primary code in their low byte.
+fn transient_sqlite_code(code: i64) -> bool {
+    [5, 6, 10, 13].contains(&(code & 0xff))
 }
 
 /// Which of the caller's tasks a list asks for.

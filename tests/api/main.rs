@@ -24,6 +24,8 @@
 //! - `projection_props`: for any history, the stored figures equal a fresh fold and a recount.
 //! - `lifecycle`: rebuild (under load, killed mid-build), verify and repair, checkpoints, the
 //!   scheduled jobs.
+//! - `outages`: commands out of time, and database connections cancelled and terminated
+//!   mid-burst: a 503 was not applied, a 201 is stored, and the write path recovers.
 //! - `crash_safety`: a real `tally serve` killed mid-burst loses nothing it acknowledged;
 //!   `tally token` opens its API.
 //!
@@ -66,4 +68,5 @@ mod errors;
 mod conformance;
 mod crash_safety;
 mod lifecycle;
+mod outages;
 mod projection_props;

@@ -16,7 +16,7 @@ on_both_backends!(
     a_task_history_lists_its_events_oldest_first,
     a_long_task_history_comes_in_pages_that_add_up_to_the_whole,
     the_health_check_needs_no_token_and_reports_the_last_position,
-    the_health_check_answers_503_and_a_command_500_when_the_store_is_gone,
+    the_health_check_and_a_command_answer_503_when_the_store_is_gone,
     the_health_check_answers_503_and_a_command_503_once_the_command_writer_has_stopped,
 );
 
@@ -250,7 +250,7 @@ async fn the_health_check_needs_no_token_and_reports_the_last_position(app: Test
     insta::assert_json_snapshot!("health", health.body, { ".timestamp" => "[time]" });
 }
 
-async fn the_health_check_answers_503_and_a_command_500_when_the_store_is_gone(app: TestApp) {
+async fn the_health_check_and_a_command_answer_503_when_the_store_is_gone(app: TestApp) {
     app.store.close().await;
 
     let health = app.send(TestRequest::get("/api/dashboard/health")).await;
@@ -260,13 +260,17 @@ async fn the_health_check_answers_503_and_a_command_500_when_the_store_is_gone(a
     assert_eq!(health.body["database"], "unreachable");
     assert_eq!(health.body["last_position"], Value::Null);
 
-    // The failure is logged; the client learns only that it was ours.
+    // The failure is logged; the client learns that nothing was changed and when to retry.
     let create = TestRequest::post("/api/tasks").user("alice");
     let refused = app
         .send(create.json(json!({ "title": "after the store closed" })))
         .await;
-    refused.assert_problem(500, "internal");
-    assert_eq!(refused.body["detail"], "internal error");
+    refused.assert_problem(503, "unavailable");
+    assert_eq!(
+        refused.body["detail"],
+        "the database cannot take work now; nothing was changed"
+    );
+    assert_eq!(refused.headers["retry-after"], "1");
 }
 
 async fn a_long_task_history_comes_in_pages_that_add_up_to_the_whole(app: TestApp) {

@@ -16,48 +16,77 @@ use super::{Backend, SqlxStore};
 use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx};
 use crate::store::{Checkpoint, Scope, Store, StoreError, TaskListQuery, UserRows};
 
+impl<DB: Backend> SqlxStore<DB> {
+    /// Runs a read. One that failed because its pooled connection was lost (the server
+    /// restarted, or ended sessions while they sat idle in the pool) runs again: each lost
+    /// connection is dropped from the pool as it fails, so after at most one try per pooled
+    /// connection it runs on a fresh one. A read changes nothing, so trying again is safe.
+    async fn read<T, F: Future<Output = Result<T, StoreError>>>(
+        &self,
+        mut read: impl FnMut() -> F,
+    ) -> Result<T, StoreError> {
+        let mut tries = self.readers.options().get_max_connections();
+        loop {
+            match read().await {
+                Err(error) if error.is_connection_lost() && tries > 0 => {
+                    tracing::info!(%error, "a pooled connection was lost; reading again");
+                    tries -= 1;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl<DB: Backend> Store for SqlxStore<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
-        DB::dashboard_stats(self, user_id).await
+        self.read(|| async { DB::dashboard_stats(self, user_id).await })
+            .await
     }
 
     async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError> {
-        // One statement, so the task and its shares come from one snapshot.
-        let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
-        let rows = sqlx::query_with(sql::LOAD_TASK, arguments)
-            .fetch_all(&self.readers)
-            .await?;
-        Ok(views_of(&rows)?.pop().unwrap_or_default())
+        self.read(|| async {
+            // One statement, so the task and its shares come from one snapshot.
+            let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
+            let rows = sqlx::query_with(sql::LOAD_TASK, arguments)
+                .fetch_all(&self.readers)
+                .await?;
+            Ok(views_of(&rows)?.pop().unwrap_or_default())
+        })
+        .await
     }
 
     async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskView>, StoreError> {
-        let sql = match query.scope {
-            Scope::Owned => sql::LIST_OWNED,
-            Scope::Shared => sql::LIST_SHARED,
-        };
-        // The wanted status twice, or both for no filter.
-        let (first, second) = match query.status {
-            Some(status) => (status, status),
-            None => (
-                projections::TaskStatus::Pending,
-                projections::TaskStatus::Completed,
-            ),
-        };
-        let arguments = bound::<DB::Arguments>(|a| {
-            a.text(&query.user_id)?;
-            a.text(first.as_str())?;
-            a.text(second.as_str())?;
-            a.id(query.before.unwrap_or(Uuid::max()))?;
-            a.int(query.limit)
-        })?;
-        let rows = sqlx::query_with(sql, arguments)
-            .fetch_all(&self.readers)
-            .await?;
-        views_of(&rows)
+        self.read(|| async {
+            let sql = match query.scope {
+                Scope::Owned => sql::LIST_OWNED,
+                Scope::Shared => sql::LIST_SHARED,
+            };
+            // The wanted status twice, or both for no filter.
+            let (first, second) = match query.status {
+                Some(status) => (status, status),
+                None => (
+                    projections::TaskStatus::Pending,
+                    projections::TaskStatus::Completed,
+                ),
+            };
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.text(&query.user_id)?;
+                a.text(first.as_str())?;
+                a.text(second.as_str())?;
+                a.id(query.before.unwrap_or(Uuid::max()))?;
+                a.int(query.limit)
+            })?;
+            let rows = sqlx::query_with(sql, arguments)
+                .fetch_all(&self.readers)
+                .await?;
+            views_of(&rows)
+        })
+        .await
     }
 
     async fn task_events(
@@ -66,17 +95,20 @@ where
         after: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let arguments = bound::<DB::Arguments>(|a| {
-            a.id(task_id)?;
-            a.int(after)?;
-            a.int(limit)
-        })?;
-        sqlx::query_with(sql::TASK_EVENTS, arguments)
-            .fetch_all(&self.readers)
-            .await?
-            .iter()
-            .map(|row| row.recorded_event())
-            .collect()
+        self.read(|| async {
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.id(task_id)?;
+                a.int(after)?;
+                a.int(limit)
+            })?;
+            sqlx::query_with(sql::TASK_EVENTS, arguments)
+                .fetch_all(&self.readers)
+                .await?
+                .iter()
+                .map(|row| row.recorded_event())
+                .collect()
+        })
+        .await
     }
 
     async fn events_after(
@@ -84,67 +116,82 @@ where
         position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        events_after(&mut *self.readers.acquire().await?, position, limit).await
+        self.read(|| async {
+            events_after(&mut *self.readers.acquire().await?, position, limit).await
+        })
+        .await
     }
 
     async fn head_position(&self) -> Result<i64, StoreError> {
-        sqlx::query(sql::HEAD_POSITION)
-            .fetch_one(&self.readers)
-            .await?
-            .int("position")
+        self.read(|| async {
+            sqlx::query(sql::HEAD_POSITION)
+                .fetch_one(&self.readers)
+                .await?
+                .int("position")
+        })
+        .await
     }
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        sqlx::query(sql::CHECKPOINTS)
-            .fetch_all(&self.readers)
-            .await?
-            .iter()
-            .map(|row| row.checkpoint())
-            .collect()
+        self.read(|| async {
+            sqlx::query(sql::CHECKPOINTS)
+                .fetch_all(&self.readers)
+                .await?
+                .iter()
+                .map(|row| row.checkpoint())
+                .collect()
+        })
+        .await
     }
 
     async fn sample_users(&self, users: u32) -> Result<Vec<String>, StoreError> {
-        let arguments = bound::<DB::Arguments>(|a| a.int(i64::from(users)))?;
-        sqlx::query_with(sql::SAMPLE_USERS, arguments)
-            .fetch_all(&self.readers)
-            .await?
-            .iter()
-            .map(|row| row.text("user_id"))
-            .collect()
+        self.read(|| async {
+            let arguments = bound::<DB::Arguments>(|a| a.int(i64::from(users)))?;
+            sqlx::query_with(sql::SAMPLE_USERS, arguments)
+                .fetch_all(&self.readers)
+                .await?
+                .iter()
+                .map(|row| row.text("user_id"))
+                .collect()
+        })
+        .await
     }
 
     async fn user_rows(&self, user_id: &str) -> Result<UserRows, StoreError> {
-        let connection = self.readers.acquire().await?;
-        let mut tx = Box::new(SqlxTx::begin(connection, Lock::Snapshot).await?);
-        let read = async {
-            let by_user = || bound::<DB::Arguments>(|a| a.text(user_id));
-            let stats = sqlx::query_with(sql::LOAD_STATS, by_user()?)
-                .fetch_optional(tx.connection())
-                .await?
-                .map(|row| row.stats_row())
-                .transpose()?;
-            let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
-                .fetch_all(tx.connection())
-                .await?
-                .iter()
-                .map(|row| row.task_row())
-                .collect::<Result<_, _>>()?;
-            let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
-                .fetch_all(tx.connection())
-                .await?
-                .iter()
-                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
-                .collect::<Result<_, _>>()?;
-            Ok::<_, StoreError>(UserRows {
-                stats,
-                tasks,
-                shares,
-            })
-        };
-        let rows = read.await;
-        // Read only: ending it either way changes nothing.
-        tx.rollback().await?;
-        rows
+        self.read(|| async {
+            let connection = self.readers.acquire().await?;
+            let mut tx = Box::new(SqlxTx::begin(connection, Lock::Snapshot).await?);
+            let read = async {
+                let by_user = || bound::<DB::Arguments>(|a| a.text(user_id));
+                let stats = sqlx::query_with(sql::LOAD_STATS, by_user()?)
+                    .fetch_optional(tx.connection())
+                    .await?
+                    .map(|row| row.stats_row())
+                    .transpose()?;
+                let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
+                    .fetch_all(tx.connection())
+                    .await?
+                    .iter()
+                    .map(|row| row.task_row())
+                    .collect::<Result<_, _>>()?;
+                let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
+                    .fetch_all(tx.connection())
+                    .await?
+                    .iter()
+                    .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                    .collect::<Result<_, _>>()?;
+                Ok::<_, StoreError>(UserRows {
+                    stats,
+                    tasks,
+                    shares,
+                })
+            };
+            let rows = read.await;
+            // Read only: ending it either way changes nothing.
+            tx.rollback().await?;
+            rows
+        })
+        .await
     }
 
     async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -181,9 +228,18 @@ impl<DB: Backend> Transactions for SqlxStore<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    /// A pooled connection the server has closed since its last use (a restart, a terminated
+    /// session) fails its first statement; nothing ran on it, so the transaction opens once more
+    /// on a fresh connection rather than failing a batch of commands.
     async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
-        let connection = self.writes.acquire().await?;
-        Ok(Box::new(SqlxTx::begin(connection, lock).await?))
+        let tx = match SqlxTx::begin(self.writes.acquire().await?, lock).await {
+            Err(error) if error.is_connection_lost() => {
+                tracing::info!(%error, "a pooled connection was lost; opening another");
+                SqlxTx::begin(self.writes.acquire().await?, lock).await?
+            }
+            tx => tx?,
+        };
+        Ok(Box::new(tx))
     }
 }
 

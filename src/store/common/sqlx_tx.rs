@@ -28,19 +28,17 @@ impl<DB: Backend> SqlxTx<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// Opens the transaction `lock` names on `connection`.
-    pub async fn begin(mut connection: PoolConnection<DB>, lock: Lock) -> Result<Self, StoreError> {
-        for statement in DB::begin(lock) {
-            if let Err(error) = connection.execute(*statement).await {
-                // A half-opened transaction must never go back to the pool.
-                connection.close_on_drop();
-                return Err(error.into());
-            }
-        }
-        Ok(SqlxTx {
+    /// Opens the transaction `lock` names on `connection`. Failed or cancelled part-way (a
+    /// deadline), the half-open transaction is dropped and its connection closed with it.
+    pub async fn begin(connection: PoolConnection<DB>, lock: Lock) -> Result<Self, StoreError> {
+        let mut tx = SqlxTx {
             connection,
             ended: false,
-        })
+        };
+        for statement in DB::begin(lock) {
+            tx.connection.execute(*statement).await?;
+        }
+        Ok(tx)
     }
 
     /// The connection, for statements of its own inside the transaction.

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tally::auth::Authenticator;
 use tally::clock::Clock;
-use tally::commands::Commands;
+use tally::commands::{Commands, Deadlines};
 use tally::http::{AppState, router};
 use tally::store::{SqliteOptions, Store};
 use tokio::task::JoinSet;
@@ -58,6 +58,11 @@ pub struct TestApp {
 impl TestApp {
     /// A fresh app on `backend`; `None` when PostgreSQL is not configured locally.
     pub async fn start(backend: Backend) -> Option<TestApp> {
+        Self::start_with(backend, Deadlines::default()).await
+    }
+
+    /// [`start`](Self::start), with the command writer's deadlines given.
+    pub async fn start_with(backend: Backend, deadlines: Deadlines) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
         let store = tally::store::open(&db.url, SqliteOptions::default())
             .await
@@ -66,7 +71,7 @@ impl TestApp {
             Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
         );
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap());
-        let state = AppState::new(store.clone(), auth.clone(), clock.clock());
+        let state = AppState::with_deadlines(store.clone(), auth.clone(), clock.clock(), deadlines);
         let commands = state.commands.clone();
         let router = router(state);
         Some(TestApp {

@@ -40,6 +40,36 @@ enum RawPool {
     Postgres(PgPool),
 }
 
+/// The key of the advisory lock every tally writer takes on PostgreSQL (`"tally"` in ASCII);
+/// the store's own copy is `WRITE_LOCK` in `store/postgres/mod.rs`.
+const WRITERS_LOCK_KEY: i64 = 0x74616c6c79;
+
+/// The write lock, held from outside the app (see [`TestDb::hold_writes`]).
+pub enum HeldWrites {
+    Sqlite(rusqlite::Connection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl HeldWrites {
+    /// Lets writers in again.
+    pub async fn release(self) {
+        match self {
+            HeldWrites::Sqlite(connection) => {
+                connection.execute_batch("rollback").expect("release");
+            }
+            HeldWrites::Postgres(mut session) => {
+                session
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "select pg_advisory_unlock({WRITERS_LOCK_KEY})"
+                    )))
+                    .await
+                    .expect("release");
+                let _ = session.close().await;
+            }
+        }
+    }
+}
+
 /// Everything stored, as plain rows: compared before and after a refused request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredState {
@@ -140,6 +170,15 @@ impl TestDb {
         }
     }
 
+    /// The one text column `sql` selects, row by row.
+    pub async fn texts(&self, sql: &'static str) -> Vec<String> {
+        match &self.pool {
+            RawPool::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+            RawPool::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+        }
+        .expect("text column")
+    }
+
     /// Whether a table named `name` exists (committed, as any other connection sees it):
     /// SQLite's `sqlite_master`, PostgreSQL's `pg_tables`.
     pub async fn has_table(&self, name: &str) -> bool {
@@ -158,6 +197,34 @@ impl TestDb {
             }
             RawPool::Postgres(pool) => {
                 pool.execute(sql).await.expect("postgres execute");
+            }
+        }
+    }
+
+    /// Takes the write lock the way another writer would and holds it until
+    /// [`HeldWrites::release`]: SQLite's file lock (`begin immediate` on a connection of its
+    /// own), PostgreSQL's writers' advisory lock (on a session of its own).
+    pub async fn hold_writes(&self) -> HeldWrites {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let connection = rusqlite::Connection::open(path).expect("open sqlite file");
+                connection
+                    .execute_batch("begin immediate")
+                    .expect("take sqlite's write lock");
+                HeldWrites::Sqlite(connection)
+            }
+            Backend::Postgres => {
+                let mut session = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect");
+                session
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "select pg_advisory_lock({WRITERS_LOCK_KEY})"
+                    )))
+                    .await
+                    .expect("take the writers' lock");
+                HeldWrites::Postgres(session)
             }
         }
     }

@@ -1,0 +1,190 @@
+//! Bad days on the write path: a writer that cannot get the write lock in time, and (on
+//! PostgreSQL) the server's connections cancelled and terminated in the middle of a write
+//! burst. Whatever a command is answered, it means what it says: a 503 was not applied, a 201
+//! is stored, and once the database is back commands succeed again.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use tally::commands::Deadlines;
+use tally::http::{AppState, router};
+use tokio::task::JoinSet;
+
+use crate::support::{
+    Backend, TestApp, TestRequest, TestResponse, on_both_backends, send_to, wait_until,
+};
+
+on_both_backends!(
+    a_command_out_of_time_is_answered_503_and_never_applied,
+    commands_survive_cancelled_and_terminated_connections,
+);
+
+/// Deadlines short enough for a test: a queued command gives up long before a blocked batch.
+const SHORT: Deadlines = Deadlines {
+    queued: Duration::from_millis(100),
+    batch: Duration::from_millis(1500),
+};
+
+fn create(title: &str) -> TestRequest {
+    TestRequest::post("/api/tasks")
+        .user("alice")
+        .json(json!({ "title": title }))
+}
+
+/// A 503 that promises nothing was applied: `timeout` or `unavailable`, with `Retry-After`.
+fn assert_not_applied(answer: &TestResponse) {
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+    let kind = answer.body["type"].as_str().unwrap_or_default();
+    assert!(kind == "timeout" || kind == "unavailable", "{answer:?}");
+    assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
+}
+
+async fn a_command_out_of_time_is_answered_503_and_never_applied(app: TestApp) {
+    let short = AppState::with_deadlines(
+        app.store.clone(),
+        app.auth.clone(),
+        app.clock.clock(),
+        SHORT,
+    );
+    let commands = short.commands.clone();
+    let short = router(short);
+    let before = app.db.stored_state().await;
+    let held = app.db.hold_writes().await;
+
+    // The writer takes the first command and waits for the lock until its batch runs out of
+    // time; a command queued behind it runs out of time first and is withdrawn.
+    let blocked = tokio::spawn({
+        let short = short.clone();
+        async move { send_to(&short, create("blocked")).await }
+    });
+    wait_until("the writer takes the first command", async || {
+        commands.taken() == 1
+    })
+    .await;
+    let queued = send_to(&short, create("queued")).await;
+    let blocked = blocked.await.expect("blocked request");
+    held.release().await;
+
+    assert_not_applied(&queued);
+    assert_eq!(queued.body["type"], "timeout", "{queued:?}");
+    assert_not_applied(&blocked);
+    assert_eq!(blocked.body["type"], "unavailable", "{blocked:?}");
+    assert_eq!(
+        commands.taken(),
+        1,
+        "the withdrawn command never reached the writer"
+    );
+    assert_eq!(app.db.stored_state().await, before, "nothing was applied");
+
+    // The lock is free again: the same writer commits at once.
+    let after = send_to(&short, create("after")).await;
+    assert_eq!(after.status, StatusCode::CREATED, "{after:?}");
+    assert_eq!(app.db.event_count().await, 1);
+}
+
+/// On PostgreSQL, cancels the running statements of every other session on the test database,
+/// then terminates those sessions, again and again, while several clients create tasks.
+async fn commands_survive_cancelled_and_terminated_connections(app: TestApp) {
+    let attack = match app.db.backend {
+        Backend::Postgres => Some(tokio::spawn(cancel_and_terminate_sessions(
+            app.db.url.clone(),
+        ))),
+        // SQLite has no server connections to lose.
+        Backend::Sqlite => None,
+    };
+    let mut clients = JoinSet::new();
+    for client in 0..8 {
+        let router = app.router.clone();
+        clients.spawn(async move {
+            let mut answers = Vec::new();
+            for n in 0..40 {
+                let title = format!("client {client} task {n}");
+                answers.push((title.clone(), send_to(&router, create(&title)).await));
+            }
+            answers
+        });
+    }
+    let answers: Vec<(String, TestResponse)> =
+        clients.join_all().await.into_iter().flatten().collect();
+    if let Some(attack) = attack {
+        attack.abort();
+        let _ = attack.await;
+    }
+
+    if app.db.backend == Backend::Postgres {
+        let refused = answers
+            .iter()
+            .filter(|(_, a)| a.status != StatusCode::CREATED);
+        assert!(refused.count() > 0, "the attack reached the writer");
+    }
+    let mut acknowledged = BTreeSet::new();
+    let mut unknown = BTreeSet::new();
+    for (title, answer) in &answers {
+        match answer.status {
+            StatusCode::CREATED => {
+                acknowledged.insert(title.clone());
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                assert_eq!(answer.body["type"], "outcome-unknown", "{answer:?}");
+                unknown.insert(title.clone());
+            }
+            _ => assert_not_applied(answer),
+        }
+    }
+    let stored = stored_titles(&app).await;
+    assert!(
+        acknowledged.is_subset(&stored),
+        "every acknowledged task is stored"
+    );
+    let unexplained: Vec<_> = stored
+        .difference(&acknowledged)
+        .filter(|title| !unknown.contains(*title))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "stored though answered 'not applied': {unexplained:?}"
+    );
+
+    // With the database left alone, commands and reads succeed again at once.
+    let again = app.send(create("after the attack")).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{again:?}");
+    let dashboard = app.get("/api/dashboard", "alice").await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{dashboard:?}");
+    let report = app
+        .store
+        .verify(false, app.clock.now())
+        .await
+        .expect("verify");
+    assert!(report.is_clean(), "{report:?}");
+}
+
+/// The titles of every task stored.
+async fn stored_titles(app: &TestApp) -> BTreeSet<String> {
+    let titles = app.db.texts("select title from tasks").await;
+    titles.into_iter().collect()
+}
+
+/// Until aborted: cancel every other session's statement on the database, then terminate the
+/// sessions, each round after the app has had a moment to reconnect.
+async fn cancel_and_terminate_sessions(url: String) {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+    for round in 0.. {
+        let action = if round % 2 == 0 {
+            "pg_cancel_backend"
+        } else {
+            "pg_terminate_backend"
+        };
+        let sql = format!(
+            "select count({action}(pid)) from pg_stat_activity \
+             where datname = current_database() and pid <> pg_backend_pid()"
+        );
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut admin)
+            .await
+            .expect("cancel or terminate");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
