@@ -26,6 +26,7 @@
 //!   scheduled jobs.
 //! - `outages`: commands out of time, and database connections cancelled and terminated
 //!   mid-burst: a 503 was not applied, a 201 is stored, and the write path recovers.
+//! - `tls`: PostgreSQL over TLS only, verified as `sslmode` says (a server of its own).
 //! - `crash_safety`: a real `tally serve` killed mid-burst loses nothing it acknowledged;
 //!   `tally token` opens its API.
 //!
@@ -70,3 +71,4 @@ mod crash_safety;
 mod lifecycle;
 mod outages;
 mod projection_props;
+mod tls;

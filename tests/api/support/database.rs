@@ -401,8 +401,9 @@ mod throwaway {
         rm -rf "$folder"
     "#;
 
-    struct Server {
-        url: String,
+    /// A running throwaway server; stopped and removed when dropped.
+    pub struct Server {
+        pub url: String,
         /// Never written: closing it stops the server (see the module's doc).
         _lifeline: ChildStdin,
         _supervisor: Child,
@@ -417,7 +418,7 @@ mod throwaway {
             // A thread of its own: the caller may be inside a tokio runtime, and the
             // readiness poll needs one.
             Some(
-                std::thread::spawn(move || start(&bin))
+                std::thread::spawn(move || start(&bin, None))
                     .join()
                     .unwrap_or_else(|_| Err("starting it panicked".into())),
             )
@@ -469,7 +470,55 @@ mod throwaway {
         Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
     }
 
-    fn start(bin: &Path) -> Result<Server, String> {
+    /// A server of its own that takes TLS connections only, with this certificate and key (PEM);
+    /// `None` when no server binaries were found. Its `url` names no `sslmode`.
+    pub fn tls_only(certificate: &str, key: &str) -> Option<Result<Server, String>> {
+        let bin = binaries()?;
+        let tls = Tls {
+            certificate: certificate.to_owned(),
+            key: key.to_owned(),
+        };
+        Some(
+            std::thread::spawn(move || start(&bin, Some(&tls)))
+                .join()
+                .unwrap_or_else(|_| Err("starting it panicked".into())),
+        )
+    }
+
+    /// A server certificate and key, PEM.
+    struct Tls {
+        certificate: String,
+        key: String,
+    }
+
+    /// Writes the certificate and key into the data folder and lets only TLS connections in
+    /// over TCP.
+    fn configure_tls(data: &Path, tls: &Tls, owner: Option<(u32, u32)>) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let files = [
+            ("server.crt", tls.certificate.as_str()),
+            ("server.key", tls.key.as_str()),
+            (
+                "pg_hba.conf",
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            ),
+        ];
+        for (name, text) in files {
+            let path = data.join(name);
+            let write = || -> std::io::Result<()> {
+                std::fs::write(&path, text)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+                if let Some((uid, gid)) = owner {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+                }
+                Ok(())
+            };
+            write().map_err(|error| format!("{}: {error}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn start(bin: &Path, tls: Option<&Tls>) -> Result<Server, String> {
         let started = Instant::now();
         let owner = match running_as_root() {
             true => Some(postgres_user().ok_or("running as root needs a `postgres` user")?),
@@ -518,6 +567,12 @@ mod throwaway {
             Err(error) => return fail(format!("{}: {error}", bin.join("initdb").display())),
         }
 
+        if let Some(tls) = tls
+            && let Err(error) = configure_tls(&folder.join("data"), tls, owner)
+        {
+            return fail(error);
+        }
+
         let port = match std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
         {
@@ -534,6 +589,7 @@ mod throwaway {
             .args(["-c", &format!("max_connections={MAX_CONNECTIONS}")])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off"])
+            .args(["-c", if tls.is_some() { "ssl=on" } else { "ssl=off" }])
             .current_dir(&folder)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -567,7 +623,11 @@ mod throwaway {
                 ));
             }
             let attempt = runtime.block_on(async {
-                let connect = sqlx::PgConnection::connect(&url);
+                let ready = match tls {
+                    Some(_) => format!("{url}?sslmode=require"),
+                    None => url.clone(),
+                };
+                let connect = sqlx::PgConnection::connect(&ready);
                 match tokio::time::timeout(Duration::from_secs(5), connect).await {
                     Ok(Ok(connection)) => {
                         let _ = connection.close().await;
@@ -605,7 +665,17 @@ mod throwaway {
 /// Without a POSIX shell there is no throwaway server: PostgreSQL needs the URL.
 #[cfg(not(unix))]
 mod throwaway {
+    pub struct Server {
+        pub url: String,
+    }
+
     pub fn url() -> Option<Result<String, String>> {
         None
     }
+
+    pub fn tls_only(_: &str, _: &str) -> Option<Result<Server, String>> {
+        None
+    }
 }
+
+pub use throwaway::{Server as ThrowawayServer, tls_only as tls_only_server};

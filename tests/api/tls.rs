@@ -1,0 +1,119 @@
+//! TLS to PostgreSQL: a server of its own that takes TLS connections only, with a certificate
+//! authority this test makes. `sslmode` and `sslrootcert` in the URL mean what they mean to
+//! libpq: verify-full with the right authority works, a wrong authority, a wrong host name and
+//! plaintext are refused.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use serde_json::json;
+use tally::auth::Authenticator;
+use tally::clock::Clock;
+use tally::http::{AppState, router};
+use tally::store::SqliteOptions;
+
+use crate::support::{TestRequest, send_to, test_auth_config, tls_only_server};
+
+/// A certificate authority, and a server certificate for `localhost` it signed.
+struct Authority {
+    certificate: String,
+    server_certificate: String,
+    server_key: String,
+}
+
+fn authority() -> Authority {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("authority");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let authority = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key"))
+        .expect("self-signed authority");
+    let server_key = KeyPair::generate().expect("server key");
+    let server = CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("server certificate")
+        .signed_by(&server_key, &authority)
+        .expect("signed");
+    Authority {
+        certificate: authority.pem(),
+        server_certificate: server.pem(),
+        server_key: server_key.serialize_pem(),
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries"
+)]
+async fn postgres_over_tls_is_verified_as_sslmode_says() {
+    let ours = authority();
+    let theirs = authority();
+    let server = tls_only_server(&ours.server_certificate, &ours.server_key)
+        .expect("PostgreSQL's server binaries are installed")
+        .expect("the TLS-only server starts");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let our_ca = dir.path().join("ours.pem");
+    let their_ca = dir.path().join("theirs.pem");
+    std::fs::write(&our_ca, &ours.certificate).unwrap();
+    std::fs::write(&their_ca, &theirs.certificate).unwrap();
+    // The server's URL names 127.0.0.1; its certificate names localhost.
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+    let with = |url: &str, query: String| format!("{url}?{query}");
+
+    let verified = with(
+        &by_name,
+        format!("sslmode=verify-full&sslrootcert={}", our_ca.display()),
+    );
+    serves_a_command(&verified, dir.path()).await;
+    // Encrypted without checking the certificate; and the default, `prefer`, takes TLS too.
+    serves_a_command(&with(&by_name, "sslmode=require".into()), dir.path()).await;
+    serves_a_command(&server.url, dir.path()).await;
+
+    let refused = [
+        (
+            "a certificate from another authority",
+            "invalid peer certificate: BadSignature",
+            with(
+                &by_name,
+                format!("sslmode=verify-full&sslrootcert={}", their_ca.display()),
+            ),
+        ),
+        (
+            "a host name the certificate does not name",
+            "certificate not valid for name",
+            with(
+                &server.url,
+                format!("sslmode=verify-full&sslrootcert={}", our_ca.display()),
+            ),
+        ),
+        (
+            "plaintext",
+            "no encryption",
+            with(&by_name, "sslmode=disable".into()),
+        ),
+    ];
+    for (what, why, url) in refused {
+        let opened = tally::store::open(&url, SqliteOptions::default()).await;
+        let error = opened
+            .err()
+            .unwrap_or_else(|| panic!("{what} was accepted"));
+        assert!(error.to_string().contains(why), "{what}: {error}");
+    }
+}
+
+/// Opens the store at `url` (migrating it), and creates a task through the API.
+async fn serves_a_command(url: &str, data_dir: &Path) {
+    let store = tally::store::open(url, SqliteOptions::default())
+        .await
+        .unwrap_or_else(|error| panic!("{url}: {error}"));
+    let auth =
+        Arc::new(Authenticator::from_config(&test_auth_config(), data_dir).expect("authenticator"));
+    let state = AppState::new(store.clone(), auth, Clock::system());
+    let commands = state.commands.clone();
+    let app = router(state);
+    let create = TestRequest::post("/api/tasks").user("alice");
+    let created = send_to(&app, create.json(json!({ "title": "over TLS" }))).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    commands.close().await;
+    store.close().await;
+}
