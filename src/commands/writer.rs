@@ -40,7 +40,7 @@ pub struct Deadlines {
 
 impl Default for Deadlines {
     fn default() -> Self {
-        // Both well inside the HTTP layer's 30 s request timeout.
+        // A command waits at most about 20 s: less than the 30 s a read may take.
         Deadlines {
             queued: Duration::from_secs(10),
             batch: Duration::from_secs(10),
@@ -104,7 +104,7 @@ impl Ticket {
     /// the wait.
     async fn answer_by(mut self, deadline: Instant) -> CommandResult {
         match timeout_at(deadline, &mut self.answer).await {
-            Ok(answer) => answer.unwrap_or(Err(CommandError::OutcomeUnknown)),
+            Ok(answer) => self.unanswered_if(answer),
             Err(_) if self.claim.withdraw() => Err(CommandError::TimedOut),
             Err(_) => self.answer().await,
         }
@@ -112,9 +112,21 @@ impl Ticket {
 
     /// The command's answer, however long it takes.
     async fn answer(mut self) -> CommandResult {
-        (&mut self.answer)
-            .await
-            .unwrap_or(Err(CommandError::OutcomeUnknown))
+        let answer = (&mut self.answer).await;
+        self.unanswered_if(answer)
+    }
+
+    /// The answer received, or, if the writer went away without one, what that means: never
+    /// taken, so never applied; or taken, and then nobody knows.
+    fn unanswered_if(
+        &self,
+        answer: Result<CommandResult, oneshot::error::RecvError>,
+    ) -> CommandResult {
+        match answer {
+            Ok(answer) => answer,
+            Err(_) if self.claim.withdraw() => Err(CommandError::WriterStopped),
+            Err(_) => Err(CommandError::OutcomeUnknown),
+        }
     }
 }
 
@@ -357,13 +369,14 @@ async fn commit_together(
         Ok(Err(error)) => return Err(BatchFailure::before_commit(error)),
         Err(_) => return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut))),
     };
+    if Instant::now() >= deadline {
+        return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut)));
+    }
     match timeout_at(deadline, tx.commit()).await {
         Ok(Ok(())) => Ok(results),
-        // The database answered: the commit did not happen.
-        Ok(Err(StoreError::Database(sqlx::Error::Database(error)))) => Err(
-            BatchFailure::before_commit(StoreError::Database(sqlx::Error::Database(error))),
-        ),
-        // The connection failed or went silent with the commit in flight.
+        Ok(Err(error)) if error.is_commit_refused() => Err(BatchFailure::before_commit(error)),
+        // The connection failed or went silent with the commit in flight, or the database
+        // answered an error that does not prove the commit did not happen.
         Ok(Err(_)) | Err(_) => Err(BatchFailure::OutcomeUnknown),
     }
 }

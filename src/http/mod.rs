@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits))
-        .layer(RequestBodyTimeoutLayer::new(REQUEST_TIMEOUT))
+        .layer(RequestBodyDeadlineLayer::new(REQUEST_TIMEOUT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -84,7 +84,7 @@ pub fn router(state: AppState) -> Router {
 ///
 /// Commands are not cut off here: cancelling one whose batch has begun could not say whether
 /// it was applied. Their time is bounded where that is known, by the writer's
-/// [`Deadlines`](crate::commands::Deadlines), and their body's by [`RequestBodyTimeoutLayer`].
+/// [`Deadlines`](crate::commands::Deadlines), and their body's by [`RequestBodyDeadlineLayer`].
 async fn limits(request: Request, next: Next) -> Response {
     let declared = request
         .headers()

@@ -87,6 +87,23 @@ impl StoreError {
         }
     }
 
+    /// Whether an error answered to `commit` proves that nothing was committed: PostgreSQL's
+    /// constraint violations and rollbacks (classes 23 and 40), SQLite's busy, full and
+    /// constraint. Any other error there (a connection lost, an error after the commit was
+    /// written) leaves the outcome unknown.
+    pub fn is_commit_refused(&self) -> bool {
+        let StoreError::Database(sqlx::Error::Database(error)) = self else {
+            return false;
+        };
+        let code = error.code().unwrap_or_default();
+        match error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            Some(_) => code.starts_with("23") || code.starts_with("40"),
+            None => code
+                .parse::<i64>()
+                .is_ok_and(|code| [5, 13, 19].contains(&(code & 0xff))),
+        }
+    }
+
     /// Whether the connection itself failed (closed by the server, reset, unreadable), rather
     /// than a statement on it: what a fresh connection may not repeat.
     pub fn is_connection_lost(&self) -> bool {

@@ -4,6 +4,8 @@
 //! is stored, and once the database is back commands succeed again.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -71,35 +73,33 @@ async fn a_command_out_of_time_is_answered_503_and_never_applied(app: TestApp) {
     assert_eq!(queued.body["type"], "timeout", "{queued:?}");
     assert_not_applied(&blocked);
     assert_eq!(blocked.body["type"], "unavailable", "{blocked:?}");
-    assert_eq!(
-        commands.taken(),
-        1,
-        "the withdrawn command never reached the writer"
-    );
     assert_eq!(app.db.stored_state().await, before, "nothing was applied");
 
-    // The lock is free again: the same writer commits at once.
+    // The lock is free again: the same writer commits at once, and never ran the withdrawn one.
     let after = send_to(&short, create("after")).await;
     assert_eq!(after.status, StatusCode::CREATED, "{after:?}");
     assert_eq!(app.db.event_count().await, 1);
+    assert_eq!(commands.taken(), 2, "the withdrawn command was skipped");
 }
 
 /// On PostgreSQL, cancels the running statements of every other session on the test database,
 /// then terminates those sessions, again and again, while several clients create tasks.
 async fn commands_survive_cancelled_and_terminated_connections(app: TestApp) {
-    let attack = match app.db.backend {
-        Backend::Postgres => Some(tokio::spawn(cancel_and_terminate_sessions(
-            app.db.url.clone(),
-        ))),
-        // SQLite has no server connections to lose.
-        Backend::Sqlite => None,
-    };
+    let attacking = Arc::new(AtomicBool::new(app.db.backend == Backend::Postgres));
+    let attack = tokio::spawn(cancel_and_terminate_sessions(
+        app.db.url.clone(),
+        attacking.clone(),
+    ));
+    // Each client sends 40 creates, and goes on for as long as the attack lasts.
     let mut clients = JoinSet::new();
     for client in 0..8 {
-        let router = app.router.clone();
+        let (router, attacking) = (app.router.clone(), attacking.clone());
         clients.spawn(async move {
             let mut answers = Vec::new();
-            for n in 0..40 {
+            for n in 0.. {
+                if n >= 40 && !attacking.load(Ordering::Acquire) {
+                    break;
+                }
                 let title = format!("client {client} task {n}");
                 answers.push((title.clone(), send_to(&router, create(&title)).await));
             }
@@ -108,10 +108,7 @@ async fn commands_survive_cancelled_and_terminated_connections(app: TestApp) {
     }
     let answers: Vec<(String, TestResponse)> =
         clients.join_all().await.into_iter().flatten().collect();
-    if let Some(attack) = attack {
-        attack.abort();
-        let _ = attack.await;
-    }
+    attack.await.expect("the attack");
 
     if app.db.backend == Backend::Postgres {
         let refused = answers
@@ -166,12 +163,16 @@ async fn stored_titles(app: &TestApp) -> BTreeSet<String> {
     titles.into_iter().collect()
 }
 
-/// Until aborted: cancel every other session's statement on the database, then terminate the
-/// sessions, each round after the app has had a moment to reconnect.
-async fn cancel_and_terminate_sessions(url: String) {
+/// On PostgreSQL, 30 rounds of cancelling every other session's statement on the database or
+/// terminating the sessions, each after the app has had a moment to reconnect; then clears
+/// `attacking`.
+async fn cancel_and_terminate_sessions(url: String, attacking: Arc<AtomicBool>) {
     use sqlx::Connection;
+    if !attacking.load(Ordering::Acquire) {
+        return;
+    }
     let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
-    for round in 0.. {
+    for round in 0..30 {
         let action = if round % 2 == 0 {
             "pg_cancel_backend"
         } else {
@@ -185,6 +186,9 @@ async fn cancel_and_terminate_sessions(url: String) {
             .fetch_one(&mut admin)
             .await
             .expect("cancel or terminate");
+        // The pace of the attack, not a wait for something to happen.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let _ = admin.close().await;
+    attacking.store(false, Ordering::Release);
 }

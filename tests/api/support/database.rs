@@ -678,4 +678,4 @@ mod throwaway {
     }
 }
 
-pub use throwaway::{Server as ThrowawayServer, tls_only as tls_only_server};
+pub use throwaway::tls_only as tls_only_server;

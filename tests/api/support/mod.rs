@@ -12,7 +12,7 @@ mod tokens;
 mod waiting;
 
 pub use app::TestApp;
-pub use database::{Backend, TestDb, ThrowawayServer, tls_only_server};
+pub use database::{Backend, TestDb, tls_only_server};
 pub use requests::{TestRequest, TestResponse, send_to};
 pub use tokens::{TEST_SECRET, claims, signed, test_auth_config, token};
 pub use waiting::wait_until;
