@@ -7,6 +7,7 @@ use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::AuthConfig;
+use crate::connections::ConnectionLimits;
 use crate::jobs::JobSettings;
 use crate::store::{Projection, SqliteOptions};
 
@@ -32,7 +33,7 @@ pub enum CliCommand {
         #[arg(long)]
         user: String,
         /// How long the token is valid: e.g. 90s, 30m, 1h, 7d.
-        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: chrono::Duration,
     },
     /// Rebuild read models from the event log while the server keeps running.
@@ -128,6 +129,25 @@ pub struct Settings {
         global = true
     )]
     pub job_expire_keys: String,
+    /// Connections served at once; more wait until one closes.
+    #[arg(
+        long,
+        env = "TALLY_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub max_connections: u32,
+    /// How long a client has to send a request's headers after connecting or after its last
+    /// response (so also how long an idle keep-alive connection stays open): 10s, 1m, …
+    #[arg(
+        long,
+        env = "TALLY_HEADER_READ_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration,
+        global = true
+    )]
+    pub header_read_timeout: chrono::Duration,
 }
 
 /// SQLite's `synchronous` setting.
@@ -164,6 +184,16 @@ impl Settings {
         }
     }
 
+    pub fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: self
+                .header_read_timeout
+                .to_std()
+                .expect("a positive duration"),
+        }
+    }
+
     pub fn sqlite(&self) -> SqliteOptions {
         SqliteOptions {
             full_sync: self.sqlite_sync == SqliteSync::Full,
@@ -173,7 +203,7 @@ impl Settings {
 }
 
 /// Parses `90s`, `30m`, `1h`, `7d` or a plain number of seconds.
-fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
+fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
     let raw = raw.trim();
     let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
         Some(index) => raw.split_at(index),
@@ -190,7 +220,7 @@ fn parse_ttl(raw: &str) -> Result<chrono::Duration, String> {
         _ => return Err(format!("{raw:?}: use s, m, h or d")),
     };
     if number <= 0 {
-        return Err("the ttl must be positive".into());
+        return Err("the duration must be positive".into());
     }
     Ok(chrono::Duration::seconds(number * seconds))
 }
@@ -201,11 +231,11 @@ mod tests {
 
     #[test]
     fn ttls_take_the_usual_units_and_refuse_nonsense() {
-        assert_eq!(parse_ttl("90s"), Ok(chrono::Duration::seconds(90)));
-        assert_eq!(parse_ttl("1h"), Ok(chrono::Duration::hours(1)));
-        assert_eq!(parse_ttl("7d"), Ok(chrono::Duration::days(7)));
-        assert_eq!(parse_ttl("120"), Ok(chrono::Duration::seconds(120)));
-        assert!(parse_ttl("1y").is_err());
-        assert!(parse_ttl("0h").is_err());
+        assert_eq!(parse_duration("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_duration("1h"), Ok(chrono::Duration::hours(1)));
+        assert_eq!(parse_duration("7d"), Ok(chrono::Duration::days(7)));
+        assert_eq!(parse_duration("120"), Ok(chrono::Duration::seconds(120)));
+        assert!(parse_duration("1y").is_err());
+        assert!(parse_duration("0h").is_err());
     }
 }

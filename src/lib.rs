@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod http;
 pub mod jobs;

@@ -40,16 +40,14 @@ pub async fn launch(
     let state = AppState::new(store.clone(), auth, clock);
     let commands = state.commands.clone();
     tracing::info!(address = %listener.local_addr()?, "serving");
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    crate::connections::serve(listener, router(state), settings.connections(), shutdown).await;
     if let Err(error) = jobs.shutdown().await {
         tracing::warn!(%error, "scheduler did not stop cleanly");
     }
     commands.close().await;
     store.close().await;
     tracing::info!("stopped");
-    Ok(served?)
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -14,10 +14,8 @@ use projections::ReadModels;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::support::http_client::{HttpResponse, send};
 use crate::support::{TEST_SECRET, TestRequest};
-use http_client::{HttpResponse, send};
-
-mod http_client;
 
 const USERS: [&str; 4] = ["crash-ann", "crash-bob", "crash-cid", "crash-dee"];
 const CLIENTS: usize = 8;

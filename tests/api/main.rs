@@ -19,6 +19,10 @@
 //!   viewers and editors, transitions, versions, values.
 //! - `authentication`: which tokens open the API under which key configuration; keys at startup.
 //!
+//! The server
+//! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
+//!   cannot keep others out past it (a real server on a port of its own).
+//!
 //! Storage
 //! - `conformance`: whole stories every backend must tell alike; a reopened store.
 //! - `projection_props`: for any history, the stored figures equal a fresh fold and a recount.
@@ -64,6 +68,9 @@ mod queries;
 // Refusals.
 mod authentication;
 mod errors;
+
+// The server.
+mod connections;
 
 // Storage.
 mod conformance;

@@ -7,6 +7,7 @@
 
 mod app;
 mod database;
+pub mod http_client;
 mod requests;
 mod tokens;
 mod waiting;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::PATIENCE;
+use super::waiting::PATIENCE;
 
 /// A complete HTTP answer: a response cut short by the kill never becomes one.
 #[derive(Debug)]
