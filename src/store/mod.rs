@@ -47,6 +47,9 @@ pub enum StoreError {
     /// The database did not answer within the time given.
     #[error("the database did not answer in time")]
     TimedOut,
+    /// The database was found unreachable a moment ago, so it was not tried for this caller.
+    #[error("the database is unreachable")]
+    Unreachable,
     #[error("another rebuild of this database is running")]
     RebuildRunning,
     #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]
@@ -75,7 +78,7 @@ impl StoreError {
                     | sqlx::Error::PoolClosed
                     | sqlx::Error::WorkerCrashed
             ),
-            StoreError::TimedOut => true,
+            StoreError::TimedOut | StoreError::Unreachable => true,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
                 error.code,
                 rusqlite::ErrorCode::DatabaseBusy

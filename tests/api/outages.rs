@@ -1,21 +1,27 @@
-//! Bad days on the write path: a writer that cannot get the write lock in time, and (on
-//! PostgreSQL) the server's connections cancelled and terminated in the middle of a write
-//! burst. Whatever a command is answered, it means what it says: a 503 was not applied, a 201
-//! is stored, and once the database is back commands succeed again.
+//! Bad days: a writer that cannot get the write lock in time, and (on PostgreSQL) the server's
+//! connections cancelled and terminated in the middle of a write burst, and the database out
+//! of reach. Whatever a command is answered, it means what it says: a 503 was not applied, a
+//! 201 is stored; an outage is answered 503 at once once it is known; and once the database
+//! is back commands succeed again.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde_json::json;
+use tally::auth::Authenticator;
+use tally::clock::Clock;
 use tally::commands::Deadlines;
 use tally::http::{AppState, router};
+use tally::store::SqliteOptions;
 use tokio::task::JoinSet;
 
+use crate::support::proxy::Proxy;
 use crate::support::{
-    Backend, TestApp, TestRequest, TestResponse, on_both_backends, send_to, wait_until,
+    Backend, TestApp, TestDb, TestRequest, TestResponse, on_both_backends, send_to,
+    test_auth_config, wait_until,
 };
 
 on_both_backends!(
@@ -191,4 +197,56 @@ async fn cancel_and_terminate_sessions(url: String, attacking: Arc<AtomicBool>) 
     }
     let _ = admin.close().await;
     attacking.store(false, Ordering::Release);
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn an_unreachable_database_is_answered_503_at_once_and_found_again() {
+    let db = TestDb::create(Backend::Postgres)
+        .await
+        .expect("PostgreSQL was available when this test binary was built");
+    let mut proxy = Proxy::in_front_of(&db.url).await;
+    let store = tally::store::open(&proxy.url, SqliteOptions::default())
+        .await
+        .expect("open through the proxy");
+    let auth = Arc::new(
+        Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
+    );
+    let app = router(AppState::new(store.clone(), auth, Clock::system()));
+    let before = send_to(&app, create("before the outage")).await;
+    assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
+
+    proxy.cut().await;
+    // The first caller learns of the outage within the pool's acquire timeout...
+    let first = send_to(&app, TestRequest::get("/api/dashboard").user("alice")).await;
+    assert_not_applied(&first);
+    // ...and everyone after it is answered at once: reads, commands, the health check.
+    for request in [
+        TestRequest::get("/api/dashboard").user("alice"),
+        create("during the outage"),
+        TestRequest::get("/api/dashboard/health"),
+    ] {
+        let sent = Instant::now();
+        let answer = send_to(&app, request).await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
+        assert!(
+            sent.elapsed() < Duration::from_millis(500),
+            "answered after {:?}",
+            sent.elapsed()
+        );
+    }
+
+    proxy.restore().await;
+    wait_until("the store finds the database again", async || {
+        let read = send_to(&app, TestRequest::get("/api/dashboard").user("alice")).await;
+        read.status == StatusCode::OK
+    })
+    .await;
+    let after = send_to(&app, create("after the outage")).await;
+    assert_eq!(after.status, StatusCode::CREATED, "{after:?}");
+    let titles = db.texts("select title from tasks order by title").await;
+    assert_eq!(titles, ["after the outage", "before the outage"]);
 }

@@ -5,6 +5,7 @@
 //! implemented in `store/sqlite/` and `store/postgres/`.
 
 pub(crate) mod binds;
+pub(crate) mod outage;
 pub(crate) mod queries;
 pub(crate) mod replay_tx;
 pub(crate) mod rows;
@@ -89,4 +90,6 @@ pub(crate) struct SqlxStore<DB: Backend> {
     pub readers: Pool<DB>,
     pub writes: Pool<DB>,
     pub local: DB::Local,
+    /// Whether the database was last found unreachable.
+    pub outage: outage::Outage,
 }

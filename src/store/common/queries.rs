@@ -25,16 +25,19 @@ impl<DB: Backend> SqlxStore<DB> {
         &self,
         mut read: impl FnMut() -> F,
     ) -> Result<T, StoreError> {
+        self.outage.admit()?;
         let mut tries = self.readers.options().get_max_connections();
-        loop {
+        let result = loop {
             match read().await {
                 Err(error) if error.is_connection_lost() && tries > 0 => {
                     tracing::info!(%error, "a pooled connection was lost; reading again");
                     tries -= 1;
                 }
-                result => return result,
+                result => break result,
             }
-        }
+        };
+        self.outage.learn(&result, &self.readers);
+        result
     }
 }
 
@@ -232,14 +235,17 @@ where
     /// session) fails its first statement; nothing ran on it, so the transaction opens once more
     /// on a fresh connection rather than failing a batch of commands.
     async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
-        let tx = match SqlxTx::begin(self.writes.acquire().await?, lock).await {
+        self.outage.admit()?;
+        let open = async || SqlxTx::begin(self.writes.acquire().await?, lock).await;
+        let tx = match open().await {
             Err(error) if error.is_connection_lost() => {
                 tracing::info!(%error, "a pooled connection was lost; opening another");
-                SqlxTx::begin(self.writes.acquire().await?, lock).await?
+                open().await
             }
-            tx => tx?,
+            tx => tx,
         };
-        Ok(Box::new(tx))
+        self.outage.learn(&tx, &self.writes);
+        Ok(Box::new(tx?))
     }
 }
 

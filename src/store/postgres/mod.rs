@@ -30,13 +30,18 @@ use super::tx::{Lock, RebuildLock};
 /// every tally writer uses, `"tally"` in ASCII (0x74616c6c79).
 pub const WRITE_LOCK: &str = "select pg_advisory_xact_lock(499850701945)";
 
+/// How long a caller waits for a pooled connection, opening one included: how long the first
+/// caller takes to learn that the database is down (the rest learn at once; see
+/// `common/outage.rs`).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Connects to `url` (`postgres://…`) and migrates the database.
 pub(crate) async fn open(url: &str) -> Result<SqlxStore<Postgres>, StoreError> {
     let writes = PgPoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect(url)
         .await?;
     sqlx::migrate!("./migrations/postgres").run(&writes).await?;
@@ -44,13 +49,14 @@ pub(crate) async fn open(url: &str) -> Result<SqlxStore<Postgres>, StoreError> {
         .max_connections(8)
         .min_connections(2)
         .test_before_acquire(false)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect(url)
         .await?;
     Ok(SqlxStore {
         readers,
         writes,
         local: (),
+        outage: Default::default(),
     })
 }
 

@@ -81,6 +81,7 @@ pub(crate) async fn open(
         readers,
         writes,
         local,
+        outage: Default::default(),
     })
 }
 
