@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -9,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::auth::AuthConfig;
 use crate::connections::ConnectionLimits;
 use crate::jobs::JobSettings;
-use crate::store::{Projection, SqliteOptions};
+use crate::store::{Projection, SqliteOptions, Store, StoreError};
 
 /// tally: task activity turned into live dashboard figures.
 #[derive(Debug, Parser)]
@@ -71,6 +72,10 @@ pub struct Settings {
     /// Database URL: sqlite://PATH or postgres://… [default: sqlite://<data dir>/tally.db]
     #[arg(long, env = "TALLY_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// PostgreSQL URL for what needs a session of its own (migrations, a rebuild's lock) when
+    /// `--database-url` goes through a transaction pooler (`pgbouncer=true`).
+    #[arg(long, env = "TALLY_DATABASE_DIRECT_URL", global = true)]
+    pub database_direct_url: Option<String>,
     /// Where the SQLite database and the generated JWT secret live.
     #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
@@ -163,6 +168,12 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("tally.db").display()))
+    }
+
+    /// Opens (creating and migrating where needed) the configured database.
+    pub async fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        let direct_url = self.database_direct_url.as_deref();
+        crate::store::open_with(&self.database_url(), direct_url, self.sqlite()).await
     }
 
     pub fn auth(&self) -> AuthConfig {

@@ -44,7 +44,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             tally::launch(&settings, listener, tally::server::shutdown_signal()).await?;
         }
         CliCommand::Migrate => {
-            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let store = settings.open_store().await?;
             store.close().await;
             println!("database is up to date");
         }
@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             println!("{token}");
         }
         CliCommand::Rebuild { projection } => {
-            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let store = settings.open_store().await?;
             let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
             )?);
@@ -71,7 +71,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             );
         }
         CliCommand::Verify { repair } => {
-            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let store = settings.open_store().await?;
             let report = store.verify(repair, chrono::Utc::now()).await?;
             store.close().await;
             print!("{}", tally::report::verify_report(&report));
@@ -80,7 +80,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
         }
         CliCommand::Seed { users, tasks } => {
-            let store = tally::store::open(&settings.database_url(), settings.sqlite()).await?;
+            let store = settings.open_store().await?;
             let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}",
             )?);

@@ -34,7 +34,7 @@ pub async fn launch(
         &settings.auth(),
         &settings.data_dir,
     )?);
-    let store = crate::store::open(&settings.database_url(), settings.sqlite()).await?;
+    let store = settings.open_store().await?;
     let clock = Clock::system();
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
     let state = AppState::new(store.clone(), auth, clock);

@@ -52,6 +52,11 @@ pub enum StoreError {
     Unreachable,
     #[error("another rebuild of this database is running")]
     RebuildRunning,
+    #[error(
+        "a database URL with pgbouncer=true needs TALLY_DATABASE_DIRECT_URL too: migrations and \
+         rebuilds need a session of their own, which a transaction pooler cannot give"
+    )]
+    NeedsDirectUrl,
     #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]
     UnsupportedUrl(String),
 }
@@ -271,10 +276,20 @@ pub trait Store: Transactions + Replay {
 
 /// Opens (creating and migrating where needed) the database `url` names.
 pub async fn open(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, None, sqlite).await
+}
+
+/// [`open`], with a direct URL for what needs a session of its own (PostgreSQL behind a
+/// transaction pooler; see the README).
+pub async fn open_with(
+    url: &str,
+    direct_url: Option<&str>,
+    sqlite: SqliteOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::open(url, sqlite).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::open(url).await?))
+        Ok(Arc::new(postgres::open(url, direct_url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

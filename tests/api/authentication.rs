@@ -45,9 +45,7 @@ struct KeyedApp {
 impl KeyedApp {
     async fn start(config: AuthConfig) -> KeyedApp {
         let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
-        let store = tally::store::open(&db.url, Default::default())
-            .await
-            .expect("open store");
+        let store = db.open_store(Default::default()).await;
         let auth = Authenticator::from_config(&config, db.dir.path()).expect("authenticator");
         let router = router(AppState::new(store, Arc::new(auth), Clock::system()));
         KeyedApp { router, _db: db }

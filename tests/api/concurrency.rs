@@ -155,9 +155,7 @@ struct Node {
 
 impl Node {
     async fn on(app: &TestApp) -> Node {
-        let store = tally::store::open(&app.db.url, Default::default())
-            .await
-            .expect("open another store on the same database");
+        let store = app.db.open_store(Default::default()).await;
         let router = router(AppState::new(
             store.clone(),
             app.auth.clone(),

@@ -293,9 +293,7 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
     let task_before = app.store.task(task).await.expect("a task");
 
     app.store.close().await;
-    let reopened = tally::store::open(&app.db.url, Default::default())
-        .await
-        .expect("reopen the store");
+    let reopened = app.db.open_store(Default::default()).await;
     let router = router(AppState::new(
         reopened.clone(),
         app.auth.clone(),

@@ -89,9 +89,7 @@ async fn some_history(app: &TestApp, round: usize) -> usize {
 
 /// A second store on the same database: what a separate `tally rebuild` process opens.
 async fn second_store(app: &TestApp) -> Arc<dyn Store> {
-    tally::store::open(&app.db.url, SqliteOptions::default())
-        .await
-        .expect("second store")
+    app.db.open_store(SqliteOptions::default()).await
 }
 
 async fn assert_clean(app: &TestApp) {
@@ -169,6 +167,12 @@ async fn a_rebuild_killed_while_it_builds_its_shadow_tables_leaves_the_live_mode
     for attempt in 1..=3 {
         let mut rebuild = Command::new(env!("CARGO_BIN_EXE_tally"))
             .args(["rebuild", "--database-url", &app.db.url])
+            .args(
+                app.db
+                    .direct_url
+                    .iter()
+                    .flat_map(|url| ["--database-direct-url", url]),
+            )
             .args(["--data-dir", &app.db.dir.path().display().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

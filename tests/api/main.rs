@@ -43,6 +43,9 @@
 //!
 //! - `TALLY_TEST_POSTGRES_URL` set (CI sets it): that server, where each test creates its own
 //!   database and drops it when it ends; an unreachable server fails the tests.
+//! - with `TALLY_TEST_POSTGRES_DIRECT_URL` set too, `TALLY_TEST_POSTGRES_URL` names a transaction
+//!   pooler (`?pgbouncer=true`) in front of that server: the app goes through the pooler, the
+//!   test databases and raw views go direct (`.ci/run` runs the suite so a second time).
 //! - otherwise, when PostgreSQL's server binaries are installed (`initdb` and `postgres` on
 //!   `PATH`, or under `/usr/lib/postgresql/<version>/bin`): a throwaway server this process
 //!   starts on its first PostgreSQL test (as the `postgres` user when run as root), fast and

@@ -93,7 +93,7 @@ async fn a_command_out_of_time_is_answered_503_and_never_applied(app: TestApp) {
 async fn commands_survive_cancelled_and_terminated_connections(app: TestApp) {
     let attacking = Arc::new(AtomicBool::new(app.db.backend == Backend::Postgres));
     let attack = tokio::spawn(cancel_and_terminate_sessions(
-        app.db.url.clone(),
+        app.db.session_url().to_owned(),
         attacking.clone(),
     ));
     // Each client sends 40 creates, and goes on for as long as the attack lasts.
@@ -209,7 +209,8 @@ async fn an_unreachable_database_is_answered_503_at_once_and_found_again() {
         .await
         .expect("PostgreSQL was available when this test binary was built");
     let mut proxy = Proxy::in_front_of(&db.url).await;
-    let store = tally::store::open(&proxy.url, SqliteOptions::default())
+    let direct_url = db.direct_url.as_deref();
+    let store = tally::store::open_with(&proxy.url, direct_url, SqliteOptions::default())
         .await
         .expect("open through the proxy");
     let auth = Arc::new(

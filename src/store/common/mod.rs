@@ -16,6 +16,7 @@ pub(crate) mod write_tx;
 use std::future::Future;
 
 use projections::{DashboardStats, ReadModels, RecordedEvent};
+use sqlx::database::HasStatementCache;
 use sqlx::{IntoArguments, Pool};
 
 use super::StoreError;
@@ -26,7 +27,9 @@ use sql::Params;
 
 /// What differs between SQLite and PostgreSQL, each implemented in the backend's folder.
 pub(crate) trait Backend:
-    ShadowTables + sqlx::Database<Row: StoreRow, Arguments: BindRows + IntoArguments<Self>>
+    ShadowTables
+    + HasStatementCache
+    + sqlx::Database<Row: StoreRow, Arguments: BindRows + IntoArguments<Self>>
 {
     /// What the backend keeps beside its two pools.
     type Local: Send + Sync + 'static;
@@ -92,4 +95,7 @@ pub(crate) struct SqlxStore<DB: Backend> {
     pub local: DB::Local,
     /// Whether the database was last found unreachable.
     pub outage: outage::Outage,
+    /// Whether the connections reach the database through a transaction pooler
+    /// (`pgbouncer=true`): then nothing relies on a session beyond one transaction.
+    pub pooled: bool,
 }

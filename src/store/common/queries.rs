@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{DashboardStats, ReadModels, RecordedEvent, TaskView};
 use sqlx::Executor;
+use sqlx::pool::PoolConnection;
 use uuid::Uuid;
 
 use super::binds::{BindRows, bound};
@@ -13,22 +14,36 @@ use super::rows::{SHARE_FIELDS, StoreRow, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
-use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx};
+use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx, finish};
 use crate::store::{Checkpoint, Scope, Store, StoreError, TaskListQuery, UserRows};
 
-impl<DB: Backend> SqlxStore<DB> {
-    /// Runs a read. One that failed because its pooled connection was lost (the server
-    /// restarted, or ended sessions while they sat idle in the pool) runs again: each lost
-    /// connection is dropped from the pool as it fails, so after at most one try per pooled
-    /// connection it runs on a fresh one. A read changes nothing, so trying again is safe.
-    async fn read<T, F: Future<Output = Result<T, StoreError>>>(
-        &self,
-        mut read: impl FnMut() -> F,
-    ) -> Result<T, StoreError> {
-        self.outage.admit()?;
-        let mut tries = self.readers.options().get_max_connections();
+/// Runs `$body` with `$connection` bound to a connection of `$store`'s read pool (in one
+/// snapshot transaction when `$snapshot` says so, or behind a transaction pooler, where a
+/// statement's parse and its execution could otherwise reach two server connections).
+///
+/// A read that failed because its pooled connection was lost (the server restarted, or ended
+/// sessions while they sat idle in the pool) runs again: each lost connection is dropped from
+/// the pool as it fails, so after at most one try per pooled connection it runs on a fresh
+/// one. A read changes nothing, so trying again is safe. While the database is known to be
+/// unreachable, it is not tried (see `outage.rs`).
+///
+/// A macro rather than a method taking an async closure: a closure that borrows both the
+/// connection and the caller's arguments trips rustc's `Send` inference under `async_trait`.
+macro_rules! read {
+    ($store:expr, $snapshot:expr, |$connection:ident| $body:expr) => {{
+        let store = $store;
+        store.outage.admit()?;
+        let mut tries = store.readers.options().get_max_connections();
         let result = loop {
-            match read().await {
+            let attempt = async {
+                let mut reading =
+                    $crate::store::common::queries::Reading::begin(store, $snapshot).await?;
+                let $connection = reading.connection();
+                let result = async { $body }.await;
+                reading.end(result).await
+            }
+            .await;
+            match attempt {
                 Err(error) if error.is_connection_lost() && tries > 0 => {
                     tracing::info!(%error, "a pooled connection was lost; reading again");
                     tries -= 1;
@@ -36,8 +51,69 @@ impl<DB: Backend> SqlxStore<DB> {
                 result => break result,
             }
         };
-        self.outage.learn(&result, &self.readers);
+        store.outage.learn(&result, &store.readers);
         result
+    }};
+}
+pub(crate) use read;
+
+/// A connection of the read pool, alone or in a read-only transaction.
+pub(crate) enum Reading<DB: Backend> {
+    Alone(PoolConnection<DB>),
+    InTransaction(Box<SqlxTx<DB>>),
+}
+
+impl<DB: Backend> Reading<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub async fn begin(store: &SqlxStore<DB>, snapshot: bool) -> Result<Self, StoreError> {
+        let connection = store.readers.acquire().await?;
+        if !snapshot && !store.pooled {
+            return Ok(Reading::Alone(connection));
+        }
+        let tx = SqlxTx::begin(connection, Lock::Snapshot, store.persistent()).await?;
+        Ok(Reading::InTransaction(Box::new(tx)))
+    }
+
+    pub fn connection(&mut self) -> &mut DB::Connection {
+        match self {
+            Reading::Alone(connection) => connection,
+            Reading::InTransaction(tx) => tx.connection(),
+        }
+    }
+
+    /// Ends the transaction, if any (read only: rolled back), and hands on what was read.
+    pub async fn end<T>(self, read: Result<T, StoreError>) -> Result<T, StoreError> {
+        match self {
+            Reading::Alone(_) => read,
+            Reading::InTransaction(tx) => {
+                let ended = tx.end("rollback").await;
+                let value = read?;
+                ended.map(|()| value)
+            }
+        }
+    }
+}
+
+impl<DB: Backend> SqlxStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    /// A transaction for a scheduled job's statements (in one, they work behind a
+    /// transaction pooler too).
+    async fn job_transaction(&self) -> Result<Box<SqlxTx<DB>>, StoreError> {
+        let connection = self.writes.acquire().await?;
+        Ok(Box::new(
+            SqlxTx::begin(connection, Lock::Writers, self.persistent()).await?,
+        ))
+    }
+
+    /// Whether statements are prepared once per connection and kept (named), or prepared
+    /// afresh each time (unnamed): behind a transaction pooler a named statement may not exist
+    /// on, or clash with another client's on, the server connection of the next transaction.
+    pub(crate) fn persistent(&self) -> bool {
+        !self.pooled
     }
 }
 
@@ -47,24 +123,23 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
-        self.read(|| async { DB::dashboard_stats(self, user_id).await })
-            .await
+        DB::dashboard_stats(self, user_id).await
     }
 
     async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError> {
-        self.read(|| async {
+        read!(self, false, |connection| {
             // One statement, so the task and its shares come from one snapshot.
             let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
             let rows = sqlx::query_with(sql::LOAD_TASK, arguments)
-                .fetch_all(&self.readers)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
                 .await?;
             Ok(views_of(&rows)?.pop().unwrap_or_default())
         })
-        .await
     }
 
     async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskView>, StoreError> {
-        self.read(|| async {
+        read!(self, false, |connection| {
             let sql = match query.scope {
                 Scope::Owned => sql::LIST_OWNED,
                 Scope::Shared => sql::LIST_SHARED,
@@ -85,11 +160,11 @@ where
                 a.int(query.limit)
             })?;
             let rows = sqlx::query_with(sql, arguments)
-                .fetch_all(&self.readers)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
                 .await?;
             views_of(&rows)
         })
-        .await
     }
 
     async fn task_events(
@@ -98,20 +173,20 @@ where
         after: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read(|| async {
+        read!(self, false, |connection| {
             let arguments = bound::<DB::Arguments>(|a| {
                 a.id(task_id)?;
                 a.int(after)?;
                 a.int(limit)
             })?;
             sqlx::query_with(sql::TASK_EVENTS, arguments)
-                .fetch_all(&self.readers)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
                 .await?
                 .iter()
                 .map(|row| row.recorded_event())
                 .collect()
         })
-        .await
     }
 
     async fn events_after(
@@ -119,105 +194,111 @@ where
         position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.read(|| async {
-            events_after(&mut *self.readers.acquire().await?, position, limit).await
+        read!(self, false, |connection| {
+            events_after::<DB>(connection, position, limit, self.persistent()).await
         })
-        .await
     }
 
     async fn head_position(&self) -> Result<i64, StoreError> {
-        self.read(|| async {
+        read!(self, false, |connection| {
             sqlx::query(sql::HEAD_POSITION)
-                .fetch_one(&self.readers)
+                .persistent(self.persistent())
+                .fetch_one(&mut *connection)
                 .await?
                 .int("position")
         })
-        .await
     }
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        self.read(|| async {
+        read!(self, false, |connection| {
             sqlx::query(sql::CHECKPOINTS)
-                .fetch_all(&self.readers)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
                 .await?
                 .iter()
                 .map(|row| row.checkpoint())
                 .collect()
         })
-        .await
     }
 
     async fn sample_users(&self, users: u32) -> Result<Vec<String>, StoreError> {
-        self.read(|| async {
+        read!(self, false, |connection| {
             let arguments = bound::<DB::Arguments>(|a| a.int(i64::from(users)))?;
             sqlx::query_with(sql::SAMPLE_USERS, arguments)
-                .fetch_all(&self.readers)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
                 .await?
                 .iter()
                 .map(|row| row.text("user_id"))
                 .collect()
         })
-        .await
     }
 
     async fn user_rows(&self, user_id: &str) -> Result<UserRows, StoreError> {
-        self.read(|| async {
-            let connection = self.readers.acquire().await?;
-            let mut tx = Box::new(SqlxTx::begin(connection, Lock::Snapshot).await?);
-            let read = async {
-                let by_user = || bound::<DB::Arguments>(|a| a.text(user_id));
-                let stats = sqlx::query_with(sql::LOAD_STATS, by_user()?)
-                    .fetch_optional(tx.connection())
-                    .await?
-                    .map(|row| row.stats_row())
-                    .transpose()?;
-                let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
-                    .fetch_all(tx.connection())
-                    .await?
-                    .iter()
-                    .map(|row| row.task_row())
-                    .collect::<Result<_, _>>()?;
-                let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
-                    .fetch_all(tx.connection())
-                    .await?
-                    .iter()
-                    .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
-                    .collect::<Result<_, _>>()?;
-                Ok::<_, StoreError>(UserRows {
-                    stats,
-                    tasks,
-                    shares,
-                })
-            };
-            let rows = read.await;
-            // Read only: ending it either way changes nothing.
-            tx.rollback().await?;
-            rows
+        read!(self, true, |connection| {
+            let by_user = || bound::<DB::Arguments>(|a| a.text(user_id));
+            let stats = sqlx::query_with(sql::LOAD_STATS, by_user()?)
+                .persistent(self.persistent())
+                .fetch_optional(&mut *connection)
+                .await?
+                .map(|row| row.stats_row())
+                .transpose()?;
+            let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?
+                .iter()
+                .map(|row| row.task_row())
+                .collect::<Result<_, _>>()?;
+            let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?
+                .iter()
+                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                .collect::<Result<_, _>>()?;
+            Ok(UserRows {
+                stats,
+                tasks,
+                shares,
+            })
         })
-        .await
     }
 
     async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError> {
-        let arguments = bound::<DB::Arguments>(|a| a.text(name))?;
-        sqlx::query_with(sql::ADD_JOB, arguments)
-            .execute(&self.writes)
-            .await?;
-        let arguments = bound::<DB::Arguments>(|a| {
-            a.text(name)?;
-            a.time(tick)
-        })?;
-        let claimed = sqlx::query_with(sql::CLAIM_TICK, arguments)
-            .execute(&self.writes)
-            .await?;
-        Ok(DB::rows_affected(&claimed) == 1)
+        let mut tx = self.job_transaction().await?;
+        let claimed = async {
+            let arguments = bound::<DB::Arguments>(|a| a.text(name))?;
+            sqlx::query_with(sql::ADD_JOB, arguments)
+                .persistent(tx.persistent)
+                .execute(tx.connection())
+                .await?;
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.text(name)?;
+                a.time(tick)
+            })?;
+            let claimed = sqlx::query_with(sql::CLAIM_TICK, arguments)
+                .persistent(tx.persistent)
+                .execute(tx.connection())
+                .await?;
+            Ok(DB::rows_affected(&claimed) == 1)
+        }
+        .await;
+        finish(tx, claimed).await
     }
 
     async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let arguments = bound::<DB::Arguments>(|a| a.time(cutoff))?;
-        let expired = sqlx::query_with(sql::EXPIRE_KEYS, arguments)
-            .execute(&self.writes)
-            .await?;
-        Ok(DB::rows_affected(&expired))
+        let mut tx = self.job_transaction().await?;
+        let expired = async {
+            let arguments = bound::<DB::Arguments>(|a| a.time(cutoff))?;
+            let expired = sqlx::query_with(sql::EXPIRE_KEYS, arguments)
+                .persistent(tx.persistent)
+                .execute(tx.connection())
+                .await?;
+            Ok(DB::rows_affected(&expired))
+        }
+        .await;
+        finish(tx, expired).await
     }
 
     async fn close(&self) {
@@ -236,7 +317,8 @@ where
     /// on a fresh connection rather than failing a batch of commands.
     async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
         self.outage.admit()?;
-        let open = async || SqlxTx::begin(self.writes.acquire().await?, lock).await;
+        let open =
+            async || SqlxTx::begin(self.writes.acquire().await?, lock, self.persistent()).await;
         let tx = match open().await {
             Err(error) if error.is_connection_lost() => {
                 tracing::info!(%error, "a pooled connection was lost; opening another");
@@ -256,7 +338,9 @@ where
 {
     async fn begin_replay(&self, lock: Lock) -> Result<Box<dyn ReplayTx>, StoreError> {
         let connection = self.writes.acquire().await?;
-        Ok(Box::new(SqlxTx::begin(connection, lock).await?))
+        Ok(Box::new(
+            SqlxTx::begin(connection, lock, self.persistent()).await?,
+        ))
     }
 
     async fn lock_rebuilds(&self) -> Result<Box<dyn RebuildLock>, StoreError> {

@@ -25,17 +25,19 @@ where
         position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        events_after(self.connection(), position, limit).await
+        let persistent = self.persistent;
+        events_after::<DB>(self.connection(), position, limit, persistent).await
     }
 
     async fn all_rows(&mut self, tables: Tables) -> Result<AllRows, StoreError> {
+        // No parameters: sent as simple queries, never prepared.
         let connection = self.connection();
         let sql = AssertSqlSafe(sql::all_of(sql::TASK_COLUMNS, tables.tasks));
-        let tasks = sqlx::query(sql).fetch_all(&mut *connection).await?;
+        let tasks = connection.fetch_all(sql).await?;
         let sql = AssertSqlSafe(sql::all_of(sql::SHARE_COLUMNS, tables.shares));
-        let shares = sqlx::query(sql).fetch_all(&mut *connection).await?;
+        let shares = connection.fetch_all(sql).await?;
         let sql = AssertSqlSafe(sql::all_of(sql::STATS_COLUMNS, tables.stats));
-        let stats = sqlx::query(sql).fetch_all(&mut *connection).await?;
+        let stats = connection.fetch_all(sql).await?;
         Ok(AllRows {
             tasks: tasks
                 .iter()
@@ -66,6 +68,7 @@ where
             a.time(at)
         })?;
         sqlx::query_with(sql::SET_CHECKPOINT, arguments)
+            .persistent(self.persistent)
             .execute(self.connection())
             .await?;
         Ok(())
@@ -94,6 +97,7 @@ pub(crate) async fn events_after<'c, DB: Backend>(
     connection: &'c mut DB::Connection,
     position: i64,
     limit: i64,
+    persistent: bool,
 ) -> Result<Vec<RecordedEvent>, StoreError>
 where
     &'c mut DB::Connection: Executor<'c, Database = DB>,
@@ -103,6 +107,7 @@ where
         a.int(limit)
     })?;
     sqlx::query_with(sql::EVENTS_AFTER, arguments)
+        .persistent(persistent)
         .fetch_all(connection)
         .await?
         .iter()

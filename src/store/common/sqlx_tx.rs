@@ -14,6 +14,8 @@ use crate::store::tx::Lock;
 pub(crate) struct SqlxTx<DB: Backend> {
     connection: PoolConnection<DB>,
     ended: bool,
+    /// Whether its statements are kept prepared (see `SqlxStore::persistent`).
+    pub persistent: bool,
 }
 
 impl<DB: Backend> Drop for SqlxTx<DB> {
@@ -30,10 +32,15 @@ where
 {
     /// Opens the transaction `lock` names on `connection`. Failed or cancelled part-way (a
     /// deadline), the half-open transaction is dropped and its connection closed with it.
-    pub async fn begin(connection: PoolConnection<DB>, lock: Lock) -> Result<Self, StoreError> {
+    pub async fn begin(
+        connection: PoolConnection<DB>,
+        lock: Lock,
+        persistent: bool,
+    ) -> Result<Self, StoreError> {
         let mut tx = SqlxTx {
             connection,
             ended: false,
+            persistent,
         };
         for statement in DB::begin(lock) {
             tx.connection.execute(*statement).await?;
@@ -64,6 +71,7 @@ where
             let sql = AssertSqlSafe(statement(chunk.len()));
             found.extend(
                 sqlx::query_with::<DB, _>(sql, arguments)
+                    .persistent(self.persistent)
                     .fetch_all(&mut *self.connection)
                     .await?,
             );

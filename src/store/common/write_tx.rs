@@ -28,6 +28,7 @@ where
 {
     async fn head_position(&mut self) -> Result<i64, StoreError> {
         sqlx::query(HEAD_POSITION)
+            .persistent(self.persistent)
             .fetch_one(self.connection())
             .await?
             .int("position")
@@ -186,6 +187,7 @@ where
             a.time(at)
         })?;
         sqlx::query_with(SAVE_LIVE_CHECKPOINTS, arguments)
+            .persistent(self.persistent)
             .execute(self.connection())
             .await?;
         Ok(())
@@ -197,6 +199,7 @@ where
             a.int32(week)
         })?;
         let rolled = sqlx::query_with(ROLL_OVER, arguments)
+            .persistent(self.persistent)
             .execute(self.connection())
             .await?;
         Ok(DB::rows_affected(&rolled))

@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use projections::{DashboardStats, ReadModels, RecordedEvent};
 use sqlx::Postgres;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::StoreError;
 use super::common::binds::{BindRows, bound};
+use super::common::queries::read;
 use super::common::replay_tx::events_after;
 use super::common::rows::StoreRow;
 use super::common::sql::{self, Params};
@@ -35,33 +36,75 @@ pub const WRITE_LOCK: &str = "select pg_advisory_xact_lock(499850701945)";
 /// `common/outage.rs`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Connects to `url` (`postgres://…`) and migrates the database.
-pub(crate) async fn open(url: &str) -> Result<SqlxStore<Postgres>, StoreError> {
-    let writes = PgPoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .test_before_acquire(false)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect(url)
+/// The URL query parameter that says the URL reaches PostgreSQL through a transaction pooler
+/// (PgBouncer's `pool_mode=transaction`, a managed database's "pooled" endpoint). The name is
+/// the one Prisma made familiar.
+const POOLER_FLAG: &str = "pgbouncer=true";
+
+/// Connects to `url` (`postgres://…`) and migrates the database, over `direct_url` when given.
+///
+/// Behind a transaction pooler (`pgbouncer=true` in `url`), consecutive transactions of one
+/// client connection may run on different server connections, so nothing may outlive a
+/// transaction: statements are prepared unnamed and never cached, reads run in transactions,
+/// and no session setting is sent that PgBouncer would refuse (`extra_float_digits`). What
+/// needs a session (migrations, with their lock; a rebuild's lock) uses `direct_url`, which
+/// is then required.
+pub(crate) async fn open(
+    url: &str,
+    direct_url: Option<&str>,
+) -> Result<SqlxStore<Postgres>, StoreError> {
+    let (url, pooled) = without_pooler_flag(url);
+    let mut options: PgConnectOptions = url.parse()?;
+    let direct: PgConnectOptions = match direct_url {
+        Some(direct_url) => direct_url.parse()?,
+        None if pooled => return Err(StoreError::NeedsDirectUrl),
+        None => options.clone(),
+    };
+    if pooled {
+        options = options.statement_cache_capacity(0).extra_float_digits(None);
+    }
+    let session = pool(&direct, 1, 0).await?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&session)
         .await?;
-    sqlx::migrate!("./migrations/postgres").run(&writes).await?;
-    let readers = PgPoolOptions::new()
-        .max_connections(8)
-        .min_connections(2)
-        .test_before_acquire(false)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect(url)
-        .await?;
+    session.close().await;
     Ok(SqlxStore {
-        readers,
-        writes,
-        local: (),
+        writes: pool(&options, 1, 1).await?,
+        readers: pool(&options, 8, 2).await?,
+        local: direct,
         outage: Default::default(),
+        pooled,
     })
 }
 
+/// A pool of at most `size` connections, `warm` of them kept open.
+async fn pool(options: &PgConnectOptions, size: u32, warm: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .min_connections(warm)
+        .test_before_acquire(false)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await
+}
+
+/// `url` without [`POOLER_FLAG`], and whether it had it.
+fn without_pooler_flag(url: &str) -> (String, bool) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), false);
+    };
+    let (flag, rest): (Vec<&str>, Vec<&str>) =
+        query.split('&').partition(|pair| *pair == POOLER_FLAG);
+    let url = match rest.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", rest.join("&")),
+    };
+    (url, !flag.is_empty())
+}
+
 impl Backend for Postgres {
-    type Local = ();
+    /// How to open a session of its own (the direct URL).
+    type Local = PgConnectOptions;
     const PARAMS: Params = Params::Numbered;
     /// An identity column takes explicit values only when told to.
     const INSERT_EVENTS_OPTION: &'static str = "overriding system value";
@@ -94,16 +137,19 @@ impl Backend for Postgres {
         store: &SqlxStore<Self>,
         user_id: &str,
     ) -> Result<Option<DashboardStats>, StoreError> {
-        let arguments = bound::<sqlx::postgres::PgArguments>(|a| a.text(user_id))?;
-        sqlx::query_with(sql::LOAD_STATS, arguments)
-            .fetch_optional(&store.readers)
-            .await?
-            .map(|row| row.stats_row())
-            .transpose()
+        read!(store, false, |connection| {
+            let arguments = bound::<sqlx::postgres::PgArguments>(|a| a.text(user_id))?;
+            sqlx::query_with(sql::LOAD_STATS, arguments)
+                .persistent(store.persistent())
+                .fetch_optional(&mut *connection)
+                .await?
+                .map(|row| row.stats_row())
+                .transpose()
+        })
     }
 
     async fn lock_rebuilds(store: &SqlxStore<Self>) -> Result<Box<dyn RebuildLock>, StoreError> {
-        Ok(Box::new(shadows::lock_rebuilds(&store.writes).await?))
+        Ok(Box::new(shadows::lock_rebuilds(&store.local).await?))
     }
 
     async fn read_log(
@@ -111,10 +157,43 @@ impl Backend for Postgres {
         after: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        events_after::<Postgres>(&mut *store.readers.acquire().await?, after, limit).await
+        read!(store, false, |connection| {
+            events_after::<Postgres>(connection, after, limit, store.persistent()).await
+        })
     }
 
     async fn write_shadows(store: &SqlxStore<Self>, models: ReadModels) -> Result<(), StoreError> {
         write_models(store, &models).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{open, without_pooler_flag};
+    use crate::store::StoreError;
+
+    #[tokio::test]
+    async fn behind_a_pooler_a_direct_url_is_required() {
+        // Refused before connecting anywhere: no server listens on port 1.
+        let opened = open("postgres://u@127.0.0.1:1/db?pgbouncer=true", None).await;
+        assert!(matches!(opened, Err(StoreError::NeedsDirectUrl)));
+    }
+
+    #[test]
+    fn the_pooler_flag_is_read_and_taken_out_of_the_url() {
+        let url = "postgres://u@h/db";
+        assert_eq!(without_pooler_flag(url), (url.to_owned(), false));
+        assert_eq!(
+            without_pooler_flag("postgres://u@h/db?pgbouncer=true"),
+            (url.to_owned(), true)
+        );
+        assert_eq!(
+            without_pooler_flag("postgres://u@h/db?sslmode=require&pgbouncer=true"),
+            ("postgres://u@h/db?sslmode=require".to_owned(), true)
+        );
+        assert_eq!(
+            without_pooler_flag("postgres://u@h/db?pgbouncer=false"),
+            ("postgres://u@h/db?pgbouncer=false".to_owned(), false)
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! rebuild run at a time.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, PgPool, Postgres};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres};
 
 use crate::store::StoreError;
 use crate::store::common::ShadowTables;
@@ -11,10 +12,12 @@ use crate::store::tx::{RebuildLock, Tables};
 /// The advisory lock a rebuild holds for its whole run (`"rebuild"` in ASCII).
 const REBUILD_LOCK: i64 = 0x0072_6562_7569_6c64;
 
-/// A session advisory lock on a connection of its own, held until released or until its
-/// process dies.
-pub(super) async fn lock_rebuilds(pool: &PgPool) -> Result<RebuildSession, StoreError> {
-    let mut connection = PgConnection::connect_with(&pool.connect_options()).await?;
+/// A session advisory lock on a connection of its own (to the direct URL: a transaction pooler
+/// cannot hold a session), held until released or until its process dies.
+pub(super) async fn lock_rebuilds(
+    session: &PgConnectOptions,
+) -> Result<RebuildSession, StoreError> {
+    let mut connection = PgConnection::connect_with(session).await?;
     let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
         .bind(REBUILD_LOCK)
         .fetch_one(&mut connection)
@@ -91,6 +94,8 @@ async fn indexes(
          where schemaname = current_schema() and tablename = $1",
     )
     .bind(table)
+    // Once per rebuild: never worth keeping prepared, and safe behind a transaction pooler.
+    .persistent(false)
     .fetch_all(&mut *connection)
     .await?;
     Ok(rows

@@ -82,6 +82,7 @@ pub(crate) async fn open(
         writes,
         local,
         outage: Default::default(),
+        pooled: false,
     })
 }
 

@@ -64,9 +64,7 @@ impl TestApp {
     /// [`start`](Self::start), with the command writer's deadlines given.
     pub async fn start_with(backend: Backend, deadlines: Deadlines) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
-        let store = tally::store::open(&db.url, SqliteOptions::default())
-            .await
-            .expect("open store");
+        let store = db.open_store(SqliteOptions::default()).await;
         let auth = Arc::new(
             Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
         );

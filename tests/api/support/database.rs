@@ -6,9 +6,12 @@
 //! is. `build.rs` applies the same rule at build time, so that the PostgreSQL tests are
 //! reported as ignored, with the reason, where neither is available.
 
+use std::sync::Arc;
+
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Connection, Executor, Row};
+use tally::store::{SqliteOptions, Store};
 use tempfile::TempDir;
 
 /// Which backend a test runs on.
@@ -22,7 +25,11 @@ pub enum Backend {
 /// Either is gone once this is dropped.
 pub struct TestDb {
     pub backend: Backend,
+    /// The URL the app uses; through a transaction pooler when
+    /// `TALLY_TEST_POSTGRES_DIRECT_URL` is set (see [`postgres_admin_url`]).
     pub url: String,
+    /// The PostgreSQL URL for a session of its own, when `url` goes through a pooler.
+    pub direct_url: Option<String>,
     /// The temporary folder (SQLite file, JWT secret); removed when the test ends.
     pub dir: TempDir,
     pool: RawPool,
@@ -95,6 +102,7 @@ impl TestDb {
                 Some(TestDb {
                     backend,
                     url,
+                    direct_url: None,
                     dir,
                     pool: RawPool::Sqlite(pool),
                     drop_on_drop: None,
@@ -102,7 +110,9 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let (admin_url, server) = postgres_admin_url()?;
-                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                let direct_admin_url = std::env::var("TALLY_TEST_POSTGRES_DIRECT_URL").ok();
+                let session_admin_url = direct_admin_url.clone().unwrap_or(admin_url.clone());
+                let mut admin = sqlx::PgConnection::connect(&session_admin_url)
                     .await
                     .unwrap_or_else(|error| panic!("{server} is unreachable: {error}"));
                 let name = format!("tally_t_{}", uuid::Uuid::now_v7().simple());
@@ -112,16 +122,34 @@ impl TestDb {
                     .expect("create test database");
                 let _ = admin.close().await;
                 let url = with_database(&admin_url, &name);
-                let pool = PgPool::connect_lazy(&url).expect("postgres url");
+                let direct_url = direct_admin_url.map(|direct| with_database(&direct, &name));
+                let pool = PgPool::connect_lazy(direct_url.as_ref().unwrap_or(&url))
+                    .expect("postgres url");
                 Some(TestDb {
                     backend,
                     url,
+                    direct_url,
                     dir,
                     pool: RawPool::Postgres(pool),
-                    drop_on_drop: Some(PgDatabase { admin_url, name }),
+                    drop_on_drop: Some(PgDatabase {
+                        admin_url: session_admin_url,
+                        name,
+                    }),
                 })
             }
         }
+    }
+
+    /// Opens the app's store on this database (through the pooler, when there is one).
+    pub async fn open_store(&self, sqlite: SqliteOptions) -> Arc<dyn Store> {
+        tally::store::open_with(&self.url, self.direct_url.as_deref(), sqlite)
+            .await
+            .expect("open store")
+    }
+
+    /// A URL for a session of its own: the direct one when the app's goes through a pooler.
+    pub fn session_url(&self) -> &str {
+        self.direct_url.as_deref().unwrap_or(&self.url)
     }
 
     /// Every stored row, rendered as text in a stable order.
@@ -215,7 +243,7 @@ impl TestDb {
                 HeldWrites::Sqlite(connection)
             }
             Backend::Postgres => {
-                let mut session = sqlx::PgConnection::connect(&self.url)
+                let mut session = sqlx::PgConnection::connect(self.session_url())
                     .await
                     .expect("connect");
                 session
@@ -297,6 +325,11 @@ impl Drop for TestDb {
 /// The server PostgreSQL test databases are created on, and what to call it in errors (not
 /// its URL, which may hold a password): `TALLY_TEST_POSTGRES_URL`, else the throwaway server.
 /// `None` (with the reason printed) when there is neither, except in CI.
+///
+/// Through a transaction pooler: `TALLY_TEST_POSTGRES_URL` names the pooler (with
+/// `?pgbouncer=true`) and `TALLY_TEST_POSTGRES_DIRECT_URL` the server behind it, which creates
+/// and drops the test databases and backs the raw views of what is stored (`.ci/run` runs the
+/// PostgreSQL tests so, through PgBouncer).
 fn postgres_admin_url() -> Option<(String, &'static str)> {
     if let Ok(url) = std::env::var("TALLY_TEST_POSTGRES_URL") {
         return Some((url, "the PostgreSQL server of TALLY_TEST_POSTGRES_URL"));
