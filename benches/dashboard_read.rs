@@ -2,7 +2,8 @@
 //! the naive way — the same four figures counted with `COUNT(*)` at query time — for one user
 //! with 1k, 10k and 100k tasks, in the same run.
 //!
-//! `cargo bench --bench dashboard_read` (PostgreSQL too with `TALLY_TEST_POSTGRES_URL`).
+//! `cargo bench --bench dashboard_read` (PostgreSQL too with `TALLY_TEST_POSTGRES_URL`, and through
+//! a transaction pooler with `TALLY_BENCH_POOLER_URL`; see `common::backends`).
 
 mod common;
 
@@ -109,12 +110,12 @@ fn dashboard_read(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("dashboard_read/{backend}"));
         group.measurement_time(common::measurement_time());
         for &tasks in sizes {
-            let (url, dir) = runtime.block_on(common::fresh_database(backend));
-            let store = runtime.block_on(common::open(&url, false));
+            let db = runtime.block_on(common::fresh_database(backend));
+            let store = runtime.block_on(db.open(false));
             runtime.block_on(common::seed(&store, tasks));
-            let (router, auth) = runtime.block_on(common::app(store.clone(), &dir));
+            let (router, auth) = runtime.block_on(common::app(store.clone(), &db.dir));
             let token = common::token(&auth, "seed-0");
-            let naive = runtime.block_on(Naive::connect(&url));
+            let naive = runtime.block_on(Naive::connect(db.session_url()));
             group.bench_with_input(BenchmarkId::new("row", tasks), &tasks, |b, _| {
                 b.to_async(&runtime).iter(|| read_row(&router, &token));
             });

@@ -89,8 +89,8 @@ fn fold_and_store_write(c: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(common::measurement_time());
     for backend in common::backends() {
-        let (url, _dir) = runtime.block_on(common::fresh_database(backend));
-        let store = runtime.block_on(common::open(&url, false));
+        let db = runtime.block_on(common::fresh_database(backend));
+        let store = runtime.block_on(db.open(false));
         runtime.block_on(common::seed(&store, tasks_per_user));
         let events = runtime.block_on(store.head_position()).unwrap() as u64;
         group.throughput(Throughput::Elements(events));

@@ -88,9 +88,9 @@ fn commands(c: &mut Criterion) {
         .build()
         .unwrap();
     for backend in common::backends() {
-        let (url, dir) = runtime.block_on(common::fresh_database(backend));
-        let store = runtime.block_on(common::open(&url, true));
-        let (router, auth) = runtime.block_on(common::app(store.clone(), &dir));
+        let db = runtime.block_on(common::fresh_database(backend));
+        let store = runtime.block_on(db.open(true));
+        let (router, auth) = runtime.block_on(common::app(store.clone(), &db.dir));
         let tokens: Arc<Vec<String>> = Arc::new(
             (0..CLIENTS)
                 .map(|i| common::token(&auth, &format!("bench-{i}")))
@@ -131,8 +131,8 @@ fn seed(c: &mut Criterion) {
             b.to_async(&runtime).iter_custom(|iterations| async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
-                    let (url, _dir) = common::fresh_database(backend).await;
-                    let store = common::open(&url, true).await;
+                    let db = common::fresh_database(backend).await;
+                    let store = db.open(true).await;
                     let commands = Arc::new(Commands::start(store.clone()));
                     let report =
                         tally::seed::seed(commands.clone(), users, tasks, ProgressBar::hidden())

@@ -25,49 +25,87 @@ pub fn quick() -> bool {
     std::env::var_os("TALLY_BENCH_QUICK").is_some()
 }
 
-/// The backends to measure: SQLite always, PostgreSQL when `TALLY_TEST_POSTGRES_URL` is set.
+/// The backends to measure: SQLite always; PostgreSQL when `TALLY_TEST_POSTGRES_URL` is set;
+/// PostgreSQL through a transaction pooler too when `TALLY_BENCH_POOLER_URL` is set as well
+/// (`postgres://user@host:port`, a PgBouncer in front of that server, e.g. `.ci/pgbouncer`'s).
 pub fn backends() -> Vec<&'static str> {
     let mut backends = vec!["sqlite"];
     if std::env::var_os("TALLY_TEST_POSTGRES_URL").is_some() {
         backends.push("postgres");
+        if std::env::var_os("TALLY_BENCH_POOLER_URL").is_some() {
+            backends.push("postgres-pooled");
+        }
     }
     backends
 }
 
-/// A fresh database of `backend`: its URL and the folder that holds it (SQLite).
-pub async fn fresh_database(backend: &str) -> (String, TempDir) {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    let url = match backend {
-        "sqlite" => format!("sqlite://{}", dir.path().join("bench.db").display()),
-        _ => {
-            use sqlx::{Connection, Executor};
-            let admin = std::env::var("TALLY_TEST_POSTGRES_URL").expect("postgres url");
-            let mut connection = sqlx::PgConnection::connect(&admin).await.expect("postgres");
-            let name = format!("tally_t_bench_{}", uuid::Uuid::now_v7().simple());
-            connection
-                .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
-                .await
-                .expect("create bench database");
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(base, _)| base);
-            format!("{base}/{name}")
-        }
-    };
-    (url, dir)
+/// A fresh database for a bench.
+pub struct BenchDb {
+    /// What the app connects to.
+    pub url: String,
+    /// The server itself, when `url` goes through a pooler.
+    pub direct_url: Option<String>,
+    /// Holds the SQLite file.
+    pub dir: TempDir,
 }
 
-/// Opens a store; `durable` picks SQLite's `synchronous=FULL` (commands) or NORMAL (set-up).
-pub async fn open(url: &str, durable: bool) -> Arc<dyn Store> {
-    tally::store::open(
-        url,
-        SqliteOptions {
+impl BenchDb {
+    /// A URL for a session of its own (the naive reads, the set-up).
+    pub fn session_url(&self) -> &str {
+        self.direct_url.as_deref().unwrap_or(&self.url)
+    }
+
+    /// Opens a store; `durable` picks SQLite's `synchronous=FULL` (commands) or NORMAL
+    /// (set-up).
+    pub async fn open(&self, durable: bool) -> Arc<dyn Store> {
+        let sqlite = SqliteOptions {
             full_sync: durable,
             ..SqliteOptions::default()
+        };
+        tally::store::open_with(&self.url, self.direct_url.as_deref(), sqlite)
+            .await
+            .expect("open store")
+    }
+}
+
+/// A fresh database of `backend` (see [`backends`]).
+pub async fn fresh_database(backend: &str) -> BenchDb {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    if backend == "sqlite" {
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        return BenchDb {
+            url,
+            direct_url: None,
+            dir,
+        };
+    }
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("TALLY_TEST_POSTGRES_URL").expect("postgres url");
+    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("postgres");
+    let name = format!("tally_t_bench_{}", uuid::Uuid::now_v7().simple());
+    connection
+        .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .await
+        .expect("create bench database");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    let direct = format!("{base}/{name}");
+    match backend {
+        "postgres-pooled" => {
+            let pooler = std::env::var("TALLY_BENCH_POOLER_URL").expect("pooler url");
+            BenchDb {
+                url: format!("{pooler}/{name}?pgbouncer=true"),
+                direct_url: Some(direct),
+                dir,
+            }
+        }
+        _ => BenchDb {
+            url: direct,
+            direct_url: None,
+            dir,
         },
-    )
-    .await
-    .expect("open store")
+    }
 }
 
 /// Users `seed-0` and `seed-1` with `tasks` tasks each, through the real command path.

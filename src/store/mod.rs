@@ -77,7 +77,6 @@ impl StoreError {
             StoreError::Database(error) => matches!(
                 error,
                 sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
                     | sqlx::Error::Protocol(_)
                     | sqlx::Error::PoolTimedOut
                     | sqlx::Error::PoolClosed

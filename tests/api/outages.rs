@@ -250,4 +250,9 @@ async fn an_unreachable_database_is_answered_503_at_once_and_found_again() {
     assert_eq!(after.status, StatusCode::CREATED, "{after:?}");
     let titles = db.texts("select title from tasks order by title").await;
     assert_eq!(titles, ["after the outage", "before the outage"]);
+    let report = store
+        .verify(false, chrono::Utc::now())
+        .await
+        .expect("verify");
+    assert!(report.is_clean(), "{report:?}");
 }

@@ -27,9 +27,14 @@ use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
 use super::tx::{Lock, RebuildLock};
 
-/// What every write transaction takes first: a transaction-level advisory lock on the key
-/// every tally writer uses, `"tally"` in ASCII (0x74616c6c79).
-pub const WRITE_LOCK: &str = "select pg_advisory_xact_lock(499850701945)";
+/// How every write transaction begins, in one round trip: a bound on how long it waits for a
+/// lock (the writer's batch deadline: without it, a batch the writer gave up on would leave
+/// its server process queued for the lock until it got it), then the transaction-level
+/// advisory lock on the key every tally writer uses, `"tally"` in ASCII (0x74616c6c79).
+/// `set local` ends with the transaction, so this is safe behind a transaction pooler.
+pub const WRITE_LOCK: &str = "begin; \
+     set local lock_timeout = '10s'; \
+     select pg_advisory_xact_lock(499850701945)";
 
 /// How long a caller waits for a pooled connection, opening one included: how long the first
 /// caller takes to learn that the database is down (the rest learn at once; see
@@ -111,7 +116,7 @@ impl Backend for Postgres {
 
     fn begin(lock: Lock) -> &'static [&'static str] {
         match lock {
-            Lock::Writers => &["begin", WRITE_LOCK],
+            Lock::Writers => &[WRITE_LOCK],
             Lock::Shadow => &["begin"],
             Lock::Snapshot => &["begin isolation level repeatable read read only"],
         }
