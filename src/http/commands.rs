@@ -8,9 +8,10 @@ use axum::routing::{patch, post, put};
 use axum::{Json, Router};
 use projections::Permission;
 use serde::{Deserialize, Serialize};
+use tower_http::timeout::RequestBodyDeadlineLayer;
 use uuid::Uuid;
 
-use super::AppState;
+use super::{AppState, REQUEST_TIMEOUT};
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
 use crate::commands::{CommandOutcome, Submission};
@@ -26,6 +27,9 @@ pub fn router() -> Router<AppState> {
             "/api/tasks/{id}/shares/{user_id}",
             put(share).delete(unshare),
         )
+        // A body has this long to arrive, in all. Only here: reads take no body, and the
+        // deadline's timer would cost every dashboard read.
+        .layer(RequestBodyDeadlineLayer::new(REQUEST_TIMEOUT))
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tower_http::timeout::RequestBodyDeadlineLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authenticator;
@@ -74,7 +73,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits))
-        .layer(RequestBodyDeadlineLayer::new(REQUEST_TIMEOUT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -84,7 +82,7 @@ pub fn router(state: AppState) -> Router {
 ///
 /// Commands are not cut off here: cancelling one whose batch has begun could not say whether
 /// it was applied. Their time is bounded where that is known, by the writer's
-/// [`Deadlines`](crate::commands::Deadlines), and their body's by [`RequestBodyDeadlineLayer`].
+/// [`Deadlines`](crate::commands::Deadlines), and their body's by the commands' router.
 async fn limits(request: Request, next: Next) -> Response {
     let declared = request
         .headers()
