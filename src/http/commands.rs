@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use uuid::Uuid;
 
-use super::{AppState, REQUEST_TIMEOUT};
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
+use super::{AppState, REQUEST_TIMEOUT};
 use crate::commands::{CommandOutcome, Submission};
 use crate::domain::{Command, CommandRequest, Description, Title};
 
