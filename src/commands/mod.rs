@@ -6,6 +6,8 @@
 //! trait ([`Transactions`](crate::store::tx::Transactions)); storage does not know it exists.
 
 mod batch;
+mod commit;
+mod ticket;
 mod writer;
 
 use std::sync::Arc;

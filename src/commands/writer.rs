@@ -6,18 +6,18 @@
 //! so two racing commands on one task can never both win: the second is decided against the
 //! first one's result.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
-use super::batch::run_batch;
+use super::commit::commit_batch;
+use super::ticket::{Claim, Reply, Ticket};
 use super::{CommandError, CommandResult, Submission};
-use crate::store::StoreError;
-use crate::store::tx::{Lock, Transactions};
+use crate::store::tx::Transactions;
 
 /// The most commands committed together; bounds the latency one batch adds. Bulk loads gain
 /// from large batches (each page a batch touches is written once per batch): 256 → 1,024 made
@@ -48,86 +48,10 @@ impl Default for Deadlines {
     }
 }
 
-type Reply = oneshot::Sender<CommandResult>;
-type Answer = oneshot::Receiver<CommandResult>;
-
 struct Job {
     submission: Submission,
     claim: Arc<Claim>,
     reply: Reply,
-}
-
-/// Who owns a queued command: the writer once it takes it, nobody once its submitter
-/// withdraws it. Exactly one of the two can happen, so a withdrawn command is never applied.
-#[derive(Default)]
-struct Claim(AtomicU8);
-
-const QUEUED: u8 = 0;
-const TAKEN: u8 = 1;
-const WITHDRAWN: u8 = 2;
-
-impl Claim {
-    fn settle(&self, to: u8) -> bool {
-        (self
-            .0
-            .compare_exchange(QUEUED, to, Ordering::AcqRel, Ordering::Acquire))
-        .is_ok()
-    }
-
-    /// The writer takes the command; false if it was withdrawn.
-    fn take(&self) -> bool {
-        self.settle(TAKEN)
-    }
-
-    /// The submitter gives up on the command; false if the writer has it already.
-    fn withdraw(&self) -> bool {
-        self.settle(WITHDRAWN)
-    }
-}
-
-/// A queued command's claim and answer. Dropped unanswered (its request timed out, its client
-/// went away), it withdraws the command if the writer has not taken it yet.
-struct Ticket {
-    claim: Arc<Claim>,
-    answer: Answer,
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.claim.withdraw();
-    }
-}
-
-impl Ticket {
-    /// The command's answer; if the writer has not taken it by `deadline`, it is withdrawn
-    /// and answered [`CommandError::TimedOut`]. Once taken, the batch's own deadline bounds
-    /// the wait.
-    async fn answer_by(mut self, deadline: Instant) -> CommandResult {
-        match timeout_at(deadline, &mut self.answer).await {
-            Ok(answer) => self.unanswered_if(answer),
-            Err(_) if self.claim.withdraw() => Err(CommandError::TimedOut),
-            Err(_) => self.answer().await,
-        }
-    }
-
-    /// The command's answer, however long it takes.
-    async fn answer(mut self) -> CommandResult {
-        let answer = (&mut self.answer).await;
-        self.unanswered_if(answer)
-    }
-
-    /// The answer received, or, if the writer went away without one, what that means: never
-    /// taken, so never applied; or taken, and then nobody knows.
-    fn unanswered_if(
-        &self,
-        answer: Result<CommandResult, oneshot::error::RecvError>,
-    ) -> CommandResult {
-        match answer {
-            Ok(answer) => answer,
-            Err(_) if self.claim.withdraw() => Err(CommandError::WriterStopped),
-            Err(_) => Err(CommandError::OutcomeUnknown),
-        }
-    }
 }
 
 /// The way in for commands: a handle to the one writer task of this process.
@@ -201,18 +125,17 @@ impl Commands {
             .expect("writer lock")
             .clone()
             .ok_or(CommandError::WriterStopped)?;
-        let (reply, answer) = oneshot::channel();
-        let claim = Arc::new(Claim::default());
+        let (ticket, claim, reply) = Ticket::new();
         let job = Job {
             submission,
-            claim: claim.clone(),
+            claim,
             reply,
         };
         sender
             .send(job)
             .await
             .map_err(|_| CommandError::WriterStopped)?;
-        Ok(Ticket { claim, answer })
+        Ok(ticket)
     }
 
     /// How many commands the writer has taken from the queue (to run them) since it started.
@@ -258,7 +181,10 @@ async fn write_loop(
         taken.fetch_add(batch.len() as u64, Ordering::AcqRel);
         let store = store.clone();
         let running = tokio::spawn(async move {
-            let results = commit_batch(store.as_ref(), &batch, deadline).await;
+            let submissions: Vec<&Submission> = batch.iter().map(|job| &job.submission).collect();
+            // One deadline for the batch and any retries of its commands.
+            let deadline = Instant::now() + deadline;
+            let results = commit_batch(store.as_ref(), &submissions, deadline).await;
             for (job, result) in batch.into_iter().zip(results) {
                 // A submitter that went away (client disconnected) still had its command committed.
                 let _ = job.reply.send(result);
@@ -267,117 +193,6 @@ async fn write_loop(
         if let Err(error) = running.await {
             tracing::error!(%error, "a command batch failed; its commands' outcome is unknown");
         }
-    }
-}
-
-/// Why a whole batch failed, and so what each of its commands is answered.
-enum BatchFailure {
-    /// The database refused a statement. One command's data may be the cause, so each command
-    /// is tried again alone.
-    Refused(StoreError),
-    /// Nothing was applied: the database could not do it now, or the batch ran out of time
-    /// before its commit was sent.
-    NotApplied(Arc<StoreError>),
-    /// The commit was sent, and whether it took effect is unknown.
-    OutcomeUnknown,
-}
-
-impl BatchFailure {
-    /// A failure before the commit was sent: the transaction rolls back, so nothing applied.
-    fn before_commit(error: StoreError) -> Self {
-        if error.is_transient() {
-            BatchFailure::NotApplied(Arc::new(error))
-        } else {
-            BatchFailure::Refused(error)
-        }
-    }
-
-    /// What each of the batch's `size` commands is answered.
-    fn answers(self, size: usize) -> Vec<CommandResult> {
-        let each = |error: &dyn Fn() -> CommandError| (0..size).map(|_| Err(error())).collect();
-        match self {
-            BatchFailure::Refused(error) => {
-                tracing::error!(%error, "command failed in the store");
-                let error = Arc::new(error);
-                each(&|| CommandError::Store(error.clone()))
-            }
-            BatchFailure::NotApplied(error) => {
-                tracing::warn!(%error, size, "the database could not take a batch; nothing applied");
-                each(&|| CommandError::Unavailable(error.clone()))
-            }
-            BatchFailure::OutcomeUnknown => {
-                tracing::error!(
-                    size,
-                    "a batch's commit went unanswered; its outcome is unknown"
-                );
-                each(&|| CommandError::OutcomeUnknown)
-            }
-        }
-    }
-}
-
-/// Commits the batch together; if the database refuses it, runs each command alone so that
-/// one command's failure is not every command's. A batch that failed for any other reason
-/// failed for all its commands alike: retrying them alone would only repeat it (or, after an
-/// unanswered commit, apply them twice).
-async fn commit_batch(
-    store: &dyn Transactions,
-    batch: &[Job],
-    deadline: Duration,
-) -> Vec<CommandResult> {
-    // One deadline for the batch and any retries of its commands.
-    let deadline = Instant::now() + deadline;
-    match commit_together(store, batch, deadline).await {
-        Ok(results) => results,
-        Err(BatchFailure::Refused(error)) if batch.len() > 1 => {
-            tracing::warn!(%error, size = batch.len(), "batch refused; retrying its commands one by one");
-            let mut results = Vec::with_capacity(batch.len());
-            for job in batch {
-                let alone = commit_together(store, std::slice::from_ref(job), deadline).await;
-                results.extend(alone.unwrap_or_else(|failure| failure.answers(1)));
-            }
-            results
-        }
-        Err(failure) => failure.answers(batch.len()),
-    }
-}
-
-/// Runs the batch in one transaction of its own and commits it, by `deadline`.
-async fn commit_together(
-    store: &dyn Transactions,
-    batch: &[Job],
-    deadline: Instant,
-) -> Result<Vec<CommandResult>, BatchFailure> {
-    let submissions: Vec<&Submission> = batch.iter().map(|job| &job.submission).collect();
-    let decided = timeout_at(deadline, async {
-        let mut tx = store.begin(Lock::Writers).await?;
-        match run_batch(tx.as_mut(), &submissions).await {
-            Ok(results) => Ok((tx, results)),
-            Err(error) => {
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::warn!(%rollback, "rollback failed");
-                }
-                Err(error)
-            }
-        }
-    })
-    .await;
-    // Out of time here, the transaction was dropped unfinished: its connection is closed and
-    // the database rolls it back.
-    let (tx, results) = match decided {
-        Ok(Ok(decided)) => decided,
-        Ok(Err(error)) => return Err(BatchFailure::before_commit(error)),
-        Err(_) => return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut))),
-    };
-    if Instant::now() >= deadline {
-        return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut)));
-    }
-    match timeout_at(deadline, tx.commit()).await {
-        Ok(Ok(())) => Ok(results),
-        Ok(Err(error)) if error.is_commit_refused() => Err(BatchFailure::before_commit(error)),
-        // The connection failed or went silent with the commit in flight, or the database
-        // answered an error that does not prove the commit did not happen.
-        Ok(Err(_)) | Err(_) => Err(BatchFailure::OutcomeUnknown),
     }
 }
 
@@ -391,7 +206,8 @@ mod tests {
 
     use super::*;
     use crate::domain::{Command, CommandRequest, Description, Title, UserId};
-    use crate::store::tx::Tx;
+    use crate::store::StoreError;
+    use crate::store::tx::{Lock, Tx};
     use crate::store::{SqliteOptions, Store};
 
     /// A real SQLite store whose first transaction panics as it opens: a bug in a batch.
