@@ -1,68 +1,125 @@
 //! The write side's routes: each parses its input, submits one command and answers
 //! `{"task_id", "version", "position"}`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{patch, post, put};
-use axum::{Json, Router};
 use projections::Permission;
 use serde::{Deserialize, Serialize};
 use tower_http::timeout::RequestBodyDeadlineLayer;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, Schema};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
+use super::openapi::{CommandHeaderParams, CommandProblems, empty_body, one_of};
 use super::{AppState, REQUEST_TIMEOUT};
 use crate::commands::{CommandOutcome, Submission};
 use crate::domain::{Command, CommandRequest, Description, Title};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tasks", post(create))
-        .route("/api/tasks/{id}", patch(edit).delete(delete))
-        .route("/api/tasks/{id}/complete", post(complete))
-        .route("/api/tasks/{id}/reopen", post(reopen))
-        .route(
-            "/api/tasks/{id}/shares/{user_id}",
-            put(share).delete(unshare),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(edit, delete))
+        .routes(routes!(complete))
+        .routes(routes!(reopen))
+        .routes(routes!(share, unshare))
         // A body has this long to arrive, in all. Only here: reads take no body, and the
         // deadline's timer would cost every dashboard read.
         .layer(RequestBodyDeadlineLayer::new(REQUEST_TIMEOUT))
 }
 
-#[derive(Deserialize)]
+/// A new task. Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTask {
+    /// Some visible text (not only spaces or invisible characters), at most 200 characters,
+    /// no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    /// At most 10,000 characters; line breaks and tabs but no other control characters.
     #[serde(default)]
+    #[schema(max_length = 10000, nullable = false)]
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The fields to change; those left out stay as they are. Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EditTask {
+    /// As in create.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
     title: Option<String>,
+    /// As in create.
     #[serde(default)]
+    #[schema(max_length = 10000, nullable = false)]
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The permission to give. Unknown fields are refused.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ShareTask {
+    /// `view` or `edit`.
+    #[schema(schema_with = share_permission)]
     permission: String,
 }
 
+fn share_permission() -> Object {
+    one_of(&["view", "edit"])
+}
+
+/// What a command without a body accepts: none, `{}` or `null` (as [`NoBody`] parses it).
+struct Empty;
+
+impl PartialSchema for Empty {
+    fn schema() -> RefOr<Schema> {
+        empty_body().into()
+    }
+}
+
+impl ToSchema for Empty {}
+
 /// The body of every successful command.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = CommandResult)]
 struct CommandBody {
     task_id: Uuid,
+    /// The task's version after the command (what `If-Match` names next).
     version: i64,
+    /// The global log position of the last event the command appended (the current one when
+    /// it changed nothing).
     position: i64,
 }
 
+/// Create a task owned by the caller.
+#[utoipa::path(
+    post,
+    path = "/api/tasks",
+    tag = "commands",
+    operation_id = "createTask",
+    security(("bearer" = [])),
+    params(CommandHeaderParams),
+    request_body = CreateTask,
+    responses((status = 201, body = CommandBody, headers(
+            ("Location" = String, description = "`/api/tasks/{id}` of the new task."),
+            ("ETag" = String, description = "`\"<version>\"`: the task's version now."),
+        ), links(
+            ("GetTask" = (operation_id = "getTask", parameters(("id" = "$response.body#/task_id")))),
+            ("EditTask" = (operation_id = "editTask", parameters(("id" = "$response.body#/task_id")))),
+            ("CompleteTask" = (operation_id = "completeTask", parameters(("id" = "$response.body#/task_id")))),
+            ("ReopenTask" = (operation_id = "reopenTask", parameters(("id" = "$response.body#/task_id")))),
+            ("DeleteTask" = (operation_id = "deleteTask", parameters(("id" = "$response.body#/task_id")))),
+            ("ShareTask" = (operation_id = "shareTask", parameters(("id" = "$response.body#/task_id")))),
+            ("GetTaskEvents" = (operation_id = "getTaskEvents", parameters(("id" = "$response.body#/task_id")))),
+        )), CommandProblems),
+)]
 async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -84,6 +141,17 @@ async fn create(
     .await
 }
 
+/// Change a task's title or description: its owner or an editor. No event when nothing changes.
+#[utoipa::path(
+    patch,
+    path = "/api/tasks/{id}",
+    tag = "commands",
+    operation_id = "editTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), CommandHeaderParams),
+    request_body = EditTask,
+    responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
+)]
 async fn edit(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -103,6 +171,17 @@ async fn edit(
     submit(&state, caller, task_id, command, &headers, Some(&body.raw)).await
 }
 
+/// Complete a pending task: its owner or an editor. 409 when it is completed already.
+#[utoipa::path(
+    post,
+    path = "/api/tasks/{id}/complete",
+    tag = "commands",
+    operation_id = "completeTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), CommandHeaderParams),
+    request_body(content = Option<Empty>, content_type = "application/json", description = "None, `{}` or `null`."),
+    responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
+)]
 async fn complete(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -113,6 +192,17 @@ async fn complete(
     submit(&state, caller, task_id, Command::Complete, &headers, None).await
 }
 
+/// Reopen a completed task: its owner or an editor. 409 when it is pending.
+#[utoipa::path(
+    post,
+    path = "/api/tasks/{id}/reopen",
+    tag = "commands",
+    operation_id = "reopenTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), CommandHeaderParams),
+    request_body(content = Option<Empty>, content_type = "application/json", description = "None, `{}` or `null`."),
+    responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
+)]
 async fn reopen(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -123,6 +213,17 @@ async fn reopen(
     submit(&state, caller, task_id, Command::Reopen, &headers, None).await
 }
 
+/// Delete a task: its owner only. Afterwards it is 404 for everyone and counts nowhere.
+#[utoipa::path(
+    delete,
+    path = "/api/tasks/{id}",
+    tag = "commands",
+    operation_id = "deleteTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), CommandHeaderParams),
+    request_body(content = Option<Empty>, content_type = "application/json", description = "None, `{}` or `null`."),
+    responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
+)]
 async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -133,6 +234,17 @@ async fn delete(
     submit(&state, caller, task_id, Command::Delete, &headers, None).await
 }
 
+/// Share a task with another user, or change the permission of an existing share: its owner only. Idempotent.
+#[utoipa::path(
+    put,
+    path = "/api/tasks/{id}/shares/{user_id}",
+    tag = "commands",
+    operation_id = "shareTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), ("user_id" = String, Path, description = "The user to share with: 1 to 128 characters, no control characters."), CommandHeaderParams),
+    request_body = ShareTask,
+    responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
+)]
 async fn share(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -154,6 +266,17 @@ async fn share(
     submit(&state, caller, task_id, command, &headers, Some(&body.raw)).await
 }
 
+/// Stop sharing a task with a user: its owner only. 404 when there is no such share.
+#[utoipa::path(
+    delete,
+    path = "/api/tasks/{id}/shares/{user_id}",
+    tag = "commands",
+    operation_id = "unshareTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), ("user_id" = String, Path, description = "The user to share with: 1 to 128 characters, no control characters."), CommandHeaderParams),
+    request_body(content = Option<Empty>, content_type = "application/json", description = "None, `{}` or `null`."),
+    responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
+)]
 async fn unshare(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -1,26 +1,30 @@
 //! The dashboard queries: every one reads the caller's single `dashboard_stats` row.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use projections::DashboardFigures;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Object;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::Caller;
+use super::openapi::{ReadProblems, one_of};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/dashboard", get(everything))
-        .route("/api/dashboard/statistics", get(statistics))
-        .route("/api/dashboard/activity", get(activity))
-        .route("/api/dashboard/breakdown", get(breakdown))
-        .route("/api/dashboard/shared", get(shared))
-        .route("/api/dashboard/health", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(everything))
+        .routes(routes!(statistics))
+        .routes(routes!(activity))
+        .routes(routes!(breakdown))
+        .routes(routes!(shared))
+        .routes(routes!(health))
 }
 
 /// The caller's figures now: one single-row read. No row yet means all zeros.
@@ -34,25 +38,67 @@ async fn figures(state: &AppState, caller: &Caller) -> Result<DashboardFigures, 
         .unwrap_or_default())
 }
 
-#[derive(Serialize)]
+/// Every figure of the caller's dashboard. Tasks the caller owns unless said otherwise;
+/// deleted tasks count nowhere; days and ISO weeks are UTC.
+#[derive(Serialize, ToSchema)]
 struct Everything {
-    #[serde(flatten)]
-    figures: DashboardFigures,
+    /// Tasks the caller owns: `pending + completed`.
+    total: i64,
+    pending: i64,
+    completed: i64,
+    /// Tasks other users have shared **with** the caller (not tasks the caller shared).
+    shared: i64,
+    /// Of `shared`, those the caller may only view.
+    view_only: i64,
+    /// Of `shared`, those the caller may edit.
+    can_edit: i64,
+    /// Owned tasks created today.
+    created_today: i64,
+    /// Owned tasks completed now whose latest completion fell today.
+    completed_today: i64,
+    /// Owned tasks created since Monday 00:00 UTC.
+    created_this_week: i64,
+    /// Owned tasks completed now whose latest completion fell this ISO week.
+    completed_this_week: i64,
+    /// `100 * completed / total`, rounded to 2 decimals; 0 when `total` is 0.
+    completion_rate: f64,
+    /// The same as `shared`.
     total_shared: i64,
 }
 
+/// The caller's whole dashboard.
+///
+/// A user with no tasks gets zeros. Once a command has answered 2xx, this reflects it.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard",
+    tag = "dashboard",
+    operation_id = "getDashboard",
+    security(("bearer" = [])),
+    responses((status = 200, body = Everything), ReadProblems),
+)]
 async fn everything(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Everything>, ApiError> {
-    let figures = figures(&state, &caller).await?;
+    let f = figures(&state, &caller).await?;
     Ok(Json(Everything {
-        total_shared: figures.shared,
-        figures,
+        total: f.total,
+        pending: f.pending,
+        completed: f.completed,
+        shared: f.shared,
+        view_only: f.view_only,
+        can_edit: f.can_edit,
+        created_today: f.created_today,
+        completed_today: f.completed_today,
+        created_this_week: f.created_this_week,
+        completed_this_week: f.completed_this_week,
+        completion_rate: f.completion_rate,
+        total_shared: f.shared,
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Statistics {
     total: i64,
     pending: i64,
@@ -60,6 +106,15 @@ struct Statistics {
     shared: i64,
 }
 
+/// How many tasks the caller owns, by status, and how many are shared with the caller.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard/statistics",
+    tag = "dashboard",
+    operation_id = "getStatistics",
+    security(("bearer" = [])),
+    responses((status = 200, body = Statistics), ReadProblems),
+)]
 async fn statistics(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,7 +128,7 @@ async fn statistics(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Activity {
     created_today: i64,
     completed_today: i64,
@@ -82,6 +137,15 @@ struct Activity {
     completion_rate: f64,
 }
 
+/// What the caller created and completed today and this ISO week (UTC), and the completion rate.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard/activity",
+    tag = "dashboard",
+    operation_id = "getActivity",
+    security(("bearer" = [])),
+    responses((status = 200, body = Activity), ReadProblems),
+)]
 async fn activity(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,13 +160,22 @@ async fn activity(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Breakdown {
     pending: i64,
     completed: i64,
     total: i64,
 }
 
+/// The caller's owned tasks by status.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard/breakdown",
+    tag = "dashboard",
+    operation_id = "getBreakdown",
+    security(("bearer" = [])),
+    responses((status = 200, body = Breakdown), ReadProblems),
+)]
 async fn breakdown(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,13 +188,22 @@ async fn breakdown(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Shared {
     total_shared: i64,
     view_only: i64,
     can_edit: i64,
 }
 
+/// Tasks shared with the caller, by permission.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard/shared",
+    tag = "dashboard",
+    operation_id = "getShared",
+    security(("bearer" = [])),
+    responses((status = 200, body = Shared), ReadProblems),
+)]
 async fn shared(State(state): State<AppState>, caller: Caller) -> Result<Json<Shared>, ApiError> {
     let f = figures(&state, &caller).await?;
     Ok(Json(Shared {
@@ -131,12 +213,16 @@ async fn shared(State(state): State<AppState>, caller: Caller) -> Result<Json<Sh
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Health {
+    /// `ok` when the database is reachable and commands are accepted.
+    #[schema(schema_with = health_status)]
     status: &'static str,
     timestamp: DateTime<Utc>,
+    #[schema(schema_with = database_status)]
     database: &'static str,
     /// `accepting`, or `stopped` when the command writer cannot take commands.
+    #[schema(schema_with = commands_status)]
     commands: &'static str,
     /// Position of the newest event in the log.
     last_position: Option<i64>,
@@ -144,7 +230,7 @@ struct Health {
 }
 
 /// How far one projection has applied the log.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ProjectionHealth {
     name: String,
     version: i32,
@@ -156,6 +242,16 @@ struct ProjectionHealth {
 
 /// Unauthenticated: whether the service can reach its database and take commands, how far
 /// the log goes and how far each projection has followed it. 503 when either fails.
+#[utoipa::path(
+    get,
+    path = "/api/dashboard/health",
+    tag = "operations",
+    operation_id = "getHealth",
+    responses(
+        (status = 200, body = Health, description = "The database is reachable and commands are accepted."),
+        (status = 503, body = Health, description = "The database is unreachable or the command writer has stopped."),
+    ),
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let timestamp = state.clock.now();
     let accepting = state.commands.is_accepting();
@@ -199,4 +295,16 @@ async fn health(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+fn health_status() -> Object {
+    one_of(&["ok", "unavailable"])
+}
+
+fn database_status() -> Object {
+    one_of(&["reachable", "unreachable"])
+}
+
+fn commands_status() -> Object {
+    one_of(&["accepting", "stopped"])
 }

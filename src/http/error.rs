@@ -56,11 +56,19 @@ pub enum ApiError {
 }
 
 /// An RFC 9457 problem document.
-#[derive(Serialize)]
-struct Problem {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// What went wrong, as a slug: `malformed-request`, `unauthorized`, `forbidden`,
+    /// `not-found`, `invalid-transition`, `version-mismatch`, `payload-too-large`,
+    /// `unsupported-media-type`, `validation`, `idempotency-key-reuse`,
+    /// `method-not-allowed`, `timeout`, `unavailable`, `outcome-unknown` or `internal`.
+    #[schema(example = "not-found")]
     r#type: &'static str,
+    /// A short, fixed summary of the type.
     title: &'static str,
+    /// The HTTP status, repeated.
     status: u16,
+    /// What happened this time, for a person to read.
     detail: String,
 }
 

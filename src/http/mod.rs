@@ -5,6 +5,7 @@ mod commands;
 mod dashboard;
 pub mod error;
 mod extract;
+mod openapi;
 mod tasks;
 
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Authenticator;
 use crate::clock::Clock;
@@ -63,12 +66,24 @@ impl AppState {
     }
 }
 
-/// The whole API.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every API route, each with its description.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(commands::router())
         .merge(tasks::router())
         .merge(dashboard::router())
+        .merge(openapi::router())
+}
+
+/// The API's OpenAPI description, as `GET /api/openapi.json` serves it.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api().split_for_parts();
+    api.merge(openapi::docs())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,17 +1,21 @@
 //! The task queries: one task, a page of tasks, a task's history.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use projections::{RecordedEvent, TaskEvent, TaskStatus, TaskView};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, TaskId};
+use super::openapi::{ReadProblems, one_of};
 use crate::domain::UserId;
 use crate::store::{Scope, TaskListQuery};
 
@@ -19,35 +23,56 @@ use crate::store::{Scope, TaskListQuery};
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/tasks", get(list))
-        .route("/api/tasks/{id}", get(show))
-        .route("/api/tasks/{id}/events", get(history))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(history))
 }
 
 /// A task as the contract shows it to one caller.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Task)]
 pub struct TaskJson {
     id: Uuid,
     owner_id: String,
     title: String,
     description: String,
+    #[schema(schema_with = task_status)]
     status: TaskStatus,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The latest completion, while the task is completed.
     completed_at: Option<DateTime<Utc>>,
+    /// The task's stream version: what `If-Match` names.
     version: i64,
+    /// The caller's relation to the task.
+    #[schema(schema_with = task_permission)]
     permission: &'static str,
-    /// Only the owner sees who else has the task.
+    /// Whom the task is shared with; only its owner gets this field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     shares: Option<Vec<ShareJson>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Share)]
 struct ShareJson {
     user_id: String,
+    #[schema(schema_with = share_permission)]
     permission: &'static str,
+}
+
+fn task_status() -> Object {
+    one_of(&["pending", "completed"])
+}
+
+fn task_permission() -> Object {
+    one_of(&["owner", "edit", "view"])
+}
+
+fn share_permission() -> Object {
+    one_of(&["view", "edit"])
 }
 
 impl TaskJson {
@@ -85,6 +110,16 @@ impl TaskJson {
     }
 }
 
+/// One task, for its owner and those it is shared with (404 for anyone else).
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    operation_id = "getTask",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id.")),
+    responses((status = 200, body = TaskJson), ReadProblems),
+)]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -96,21 +131,45 @@ async fn show(
         .ok_or_else(|| ApiError::NotFound("no such task".into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// `owned` (the default): the caller's own tasks; `shared`: tasks shared with the caller.
+    #[param(value_type = Option<String>, schema_with = list_scope)]
     scope: Option<String>,
+    /// Only tasks with this status.
+    #[param(value_type = Option<String>, schema_with = task_status)]
     status: Option<String>,
+    /// Page size, 1 to 200; 50 when absent.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(value_type = Option<Uuid>)]
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+fn list_scope() -> Object {
+    one_of(&["owned", "shared"])
+}
+
+/// A page of tasks, newest first.
+#[derive(Serialize, ToSchema)]
 struct TaskPage {
     items: Vec<TaskJson>,
     /// Pass as `cursor` for the next page; `null` on the last one.
     next_cursor: Option<String>,
 }
 
+/// The caller's tasks, or those shared with the caller, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/tasks",
+    tag = "tasks",
+    operation_id = "listTasks",
+    security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, body = TaskPage), ReadProblems),
+)]
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -159,20 +218,27 @@ async fn list(
 }
 
 /// One event of a task's history.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = TaskHistoryEvent)]
 struct EventJson {
     position: i64,
     event_id: Uuid,
     version: i64,
+    /// `TaskCreated`, `TaskEdited`, `TaskCompleted`, `TaskReopened`, `TaskDeleted`,
+    /// `TaskShared`, `SharePermissionChanged` or `TaskUnshared`.
     #[serde(rename = "type")]
     event_type: &'static str,
     /// Who ran the command; `null` for a sharee other than the caller, seen by a non-owner.
     actor: Option<String>,
     recorded_at: DateTime<Utc>,
+    /// The event's fields; a share event's `recipient_id` is `null` for anyone but the owner,
+    /// the recipient and the task's owner's own shares.
+    #[schema(value_type = Object)]
     payload: serde_json::Value,
 }
 
-#[derive(Serialize)]
+/// A page of a task's history, oldest first.
+#[derive(Serialize, ToSchema)]
 struct History {
     task_id: Uuid,
     events: Vec<EventJson>,
@@ -180,13 +246,27 @@ struct History {
     next_after: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// Page size, 1 to 200; 50 when absent.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
-    /// Only events after this log position.
+    /// Only events after this log position (`next_after` of the previous page).
+    #[param(value_type = Option<i64>, minimum = 0)]
     after: Option<String>,
 }
 
+/// A task's history, oldest first, for its owner and those it is shared with.
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}/events",
+    tag = "tasks",
+    operation_id = "getTaskEvents",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The task's id."), HistoryParams),
+    responses((status = 200, body = History), ReadProblems),
+)]
 async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,

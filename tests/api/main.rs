@@ -20,6 +20,8 @@
 //! - `authentication`: which tokens open the API under which key configuration; keys at startup.
 //!
 //! The server
+//! - `api_description`: the OpenAPI spec covers every route and method the server answers,
+//!   agrees with `docs/API.md` and holds together; the docs page loads nothing from elsewhere.
 //! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
 //!   cannot keep others out past it (a real server on a port of its own).
 //!
@@ -73,6 +75,7 @@ mod authentication;
 mod errors;
 
 // The server.
+mod api_description;
 mod connections;
 
 // Storage.

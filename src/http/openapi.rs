@@ -1,0 +1,206 @@
+//! The API's description: OpenAPI 3.1 generated from the handlers' own annotations (so a
+//! route cannot exist without its description), served at `GET /api/openapi.json`, and the
+//! interactive docs page at `/docs` (Swagger UI, shipped inside the binary: it works offline).
+//!
+//! The human description, `docs/API.md`, is the spec's `info.description`, so the two are
+//! one text.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{self, Components};
+use utoipa::{IntoParams, IntoResponses, Modify};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::AppState;
+use super::error::Problem;
+
+/// The parts of the spec no handler owns: title, the human description, the security scheme.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "tally",
+        description = include_str!("../../docs/API.md"),
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerJwt),
+    tags(
+        (name = "commands", description = "The write side: each command appends events and answers `{task_id, version, position}`."),
+        (name = "tasks", description = "Tasks as their owner and those they are shared with see them."),
+        (name = "dashboard", description = "The caller's figures: every one a single-row read."),
+        (name = "operations", description = "For operators and tools: health, this description."),
+    ),
+)]
+pub struct ApiDoc;
+
+struct BearerJwt;
+
+impl Modify for BearerJwt {
+    fn modify(&self, spec: &mut openapi::OpenApi) {
+        let components = spec.components.get_or_insert_with(Components::new);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT whose `sub` is the caller's user id; `exp` is required. \
+                         `tally token --user NAME` prints one signed with the server's secret.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
+}
+
+/// The docs page, reading the spec from `/api/openapi.json`.
+pub fn docs() -> Router<AppState> {
+    SwaggerUi::new("/docs")
+        .config(
+            Config::new(["/api/openapi.json"])
+                // Swagger UI's default asks validator.swagger.io for a badge: a request that
+                // leaves the machine.
+                .validator_url("none")
+                .try_it_out_enabled(true),
+        )
+        .into()
+}
+
+/// The spec, serialised once.
+static SPEC_JSON: LazyLock<String> = LazyLock::new(|| {
+    super::spec()
+        .to_json()
+        .expect("an OpenAPI document always serialises")
+});
+
+/// This document: every route, its parameters, bodies, answers and errors.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    operation_id = "openapi",
+    responses((status = 200, description = "This document (OpenAPI 3.1).", content_type = "application/json", body = Object)),
+)]
+async fn openapi_json() -> Response {
+    let mut response = SPEC_JSON.as_str().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A string that is one of `values`.
+pub fn one_of(values: &[&str]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+/// The body a bodyless command accepts: none, `{}` or `null`.
+pub fn empty_body() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(0))
+        .build()
+}
+
+/// The headers every command takes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Describes headers `CommandHeaders` parses.
+pub struct CommandHeaderParams {
+    /// `"<version>"`: the command runs only if the task is at that version (412 otherwise,
+    /// but 403 first when the caller may not run it at all). Compared strongly: `W/` tags
+    /// never match.
+    #[param(rename = "If-Match", value_type = String, pattern = r#"^"[0-9]+"$"#)]
+    if_match: Option<String>,
+    /// 1 to 255 printable ASCII characters. A repeat of the same request (method, path,
+    /// `If-Match` and body) by the same user within 24 hours answers the first response again,
+    /// refusals by the domain included, and appends nothing; another request under the same
+    /// key is 422 `idempotency-key-reuse`.
+    #[param(rename = "Idempotency-Key", value_type = String, pattern = "^[\\x21-\\x7e]{1,255}$")]
+    idempotency_key: Option<String>,
+}
+
+/// What every authenticated route can fail with.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes answers `ApiError` renders.
+pub enum ReadProblems {
+    /// `malformed-request`: a path id that is not a UUID, a query parameter out of range.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// `unauthorized`: no token, or one that is not valid (expired, another key or algorithm).
+    #[response(status = 401, content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tally\"`")))]
+    Unauthorized(Problem),
+    /// `not-found`: no such task, or the caller may not see it.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// `internal`: details go to the log.
+    #[response(status = 500, content_type = "application/problem+json")]
+    Internal(Problem),
+    /// `unavailable` or `timeout`: the database cannot take work now, or the read took over
+    /// 30 s. Nothing was changed; retry after `Retry-After` seconds.
+    #[response(status = 503, content_type = "application/problem+json",
+        headers(("Retry-After" = String, description = "Seconds to wait before retrying.")))]
+    Unavailable(Problem),
+}
+
+/// What a command can fail with.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes answers `ApiError` renders.
+pub enum CommandProblems {
+    /// `malformed-request`: a body that is not JSON, a path id that is not a UUID.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// `unauthorized`: no token, or one that is not valid.
+    #[response(status = 401, content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tally\"`")))]
+    Unauthorized(Problem),
+    /// `forbidden`: the caller can see the task but may not do this (a viewer edits; an
+    /// editor deletes or shares).
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// `not-found`: no such task (or share), or the caller may not see it.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// `invalid-transition`: complete a completed task, reopen a pending one.
+    #[response(status = 409, content_type = "application/problem+json")]
+    InvalidTransition(Problem),
+    /// `version-mismatch`: `If-Match` names another version than the task's.
+    #[response(status = 412, content_type = "application/problem+json")]
+    VersionMismatch(Problem),
+    /// `payload-too-large`: a body over 64 KiB.
+    #[response(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Problem),
+    /// `unsupported-media-type`: a body that is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// `validation` (a value out of its rules), or `idempotency-key-reuse`.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Problem),
+    /// `outcome-unknown`: the commit went unanswered; retry with the same `Idempotency-Key`,
+    /// or read the task. `internal`: anything unexpected.
+    #[response(status = 500, content_type = "application/problem+json")]
+    Internal(Problem),
+    /// `unavailable` (rolled back: the database cannot take work) or `timeout` (waited over
+    /// 10 s for the writer and withdrawn). Nothing was applied; safe to retry.
+    #[response(status = 503, content_type = "application/problem+json",
+        headers(("Retry-After" = String, description = "Seconds to wait before retrying.")))]
+    Unavailable(Problem),
+}
