@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::auth::AuthConfig;
 use crate::connections::ConnectionLimits;
 use crate::jobs::JobSettings;
+use crate::logging::LogFormat;
 use crate::store::{Projection, SqliteOptions, Store, StoreError};
 
 /// tally: task activity turned into live dashboard figures.
@@ -76,6 +77,15 @@ pub struct Settings {
     /// `--database-url` goes through a transaction pooler (`pgbouncer=true`).
     #[arg(long, env = "TALLY_DATABASE_DIRECT_URL", global = true)]
     pub database_direct_url: Option<String>,
+    /// How log lines look: `text`, or `json` (one object per line).
+    #[arg(
+        long,
+        env = "TALLY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
     /// Where the SQLite database and the generated JWT secret live.
     #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,

@@ -11,21 +11,20 @@ use tally::commands::Commands;
 use tally::config::{Cli, CliCommand};
 use tally::domain::UserId;
 use tally::store::{Progress, Projection};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // A log line that cannot be written (a full disk) is dropped. By default the subscriber
-        // reports the failure with `eprintln!`, which panics on that same broken stderr: the
-        // server died at start-up, or its command writer at the first logged error.
-        .log_internal_errors(false)
-        .init();
     let cli = Cli::parse();
+    let logs = tally::logging::subscriber(
+        cli.settings.log_format,
+        tally::logging::filter_from_env(),
+        std::io::stderr,
+    );
+    // `try_init` also routes the `log` crate's records (some dependencies') into it.
+    if logs.try_init().is_err() {
+        let _ = writeln!(std::io::stderr(), "tally: logging was already set up");
+    }
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {

@@ -70,6 +70,9 @@ pub struct Problem {
     status: u16,
     /// What happened this time, for a person to read.
     detail: String,
+    /// The request's id (its `x-request-id`), which the server's log lines of it carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
 }
 
 impl ApiError {
@@ -154,6 +157,7 @@ impl IntoResponse for ApiError {
             title,
             status: status.as_u16(),
             detail: self.to_string(),
+            instance: super::request_id::current(),
         };
         let mut response = (status, Json(problem)).into_response();
         let headers = response.headers_mut();

@@ -6,6 +6,7 @@ mod dashboard;
 pub mod error;
 mod extract;
 mod openapi;
+pub mod request_id;
 mod tasks;
 
 use std::sync::Arc;
@@ -16,7 +17,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -88,7 +88,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
 }
 

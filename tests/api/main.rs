@@ -22,6 +22,7 @@
 //! The server
 //! - `api_description`: the OpenAPI spec covers every route and method the server answers,
 //!   agrees with `docs/API.md` and holds together; the docs page loads nothing from elsewhere.
+//! - `request_ids`: ids echoed or made, named in problems, carried by JSON log lines.
 //! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
 //!   cannot keep others out past it (a real server on a port of its own).
 //!
@@ -77,6 +78,7 @@ mod errors;
 // The server.
 mod api_description;
 mod connections;
+mod request_ids;
 
 // Storage.
 mod conformance;

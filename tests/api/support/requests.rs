@@ -138,6 +138,8 @@ impl From<TestRequest> for Request<Body> {
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body; a problem's `instance` is checked (it must name the request's id) and taken
+    /// out, since it differs for every request by design.
     pub body: Value,
 }
 
@@ -183,12 +185,21 @@ pub async fn send_to(router: &Router, request: impl Into<Request<Body>>) -> Test
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
+    let mut body = if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
+    let request_id = headers
+        .get("x-request-id")
+        .map(|id| id.to_str().unwrap().to_owned())
+        .expect("every answer names its request id");
+    if headers.get(header::CONTENT_TYPE).map(|t| t.as_bytes()) == Some(b"application/problem+json")
+    {
+        let instance = body.as_object_mut().unwrap().remove("instance");
+        assert_eq!(instance, Some(Value::String(request_id)), "{body}");
+    }
     TestResponse {
         status,
         headers,
