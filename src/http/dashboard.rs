@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::conditional::IfNoneMatch;
 use super::error::ApiError;
 use super::extract::Caller;
 use super::openapi::{ReadProblems, one_of};
@@ -75,14 +76,16 @@ struct Everything {
     tag = "dashboard",
     operation_id = "getDashboard",
     security(("bearer" = [])),
-    responses((status = 200, body = Everything), ReadProblems),
+    params(IfNoneMatch),
+    responses((status = 200, body = Everything, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
 )]
 async fn everything(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Everything>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let f = figures(&state, &caller).await?;
-    Ok(Json(Everything {
+    Ok(if_none_match.answer_hashed(&Everything {
         total: f.total,
         pending: f.pending,
         completed: f.completed,
@@ -113,14 +116,16 @@ struct Statistics {
     tag = "dashboard",
     operation_id = "getStatistics",
     security(("bearer" = [])),
-    responses((status = 200, body = Statistics), ReadProblems),
+    params(IfNoneMatch),
+    responses((status = 200, body = Statistics, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
 )]
 async fn statistics(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Statistics>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let f = figures(&state, &caller).await?;
-    Ok(Json(Statistics {
+    Ok(if_none_match.answer_hashed(&Statistics {
         total: f.total,
         pending: f.pending,
         completed: f.completed,
@@ -144,14 +149,16 @@ struct Activity {
     tag = "dashboard",
     operation_id = "getActivity",
     security(("bearer" = [])),
-    responses((status = 200, body = Activity), ReadProblems),
+    params(IfNoneMatch),
+    responses((status = 200, body = Activity, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
 )]
 async fn activity(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Activity>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let f = figures(&state, &caller).await?;
-    Ok(Json(Activity {
+    Ok(if_none_match.answer_hashed(&Activity {
         created_today: f.created_today,
         completed_today: f.completed_today,
         created_this_week: f.created_this_week,
@@ -174,14 +181,16 @@ struct Breakdown {
     tag = "dashboard",
     operation_id = "getBreakdown",
     security(("bearer" = [])),
-    responses((status = 200, body = Breakdown), ReadProblems),
+    params(IfNoneMatch),
+    responses((status = 200, body = Breakdown, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
 )]
 async fn breakdown(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Breakdown>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let f = figures(&state, &caller).await?;
-    Ok(Json(Breakdown {
+    Ok(if_none_match.answer_hashed(&Breakdown {
         pending: f.pending,
         completed: f.completed,
         total: f.total,
@@ -202,11 +211,16 @@ struct Shared {
     tag = "dashboard",
     operation_id = "getShared",
     security(("bearer" = [])),
-    responses((status = 200, body = Shared), ReadProblems),
+    params(IfNoneMatch),
+    responses((status = 200, body = Shared, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
 )]
-async fn shared(State(state): State<AppState>, caller: Caller) -> Result<Json<Shared>, ApiError> {
+async fn shared(
+    State(state): State<AppState>,
+    caller: Caller,
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let f = figures(&state, &caller).await?;
-    Ok(Json(Shared {
+    Ok(if_none_match.answer_hashed(&Shared {
         total_shared: f.shared,
         view_only: f.view_only,
         can_edit: f.can_edit,

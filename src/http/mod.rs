@@ -2,6 +2,7 @@
 //! limits every route shares.
 
 mod commands;
+mod conditional;
 mod dashboard;
 pub mod error;
 mod extract;

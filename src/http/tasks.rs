@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use projections::{RecordedEvent, TaskEvent, TaskStatus, TaskView};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::conditional::IfNoneMatch;
 use super::error::ApiError;
 use super::extract::{Caller, TaskId};
 use super::openapi::{ReadProblems, one_of};
@@ -117,18 +119,25 @@ impl TaskJson {
     tag = "tasks",
     operation_id = "getTask",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The task's id.")),
-    responses((status = 200, body = TaskJson), ReadProblems),
+    params(("id" = Uuid, Path, description = "The task's id."), IfNoneMatch),
+    responses(
+        (status = 200, body = TaskJson, headers(("ETag" = String, description = "`\"<version>\"`: the task's version, as `If-Match` and `If-None-Match` name it."))),
+        (status = 304, description = "Not modified: the task is still at the version `If-None-Match` names."),
+        ReadProblems,
+    ),
 )]
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
-) -> Result<Json<TaskJson>, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let view = state.store.task(task_id).await?;
-    TaskJson::for_caller(view, &caller)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound("no such task".into()))
+    let task = TaskJson::for_caller(view, &caller)
+        .ok_or_else(|| ApiError::NotFound("no such task".into()))?;
+    // Every change a caller could see (shares and permissions included) is an event on the
+    // task's stream, so its version tags the caller's view too.
+    Ok(if_none_match.answer(format!("\"{}\"", task.version), &task))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -10,6 +10,8 @@
 //!
 //! The read side
 //! - `queries`: one task, task lists, a task's history, the health check.
+//! - `conditional_reads`: `ETag` and `If-None-Match` on dashboard and task reads: 304 until
+//!   what the caller sees changes (midnight included); nothing for strangers.
 //! - `dashboard_figures`: every dashboard figure, against exact values and a `COUNT(*)` recount.
 //!
 //! Refusals
@@ -68,6 +70,7 @@ mod concurrency;
 mod idempotency;
 
 // The read side.
+mod conditional_reads;
 mod dashboard_figures;
 mod queries;
 

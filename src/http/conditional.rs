@@ -1,0 +1,103 @@
+//! Conditional reads: an `ETag` on the dashboard and task reads, and `304 Not Modified` when
+//! the client's `If-None-Match` names it, so a client polling for changes pays a single-row
+//! read and a few header bytes when nothing changed.
+
+use std::convert::Infallible;
+use std::hash::{DefaultHasher, Hasher};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::IntoParams;
+
+/// The request's `If-None-Match`, if any.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfNoneMatch {
+    /// ETags the client holds (`"…"`, a list, or `*`): 304 with no body when the answer's
+    /// `ETag` is among them (weak comparison, as RFC 9110 says for `If-None-Match`).
+    #[param(rename = "If-None-Match", value_type = String)]
+    tags: Option<HeaderValue>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(IfNoneMatch {
+            tags: parts.headers.get(header::IF_NONE_MATCH).cloned(),
+        })
+    }
+}
+
+impl IfNoneMatch {
+    /// Whether `etag` (a strong tag, quotes included) is among the client's.
+    fn matches(&self, etag: &str) -> bool {
+        let Some(tags) = self.tags.as_ref().and_then(|tags| tags.to_str().ok()) else {
+            return false;
+        };
+        tags.split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+    }
+
+    /// `body` as JSON tagged `etag`, or 304 when the client holds that tag already.
+    pub fn answer<T: Serialize>(&self, etag: String, body: &T) -> Response {
+        if self.matches(&etag) {
+            return not_modified(etag);
+        }
+        tagged(etag, axum::Json(body).into_response())
+    }
+
+    /// `body` as JSON tagged by a hash of its bytes, or 304 when the client holds that tag:
+    /// exact for answers with no version of their own (figures change with the day, too).
+    pub fn answer_hashed<T: Serialize>(&self, body: &T) -> Response {
+        let bytes = match serde_json::to_vec(body) {
+            Ok(bytes) => bytes,
+            Err(_) => return axum::Json(body).into_response(),
+        };
+        let mut hasher = DefaultHasher::new();
+        hasher.write(&bytes);
+        let etag = format!("\"{:016x}\"", hasher.finish());
+        if self.matches(&etag) {
+            return not_modified(etag);
+        }
+        let response = ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+        tagged(etag, response)
+    }
+}
+
+fn not_modified(etag: String) -> Response {
+    tagged(etag, StatusCode::NOT_MODIFIED.into_response())
+}
+
+fn tagged(etag: String, mut response: Response) -> Response {
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(tags: &str) -> IfNoneMatch {
+        IfNoneMatch {
+            tags: Some(HeaderValue::from_str(tags).unwrap()),
+        }
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_lists_and_a_star() {
+        assert!(with("\"3\"").matches("\"3\""));
+        assert!(with("W/\"3\"").matches("\"3\""));
+        assert!(with("\"1\", \"3\"").matches("\"3\""));
+        assert!(with("*").matches("\"3\""));
+        assert!(!with("\"4\"").matches("\"3\""));
+        assert!(!with("3").matches("\"3\""));
+        assert!(!IfNoneMatch { tags: None }.matches("\"3\""));
+    }
+}
