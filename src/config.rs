@@ -97,6 +97,9 @@ pub struct Settings {
         global = true
     )]
     pub listen: SocketAddr,
+    /// Serve `GET /metrics` on this address only (not on `--listen`), e.g. 127.0.0.1:9090.
+    #[arg(long, env = "TALLY_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
     /// HS256 secret (at least 32 bytes) for verifying tokens.
     #[arg(long, env = "TALLY_JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,

@@ -90,7 +90,10 @@ pub async fn start(
         let job = Job::new_async(schedule.as_str(), move |_, _| {
             let (store, clock, settings) = (store.clone(), clock.clone(), settings.clone());
             Box::pin(async move {
-                if let Err(error) = run_tick(name, store.as_ref(), clock.now(), &settings).await {
+                let began = std::time::Instant::now();
+                let ran = run_tick(name, store.as_ref(), clock.now(), &settings).await;
+                crate::telemetry::job_ran(name, ran.is_ok(), began.elapsed());
+                if let Err(error) = ran {
                     tracing::error!(job = name, %error, "job failed; it runs again at its next tick");
                 }
             })

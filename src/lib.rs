@@ -14,5 +14,6 @@ pub mod report;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 
 pub use server::launch;

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{AppState, router};
+use crate::http::{AppState, api_router, metrics_router, router};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +39,31 @@ pub async fn launch(
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
     let state = AppState::new(store.clone(), auth, clock);
     let commands = state.commands.clone();
+    let mut metrics_server = None;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    crate::connections::serve(listener, router(state), settings.connections(), shutdown).await;
+    let app = match settings.metrics_listen {
+        None => router(state),
+        Some(address) => {
+            let metrics = TcpListener::bind(address).await?;
+            tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let serving = crate::connections::serve(
+                metrics,
+                metrics_router(state.clone()),
+                settings.connections(),
+                async {
+                    let _ = stopped.await;
+                },
+            );
+            metrics_server = Some((tokio::spawn(serving), stop));
+            api_router(state)
+        }
+    };
+    crate::connections::serve(listener, app, settings.connections(), shutdown).await;
+    if let Some((serving, stop)) = metrics_server {
+        let _ = stop.send(());
+        let _ = serving.await;
+    }
     if let Err(error) = jobs.shutdown().await {
         tracing::warn!(%error, "scheduler did not stop cleanly");
     }

@@ -15,13 +15,14 @@ use crate::domain::{Command, DomainError, decide};
 use crate::store::StoreError;
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
-/// Runs `batch` in the open transaction. A refusal (`Ok(Err(..))` in the list) has appended
-/// nothing (it stores only its answer, under its idempotency key); a store error (`Err(..)`)
-/// means the whole transaction must be rolled back.
+/// Runs `batch` in the open transaction: each command's answer, and how many events they
+/// appended. A refusal (`Ok(Err(..))` in the list) has appended nothing (it stores only its
+/// answer, under its idempotency key); a store error (`Err(..)`) means the whole transaction
+/// must be rolled back.
 pub(super) async fn run_batch(
     tx: &mut dyn Tx,
     batch: &[&Submission],
-) -> Result<Vec<CommandResult>, StoreError> {
+) -> Result<(Vec<CommandResult>, usize), StoreError> {
     let task_ids = distinct(batch.iter().map(|s| s.request.task_id));
     // Only an edit or a share can change nothing; they answer with the task's last position.
     let maybe_unchanged = distinct(
@@ -57,8 +58,9 @@ pub(super) async fn run_batch(
         .iter()
         .map(|submission| plan.command(submission))
         .collect();
+    let appended = plan.events.len();
     plan.write(tx).await?;
-    Ok(results)
+    Ok((results, appended))
 }
 
 /// The batch so far: the state commands are decided against, and what is to be written.

@@ -91,7 +91,7 @@ async fn commit_together(
     let decided = timeout_at(deadline, async {
         let mut tx = store.begin(Lock::Writers).await?;
         match run_batch(tx.as_mut(), batch).await {
-            Ok(results) => Ok((tx, results)),
+            Ok(ran) => Ok((tx, ran)),
             // Rolled back; a failure stays one.
             Err(error) => finish(tx, Err(error)).await,
         }
@@ -99,7 +99,7 @@ async fn commit_together(
     .await;
     // Out of time here, the transaction was dropped unfinished: its connection is closed and
     // the database rolls it back.
-    let (tx, results) = match decided {
+    let (tx, (results, appended)) = match decided {
         Ok(Ok(decided)) => decided,
         Ok(Err(error)) => return Err(BatchFailure::before_commit(error)),
         Err(_) => return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut))),
@@ -108,7 +108,10 @@ async fn commit_together(
         return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut)));
     }
     match timeout_at(deadline, tx.commit()).await {
-        Ok(Ok(())) => Ok(results),
+        Ok(Ok(())) => {
+            crate::telemetry::events_appended(appended);
+            Ok(results)
+        }
         Ok(Err(error)) if error.is_commit_refused() => Err(BatchFailure::before_commit(error)),
         // The connection failed or went silent with the commit in flight, or the database
         // answered an error that does not prove the commit did not happen.

@@ -312,6 +312,7 @@ async fn submit(
     headers: &CommandHeaders,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let kind = command.kind();
     let submission = Submission {
         request: CommandRequest {
             task_id,
@@ -323,8 +324,17 @@ async fn submit(
         idempotency: headers.idempotency(body),
         correlation_id: Uuid::now_v7(),
     };
-    let outcome = state.commands.execute(submission).await?;
-    Ok(command_response(outcome))
+    match state.commands.execute(submission).await {
+        Ok(outcome) => {
+            crate::telemetry::command(kind, "applied");
+            Ok(command_response(outcome))
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            crate::telemetry::command(kind, error.problem_type());
+            Err(error)
+        }
+    }
 }
 
 fn command_response(outcome: CommandOutcome) -> Response {

@@ -76,6 +76,11 @@ pub struct Problem {
 }
 
 impl ApiError {
+    /// The problem's `type` slug.
+    pub fn problem_type(&self) -> &'static str {
+        self.parts().1
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {

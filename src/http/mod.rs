@@ -81,8 +81,28 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     api().into_openapi()
 }
 
-/// The whole API.
+/// The whole API, with `GET /metrics`.
 pub fn router(state: AppState) -> Router {
+    api_router(state.clone()).merge(metrics_router(state))
+}
+
+/// `GET /metrics` alone, for a listen address of its own.
+pub fn metrics_router(state: AppState) -> Router {
+    crate::telemetry::install();
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(state)
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let text = crate::telemetry::render(state.store.as_ref(), state.clock.now()).await;
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
+}
+
+/// The whole API without `GET /metrics`.
+pub fn api_router(state: AppState) -> Router {
+    crate::telemetry::install();
     let (api, _) = api().split_for_parts();
     api.merge(openapi::docs())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

@@ -2,7 +2,7 @@
 //! one. It is echoed on the response, carried by every log line of the request (a span), and
 //! named as `instance` in problem+json bodies, so a report from a client finds its log lines.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -42,12 +42,22 @@ pub async fn request_id(request: Request, next: Next) -> Response {
         path = request.uri().path(),
     );
     let started = std::time::Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let answer = async move {
         let response = next.run(request).await;
+        let took = started.elapsed();
+        let status = response.status();
         tracing::debug!(
-            status = response.status().as_u16(),
-            micros = started.elapsed().as_micros() as u64,
+            status = status.as_u16(),
+            micros = took.as_micros() as u64,
             "answered"
+        );
+        crate::telemetry::http_request(
+            route.as_ref().map(MatchedPath::as_str),
+            &method,
+            status,
+            took,
         );
         response
     };

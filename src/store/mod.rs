@@ -163,6 +163,15 @@ pub struct TaskListQuery {
     pub before: Option<Uuid>,
 }
 
+/// Connections of one database pool, for metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolUse {
+    /// `readers` (queries) or `writes` (commands, jobs).
+    pub name: &'static str,
+    pub in_use: f64,
+    pub idle: f64,
+}
+
 /// How far one projection has applied the event log.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Checkpoint {
@@ -221,6 +230,10 @@ pub trait Store: Transactions + Replay {
     async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
     /// Closes the connections (after the command writer has stopped).
     async fn close(&self);
+    /// How the connection pools are used now, for metrics.
+    fn pools(&self) -> Vec<PoolUse> {
+        Vec::new()
+    }
 
     /// Rebuilds the read models from the log and swaps the chosen ones in (see
     /// `store/rebuild.rs`); commands and queries go on meanwhile.

@@ -4,154 +4,22 @@
 //! `tally serve` on the same data directory, with no key configured.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use projections::ReadModels;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::support::http_client::{HttpResponse, send};
+use crate::support::http_client::send;
+use crate::support::process::{PATIENCE, Server, with_clean_env};
 use crate::support::{TEST_SECRET, TestRequest};
 
 const USERS: [&str; 4] = ["crash-ann", "crash-bob", "crash-cid", "crash-dee"];
 const CLIENTS: usize = 8;
 /// How many acknowledged commands the burst reaches before the process is killed.
 const ACKS_BEFORE_KILL: usize = 200;
-/// Every wait on the server is bounded by this.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A running `tally serve`, killed when dropped so that a failing test leaves no process behind.
-struct Server {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts the real binary on a free port with `root/data` as its data directory (and its
-    /// log in `root`), and waits until its health check answers.
-    async fn start(root: &Path, secret: Option<&str>) -> Server {
-        let log = root.join(format!("serve-{}.log", uuid::Uuid::now_v7().simple()));
-        let output = std::fs::File::create(&log).expect("log file");
-        Server::start_logging_to(root, secret, output, log, "info").await
-    }
-
-    /// [`start`](Self::start) with stdout and stderr going to `output`, read back from `log`,
-    /// at log level `level`.
-    async fn start_logging_to(
-        root: &Path,
-        secret: Option<&str>,
-        output: std::fs::File,
-        log: PathBuf,
-        level: &str,
-    ) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
-        command
-            .arg("serve")
-            .env("TALLY_LISTEN", format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().unwrap())
-            .stderr(output);
-        with_clean_env(&mut command, root, secret);
-        command.env("RUST_LOG", level);
-        let mut server = Server {
-            child: command.spawn().expect("spawn tally serve"),
-            address: format!("127.0.0.1:{port}"),
-            log,
-        };
-        server.wait_until_healthy().await;
-        server
-    }
-
-    async fn wait_until_healthy(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        let mut pause = Duration::from_millis(5);
-        loop {
-            let health = send(&self.address, TestRequest::get("/api/dashboard/health")).await;
-            if health.is_ok_and(|response| response.status == 200) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("tally serve exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tally serve was not healthy in time:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
-        }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill(&mut self) -> ExitStatus {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap")
-    }
-
-    /// SIGTERM, then waits (bounded) for the graceful shutdown to finish.
-    async fn stop(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let signalled = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(signalled.is_ok_and(|status| status.success()), "kill -TERM");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "no shutdown:\n{}", self.log());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn send(&self, request: TestRequest) -> HttpResponse {
-        let what = request.to_string();
-        send(&self.address, request)
-            .await
-            .unwrap_or_else(|error| panic!("{what}: {error}\n{}", self.log()))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Data directory `root/data`, the given secret (or none), and no other `TALLY_*` setting
-/// inherited from the environment the tests run in.
-fn with_clean_env(command: &mut Command, root: &Path, secret: Option<&str>) {
-    for name in [
-        "TALLY_DATABASE_URL",
-        "TALLY_JWT_SECRET",
-        "TALLY_JWT_PUBLIC_KEY_FILE",
-        "TALLY_JWT_ISSUER",
-        "TALLY_JWT_AUDIENCE",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .env("TALLY_DATA_DIR", root.join("data"))
-        .env("TALLY_SQLITE_SYNC", "full");
-    if let Some(secret) = secret {
-        command.env("TALLY_JWT_SECRET", secret);
-    }
-}
-
 /// A command the server acknowledged with a 2xx.
 #[derive(Clone, Debug)]
 struct Ack {
@@ -324,7 +192,7 @@ async fn a_server_whose_log_cannot_be_written_keeps_serving_and_stops_cleanly() 
         .expect("/dev/full");
     let no_log = root.path().join("the log went to /dev/full");
     let mut server =
-        Server::start_logging_to(root.path(), Some(TEST_SECRET), full, no_log, "debug").await;
+        Server::start_logging_to(root.path(), Some(TEST_SECRET), full, no_log, "debug", &[]).await;
     let token = crate::support::token("alice");
     for n in 0..20 {
         let create = TestRequest::post("/api/tasks")

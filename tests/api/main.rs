@@ -24,6 +24,8 @@
 //! The server
 //! - `api_description`: the OpenAPI spec covers every route and method the server answers,
 //!   agrees with `docs/API.md` and holds together; the docs page loads nothing from elsewhere.
+//! - `metrics`: `/metrics` of a real server: counters, positions and lag move as they should;
+//!   `TALLY_METRICS_LISTEN` moves it to an address of its own.
 //! - `request_ids`: ids echoed or made, named in problems, carried by JSON log lines.
 //! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
 //!   cannot keep others out past it (a real server on a port of its own).
@@ -81,6 +83,7 @@ mod errors;
 // The server.
 mod api_description;
 mod connections;
+mod metrics;
 mod request_ids;
 
 // Storage.

@@ -30,6 +30,21 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command's name, as metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Create { .. } => "create",
+            Command::Edit { .. } => "edit",
+            Command::Complete => "complete",
+            Command::Reopen => "reopen",
+            Command::Delete => "delete",
+            Command::Share { .. } => "share",
+            Command::Unshare { .. } => "unshare",
+        }
+    }
+}
+
 /// A command with everything needed to decide it: who asks, about which task, when, and which
 /// version of the task they believe is current (`If-Match`).
 #[derive(Clone, Debug, PartialEq, Eq)]

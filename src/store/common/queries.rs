@@ -15,7 +15,7 @@ use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
 use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx, finish};
-use crate::store::{Checkpoint, Scope, Store, StoreError, TaskListQuery, UserRows};
+use crate::store::{Checkpoint, PoolUse, Scope, Store, StoreError, TaskListQuery, UserRows};
 
 /// Runs `$body` with `$connection` bound to a connection of `$store`'s read pool (in one
 /// snapshot transaction when `$snapshot` says so, or behind a transaction pooler, where a
@@ -304,6 +304,20 @@ where
     async fn close(&self) {
         self.readers.close().await;
         self.writes.close().await;
+    }
+
+    fn pools(&self) -> Vec<PoolUse> {
+        [("readers", &self.readers), ("writes", &self.writes)]
+            .into_iter()
+            .map(|(name, pool)| {
+                let idle = pool.num_idle() as f64;
+                PoolUse {
+                    name,
+                    in_use: (f64::from(pool.size()) - idle).max(0.0),
+                    idle,
+                }
+            })
+            .collect()
     }
 }
 

@@ -57,7 +57,7 @@ pub async fn send(
         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 
-/// Status and JSON body, only if the whole body (by `Content-Length` or chunks) arrived.
+/// Status and body (JSON, else its text), only if the whole body (by `Content-Length` or chunks) arrived.
 fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
     let split = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
@@ -80,7 +80,9 @@ fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
     let body = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).ok()?
+        // Not JSON (metrics text, a page): the text, as a JSON string.
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     Some(HttpResponse { status, body })
 }

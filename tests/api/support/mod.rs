@@ -8,6 +8,7 @@
 mod app;
 mod database;
 pub mod http_client;
+pub mod process;
 pub mod proxy;
 mod requests;
 mod tokens;

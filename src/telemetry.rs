@@ -1,0 +1,206 @@
+//! Prometheus metrics: what the service counts as it works (requests, commands, batches,
+//! events, jobs) and what it reads from the store at each scrape (the log's head, each
+//! projection's position and lag, pool connections). Every series is named and explained in
+//! README's *Metrics* section; [`install`] describes them to Prometheus too.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use chrono::{DateTime, Utc};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::store::Store;
+
+/// Seconds: from a fast read to the slowest answer allowed.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+/// Commands per committed batch, up to the writer's largest.
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+/// Seconds a scheduled job may take.
+const JOB_BUCKETS: &[f64] = &[0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+/// Installs the process's recorder (once; later calls return the same handle) and describes
+/// every series. Until it runs, whatever is recorded is dropped.
+pub fn install() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("tally_commit_batch_size".into()), BATCH_BUCKETS))
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full("tally_job_duration_seconds".into()), JOB_BUCKETS))
+            .expect("bucket lists are not empty")
+            .install_recorder()
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "another metrics recorder is installed; /metrics will be empty");
+                PrometheusBuilder::new().build_recorder().handle()
+            });
+        describe();
+        gauge!("tally_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        handle
+    })
+}
+
+fn describe() {
+    describe_counter!(
+        "tally_http_requests_total",
+        "HTTP requests answered, by route template, method and status."
+    );
+    describe_histogram!(
+        "tally_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by route template and method."
+    );
+    describe_counter!(
+        "tally_commands_total",
+        "Commands answered over HTTP, by kind and outcome (`applied` or the problem type)."
+    );
+    describe_histogram!(
+        "tally_commit_batch_size",
+        Unit::Count,
+        "Commands committed together in one transaction."
+    );
+    describe_histogram!(
+        "tally_commit_duration_seconds",
+        Unit::Seconds,
+        "Time from a batch's begin to its commit's answer."
+    );
+    describe_counter!(
+        "tally_events_appended_total",
+        "Events appended to the log by this process."
+    );
+    describe_gauge!(
+        "tally_head_position",
+        "Position of the newest event in the log (read at scrape)."
+    );
+    describe_gauge!(
+        "tally_projection_position",
+        "Log position a projection has applied, by projection (read at scrape)."
+    );
+    describe_gauge!(
+        "tally_projection_lag_events",
+        "Events in the log a projection has not applied."
+    );
+    describe_gauge!(
+        "tally_projection_lag_seconds",
+        "How long a projection that is behind has not moved; 0 when it is level."
+    );
+    describe_gauge!(
+        "tally_database_up",
+        "1 when the last scrape could read the database, else 0."
+    );
+    describe_counter!(
+        "tally_job_runs_total",
+        "Scheduled job runs, by job and outcome (`ok`, `failed`)."
+    );
+    describe_histogram!(
+        "tally_job_duration_seconds",
+        Unit::Seconds,
+        "Time a scheduled job run took, by job."
+    );
+    describe_gauge!(
+        "tally_db_pool_connections",
+        "Database pool connections, by pool and state (`in_use`, `idle`)."
+    );
+    describe_gauge!(
+        "tally_build_info",
+        "Always 1; the `version` label says which build runs."
+    );
+}
+
+/// One answered HTTP request; `route` is the matched template (`None` for no route).
+pub fn http_request(route: Option<&str>, method: &Method, status: StatusCode, took: Duration) {
+    let route = route.unwrap_or("unmatched").to_owned();
+    let method = known_method(method);
+    histogram!("tally_http_request_duration_seconds", "route" => route.clone(), "method" => method)
+        .record(took.as_secs_f64());
+    counter!("tally_http_requests_total", "route" => route, "method" => method, "status" => status.as_u16().to_string())
+        .increment(1);
+}
+
+/// A method as a label: the standard ones by name, any other as `other` (a client cannot
+/// make new series).
+fn known_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// One command's answer: `applied`, or the problem type it was refused or failed with.
+pub fn command(kind: &'static str, outcome: &'static str) {
+    counter!("tally_commands_total", "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// One batch committed (or given up on) after `took`.
+pub fn batch(size: usize, took: Duration) {
+    histogram!("tally_commit_batch_size").record(size as f64);
+    histogram!("tally_commit_duration_seconds").record(took.as_secs_f64());
+}
+
+/// Events a committed batch appended.
+pub fn events_appended(events: usize) {
+    counter!("tally_events_appended_total").increment(events as u64);
+}
+
+/// One run of a scheduled job.
+pub fn job_ran(job: &'static str, ok: bool, took: Duration) {
+    let outcome = if ok { "ok" } else { "failed" };
+    counter!("tally_job_runs_total", "job" => job, "outcome" => outcome).increment(1);
+    histogram!("tally_job_duration_seconds", "job" => job).record(took.as_secs_f64());
+}
+
+/// The metrics in Prometheus' text format, with what is read from the store brought up to
+/// date first.
+pub async fn render(store: &dyn Store, now: DateTime<Utc>) -> String {
+    let handle = install();
+    for pool in store.pools() {
+        gauge!("tally_db_pool_connections", "pool" => pool.name, "state" => "in_use")
+            .set(pool.in_use);
+        gauge!("tally_db_pool_connections", "pool" => pool.name, "state" => "idle").set(pool.idle);
+    }
+    let read = async {
+        // The head first: read the other way round, a commit in between would look like lag.
+        let head = store.head_position().await?;
+        Ok::<_, crate::store::StoreError>((head, store.checkpoints().await?))
+    };
+    match read.await {
+        Ok((head, checkpoints)) => {
+            gauge!("tally_database_up").set(1.0);
+            gauge!("tally_head_position").set(head as f64);
+            for checkpoint in checkpoints {
+                let behind = (head - checkpoint.position).max(0);
+                let stalled = if behind == 0 {
+                    0.0
+                } else {
+                    (now - checkpoint.updated_at).num_milliseconds().max(0) as f64 / 1000.0
+                };
+                let name = checkpoint.name;
+                gauge!("tally_projection_position", "projection" => name.clone())
+                    .set(checkpoint.position as f64);
+                gauge!("tally_projection_lag_events", "projection" => name.clone())
+                    .set(behind as f64);
+                gauge!("tally_projection_lag_seconds", "projection" => name).set(stalled);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "metrics cannot read the database");
+            gauge!("tally_database_up").set(0.0);
+        }
+    }
+    handle.run_upkeep();
+    handle.render()
+}
