@@ -100,6 +100,10 @@ pub struct Settings {
     /// Serve `GET /metrics` on this address only (not on `--listen`), e.g. 127.0.0.1:9090.
     #[arg(long, env = "TALLY_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Origins a browser may call the API from, comma-separated (e.g.
+    /// `https://app.example.com,http://localhost:5173`); none: CORS off.
+    #[arg(long, env = "TALLY_CORS_ORIGINS", global = true, value_parser = crate::http::cors::parse_origins)]
+    pub cors_origins: Option<Vec<axum::http::HeaderValue>>,
     /// HS256 secret (at least 32 bytes) for verifying tokens.
     #[arg(long, env = "TALLY_JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,

@@ -37,7 +37,8 @@ pub async fn launch(
     let store = settings.open_store().await?;
     let clock = Clock::system();
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
-    let state = AppState::new(store.clone(), auth, clock);
+    let state = AppState::new(store.clone(), auth, clock)
+        .with_cors_origins(settings.cors_origins.clone().unwrap_or_default());
     let commands = state.commands.clone();
     let mut metrics_server = None;
     tracing::info!(address = %listener.local_addr()?, "serving");

@@ -3,6 +3,7 @@
 
 mod commands;
 mod conditional;
+pub mod cors;
 mod dashboard;
 pub mod error;
 mod extract;
@@ -15,9 +16,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -42,6 +45,8 @@ pub struct AppState {
     pub commands: Arc<Commands>,
     pub auth: Arc<Authenticator>,
     pub clock: Clock,
+    /// Origins allowed to call the API from a browser (none: CORS off).
+    pub cors_origins: Arc<[HeaderValue]>,
 }
 
 impl AppState {
@@ -63,6 +68,15 @@ impl AppState {
             store,
             auth,
             clock,
+            cors_origins: Arc::new([]),
+        }
+    }
+
+    /// This state, letting `origins` call the API from a browser.
+    pub fn with_cors_origins(self, origins: Vec<HeaderValue>) -> Self {
+        AppState {
+            cors_origins: origins.into(),
+            ..self
         }
     }
 }
@@ -104,11 +118,23 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 pub fn api_router(state: AppState) -> Router {
     crate::telemetry::install();
     let (api, _) = api().split_for_parts();
-    api.merge(openapi::docs())
+    // Worth it for task lists, the spec and the docs page; a dashboard read (≈ 300 bytes)
+    // would only pay for it.
+    let compression =
+        CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)));
+    let router = api
+        .merge(openapi::docs())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits))
+        .layer(compression);
+    let router = if state.cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(cors::layer(&state.cors_origins))
+    };
+    router
         .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
 }

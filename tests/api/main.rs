@@ -27,6 +27,8 @@
 //! - `metrics`: `/metrics` of a real server: counters, positions and lag move as they should;
 //!   `TALLY_METRICS_LISTEN` moves it to an address of its own.
 //! - `request_ids`: ids echoed or made, named in problems, carried by JSON log lines.
+//! - `cors_and_compression`: allowed origins pass preflight, others get nothing; large answers
+//!   are compressed, dashboard reads are not.
 //! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
 //!   cannot keep others out past it (a real server on a port of its own).
 //!
@@ -83,6 +85,7 @@ mod errors;
 // The server.
 mod api_description;
 mod connections;
+mod cors_and_compression;
 mod metrics;
 mod request_ids;
 
