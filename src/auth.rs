@@ -57,6 +57,15 @@ pub enum TokenError {
     UnknownCritical(Vec<String>),
 }
 
+impl TokenError {
+    /// A well-signed token past its `exp` (jsonwebtoken checks the signature first, so saying
+    /// so tells a forger nothing).
+    pub fn is_expired(&self) -> bool {
+        matches!(self, TokenError::Invalid(error)
+            if matches!(error.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature))
+    }
+}
+
 /// The claims of the tokens tally mints.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {

@@ -17,19 +17,22 @@ use crate::store::{Projection, SqliteOptions, Store, StoreError};
 #[derive(Debug, Parser)]
 #[command(name = "tally", version, about)]
 pub struct Cli {
-    #[command(flatten)]
-    pub settings: Settings,
+    /// How log lines look: `text`, or `json` (one object per line).
+    #[arg(long, env = "TALLY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: CliCommand,
 }
 
+/// Each subcommand takes only the settings it uses, so its `--help` lists only those.
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Serve the HTTP API (creating and migrating the database if needed).
-    Serve,
+    Serve(Settings),
     /// Create or migrate the database, then exit.
-    Migrate,
-    /// Print a token for a user, signed with the configured HS256 secret.
+    Migrate(Database),
+    /// Print a token for a user, signed with the configured HS256 secret (or the one
+    /// generated in the data directory).
     Token {
         /// The user id the token names (its `sub`).
         #[arg(long)]
@@ -37,20 +40,30 @@ pub enum CliCommand {
         /// How long the token is valid: e.g. 90s, 30m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: chrono::Duration,
+        #[command(flatten)]
+        keys: Keys,
+        /// Where the generated JWT secret lives.
+        #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
     },
     /// Rebuild read models from the event log while the server keeps running.
     Rebuild {
         /// Which read model to swap in: tasks, dashboard, or all.
         #[arg(long, default_value = "all", value_parser = projection_names())]
         projection: String,
+        #[command(flatten)]
+        database: Database,
     },
     /// Compare the read models with the event log; exit 1 on drift.
     Verify {
         /// Rewrite the drifted rows, in one transaction.
         #[arg(long)]
         repair: bool,
+        #[command(flatten)]
+        database: Database,
     },
-    /// Fill the store through the real command path, for demos and benchmarks.
+    /// Fill the store through the real command path, for demos and benchmarks. Adds to what
+    /// is there.
     Seed {
         /// Users seed-0 … seed-{N-1}.
         #[arg(long, default_value_t = 10)]
@@ -58,6 +71,8 @@ pub enum CliCommand {
         /// Tasks per user.
         #[arg(long, default_value_t = 100)]
         tasks: usize,
+        #[command(flatten)]
+        database: Database,
     },
 }
 
@@ -67,97 +82,76 @@ fn projection_names() -> PossibleValuesParser {
     PossibleValuesParser::new(names.into_iter().chain(["all"]))
 }
 
-/// Settings shared by every subcommand.
+/// Where the data is: every subcommand that opens the store takes these.
 #[derive(Debug, Clone, Args)]
-pub struct Settings {
+pub struct Database {
     /// Database URL: sqlite://PATH or postgres://… [default: sqlite://<data dir>/tally.db]
-    #[arg(long, env = "TALLY_DATABASE_URL", global = true)]
+    #[arg(long, env = "TALLY_DATABASE_URL")]
     pub database_url: Option<String>,
     /// PostgreSQL URL for what needs a session of its own (migrations, a rebuild's lock) when
     /// `--database-url` goes through a transaction pooler (`pgbouncer=true`).
-    #[arg(long, env = "TALLY_DATABASE_DIRECT_URL", global = true)]
+    #[arg(long, env = "TALLY_DATABASE_DIRECT_URL")]
     pub database_direct_url: Option<String>,
-    /// How log lines look: `text`, or `json` (one object per line).
-    #[arg(
-        long,
-        env = "TALLY_LOG_FORMAT",
-        value_enum,
-        default_value_t = LogFormat::Text,
-        global = true
-    )]
-    pub log_format: LogFormat,
     /// Where the SQLite database and the generated JWT secret live.
-    #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// SQLite durability: `full` survives power loss; `normal` only a process crash, faster.
+    #[arg(long, env = "TALLY_SQLITE_SYNC", default_value = "full")]
+    pub sqlite_sync: SqliteSync,
+}
+
+/// Which tokens are valid.
+#[derive(Debug, Clone, Args)]
+pub struct Keys {
+    /// HS256 secret (at least 32 bytes) for verifying tokens.
+    #[arg(long, env = "TALLY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key (RS256, ES256 or EdDSA) for tokens from an identity provider.
+    #[arg(long, env = "TALLY_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "TALLY_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "TALLY_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// What `tally serve` runs with.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub database: Database,
+    #[command(flatten)]
+    pub keys: Keys,
     /// Address the server listens on.
-    #[arg(
-        long,
-        env = "TALLY_LISTEN",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Serve `GET /metrics` on this address only (not on `--listen`), e.g. 127.0.0.1:9090.
-    #[arg(long, env = "TALLY_METRICS_LISTEN", global = true)]
+    #[arg(long, env = "TALLY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// Origins a browser may call the API from, comma-separated (e.g.
     /// `https://app.example.com,http://localhost:5173`); none: CORS off.
-    #[arg(long, env = "TALLY_CORS_ORIGINS", global = true, value_parser = crate::http::cors::parse_origins)]
+    #[arg(long, env = "TALLY_CORS_ORIGINS", value_parser = crate::http::cors::parse_origins)]
     pub cors_origins: Option<Vec<axum::http::HeaderValue>>,
-    /// HS256 secret (at least 32 bytes) for verifying tokens.
-    #[arg(long, env = "TALLY_JWT_SECRET", global = true, hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-    /// PEM public key (RS256, ES256 or EdDSA) for tokens from an identity provider.
-    #[arg(long, env = "TALLY_JWT_PUBLIC_KEY_FILE", global = true)]
-    pub jwt_public_key_file: Option<PathBuf>,
-    /// Required `iss` claim, when set.
-    #[arg(long, env = "TALLY_JWT_ISSUER", global = true)]
-    pub jwt_issuer: Option<String>,
-    /// Required `aud` claim, when set.
-    #[arg(long, env = "TALLY_JWT_AUDIENCE", global = true)]
-    pub jwt_audience: Option<String>,
-    /// SQLite durability: `full` survives power loss; `normal` only a process crash, faster.
-    #[arg(long, env = "TALLY_SQLITE_SYNC", default_value = "full", global = true)]
-    pub sqlite_sync: SqliteSync,
     /// Cron (6 fields, UTC) of the day/week roll-over job; `off` disables it.
-    #[arg(
-        long,
-        env = "TALLY_JOB_ROLL_OVER",
-        default_value = "0 0 0 * * *",
-        global = true
-    )]
+    #[arg(long, env = "TALLY_JOB_ROLL_OVER", default_value = "0 0 0 * * *")]
     pub job_roll_over: String,
     /// Cron of the sampled verify job; `off` disables it.
-    #[arg(
-        long,
-        env = "TALLY_JOB_SAMPLE_VERIFY",
-        default_value = "0 30 * * * *",
-        global = true
-    )]
+    #[arg(long, env = "TALLY_JOB_SAMPLE_VERIFY", default_value = "0 30 * * * *")]
     pub job_sample_verify: String,
     /// Users the sampled verify checks per tick.
-    #[arg(
-        long,
-        env = "TALLY_JOB_SAMPLE_USERS",
-        default_value_t = 100,
-        global = true
-    )]
+    #[arg(long, env = "TALLY_JOB_SAMPLE_USERS", default_value_t = 100)]
     pub job_sample_users: u32,
     /// Cron of the idempotency-key expiry job; `off` disables it.
-    #[arg(
-        long,
-        env = "TALLY_JOB_EXPIRE_KEYS",
-        default_value = "0 15 * * * *",
-        global = true
-    )]
+    #[arg(long, env = "TALLY_JOB_EXPIRE_KEYS", default_value = "0 15 * * * *")]
     pub job_expire_keys: String,
     /// Connections served at once; more wait until one closes.
     #[arg(
         long,
         env = "TALLY_MAX_CONNECTIONS",
         default_value_t = 512,
-        value_parser = clap::value_parser!(u32).range(1..),
-        global = true
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_connections: u32,
     /// How long a client has to send a request's headers after connecting or after its last
@@ -166,8 +160,7 @@ pub struct Settings {
         long,
         env = "TALLY_HEADER_READ_TIMEOUT",
         default_value = "10s",
-        value_parser = parse_duration,
-        global = true
+        value_parser = parse_duration
     )]
     pub header_read_timeout: chrono::Duration,
 }
@@ -179,7 +172,7 @@ pub enum SqliteSync {
     Normal,
 }
 
-impl Settings {
+impl Database {
     /// The database URL, defaulting to a file in the data directory.
     pub fn database_url(&self) -> String {
         self.database_url
@@ -193,6 +186,15 @@ impl Settings {
         crate::store::open_with(&self.database_url(), direct_url, self.sqlite()).await
     }
 
+    pub fn sqlite(&self) -> SqliteOptions {
+        SqliteOptions {
+            full_sync: self.sqlite_sync == SqliteSync::Full,
+            ..SqliteOptions::default()
+        }
+    }
+}
+
+impl Keys {
     pub fn auth(&self) -> AuthConfig {
         AuthConfig {
             secret: self.jwt_secret.clone(),
@@ -201,7 +203,9 @@ impl Settings {
             audience: self.jwt_audience.clone(),
         }
     }
+}
 
+impl Settings {
     pub fn jobs(&self) -> JobSettings {
         let schedule = |cron: &str| (cron != "off").then(|| cron.to_owned());
         JobSettings {
@@ -219,13 +223,6 @@ impl Settings {
                 .header_read_timeout
                 .to_std()
                 .expect("a positive duration"),
-        }
-    }
-
-    pub fn sqlite(&self) -> SqliteOptions {
-        SqliteOptions {
-            full_sync: self.sqlite_sync == SqliteSync::Full,
-            ..SqliteOptions::default()
         }
     }
 }

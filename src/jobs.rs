@@ -99,7 +99,7 @@ pub async fn start(
             })
         })?;
         scheduler.add(job).await?;
-        tracing::info!(job = name, %schedule, "scheduled");
+        tracing::debug!(job = name, %schedule, "scheduled");
     }
     scheduler.start().await?;
     Ok(scheduler)

@@ -17,7 +17,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let logs = tally::logging::subscriber(
-        cli.settings.log_format,
+        cli.log_format,
         tally::logging::filter_from_env(),
         std::io::stderr,
     );
@@ -36,24 +36,31 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let settings = cli.settings;
     match cli.command {
-        CliCommand::Serve => {
+        CliCommand::Serve(settings) => {
             let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             tally::launch(&settings, listener, tally::server::shutdown_signal()).await?;
         }
-        CliCommand::Migrate => {
-            let store = settings.open_store().await?;
+        CliCommand::Migrate(database) => {
+            let store = database.open_store().await?;
             store.close().await;
             println!("database is up to date");
         }
-        CliCommand::Token { user, ttl } => {
-            let auth = Authenticator::from_config(&settings.auth(), &settings.data_dir)?;
+        CliCommand::Token {
+            user,
+            ttl,
+            keys,
+            data_dir,
+        } => {
+            let auth = Authenticator::from_config(&keys.auth(), &data_dir)?;
             let token = auth.mint(&UserId::parse(&user)?, chrono::Utc::now() + ttl)?;
             println!("{token}");
         }
-        CliCommand::Rebuild { projection } => {
-            let store = settings.open_store().await?;
+        CliCommand::Rebuild {
+            projection,
+            database,
+        } => {
+            let store = database.open_store().await?;
             let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
             )?);
@@ -69,8 +76,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 report.events_per_second()
             );
         }
-        CliCommand::Verify { repair } => {
-            let store = settings.open_store().await?;
+        CliCommand::Verify { repair, database } => {
+            let store = database.open_store().await?;
             let report = store.verify(repair, chrono::Utc::now()).await?;
             store.close().await;
             print!("{}", tally::report::verify_report(&report));
@@ -78,8 +85,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 return Ok(ExitCode::from(1));
             }
         }
-        CliCommand::Seed { users, tasks } => {
-            let store = settings.open_store().await?;
+        CliCommand::Seed {
+            users,
+            tasks,
+            database,
+        } => {
+            let store = database.open_store().await?;
             let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}",
             )?);

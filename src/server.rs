@@ -31,17 +31,27 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
     let auth = Arc::new(Authenticator::from_config(
-        &settings.auth(),
-        &settings.data_dir,
+        &settings.keys.auth(),
+        &settings.database.data_dir,
     )?);
-    let store = settings.open_store().await?;
+    let store = settings.database.open_store().await?;
     let clock = Clock::system();
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
     let state = AppState::new(store.clone(), auth, clock)
         .with_cors_origins(settings.cors_origins.clone().unwrap_or_default());
     let commands = state.commands.clone();
     let mut metrics_server = None;
-    tracing::info!(address = %listener.local_addr()?, "serving");
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving; API docs at http://{address}/docs");
+    tracing::info!(database = %without_password(&settings.database.database_url()), "database");
+    if settings.keys.jwt_secret.is_none() && settings.keys.jwt_public_key_file.is_none() {
+        let secret = settings.database.data_dir.join(crate::auth::SECRET_FILE);
+        tracing::info!(
+            secret = %secret.display(),
+            "tokens are checked against the secret generated here; `tally token --user NAME` \
+             (with the same data directory) prints one"
+        );
+    }
     let app = match settings.metrics_listen {
         None => router(state),
         Some(address) => {
@@ -74,6 +84,22 @@ pub async fn launch(
     Ok(())
 }
 
+/// `url` with the password of its user info, if any, replaced: fit for a log line.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -95,4 +121,25 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_logged_database_url_shows_no_password() {
+        assert_eq!(
+            without_password("postgres://tally:s3cret@db.example.com:5432/tally?sslmode=require"),
+            "postgres://tally:***@db.example.com:5432/tally?sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://tally@db/x"),
+            "postgres://tally@db/x"
+        );
+        assert_eq!(
+            without_password("sqlite://./data/tally.db"),
+            "sqlite://./data/tally.db"
+        );
+    }
 }

@@ -241,7 +241,7 @@ async fn delete(
     tag = "commands",
     operation_id = "shareTask",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The task's id."), ("user_id" = String, Path, description = "The user to share with: 1 to 128 characters, no control characters."), CommandHeaderParams),
+    params(("id" = Uuid, Path, description = "The task's id."), ("user_id" = String, Path, description = "The user to share with: 1 to 128 characters, no control characters.", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,128}$"), CommandHeaderParams),
     request_body = ShareTask,
     responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
 )]
@@ -273,7 +273,7 @@ async fn share(
     tag = "commands",
     operation_id = "unshareTask",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The task's id."), ("user_id" = String, Path, description = "The user to share with: 1 to 128 characters, no control characters."), CommandHeaderParams),
+    params(("id" = Uuid, Path, description = "The task's id."), ("user_id" = String, Path, description = "The user to share with: 1 to 128 characters, no control characters.", pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,128}$"), CommandHeaderParams),
     request_body(content = Option<Empty>, content_type = "application/json", description = "None, `{}` or `null`."),
     responses((status = 200, body = CommandBody, headers(("ETag" = String, description = "`\"<version>\"`: the task's version now."))), CommandProblems),
 )]

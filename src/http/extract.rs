@@ -35,6 +35,9 @@ impl FromRequestParts<AppState> for Caller {
             ))?;
         match state.auth.verify(token.trim()) {
             Ok(user) => Ok(Caller(user)),
+            Err(error) if error.is_expired() => Err(ApiError::Unauthorized(
+                "the bearer token has expired: get a new one",
+            )),
             Err(error) => {
                 tracing::debug!(%error, "token refused");
                 Err(ApiError::Unauthorized("the bearer token is not valid"))

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{self, Components};
 use utoipa::{IntoParams, IntoResponses, Modify};
@@ -111,10 +111,10 @@ pub fn one_of(values: &[&str]) -> Object {
         .build()
 }
 
-/// The body a bodyless command accepts: none, `{}` or `null`.
+/// `{}`: with `null` or no body, what a bodyless command accepts.
 pub fn empty_body() -> Object {
     ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .schema_type(Type::Object)
         .max_properties(Some(0))
         .build()
 }
@@ -126,14 +126,14 @@ pub fn empty_body() -> Object {
 pub struct CommandHeaderParams {
     /// `"<version>"`: the command runs only if the task is at that version (412 otherwise,
     /// but 403 first when the caller may not run it at all). Compared strongly: `W/` tags
-    /// never match.
-    #[param(rename = "If-Match", value_type = String, pattern = r#"^"[0-9]+"$"#)]
+    /// never match. A bare number is taken too.
+    #[param(rename = "If-Match", value_type = String, pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#)]
     if_match: Option<String>,
-    /// 1 to 255 printable ASCII characters. A repeat of the same request (method, path,
+    /// 1 to 255 printable ASCII characters (spaces inside only: a header's ends are trimmed). A repeat of the same request (method, path,
     /// `If-Match` and body) by the same user within 24 hours answers the first response again,
     /// refusals by the domain included, and appends nothing; another request under the same
     /// key is 422 `idempotency-key-reuse`.
-    #[param(rename = "Idempotency-Key", value_type = String, pattern = "^[\\x21-\\x7e]{1,255}$")]
+    #[param(rename = "Idempotency-Key", value_type = String, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")]
     idempotency_key: Option<String>,
 }
 

@@ -262,7 +262,7 @@ struct HistoryParams {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// Only events after this log position (`next_after` of the previous page).
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
     after: Option<String>,
 }
 

@@ -78,7 +78,7 @@ impl KeyedApp {
         assert_eq!(response.status, StatusCode::OK, "{why}: {}", response.body);
     }
 
-    async fn assert_refuses(&self, token: &str, why: &str) {
+    async fn assert_refuses(&self, token: &str, why: &str) -> TestResponse {
         let response = self.dashboard(token).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{why}");
         response.assert_problem(401, "unauthorized");
@@ -87,6 +87,7 @@ impl KeyedApp {
             challenge.is_some_and(|value| value.as_bytes().starts_with(b"Bearer")),
             "{why}: a 401 names the Bearer scheme"
         );
+        response
     }
 }
 
@@ -217,12 +218,21 @@ async fn an_expired_token_is_refused() {
     let app = KeyedApp::with_secret().await;
     let expired =
         json!({ "sub": "alice", "exp": (Utc::now() - Duration::seconds(30)).timestamp() });
-    app.assert_refuses(&hs256(&expired), "expired").await;
+    let refused = app.assert_refuses(&hs256(&expired), "expired").await;
+    assert_eq!(
+        refused.body["detail"],
+        "the bearer token has expired: get a new one"
+    );
     let expired_rsa = signed_with_key(Algorithm::RS256, "rsa-private.pem", &expired);
-    KeyedApp::with_public_key("rsa-public.pem")
+    let refused = KeyedApp::with_public_key("rsa-public.pem")
         .await
         .assert_refuses(&expired_rsa, "expired RS256")
         .await;
+    assert!(refused.body["detail"].as_str().unwrap().contains("expired"));
+    // Expired and forged: only the signature is talked about.
+    let forged = signed_with_secret(b"another secret of at least thirty-two bytes", &expired);
+    let refused = app.assert_refuses(&forged, "expired, another key").await;
+    assert_eq!(refused.body["detail"], "the bearer token is not valid");
 }
 
 #[tokio::test]

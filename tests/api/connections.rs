@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tally::config::Cli;
+use tally::config::{Cli, CliCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -51,6 +51,9 @@ async fn serve() -> Server {
         "off",
     ])
     .expect("settings");
+    let CliCommand::Serve(settings) = cli.command else {
+        panic!("parsed as serve")
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let address = listener.local_addr().unwrap().to_string();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -58,7 +61,7 @@ async fn serve() -> Server {
         let shutdown = async {
             let _ = stopped.await;
         };
-        tally::launch(&cli.settings, listener, shutdown)
+        tally::launch(&settings, listener, shutdown)
             .await
             .expect("serve");
     });

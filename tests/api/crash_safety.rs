@@ -246,4 +246,62 @@ async fn a_token_printed_by_tally_token_opens_the_api_of_tally_serve() {
     let forged = TestRequest::get("/api/dashboard").bearer("x.y.z");
     let forged = send(&server.address, forged).await.unwrap();
     assert_eq!(forged.status, 401);
+
+    // The first run said where everything is.
+    let log = server.log();
+    let secret = root.path().join("data").join(tally::auth::SECRET_FILE);
+    for said in [
+        format!("http://{}/docs", server.address),
+        secret.display().to_string(),
+        "tally token --user NAME".to_owned(),
+        root.path().join("data/tally.db").display().to_string(),
+    ] {
+        assert!(log.contains(&said), "the start-up log names {said}:\n{log}");
+    }
+}
+
+#[test]
+fn each_subcommand_lists_only_its_own_settings() {
+    let help = |subcommand: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args([subcommand, "--help"])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let serve = help("serve");
+    for flag in [
+        "--listen",
+        "--max-connections",
+        "--database-url",
+        "--jwt-secret",
+    ] {
+        assert!(serve.contains(flag), "serve takes {flag}:\n{serve}");
+    }
+    let token = help("token");
+    assert!(
+        token.contains("--user") && token.contains("--data-dir"),
+        "{token}"
+    );
+    let verify = help("verify");
+    assert!(
+        verify.contains("--repair") && verify.contains("--database-url"),
+        "{verify}"
+    );
+    for (name, text) in [
+        ("token", &token),
+        ("verify", &verify),
+        ("migrate", &help("migrate")),
+    ] {
+        for flag in [
+            "--listen",
+            "--max-connections",
+            "--job-roll-over",
+            "--cors-origins",
+        ] {
+            assert!(!text.contains(flag), "{name} --help lists {flag}:\n{text}");
+        }
+    }
+    assert!(!verify.contains("--jwt-secret"), "{verify}");
 }

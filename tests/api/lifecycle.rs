@@ -489,9 +489,12 @@ async fn the_default_schedules_parse_and_the_scheduler_stops() {
     let Some(app) = TestApp::start(Backend::Sqlite).await else {
         return;
     };
-    let settings = tally::config::Cli::parse_from(["tally", "serve"])
-        .settings
-        .jobs();
+    let tally::config::CliCommand::Serve(serve) =
+        tally::config::Cli::parse_from(["tally", "serve"]).command
+    else {
+        panic!("parsed as serve")
+    };
+    let settings = serve.jobs();
     assert!(settings.roll_over.is_some() && settings.expire_keys.is_some());
     let mut scheduler = tally::jobs::start(app.store.clone(), app.clock.clock(), settings)
         .await

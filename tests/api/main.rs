@@ -41,7 +41,8 @@
 //!   mid-burst: a 503 was not applied, a 201 is stored, and the write path recovers.
 //! - `tls`: PostgreSQL over TLS only, verified as `sslmode` says (a server of its own).
 //! - `crash_safety`: a real `tally serve` killed mid-burst loses nothing it acknowledged;
-//!   `tally token` opens its API.
+//!   `tally token` opens its API; the first run says where things are; each subcommand's
+//!   `--help` lists only its own settings.
 //!
 //! What they share is in `support`: a real app on a fresh database (`TestApp`), the one request
 //! builder (`TestRequest`) and token helper (`token`, signed with `TEST_SECRET`), raw views of
