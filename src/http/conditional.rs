@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 pub struct IfNoneMatch {
     /// ETags the client holds (`"…"`, a list, or `*`): 304 with no body when the answer's
     /// `ETag` is among them (weak comparison, as RFC 9110 says for `If-None-Match`).
-    #[param(rename = "If-None-Match", value_type = String)]
+    #[param(rename = "If-None-Match", value_type = Option<String>, nullable = false)]
     tags: Option<HeaderValue>,
 }
 

@@ -127,13 +127,21 @@ pub struct CommandHeaderParams {
     /// `"<version>"`: the command runs only if the task is at that version (412 otherwise,
     /// but 403 first when the caller may not run it at all). Compared strongly: `W/` tags
     /// never match. A bare number is taken too.
-    #[param(rename = "If-Match", value_type = String, pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#)]
+    #[param(
+        rename = "If-Match",
+        nullable = false,
+        pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#
+    )]
     if_match: Option<String>,
     /// 1 to 255 printable ASCII characters (spaces inside only: a header's ends are trimmed). A repeat of the same request (method, path,
     /// `If-Match` and body) by the same user within 24 hours answers the first response again,
     /// refusals by the domain included, and appends nothing; another request under the same
     /// key is 422 `idempotency-key-reuse`.
-    #[param(rename = "Idempotency-Key", value_type = String, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")]
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        pattern = "^[!-~]([ -~]{0,253}[!-~])?$"
+    )]
     idempotency_key: Option<String>,
 }
 
