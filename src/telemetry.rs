@@ -3,7 +3,8 @@
 //! projection's position and lag, pool connections). Every series is named and explained in
 //! README's *Metrics* section; [`install`] describes them to Prometheus too.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
@@ -117,12 +118,37 @@ fn describe() {
 
 /// One answered HTTP request; `route` is the matched template (`None` for no route).
 pub fn http_request(route: Option<&str>, method: &Method, status: StatusCode, took: Duration) {
-    let route = route.unwrap_or("unmatched").to_owned();
+    // Labels as `&'static str`, so that recording allocates nothing.
+    let route = route.map_or("unmatched", interned);
     let method = known_method(method);
-    histogram!("tally_http_request_duration_seconds", "route" => route.clone(), "method" => method)
+    let status = STATUS_LABELS
+        .get(usize::from(status.as_u16()))
+        .copied()
+        .unwrap_or("other");
+    histogram!("tally_http_request_duration_seconds", "route" => route, "method" => method)
         .record(took.as_secs_f64());
-    counter!("tally_http_requests_total", "route" => route, "method" => method, "status" => status.as_u16().to_string())
+    counter!("tally_http_requests_total", "route" => route, "method" => method, "status" => status)
         .increment(1);
+}
+
+/// Every status code's label, made once.
+static STATUS_LABELS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    (0..1000)
+        .map(|code: u16| &*Box::leak(code.to_string().into_boxed_str()))
+        .collect()
+});
+
+/// `route` as a `&'static str`: route templates are few and fixed, so each is leaked once.
+fn interned(route: &str) -> &'static str {
+    static ROUTES: LazyLock<RwLock<HashMap<String, &'static str>>> =
+        LazyLock::new(Default::default);
+    if let Some(known) = ROUTES.read().expect("route labels").get(route) {
+        return known;
+    }
+    let mut routes = ROUTES.write().expect("route labels");
+    routes
+        .entry(route.to_owned())
+        .or_insert_with(|| Box::leak(route.to_owned().into_boxed_str()))
 }
 
 /// A method as a label: the standard ones by name, any other as `other` (a client cannot
