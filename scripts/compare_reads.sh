@@ -19,7 +19,10 @@ ceiling=$PWD/target/release/examples/ceiling
 
 work=$(mktemp -d)
 pid=
-stop() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; pid=; }
+stop() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    pid=
+}
 trap 'stop; rm -rf "$work"' EXIT
 
 # Only env vars: older builds took the same ones, whatever their flags.

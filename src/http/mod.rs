@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::predicate::{And, DefaultPredicate, Predicate, SizeAbove};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -36,9 +36,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// take to arrive.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What every handler shares.
+/// What every handler shares, behind one `Arc`: axum clones the state for every request, and
+/// one shared count costs less than one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     /// Where reads go.
     pub store: Arc<dyn Store>,
     /// Where commands go.
@@ -46,7 +51,21 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub clock: Clock,
     /// Origins allowed to call the API from a browser (none: CORS off).
-    pub cors_origins: Arc<[HeaderValue]>,
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl From<Shared> for AppState {
+    fn from(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
 }
 
 impl AppState {
@@ -63,21 +82,21 @@ impl AppState {
         clock: Clock,
         deadlines: Deadlines,
     ) -> Self {
-        AppState {
+        AppState::from(Shared {
             commands: Arc::new(Commands::with_deadlines(store.clone(), deadlines)),
             store,
             auth,
             clock,
-            cors_origins: Arc::new([]),
-        }
+            cors_origins: Vec::new(),
+        })
     }
 
     /// This state, letting `origins` call the API from a browser.
     pub fn with_cors_origins(self, origins: Vec<HeaderValue>) -> Self {
-        AppState {
-            cors_origins: origins.into(),
-            ..self
-        }
+        AppState::from(Shared {
+            cors_origins: origins,
+            ..Shared::clone(&self)
+        })
     }
 }
 
@@ -85,9 +104,9 @@ impl AppState {
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(commands::router())
-        .merge(tasks::router())
+        .merge(tasks::router().layer(compression()))
         .merge(dashboard::router())
-        .merge(openapi::router())
+        .merge(openapi::router().layer(compression()))
 }
 
 /// The API's OpenAPI description, as `GET /api/openapi.json` serves it.
@@ -118,17 +137,12 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 pub fn api_router(state: AppState) -> Router {
     crate::telemetry::install();
     let (api, _) = api().split_for_parts();
-    // Worth it for task lists, the spec and the docs page; a dashboard read (≈ 300 bytes)
-    // would only pay for it.
-    let compression =
-        CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)));
     let router = api
-        .merge(openapi::docs())
+        .merge(openapi::docs().layer(compression()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(limits))
-        .layer(compression);
+        .layer(middleware::from_fn(limits));
     let router = if state.cors_origins.is_empty() {
         router
     } else {
@@ -137,6 +151,13 @@ pub fn api_router(state: AppState) -> Router {
     router
         .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
+}
+
+/// Compression (gzip, brotli) of answers over 1 KiB, for the routes whose answers can be large
+/// (task lists, the spec, the docs page). Not on the dashboard reads (≈ 300 bytes): the layer
+/// would cost each of them and gain nothing.
+fn compression() -> CompressionLayer<And<DefaultPredicate, SizeAbove>> {
+    CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)))
 }
 
 /// Refuses a declared oversize body before any handler runs (whether or not the route reads a

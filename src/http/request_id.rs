@@ -75,8 +75,14 @@ fn is_plain_token(id: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
+/// A UUID v7 whose random part comes from the thread's generator: `Uuid::now_v7` asks the
+/// kernel for it, a system call on every request.
 fn new_id() -> HeaderValue {
-    let id = uuid::Uuid::now_v7();
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    let random: [u8; 10] = rand::random();
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
     HeaderValue::from_str(
         id.hyphenated()
             .encode_lower(&mut uuid::Uuid::encode_buffer()),

@@ -2,7 +2,7 @@
 //! ones only).
 
 use axum::http::{HeaderValue, header};
-use tally::http::{AppState, router};
+use tally::http::{AppState, Shared, router};
 
 use crate::support::{Backend, TestApp, TestRequest, TestResponse, send_to};
 
@@ -10,14 +10,14 @@ const ALLOWED: &str = "https://app.example.com";
 
 /// The app's router, letting [`ALLOWED`] call it.
 fn with_cors(app: &TestApp) -> axum::Router {
-    let state = AppState {
+    let state = AppState::from(Shared {
         store: app.store.clone(),
         commands: app.commands.clone(),
         auth: app.auth.clone(),
         clock: app.clock.clock(),
-        cors_origins: std::sync::Arc::new([]),
-    };
-    router(state.with_cors_origins(vec![HeaderValue::from_static(ALLOWED)]))
+        cors_origins: vec![HeaderValue::from_static(ALLOWED)],
+    });
+    router(state)
 }
 
 fn header_text<'r>(response: &'r TestResponse, name: &str) -> &'r str {
