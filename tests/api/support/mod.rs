@@ -11,6 +11,7 @@ pub mod http_client;
 pub mod process;
 pub mod proxy;
 mod requests;
+mod throwaway;
 mod tokens;
 mod waiting;
 
