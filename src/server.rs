@@ -84,8 +84,30 @@ pub async fn launch(
     Ok(())
 }
 
-/// `url` with the password of its user info, if any, replaced: fit for a log line.
+/// `url` with its password, in the user info or a `password=` parameter, replaced: fit for a
+/// log line.
 fn without_password(url: &str) -> String {
+    let (url, query) = url.split_once('?').unwrap_or((url, ""));
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            if pair.starts_with("password=") {
+                "password=***"
+            } else {
+                pair
+            }
+        })
+        .collect();
+    let url = without_user_password(url);
+    if query.is_empty() {
+        url
+    } else {
+        format!("{url}?{}", query.join("&"))
+    }
+}
+
+fn without_user_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -171,14 +171,11 @@ pub fn command(kind: &'static str, outcome: &'static str) {
     counter!("tally_commands_total", "kind" => kind, "outcome" => outcome).increment(1);
 }
 
-/// One batch committed (or given up on) after `took`.
-pub fn batch(size: usize, took: Duration) {
-    histogram!("tally_commit_batch_size").record(size as f64);
+/// One batch committed: its commands, the events they appended, and its time from begin to
+/// the commit's answer.
+pub fn batch_committed(commands: usize, events: usize, took: Duration) {
+    histogram!("tally_commit_batch_size").record(commands as f64);
     histogram!("tally_commit_duration_seconds").record(took.as_secs_f64());
-}
-
-/// Events a committed batch appended.
-pub fn events_appended(events: usize) {
     counter!("tally_events_appended_total").increment(events as u64);
 }
 

@@ -88,6 +88,7 @@ async fn commit_together(
     batch: &[&Submission],
     deadline: Instant,
 ) -> Result<Vec<CommandResult>, BatchFailure> {
+    let began = Instant::now();
     let decided = timeout_at(deadline, async {
         let mut tx = store.begin(Lock::Writers).await?;
         match run_batch(tx.as_mut(), batch).await {
@@ -109,7 +110,7 @@ async fn commit_together(
     }
     match timeout_at(deadline, tx.commit()).await {
         Ok(Ok(())) => {
-            crate::telemetry::events_appended(appended);
+            crate::telemetry::batch_committed(batch.len(), appended, began.elapsed());
             Ok(results)
         }
         Ok(Err(error)) if error.is_commit_refused() => Err(BatchFailure::before_commit(error)),

@@ -183,9 +183,8 @@ async fn write_loop(
         let running = tokio::spawn(async move {
             let submissions: Vec<&Submission> = batch.iter().map(|job| &job.submission).collect();
             // One deadline for the batch and any retries of its commands.
-            let began = Instant::now();
-            let results = commit_batch(store.as_ref(), &submissions, began + deadline).await;
-            crate::telemetry::batch(submissions.len(), began.elapsed());
+            let deadline = Instant::now() + deadline;
+            let results = commit_batch(store.as_ref(), &submissions, deadline).await;
             for (job, result) in batch.into_iter().zip(results) {
                 // A submitter that went away (client disconnected) still had its command committed.
                 let _ = job.reply.send(result);

@@ -9,7 +9,7 @@ use projections::Permission;
 use serde::{Deserialize, Serialize};
 use tower_http::timeout::RequestBodyDeadlineLayer;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{Object, Schema};
+use utoipa::openapi::schema::Schema;
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
-use super::openapi::{CommandHeaderParams, CommandProblems, empty_body, one_of};
+use super::openapi::{CommandHeaderParams, CommandProblems, empty_body, share_permission};
 use super::{AppState, REQUEST_TIMEOUT};
 use crate::commands::{CommandOutcome, Submission};
 use crate::domain::{Command, CommandRequest, Description, Title};
@@ -69,10 +69,6 @@ struct ShareTask {
     /// `view` or `edit`.
     #[schema(schema_with = share_permission)]
     permission: String,
-}
-
-fn share_permission() -> Object {
-    one_of(&["view", "edit"])
 }
 
 /// What a command without a body accepts: none, `{}` or `null` (as [`NoBody`] parses it).

@@ -54,10 +54,7 @@ impl IfNoneMatch {
     /// `body` as JSON tagged by a hash of its bytes, or 304 when the client holds that tag:
     /// exact for answers with no version of their own (figures change with the day, too).
     pub fn answer_hashed<T: Serialize>(&self, body: &T) -> Response {
-        let bytes = match serde_json::to_vec(body) {
-            Ok(bytes) => bytes,
-            Err(_) => return axum::Json(body).into_response(),
-        };
+        let bytes = serde_json::to_vec(body).expect("figures always serialise");
         let mut hasher = DefaultHasher::new();
         hasher.write(&bytes);
         let etag = format!("\"{:016x}\"", hasher.finish());
@@ -73,10 +70,19 @@ fn not_modified(etag: String) -> Response {
     tagged(etag, StatusCode::NOT_MODIFIED.into_response())
 }
 
+/// `response` with its tag, and the headers that keep a cache from handing one caller's answer
+/// to another: the same URL answers each caller their own view (a task's `shares` only to its
+/// owner), so caches key it by `Authorization`, keep it private and check it each time.
 fn tagged(etag: String, mut response: Response) -> Response {
+    let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, etag);
+        headers.insert(header::ETAG, etag);
     }
+    headers.insert(header::VARY, HeaderValue::from_static("authorization"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     response
 }
 

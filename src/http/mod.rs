@@ -15,10 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{And, DefaultPredicate, Predicate, SizeAbove};
 use utoipa::OpenApi;
@@ -39,11 +40,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// What every handler shares, behind one `Arc`: axum clones the state for every request, and
 /// one shared count costs less than one per part.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<StateParts>);
 
 /// The parts of [`AppState`].
 #[derive(Clone)]
-pub struct Shared {
+pub struct StateParts {
     /// Where reads go.
     pub store: Arc<dyn Store>,
     /// Where commands go.
@@ -55,15 +56,15 @@ pub struct Shared {
 }
 
 impl std::ops::Deref for AppState {
-    type Target = Shared;
+    type Target = StateParts;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &StateParts {
         &self.0
     }
 }
 
-impl From<Shared> for AppState {
-    fn from(shared: Shared) -> Self {
+impl From<StateParts> for AppState {
+    fn from(shared: StateParts) -> Self {
         AppState(Arc::new(shared))
     }
 }
@@ -82,7 +83,7 @@ impl AppState {
         clock: Clock,
         deadlines: Deadlines,
     ) -> Self {
-        AppState::from(Shared {
+        AppState::from(StateParts {
             commands: Arc::new(Commands::with_deadlines(store.clone(), deadlines)),
             store,
             auth,
@@ -93,9 +94,9 @@ impl AppState {
 
     /// This state, letting `origins` call the API from a browser.
     pub fn with_cors_origins(self, origins: Vec<HeaderValue>) -> Self {
-        AppState::from(Shared {
+        AppState::from(StateParts {
             cors_origins: origins,
-            ..Shared::clone(&self)
+            ..StateParts::clone(&self)
         })
     }
 }
@@ -116,27 +117,39 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 
 /// The whole API, with `GET /metrics`.
 pub fn router(state: AppState) -> Router {
-    api_router(state.clone()).merge(metrics_router(state))
+    app(state, true)
 }
 
-/// `GET /metrics` alone, for a listen address of its own.
+/// The whole API without `GET /metrics` (served on an address of its own).
+pub fn api_router(state: AppState) -> Router {
+    app(state, false)
+}
+
+/// `GET /metrics` alone, for a listen address of its own, with the API's refusals and ids.
 pub fn metrics_router(state: AppState) -> Router {
     crate::telemetry::install();
     Router::new()
-        .route("/metrics", axum::routing::get(metrics))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>) -> Response {
     let text = crate::telemetry::render(state.store.as_ref(), state.clock.now()).await;
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
-/// The whole API without `GET /metrics`.
-pub fn api_router(state: AppState) -> Router {
+fn app(state: AppState, with_metrics: bool) -> Router {
     crate::telemetry::install();
     let (api, _) = api().split_for_parts();
+    let api = if with_metrics {
+        api.route("/metrics", get(metrics))
+    } else {
+        api
+    };
     let router = api
         .merge(openapi::docs().layer(compression()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

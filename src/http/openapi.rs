@@ -111,6 +111,11 @@ pub fn one_of(values: &[&str]) -> Object {
         .build()
 }
 
+/// A share's permission.
+pub fn share_permission() -> Object {
+    one_of(&["view", "edit"])
+}
+
 /// `{}`: with `null` or no body, what a bodyless command accepts.
 pub fn empty_body() -> Object {
     ObjectBuilder::new()

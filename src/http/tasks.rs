@@ -17,7 +17,7 @@ use super::AppState;
 use super::conditional::IfNoneMatch;
 use super::error::ApiError;
 use super::extract::{Caller, TaskId};
-use super::openapi::{ReadProblems, one_of};
+use super::openapi::{ReadProblems, one_of, share_permission};
 use crate::domain::UserId;
 use crate::store::{Scope, TaskListQuery};
 
@@ -71,10 +71,6 @@ fn task_status() -> Object {
 
 fn task_permission() -> Object {
     one_of(&["owner", "edit", "view"])
-}
-
-fn share_permission() -> Object {
-    one_of(&["view", "edit"])
 }
 
 impl TaskJson {

@@ -60,6 +60,27 @@ async fn every_method_the_server_answers_on_a_described_path_is_described() {
     }
 }
 
+/// A route registered with axum's own `.route(..)` would be served without a description; only
+/// `/metrics` (not part of the API) is.
+#[test]
+fn every_api_route_is_registered_with_its_description() {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        for (number, line) in source.lines().enumerate() {
+            if line.contains(".route(") {
+                assert!(
+                    line.contains(r#".route("/metrics", get(metrics))"#),
+                    "{}:{}: a route without a description: {line}",
+                    path.display(),
+                    number + 1
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_route_table_in_docs_api_md_is_the_specs() {
     let app = TestApp::start(Backend::Sqlite).await.unwrap();

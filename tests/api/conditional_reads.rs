@@ -11,7 +11,10 @@ on_both_backends!(
     a_task_read_is_304_until_the_task_changes_and_never_tells_a_stranger_anything,
 );
 
+/// The response's tag; with it, the headers that keep caches from mixing callers' answers.
 fn etag(response: &TestResponse) -> String {
+    assert_eq!(response.headers[header::VARY], "authorization");
+    assert_eq!(response.headers[header::CACHE_CONTROL], "private, no-cache");
     let etag = response.headers.get(header::ETAG).expect("an ETag");
     etag.to_str().unwrap().to_owned()
 }

@@ -2,7 +2,7 @@
 //! ones only).
 
 use axum::http::{HeaderValue, header};
-use tally::http::{AppState, Shared, router};
+use tally::http::{AppState, StateParts, router};
 
 use crate::support::{Backend, TestApp, TestRequest, TestResponse, send_to};
 
@@ -10,7 +10,7 @@ const ALLOWED: &str = "https://app.example.com";
 
 /// The app's router, letting [`ALLOWED`] call it.
 fn with_cors(app: &TestApp) -> axum::Router {
-    let state = AppState::from(Shared {
+    let state = AppState::from(StateParts {
         store: app.store.clone(),
         commands: app.commands.clone(),
         auth: app.auth.clone(),

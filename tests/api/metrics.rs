@@ -91,7 +91,13 @@ async fn metrics_count_commands_and_follow_the_log_and_a_projection_held_back_sh
         assert_eq!(at(&format!("tally_projection_lag_seconds{labels}")), 0.0);
     }
     assert_eq!(at("tally_database_up"), 1.0);
-    assert_eq!(at(r#"tally_build_info{version="0.1.0"}"#), 1.0);
+    assert_eq!(
+        at(&format!(
+            r#"tally_build_info{{version="{}"}}"#,
+            env!("CARGO_PKG_VERSION")
+        )),
+        1.0
+    );
     let idle = at(r#"tally_db_pool_connections{pool="readers",state="idle"}"#);
     let in_use = at(r#"tally_db_pool_connections{pool="readers",state="in_use"}"#);
     assert!(idle + in_use >= 1.0);
@@ -99,17 +105,22 @@ async fn metrics_count_commands_and_follow_the_log_and_a_projection_held_back_sh
     // Hold the dashboard projection back, as if it had fallen behind the log.
     let url = format!("sqlite://{}", root.path().join("data/tally.db").display());
     let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("update projection_checkpoints set position = 1 where name = 'dashboard'")
-        .execute(&mut raw)
-        .await
-        .unwrap();
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    sqlx::query(
+        "update projection_checkpoints set position = 1, updated_at = $1 where name = 'dashboard'",
+    )
+    .bind(an_hour_ago)
+    .execute(&mut raw)
+    .await
+    .unwrap();
     let samples = scrape(&server, &server.address).await;
     let at = |series: &str| sample(&samples, series);
     assert_eq!(
         at(r#"tally_projection_lag_events{projection="dashboard"}"#),
         2.0
     );
-    assert!(at(r#"tally_projection_lag_seconds{projection="dashboard"}"#) >= 0.0);
+    let stalled = at(r#"tally_projection_lag_seconds{projection="dashboard"}"#);
+    assert!((3600.0..3700.0).contains(&stalled), "{stalled}");
     assert_eq!(
         at(r#"tally_projection_lag_events{projection="tasks"}"#),
         0.0
@@ -124,7 +135,13 @@ async fn with_a_metrics_address_metrics_are_served_there_and_not_beside_the_api(
     let server = Server::start_with(root.path(), Some(TEST_SECRET), &env).await;
     let samples = scrape(&server, &metrics).await;
     assert_eq!(
-        sample(&samples, r#"tally_build_info{version="0.1.0"}"#),
+        sample(
+            &samples,
+            &format!(
+                r#"tally_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
         1.0
     );
     let beside = server.send(TestRequest::get("/metrics")).await;

@@ -125,14 +125,10 @@ impl Drop for Server {
 /// Data directory `root/data`, the given secret (or none), and no other `TALLY_*` setting
 /// inherited from the environment the tests run in.
 pub fn with_clean_env(command: &mut Command, root: &Path, secret: Option<&str>) {
-    for name in [
-        "TALLY_DATABASE_URL",
-        "TALLY_JWT_SECRET",
-        "TALLY_JWT_PUBLIC_KEY_FILE",
-        "TALLY_JWT_ISSUER",
-        "TALLY_JWT_AUDIENCE",
-    ] {
-        command.env_remove(name);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TALLY_") {
+            command.env_remove(name);
+        }
     }
     command
         .env("TALLY_DATA_DIR", root.join("data"))
