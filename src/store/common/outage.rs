@@ -4,6 +4,7 @@
 //! [`PROBE_INTERVAL`] tries the database again, so the store notices as soon as it is back.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::{Database, Pool};
@@ -13,16 +14,24 @@ use crate::store::StoreError;
 /// How often, while the database is unreachable, one caller tries it again.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Whether the database was last found unreachable, and when to try it next.
+/// Whether the database was last found unreachable, and when to try it next. `down` lets
+/// every read and transaction pass without the lock while the database is reachable (each
+/// would otherwise take it twice, on both worker threads).
 #[derive(Default)]
-pub(crate) struct Outage(Mutex<Option<Instant>>);
+pub(crate) struct Outage {
+    down: AtomicBool,
+    next_probe: Mutex<Option<Instant>>,
+}
 
 impl Outage {
     /// Lets a caller try the database: any caller while it is reachable; while it is not, the
     /// first caller after each [`PROBE_INTERVAL`]. Everyone else gets
     /// [`StoreError::Unreachable`] at once.
     pub fn admit(&self) -> Result<(), StoreError> {
-        let mut next_probe = self.0.lock().expect("outage lock");
+        if !self.down.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut next_probe = self.next_probe.lock().expect("outage lock");
         match *next_probe {
             Some(at) if Instant::now() < at => Err(StoreError::Unreachable),
             Some(_) => {
@@ -41,15 +50,20 @@ impl Outage {
             Err(error) => cannot_connect(error, pool),
             // Any other error came from a database that answered.
         };
-        let mut next_probe = self.0.lock().expect("outage lock");
+        if !unreachable && !self.down.load(Ordering::Acquire) {
+            return;
+        }
+        let mut next_probe = self.next_probe.lock().expect("outage lock");
         match (unreachable, next_probe.is_some()) {
             (true, false) => {
                 tracing::warn!("the database is unreachable; answering 503 until it is back");
                 *next_probe = Some(Instant::now() + PROBE_INTERVAL);
+                self.down.store(true, Ordering::Release);
             }
             (false, true) if result.is_ok() => {
                 tracing::info!("the database is reachable again");
                 *next_probe = None;
+                self.down.store(false, Ordering::Release);
             }
             _ => {}
         }
