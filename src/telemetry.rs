@@ -195,17 +195,12 @@ pub async fn render(store: &dyn Store, now: DateTime<Utc>) -> String {
             .set(pool.in_use);
         gauge!("tally_db_pool_connections", "pool" => pool.name, "state" => "idle").set(pool.idle);
     }
-    let read = async {
-        // The head first: read the other way round, a commit in between would look like lag.
-        let head = store.head_position().await?;
-        Ok::<_, crate::store::StoreError>((head, store.checkpoints().await?))
-    };
-    match read.await {
+    match store.progress().await {
         Ok((head, checkpoints)) => {
             gauge!("tally_database_up").set(1.0);
             gauge!("tally_head_position").set(head as f64);
             for checkpoint in checkpoints {
-                let behind = (head - checkpoint.position).max(0);
+                let behind = checkpoint.behind(head);
                 let stalled = if behind == 0 {
                     0.0
                 } else {

@@ -269,18 +269,12 @@ struct ProjectionHealth {
 async fn health(State(state): State<AppState>) -> Response {
     let timestamp = state.clock.now();
     let accepting = state.commands.is_accepting();
-    let read = async {
-        // The head first: read the other way round, a commit in between would look like lag.
-        let head = state.store.head_position().await?;
-        let checkpoints = state.store.checkpoints().await?;
-        Ok::<_, crate::store::StoreError>((head, checkpoints))
-    };
-    let (database, last_position, projections) = match read.await {
+    let (database, last_position, projections) = match state.store.progress().await {
         Ok((head, checkpoints)) => {
             let projections = checkpoints
                 .into_iter()
                 .map(|checkpoint| ProjectionHealth {
-                    behind: (head - checkpoint.position).max(0),
+                    behind: checkpoint.behind(head),
                     name: checkpoint.name,
                     version: checkpoint.version,
                     position: checkpoint.position,

@@ -182,6 +182,13 @@ pub struct Checkpoint {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Checkpoint {
+    /// Events in a log whose head is `head` that this projection has not applied.
+    pub fn behind(&self, head: i64) -> i64 {
+        (head - self.position).max(0)
+    }
+}
+
 /// One user's stored figures and the rows they count, read in one snapshot: what the sampled
 /// verify compares.
 #[derive(Clone, Debug, Default)]
@@ -220,6 +227,12 @@ pub trait Store: Transactions + Replay {
     async fn head_position(&self) -> Result<i64, StoreError>;
     /// How far each projection has applied the log.
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// The log's head and each projection's checkpoint, read in that order: the other way
+    /// round, a commit in between would look like lag.
+    async fn progress(&self) -> Result<(i64, Vec<Checkpoint>), StoreError> {
+        let head = self.head_position().await?;
+        Ok((head, self.checkpoints().await?))
+    }
     /// Up to `users` users with figures, chosen at random.
     async fn sample_users(&self, users: u32) -> Result<Vec<String>, StoreError>;
     /// A user's figures and the rows they count, in one snapshot.
