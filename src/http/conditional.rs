@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, IntoResponses};
 
 /// The request's `If-None-Match`, if any.
 #[derive(IntoParams)]
@@ -21,6 +21,15 @@ pub struct IfNoneMatch {
     #[param(rename = "If-None-Match", value_type = Option<String>, nullable = false)]
     tags: Option<HeaderValue>,
 }
+
+/// The answer when the client's `If-None-Match` names the current tag, as the spec tells it.
+#[derive(IntoResponses)]
+#[response(
+    status = 304,
+    description = "Not modified: what the caller would see still has the tag `If-None-Match` names; no body.",
+    headers(("ETag" = String, description = "The current tag, the one the client holds."))
+)]
+pub struct NotModified;
 
 impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
     type Rejection = Infallible;

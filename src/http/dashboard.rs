@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::conditional::IfNoneMatch;
+use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
 use super::extract::Caller;
 use super::openapi::{ReadProblems, one_of};
@@ -77,7 +77,7 @@ struct Everything {
     operation_id = "getDashboard",
     security(("bearer" = [])),
     params(IfNoneMatch),
-    responses((status = 200, body = Everything, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
+    responses((status = 200, body = Everything, headers(("ETag" = String, description = "A tag of these figures (it changes at midnight too)."))), NotModified, ReadProblems),
 )]
 async fn everything(
     State(state): State<AppState>,
@@ -117,7 +117,7 @@ struct Statistics {
     operation_id = "getStatistics",
     security(("bearer" = [])),
     params(IfNoneMatch),
-    responses((status = 200, body = Statistics, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
+    responses((status = 200, body = Statistics, headers(("ETag" = String, description = "A tag of these figures (it changes at midnight too)."))), NotModified, ReadProblems),
 )]
 async fn statistics(
     State(state): State<AppState>,
@@ -150,7 +150,7 @@ struct Activity {
     operation_id = "getActivity",
     security(("bearer" = [])),
     params(IfNoneMatch),
-    responses((status = 200, body = Activity, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
+    responses((status = 200, body = Activity, headers(("ETag" = String, description = "A tag of these figures (it changes at midnight too)."))), NotModified, ReadProblems),
 )]
 async fn activity(
     State(state): State<AppState>,
@@ -182,7 +182,7 @@ struct Breakdown {
     operation_id = "getBreakdown",
     security(("bearer" = [])),
     params(IfNoneMatch),
-    responses((status = 200, body = Breakdown, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
+    responses((status = 200, body = Breakdown, headers(("ETag" = String, description = "A tag of these figures (it changes at midnight too)."))), NotModified, ReadProblems),
 )]
 async fn breakdown(
     State(state): State<AppState>,
@@ -212,7 +212,7 @@ struct Shared {
     operation_id = "getShared",
     security(("bearer" = [])),
     params(IfNoneMatch),
-    responses((status = 200, body = Shared, headers(("ETag" = String, description = "A tag of these figures: send it as `If-None-Match` to be answered 304 while they stay the same."))), (status = 304, description = "Not modified: the figures are the ones the `If-None-Match` tag names."), ReadProblems),
+    responses((status = 200, body = Shared, headers(("ETag" = String, description = "A tag of these figures (it changes at midnight too)."))), NotModified, ReadProblems),
 )]
 async fn shared(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
-use super::conditional::IfNoneMatch;
+use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
 use super::extract::{Caller, TaskId};
 use super::openapi::{ReadProblems, one_of, share_permission};
@@ -118,7 +118,7 @@ impl TaskJson {
     params(("id" = Uuid, Path, description = "The task's id."), IfNoneMatch),
     responses(
         (status = 200, body = TaskJson, headers(("ETag" = String, description = "`\"<version>\"`: the task's version, as `If-Match` and `If-None-Match` name it."))),
-        (status = 304, description = "Not modified: the task is still at the version `If-None-Match` names."),
+        NotModified,
         ReadProblems,
     ),
 )]
