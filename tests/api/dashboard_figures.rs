@@ -2,10 +2,12 @@
 //! rounding of `completion_rate`, day and week boundaries moved with the app's clock, and an
 //! independent `COUNT(*)` recount over `tasks` and `task_shares` that every answer must equal.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use crate::support::{Backend, TestApp, TestRequest, on_both_backends};
+use crate::support::{Backend, TestApp, TestRequest, on_both_backends, wait_until};
 
 on_both_backends!(
     every_dashboard_route_answers_its_exact_figures,
@@ -15,6 +17,7 @@ on_both_backends!(
     a_re_completion_on_a_later_day_moves_completed_today_without_double_counting,
     deleting_a_task_lowers_the_day_and_week_it_was_created_in,
     every_figure_equals_a_recount_after_a_mixed_scenario,
+    a_row_changed_by_another_process_shows_within_a_second,
 );
 
 /// Every dashboard figure of one user, from the API or from the recount.
@@ -350,4 +353,22 @@ async fn every_figure_equals_a_recount_after_a_mixed_scenario(app: TestApp) {
         (alice.total, alice.completed, alice.completed_today),
         (3, 1, 1)
     );
+}
+
+/// A row written behind the server's back, as `tally verify --repair` run beside it would, is
+/// read within a second even right after the same row was read: SQLite's fast path keeps a row
+/// it read only until a write of its own process ends or a second passes.
+async fn a_row_changed_by_another_process_shows_within_a_second(app: TestApp) {
+    app.create_task("ann", "one").await;
+    assert_eq!(app.dashboard("ann").await["pending"], 1);
+    app.db
+        .execute("update dashboard_stats set pending = 7 where user_id = 'ann'")
+        .await;
+    let changed = Instant::now();
+    wait_until("the changed row", async || {
+        app.dashboard("ann").await["pending"] == 7
+    })
+    .await;
+    let waited = changed.elapsed();
+    assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
 }

@@ -1,14 +1,10 @@
 //! Request ids: the client's or a new one, echoed, named as a problem's `instance` (checked on
 //! every problem answer by `send_to`), and carried by the request's log lines.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::Value;
-use tally::logging::{LogFormat, subscriber};
-use tracing_subscriber::EnvFilter;
 
-use crate::support::{Backend, TestApp, TestRequest, TestResponse};
+use crate::support::process::Server;
+use crate::support::{Backend, TEST_SECRET, TestApp, TestRequest, TestResponse, wait_until};
 
 fn request_id(response: &TestResponse) -> &str {
     response.headers["x-request-id"].to_str().unwrap()
@@ -52,32 +48,17 @@ async fn a_plain_client_id_is_echoed_and_anything_else_is_replaced_by_a_new_one(
     assert_eq!(made.len(), 4, "every made id is new");
 }
 
-/// Log lines written to memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
+/// The log lines of a real `tally serve` (a process of its own: a subscriber set for one test
+/// thread could miss lines whose callsites another test's thread registered first).
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_and_carry_the_request_id() {
-    let app = TestApp::start(Backend::Sqlite).await.unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let logs = subscriber(LogFormat::Json, EnvFilter::new("tally=debug"), move || {
-        writer.clone()
-    });
-    // This test's runtime runs on this thread only, so the request is served under it.
-    let _guard = tracing::subscriber::set_default(logs);
-    let response = app
+    let root = tempfile::tempdir().unwrap();
+    let env = [
+        ("TALLY_LOG_FORMAT", "json"),
+        ("RUST_LOG", "warn,tally=debug"),
+    ];
+    let server = Server::start_with(root.path(), Some(TEST_SECRET), &env).await;
+    let response = server
         .send(
             TestRequest::get("/api/dashboard")
                 .user("alice")
@@ -86,16 +67,25 @@ async fn json_logs_are_one_object_a_line_and_carry_the_request_id() {
         .await;
     assert_eq!(response.status, 200);
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-        .collect();
+    let lines = || -> Vec<Value> {
+        server
+            .log()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+            .collect()
+    };
+    let answered = |line: &Value| {
+        line["fields"]["message"] == "answered" && line["span"]["request_id"] == "logged-1"
+    };
+    wait_until("the answer's log line", async || {
+        lines().iter().any(answered)
+    })
+    .await;
+    let lines = lines();
     let of_request: Vec<&Value> = lines
         .iter()
         .filter(|line| line["span"]["request_id"] == "logged-1")
         .collect();
-    assert!(!of_request.is_empty(), "{text}");
     for line in of_request {
         assert_eq!(line["span"]["path"], "/api/dashboard");
         assert!(
@@ -103,9 +93,6 @@ async fn json_logs_are_one_object_a_line_and_carry_the_request_id() {
             "{line}"
         );
     }
-    let answered = lines
-        .iter()
-        .find(|line| line["fields"]["message"] == "answered")
-        .expect("the answer is logged");
+    let answered = lines.iter().find(|line| answered(line)).unwrap();
     assert_eq!(answered["fields"]["status"], 200);
 }

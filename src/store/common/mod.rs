@@ -95,6 +95,9 @@ pub(crate) struct SqlxStore<DB: Backend> {
     pub local: DB::Local,
     /// Whether the database was last found unreachable.
     pub outage: outage::Outage,
+    /// Advanced by every write transaction when something keeps rows in memory (SQLite's
+    /// fast path); `None` when nothing does.
+    pub write_epoch: Option<sqlx_tx::WriteEpoch>,
     /// Whether the connections reach the database through a transaction pooler
     /// (`pgbouncer=true`): then nothing relies on a session beyond one transaction.
     pub pooled: bool,

@@ -72,7 +72,7 @@ where
         if !snapshot && !store.pooled {
             return Ok(Reading::Alone(connection));
         }
-        let tx = SqlxTx::begin(connection, Lock::Snapshot, store.persistent()).await?;
+        let tx = SqlxTx::begin(connection, Lock::Snapshot, store.persistent(), None).await?;
         Ok(Reading::InTransaction(Box::new(tx)))
     }
 
@@ -105,7 +105,13 @@ where
     async fn job_transaction(&self) -> Result<Box<SqlxTx<DB>>, StoreError> {
         let connection = self.writes.acquire().await?;
         Ok(Box::new(
-            SqlxTx::begin(connection, Lock::Writers, self.persistent()).await?,
+            SqlxTx::begin(
+                connection,
+                Lock::Writers,
+                self.persistent(),
+                self.write_epoch.clone(),
+            )
+            .await?,
         ))
     }
 
@@ -331,8 +337,15 @@ where
     /// on a fresh connection rather than failing a batch of commands.
     async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
         self.outage.admit()?;
-        let open =
-            async || SqlxTx::begin(self.writes.acquire().await?, lock, self.persistent()).await;
+        let open = async || {
+            SqlxTx::begin(
+                self.writes.acquire().await?,
+                lock,
+                self.persistent(),
+                self.write_epoch.clone(),
+            )
+            .await
+        };
         let tx = match open().await {
             Err(error) if error.is_connection_lost() => {
                 tracing::info!(%error, "a pooled connection was lost; opening another");
@@ -353,7 +366,13 @@ where
     async fn begin_replay(&self, lock: Lock) -> Result<Box<dyn ReplayTx>, StoreError> {
         let connection = self.writes.acquire().await?;
         Ok(Box::new(
-            SqlxTx::begin(connection, lock, self.persistent()).await?,
+            SqlxTx::begin(
+                connection,
+                lock,
+                self.persistent(),
+                self.write_epoch.clone(),
+            )
+            .await?,
         ))
     }
 

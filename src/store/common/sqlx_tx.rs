@@ -2,12 +2,32 @@
 //! [`Backend::begin`] names. `write_tx.rs` and `replay_tx.rs` implement the transaction traits
 //! on it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Executor};
 
 use super::{Backend, sql};
 use crate::store::StoreError;
 use crate::store::tx::Lock;
+
+/// Counts the write transactions that have ended on a store, committed or not. A reader that
+/// keeps rows in memory (the SQLite fast path) reads it before it reads the database and keeps
+/// a row only while the count has not moved: any write may have changed the row.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WriteEpoch(Arc<AtomicU64>);
+
+impl WriteEpoch {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Called once the transaction's end is visible to readers, before anyone is told of it.
+    fn advance(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
 
 /// A pooled connection with an open transaction. Dropped before it ends (a panic, a cancelled
 /// future), its connection is closed rather than handed back to the pool mid-transaction.
@@ -16,12 +36,18 @@ pub(crate) struct SqlxTx<DB: Backend> {
     ended: bool,
     /// Whether its statements are kept prepared (see `SqlxStore::persistent`).
     pub persistent: bool,
+    /// The store's count of ended writes, for a transaction that may write.
+    epoch: Option<WriteEpoch>,
 }
 
 impl<DB: Backend> Drop for SqlxTx<DB> {
     fn drop(&mut self) {
         if !self.ended {
             self.connection.close_on_drop();
+        }
+        // Ended or dropped mid-commit (its outcome then unknown), the data may have changed.
+        if let Some(epoch) = &self.epoch {
+            epoch.advance();
         }
     }
 }
@@ -30,17 +56,20 @@ impl<DB: Backend> SqlxTx<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// Opens the transaction `lock` names on `connection`. Failed or cancelled part-way (a
-    /// deadline), the half-open transaction is dropped and its connection closed with it.
+    /// Opens the transaction `lock` names on `connection`; one that may write advances `epoch`
+    /// when it ends. Failed or cancelled part-way (a deadline), the half-open transaction is
+    /// dropped and its connection closed with it.
     pub async fn begin(
         connection: PoolConnection<DB>,
         lock: Lock,
         persistent: bool,
+        epoch: Option<WriteEpoch>,
     ) -> Result<Self, StoreError> {
         let mut tx = SqlxTx {
             connection,
             ended: false,
             persistent,
+            epoch,
         };
         for statement in DB::begin(lock) {
             tx.connection.execute(*statement).await?;

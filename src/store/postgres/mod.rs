@@ -78,6 +78,7 @@ pub(crate) async fn open(
         readers: pool(&options, 8, 2).await?,
         local: direct,
         outage: Default::default(),
+        write_epoch: None,
         pooled,
     })
 }

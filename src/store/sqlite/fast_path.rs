@@ -5,67 +5,111 @@
 //! sqlx runs each SQLite connection on a worker thread of its own, so every statement costs two
 //! thread hops: measured here, ≈47 µs for the one-row dashboard read against ≈5 µs for the same
 //! prepared statement run in place (see BENCHMARKS.md). The dashboard read is the hottest route,
-//! so it alone goes through rusqlite, on read-only connections to the same file: it reads the
-//! committed state like any other reader, so it is exactly as fresh as the sqlx path. The lookup
-//! is one primary-key probe of a few pages that the page cache holds, short enough to run on an
-//! async worker without blocking it noticeably.
+//! so it alone goes through rusqlite, on read-only connections to the same file. The lookup is
+//! one primary-key probe of a few pages that the page cache holds, short enough to run on an
+//! async worker without blocking it noticeably. A thread keeps the rows it read until any write
+//! transaction of this process ends ([`WriteEpoch`]), so a command's answer is reflected by the
+//! next read exactly as through the sqlx path; a write by another process on the same file shows
+//! within [`MEMO_AGE`].
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use projections::{
     Bucket, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskEvent, TaskRow,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use thread_local::ThreadLocal;
 use uuid::Uuid;
 
 use crate::store::StoreError;
 use crate::store::common::sql::{
     EVENTS_AFTER, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
 };
+use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
 use crate::store::tx::Tables;
 
-/// A pool of read-only connections for dashboard rows, and the database file for the rest.
+/// How long a thread reuses a row it read while no write of this process ends: the bound on
+/// how late it sees a change another process made (`tally rebuild`, `verify --repair`, `seed`
+/// run beside a server). Changes made here are seen at once.
+const MEMO_AGE: Duration = Duration::from_secs(1);
+/// At most this many rows kept per thread (≈ 2 MiB), whatever the number of users.
+const MEMO_ROWS: usize = 10_000;
+
+/// Dashboard rows read on each thread's own read-only connection, and the database file for the
+/// rest.
 pub(crate) struct FastPath {
     path: PathBuf,
-    /// Connections not in use; one is opened whenever all are busy (at most one per thread that
-    /// reads at the same moment, since a read never waits while it holds one).
-    idle: Mutex<Vec<Connection>>,
+    /// Advanced by every write transaction of this process.
+    epoch: WriteEpoch,
+    /// One per thread that reads: no lock to share, and a thread's connection and rows stay in
+    /// its own cache. The two worker threads taking one pool's mutex and SQLite's WAL-index lock
+    /// for every read spent more time waiting for each other than reading (BENCHMARKS.md).
+    readers: ThreadLocal<RefCell<ThreadReader>>,
+}
+
+struct ThreadReader {
+    connection: Connection,
+    /// Rows read since the write epoch was `epoch` and the clock `since`.
+    epoch: u64,
+    since: Instant,
+    rows: HashMap<String, Option<DashboardStats>>,
 }
 
 impl FastPath {
-    pub fn new(path: &Path) -> Self {
+    pub fn new(path: &Path, epoch: WriteEpoch) -> Self {
         FastPath {
             path: path.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            epoch,
+            readers: ThreadLocal::new(),
         }
     }
 
-    /// `user_id`'s row, `None` for a user no event has touched.
+    /// `user_id`'s row, `None` for a user no event has touched: the row this thread read since
+    /// the last write ended, or a fresh read.
     pub fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
-        let connection = self.idle.lock().expect("reader pool").pop();
-        let connection = match connection {
-            Some(connection) => connection,
-            None => self.connect()?,
-        };
-        let stats = connection
+        // Read before the database: a write that ends after this moment makes the row read
+        // below one that the next call does not reuse.
+        let epoch = self.epoch.current();
+        let reader = self.readers.get_or_try(|| {
+            read_only(&self.path).map(|connection| {
+                RefCell::new(ThreadReader {
+                    connection,
+                    epoch,
+                    since: Instant::now(),
+                    rows: HashMap::new(),
+                })
+            })
+        })?;
+        let reader = &mut *reader.borrow_mut();
+        let now = Instant::now();
+        if reader.epoch != epoch
+            || now.duration_since(reader.since) > MEMO_AGE
+            || reader.rows.len() >= MEMO_ROWS
+        {
+            reader.rows.clear();
+            reader.epoch = epoch;
+            reader.since = now;
+        }
+        if let Some(stats) = reader.rows.get(user_id) {
+            return Ok(stats.clone());
+        }
+        let stats = reader
+            .connection
             .prepare_cached(LOAD_STATS)?
             .query_row([user_id], stats_row)
             .optional()?;
-        self.idle.lock().expect("reader pool").push(connection);
+        reader.rows.insert(user_id.to_owned(), stats.clone());
         Ok(stats)
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn connect(&self) -> Result<Connection, StoreError> {
-        read_only(&self.path)
     }
 }
 

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::StoreError;
 use super::common::sql::Params;
+use super::common::sqlx_tx::WriteEpoch;
 use super::common::{Backend, SqlxStore};
 use super::tx::{Lock, RebuildLock};
 use fast_path::FastPath;
@@ -70,7 +71,8 @@ pub(crate) async fn open(
         .connect_with(connect.clone().pragma("wal_autocheckpoint", "10000"))
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&writes).await?;
-    let local = FastPath::new(connect.get_filename());
+    let write_epoch = WriteEpoch::default();
+    let local = FastPath::new(connect.get_filename(), write_epoch.clone());
     let readers = SqlitePoolOptions::new()
         .max_connections(options.readers.max(1))
         .min_connections(options.readers.max(1))
@@ -82,6 +84,7 @@ pub(crate) async fn open(
         writes,
         local,
         outage: Default::default(),
+        write_epoch: Some(write_epoch),
         pooled: false,
     })
 }
