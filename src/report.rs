@@ -13,7 +13,11 @@ pub fn verify_report(report: &VerifyReport) -> String {
             let _ = writeln!(out, "  {figure}: stored {stored}, the log gives {expected}");
         }
     }
-    for (table, drift) in [("tasks", report.tasks), ("task_shares", report.shares)] {
+    for (table, drift) in [
+        ("tasks", report.tasks),
+        ("task_shares", report.shares),
+        ("daily_stats", report.daily),
+    ] {
         if drift.missing + drift.unexpected + drift.different > 0 {
             let RowDrift {
                 missing,

@@ -16,7 +16,7 @@ pub fn week_key(at: DateTime<Utc>) -> i32 {
 }
 
 /// `NaiveDate::from_ymd(1970, 1, 1).num_days_from_ce()`.
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+pub(crate) const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 #[cfg(test)]
 mod tests {

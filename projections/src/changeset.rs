@@ -12,6 +12,7 @@ use crate::event::RecordedEvent;
 use crate::fold::{ShareChange, TaskChange, project};
 use crate::rows::{ShareRow, TaskRow, TaskView};
 use crate::stats::{DashboardStats, StatsDelta};
+use crate::trend::{DailyRow, daily_changes, rows_of};
 
 /// The rows a run of events has changed so far, on top of the rows loaded before it.
 #[derive(Debug, Default)]
@@ -78,6 +79,11 @@ impl Changeset {
     /// [`stats_after`](Self::stats_after).
     pub fn stats_users(&self) -> Vec<&str> {
         distinct(self.deltas.iter().map(|delta| delta.user_id.as_str()))
+    }
+
+    /// The changes to the trend's counts, by (user, day), to add to the stored ones.
+    pub fn daily_changes(&self) -> Vec<DailyRow> {
+        rows_of(&daily_changes(&self.deltas))
     }
 
     /// The dashboard rows after every change, from the `stored` rows of

@@ -14,6 +14,7 @@ pub mod fold;
 pub mod memory;
 pub mod rows;
 pub mod stats;
+pub mod trend;
 
 pub use changeset::Changeset;
 pub use event::{Permission, RecordedEvent, TaskEvent};
@@ -21,3 +22,4 @@ pub use fold::{RowChanges, ShareChange, TaskChange, project};
 pub use memory::ReadModels;
 pub use rows::{ShareRow, TaskRow, TaskStatus, TaskView};
 pub use stats::{Bucket, DashboardFigures, DashboardStats, StatsDelta};
+pub use trend::{DailyRow, DayCounts};

@@ -11,6 +11,7 @@ use crate::event::{Permission, RecordedEvent};
 use crate::fold::project;
 use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView};
 use crate::stats::{DashboardFigures, DashboardStats, completion_rate};
+use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 
 /// Every read model, folded from events in position order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -19,6 +20,8 @@ pub struct ReadModels {
     pub tasks: BTreeMap<Uuid, TaskView>,
     /// One row per user that any event touched.
     pub stats: BTreeMap<String, DashboardStats>,
+    /// The trend: counts by (user, day key), none of them zero.
+    pub daily: BTreeMap<(String, i32), DayCounts>,
     /// Position of the last event applied.
     pub position: i64,
 }
@@ -32,6 +35,7 @@ impl ReadModels {
         if view.task.is_none() {
             self.tasks.remove(&recorded.task_id);
         }
+        apply_daily(&mut self.daily, &changes.stats);
         for delta in &changes.stats {
             self.stats
                 .entry(delta.user_id.clone())
@@ -78,6 +82,33 @@ impl ReadModels {
         figures.shared = figures.view_only + figures.can_edit;
         figures.completion_rate = completion_rate(figures.completed, figures.total);
         figures
+    }
+
+    /// The trend of `user_id` counted from the task model, the way `COUNT(*) … group by day`
+    /// would: the definition `daily_stats` must always agree with. Days that count nothing are
+    /// left out.
+    pub fn recount_daily(&self, user_id: &str) -> BTreeMap<i32, DayCounts> {
+        let mut days: BTreeMap<i32, DayCounts> = BTreeMap::new();
+        for task in self.task_rows().filter(|task| task.owner_id == user_id) {
+            days.entry(day_key(task.created_at)).or_default().created += 1;
+            if let (TaskStatus::Completed, Some(done)) = (task.status, task.completed_at) {
+                days.entry(day_key(done)).or_default().completed += 1;
+            }
+        }
+        days
+    }
+
+    /// The trend of `user_id` as the maintained rows give it.
+    pub fn daily_of(&self, user_id: &str) -> BTreeMap<i32, DayCounts> {
+        self.daily
+            .range((user_id.to_owned(), i32::MIN)..=(user_id.to_owned(), i32::MAX))
+            .map(|((_, day), counts)| (*day, *counts))
+            .collect()
+    }
+
+    /// Every trend row.
+    pub fn daily_rows(&self) -> Vec<DailyRow> {
+        rows_of(&self.daily)
     }
 
     /// Every task row.

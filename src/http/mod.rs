@@ -10,6 +10,7 @@ mod extract;
 mod openapi;
 pub mod request_id;
 mod tasks;
+mod trend;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +108,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(commands::router())
         .merge(tasks::router().layer(compression()))
         .merge(dashboard::router())
+        .merge(trend::router())
         .merge(openapi::router().layer(compression()))
 }
 

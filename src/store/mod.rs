@@ -18,7 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    DashboardStats, RecordedEvent, ShareRow, TaskRow, TaskStatus, TaskView, event::UnreadableEvent,
+    DashboardStats, DayCounts, RecordedEvent, ShareRow, TaskRow, TaskStatus, TaskView,
+    event::UnreadableEvent,
 };
 use uuid::Uuid;
 
@@ -206,6 +207,14 @@ pub struct UserRows {
 pub trait Store: Transactions + Replay {
     /// One user's dashboard row, `None` for a user no event has touched.
     async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError>;
+    /// One user's trend rows from day key `first` to `last`, oldest first; days without a row
+    /// count nothing.
+    async fn trend(
+        &self,
+        user_id: &str,
+        first: i32,
+        last: i32,
+    ) -> Result<Vec<(i32, DayCounts)>, StoreError>;
     /// A task with its shares (`task` is `None` when it does not exist).
     async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError>;
     /// A page of tasks, each with its shares.

@@ -21,7 +21,7 @@ use projections::changeset::distinct;
 use projections::{Changeset, ReadModels, RecordedEvent};
 
 use super::StoreError;
-use super::tx::{Lock, Replay, ReplayTx, Tables, finish};
+use super::tx::{DailyWrite, Lock, Replay, ReplayTx, Tables, finish};
 
 /// Events read from the log at a time.
 pub(crate) const PAGE: i64 = 20_000;
@@ -33,10 +33,12 @@ pub enum Projection {
     Tasks,
     /// The `dashboard_stats` table.
     Dashboard,
+    /// The `daily_stats` table.
+    Trend,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 2] = [Projection::Tasks, Projection::Dashboard];
+    pub const ALL: [Projection; 3] = [Projection::Tasks, Projection::Dashboard, Projection::Trend];
 
     /// Bumped whenever the fold changes what this projection stores: a store whose checkpoint
     /// has an older version needs a rebuild.
@@ -44,6 +46,7 @@ impl Projection {
         match self {
             Projection::Tasks => 1,
             Projection::Dashboard => 1,
+            Projection::Trend => 1,
         }
     }
 
@@ -52,6 +55,7 @@ impl Projection {
         match self {
             Projection::Tasks => "tasks",
             Projection::Dashboard => "dashboard",
+            Projection::Trend => "trend",
         }
     }
 
@@ -66,10 +70,11 @@ impl Projection {
 
     /// The live tables it owns, each with its shadow.
     fn tables(self) -> &'static [(&'static str, &'static str)] {
-        // `Tables::PAIRS` is tasks, shares, stats.
+        // `Tables::PAIRS` is tasks, shares, stats, daily.
         match self {
             Projection::Tasks => &Tables::PAIRS[..2],
-            Projection::Dashboard => &Tables::PAIRS[2..],
+            Projection::Dashboard => &Tables::PAIRS[2..3],
+            Projection::Trend => &Tables::PAIRS[3..],
         }
     }
 }
@@ -263,6 +268,13 @@ pub(crate) async fn write_models<S: Replay + ?Sized>(
     for chunk in stats.chunks(ROWS_PER_TRANSACTION) {
         let mut tx = store.begin_replay(Lock::Shadow).await?;
         let written = tx.save_stats(Tables::SHADOW, chunk).await;
+        finish(tx, written).await?;
+    }
+    for chunk in models.daily_rows().chunks(ROWS_PER_TRANSACTION) {
+        let mut tx = store.begin_replay(Lock::Shadow).await?;
+        let written = tx
+            .save_daily(Tables::SHADOW, chunk, DailyWrite::Replace)
+            .await;
         finish(tx, written).await?;
     }
     Ok(())

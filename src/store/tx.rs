@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    Changeset, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskRow, TaskView,
+    Changeset, DailyRow, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskRow, TaskView,
 };
 use uuid::Uuid;
 
@@ -38,6 +38,7 @@ pub struct Tables {
     pub tasks: &'static str,
     pub shares: &'static str,
     pub stats: &'static str,
+    pub daily: &'static str,
 }
 
 impl Tables {
@@ -45,6 +46,7 @@ impl Tables {
         tasks: "tasks",
         shares: "task_shares",
         stats: "dashboard_stats",
+        daily: "daily_stats",
     };
 
     /// Where a rebuild builds the read models before it swaps them in.
@@ -52,14 +54,25 @@ impl Tables {
         tasks: "tasks_rebuild",
         shares: "task_shares_rebuild",
         stats: "dashboard_stats_rebuild",
+        daily: "daily_stats_rebuild",
     };
 
     /// Each live table with its shadow.
-    pub const PAIRS: [(&'static str, &'static str); 3] = [
+    pub const PAIRS: [(&'static str, &'static str); 4] = [
         (Tables::LIVE.tasks, Tables::SHADOW.tasks),
         (Tables::LIVE.shares, Tables::SHADOW.shares),
         (Tables::LIVE.stats, Tables::SHADOW.stats),
+        (Tables::LIVE.daily, Tables::SHADOW.daily),
     ];
+}
+
+/// How [`Tx::save_daily`] writes a (user, day)'s counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DailyWrite {
+    /// Adds them to the stored counts: the fold's changes.
+    Add,
+    /// Replaces the stored counts: a rebuild's or a repair's rows.
+    Replace,
 }
 
 /// An event about to be appended, its position already assigned.
@@ -93,6 +106,8 @@ pub struct AllRows {
     pub tasks: Vec<TaskRow>,
     pub shares: Vec<ShareRow>,
     pub stats: Vec<DashboardStats>,
+    /// The trend rows that count something.
+    pub daily: Vec<DailyRow>,
 }
 
 /// Opens the transactions commands and scheduled jobs run in.
@@ -146,6 +161,14 @@ pub trait Tx: Send {
         &mut self,
         tables: Tables,
         stats: &[&DashboardStats],
+    ) -> Result<(), StoreError>;
+    /// Adds each row's counts to the trend's counts of its (user, day) in `tables`, or with
+    /// `DailyWrite::Replace` puts them in their place.
+    async fn save_daily(
+        &mut self,
+        tables: Tables,
+        rows: &[DailyRow],
+        write: DailyWrite,
     ) -> Result<(), StoreError>;
     /// Writes the rows `changes` changed to `tables`: the one way events reach the read
     /// models, for the writer's batches and a rebuild's catch-up alike.

@@ -8,12 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use projections::{DashboardFigures, DashboardStats, ReadModels, ShareRow, TaskRow, TaskView};
+use projections::{
+    DailyRow, DashboardFigures, DashboardStats, DayCounts, ReadModels, ShareRow, TaskRow, TaskView,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::rebuild::PAGE;
-use super::tx::{AllRows, Lock, Replay, ReplayTx, Tables, finish};
+use super::tx::{AllRows, DailyWrite, Lock, Replay, ReplayTx, Tables, finish};
 use super::{StoreError, UserRows};
 
 /// What `verify` found.
@@ -28,6 +30,8 @@ pub struct VerifyReport {
     /// Task and share rows that differ from the fold's.
     pub tasks: RowDrift,
     pub shares: RowDrift,
+    /// Trend rows (by user and day) that differ from the fold's.
+    pub daily: RowDrift,
     /// Broken invariants of the stored tables themselves.
     pub violations: Vec<String>,
     /// Whether the drifted rows were rewritten.
@@ -40,6 +44,7 @@ impl VerifyReport {
         self.drifted.is_empty()
             && self.tasks.is_clean()
             && self.shares.is_clean()
+            && self.daily.is_clean()
             && self.violations.is_empty()
     }
 }
@@ -165,6 +170,15 @@ fn compare(fold: &ReadModels, stored: &AllRows, now: DateTime<Utc>) -> VerifyRep
             .collect()
     };
     report.shares = row_drift(&share_rows(fold), &share_rows(&stored_models));
+    report.daily = row_drift(&fold.daily, &stored_models.daily);
+    for user in &users {
+        // Whatever the log says, the trend must agree with COUNT(*) over the tasks beside it.
+        if stored_models.daily_of(user) != stored_models.recount_daily(user) {
+            report.violations.push(format!(
+                "{user}: daily_stats differs from counting tasks by day"
+            ));
+        }
+    }
     report
 }
 
@@ -190,6 +204,11 @@ fn as_models(stored: &AllRows) -> ReadModels {
     }
     for row in &stored.stats {
         models.stats.insert(row.user_id.clone(), row.clone());
+    }
+    for row in &stored.daily {
+        models
+            .daily
+            .insert((row.user_id.clone(), row.day), row.counts);
     }
     models
 }
@@ -261,12 +280,25 @@ async fn rewrite(
         .map(|row| DashboardStats::empty(&row.user_id))
         .collect();
     let stats: Vec<&DashboardStats> = fold.stats.values().chain(&empty).collect();
+    // The fold's trend rows, and zeros for the stored ones it lacks.
+    let mut daily = fold.daily_rows();
+    daily.extend(
+        stored
+            .daily
+            .iter()
+            .filter(|row| !fold.daily.contains_key(&(row.user_id.clone(), row.day)))
+            .map(|row| DailyRow {
+                counts: DayCounts::default(),
+                ..row.clone()
+            }),
+    );
     // Each of these splits its rows into statements of its own size.
     tx.delete_tasks(live, &extra_tasks).await?;
     tx.delete_shares(live, &extra_shares).await?;
     tx.upsert_tasks(live, &expected_tasks).await?;
     tx.upsert_shares(live, &expected_shares).await?;
-    tx.save_stats(live, &stats).await
+    tx.save_stats(live, &stats).await?;
+    tx.save_daily(live, &daily, DailyWrite::Replace).await
 }
 
 /// One user's stored row against a recount of the tasks they own or that are shared with them
@@ -277,6 +309,7 @@ pub(crate) fn check_user(user_id: &str, rows: UserRows, now: DateTime<Utc>) -> O
         tasks: rows.tasks,
         shares: rows.shares,
         stats: Vec::new(),
+        daily: Vec::new(),
     };
     let counted = as_models(&stored).recount(user_id, now);
     let figures = rows.stats.map(|row| row.figures(now)).unwrap_or_default();

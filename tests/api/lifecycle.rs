@@ -20,6 +20,8 @@ on_both_backends!(
     a_rebuild_while_commands_keep_arriving_loses_nothing_and_equals_a_fresh_fold,
     a_rebuild_killed_while_it_builds_its_shadow_tables_leaves_the_live_models_untouched,
     verify_finds_injected_drift_and_repair_fixes_it,
+    verify_repair_and_rebuild_cover_the_trend,
+    a_database_from_before_the_trend_gets_it_from_its_tasks,
     a_rebuild_fixes_a_corrupted_task_table,
     a_second_rebuild_while_one_runs_is_refused,
     checkpoints_follow_the_log_and_health_reports_the_lag,
@@ -271,6 +273,79 @@ async fn verify_finds_injected_drift_and_repair_fixes_it(app: TestApp) {
     assert_eq!(app.dashboard("ann").await, dashboard_before);
 }
 
+async fn verify_repair_and_rebuild_cover_the_trend(app: TestApp) {
+    for round in 0..6 {
+        some_history(&app, round).await;
+    }
+    assert_clean(&app).await;
+    let before = app.db.stored_state().await;
+    assert!(!before.daily.is_empty());
+    app.db
+        .execute("update daily_stats set created = created + 3 where user_id = 'ann'")
+        .await;
+    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    assert!(report.daily.different > 0, "{report:#?}");
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|violation| violation.contains("daily_stats")),
+        "{report:#?}"
+    );
+    let text = tally::report::verify_report(&report);
+    assert!(text.contains("drift: daily_stats"), "{text}");
+    assert!(
+        app.store
+            .verify(true, app.clock.now())
+            .await
+            .unwrap()
+            .repaired
+    );
+    assert_clean(&app).await;
+    assert_eq!(app.db.stored_state().await, before);
+
+    app.db.execute("delete from daily_stats").await;
+    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    assert_eq!(report.daily.missing, before.daily.len(), "{report:#?}");
+    app.store
+        .rebuild(&[Projection::Trend], &())
+        .await
+        .expect("rebuild the trend");
+    assert_eq!(app.db.stored_state().await, before);
+    assert_clean(&app).await;
+}
+
+/// Migration 5 fills `daily_stats` with `COUNT(*)` over the tasks a database already holds.
+async fn a_database_from_before_the_trend_gets_it_from_its_tasks(app: TestApp) {
+    for round in 0..6 {
+        some_history(&app, round).await;
+    }
+    let before = app.db.stored_state().await;
+    assert!(!before.daily.is_empty());
+    app.store.close().await;
+    // The schema as it was before migration 5.
+    app.db.execute("drop table daily_stats").await;
+    app.db
+        .execute("delete from projection_checkpoints where name = 'trend'")
+        .await;
+    app.db
+        .execute("delete from _sqlx_migrations where version = 5")
+        .await;
+
+    let reopened = app.db.open_store(Default::default()).await;
+    assert_eq!(app.db.stored_state().await, before);
+    let report = reopened.verify(false, app.clock.now()).await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    let head = reopened.head_position().await.unwrap();
+    let trend = reopened.checkpoints().await.unwrap();
+    let trend = trend
+        .iter()
+        .find(|c| c.name == "trend")
+        .expect("a trend checkpoint");
+    assert_eq!(trend.position, head);
+    reopened.close().await;
+}
+
 async fn a_rebuild_fixes_a_corrupted_task_table(app: TestApp) {
     for round in 0..6 {
         some_history(&app, round).await;
@@ -304,7 +379,11 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
     let fresh = app.store.checkpoints().await.unwrap();
     assert_eq!(
         names(&fresh),
-        [("dashboard".to_owned(), 0), ("tasks".to_owned(), 0)]
+        [
+            ("dashboard".to_owned(), 0),
+            ("tasks".to_owned(), 0),
+            ("trend".to_owned(), 0)
+        ]
     );
     some_history(&app, 1).await;
     let head = app.store.head_position().await.unwrap();
@@ -312,14 +391,18 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
     let moved = app.store.checkpoints().await.unwrap();
     assert_eq!(
         names(&moved),
-        [("dashboard".to_owned(), head), ("tasks".to_owned(), head)]
+        [
+            ("dashboard".to_owned(), head),
+            ("tasks".to_owned(), head),
+            ("trend".to_owned(), head)
+        ]
     );
 
     let health = app.get("/api/dashboard/health", "ann").await;
     assert_eq!(health.status, 200);
     assert_eq!(health.body["last_position"], head);
     let projections = health.body["projections"].as_array().expect("projections");
-    assert_eq!(projections.len(), 2);
+    assert_eq!(projections.len(), 3);
     for projection in projections {
         assert_eq!(projection["position"], head);
         assert_eq!(projection["behind"], 0);

@@ -13,6 +13,7 @@
 //! - `conditional_reads`: `ETag` and `If-None-Match` on dashboard and task reads: 304 until
 //!   what the caller sees changes (midnight included); nothing for strangers.
 //! - `dashboard_figures`: every dashboard figure, against exact values and a `COUNT(*)` recount.
+//! - `trend`: the per-day trend: counts of the tasks as they are now, zeros, the window.
 //!
 //! Refusals
 //! - `errors`: every refusal is problem+json and changes nothing stored; one answer of each
@@ -78,6 +79,7 @@ mod idempotency;
 mod conditional_reads;
 mod dashboard_figures;
 mod queries;
+mod trend;
 
 // Refusals.
 mod authentication;

@@ -84,7 +84,7 @@ async fn metrics_count_commands_and_follow_the_log_and_a_projection_held_back_sh
     assert!(at("tally_commit_duration_seconds_count") >= 1.0);
     assert_eq!(at("tally_events_appended_total"), 3.0);
     assert_eq!(at("tally_head_position"), 3.0);
-    for projection in ["tasks", "dashboard"] {
+    for projection in ["tasks", "dashboard", "trend"] {
         let labels = format!(r#"{{projection="{projection}"}}"#);
         assert_eq!(at(&format!("tally_projection_position{labels}")), 3.0);
         assert_eq!(at(&format!("tally_projection_lag_events{labels}")), 0.0);

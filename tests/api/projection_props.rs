@@ -1,7 +1,8 @@
 //! The invariant that matters most: for any history of commands, the incrementally maintained
 //! `dashboard_stats` rows equal (a) a from-scratch fold of the same events and (b) `COUNT(*)`
 //! over the `tasks` and `task_shares` read models, at the moment of the last command and at
-//! later moments across day and week boundaries.
+//! later moments across day and week boundaries; and the `daily_stats` trend equals the fold's
+//! and `COUNT(*)` per day.
 //!
 //! Random steps (several users, shares, deletes, reopen/complete cycles, waits of minutes to
 //! days, landing on midnights and Mondays) go through the real store; refused commands are part
@@ -10,7 +11,9 @@
 //! short list of steps and prints it.
 
 use chrono::{DateTime, Datelike, Duration, SubsecRound, TimeZone, Utc};
-use projections::{DashboardFigures, DashboardStats, Permission, ReadModels};
+use std::collections::BTreeMap;
+
+use projections::{DashboardFigures, DashboardStats, DayCounts, Permission, ReadModels};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -361,6 +364,59 @@ async fn stored_rows_match(
                 reference
             );
         }
+        trend_matches(app, folded, user, when).await?;
+    }
+    Ok(())
+}
+
+/// `user`'s stored trend, every day of it, equals the fold's, a recount of the folded tasks
+/// by day, and `COUNT(*)` over the stored tasks of each of those days.
+async fn trend_matches(
+    app: &TestApp,
+    folded: &ReadModels,
+    user: &str,
+    when: &str,
+) -> Result<(), TestCaseError> {
+    let stored: BTreeMap<i32, DayCounts> = app
+        .store
+        .trend(user, i32::MIN, i32::MAX)
+        .await
+        .expect("read daily_stats")
+        .into_iter()
+        .filter(|(_, counts)| !counts.is_zero())
+        .collect();
+    prop_assert_eq!(
+        &stored,
+        &folded.daily_of(user),
+        "{}: {}'s trend differs from the fold",
+        when,
+        user
+    );
+    prop_assert_eq!(
+        &stored,
+        &folded.recount_daily(user),
+        "{}: {}'s trend differs from a recount of tasks",
+        when,
+        user
+    );
+    let (created_between, completed_between) = dated_counts(app.db.backend);
+    for (day, counts) in &stored {
+        let date = projections::trend::day_of_key(*day).to_string();
+        let counted = DayCounts {
+            created: app.db.scalar(created_between, &[user, &date, &date]).await,
+            completed: app
+                .db
+                .scalar(completed_between, &[user, &date, &date])
+                .await,
+        };
+        prop_assert_eq!(
+            counts,
+            &counted,
+            "{}: {}'s trend on {} differs from COUNT(*)",
+            when,
+            user,
+            date
+        );
     }
     Ok(())
 }

@@ -3,14 +3,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, ReadModels, RecordedEvent, TaskView};
+use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, TaskView};
 use sqlx::Executor;
 use sqlx::pool::PoolConnection;
 use uuid::Uuid;
 
 use super::binds::{BindRows, bound};
 use super::replay_tx::events_after;
-use super::rows::{SHARE_FIELDS, StoreRow, views_of};
+use super::rows::{SHARE_FIELDS, StoreRow, day_key, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
@@ -130,6 +130,34 @@ where
 {
     async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
         DB::dashboard_stats(self, user_id).await
+    }
+
+    async fn trend(
+        &self,
+        user_id: &str,
+        first: i32,
+        last: i32,
+    ) -> Result<Vec<(i32, DayCounts)>, StoreError> {
+        read!(self, false, |connection| {
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.text(user_id)?;
+                a.int(i64::from(first))?;
+                a.int(i64::from(last))
+            })?;
+            let rows = sqlx::query_with(sql::TREND, arguments)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let counts = DayCounts {
+                        created: row.int("created")?,
+                        completed: row.int("completed")?,
+                    };
+                    Ok((day_key(row.int("day")?)?, counts))
+                })
+                .collect()
+        })
     }
 
     async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError> {

@@ -38,6 +38,9 @@ where
         let shares = connection.fetch_all(sql).await?;
         let sql = AssertSqlSafe(sql::all_of(sql::STATS_COLUMNS, tables.stats));
         let stats = connection.fetch_all(sql).await?;
+        let daily = connection
+            .fetch_all(AssertSqlSafe(sql::daily_of(tables.daily)))
+            .await?;
         Ok(AllRows {
             tasks: tasks
                 .iter()
@@ -50,6 +53,10 @@ where
             stats: stats
                 .iter()
                 .map(|row| row.stats_row())
+                .collect::<Result<_, _>>()?,
+            daily: daily
+                .iter()
+                .map(|row| row.daily_row())
                 .collect::<Result<_, _>>()?,
         })
     }

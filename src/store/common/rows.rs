@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use projections::{
-    Bucket, DashboardStats, Permission, RecordedEvent, ShareRow, TaskEvent, TaskRow, TaskStatus,
-    TaskView,
+    Bucket, DailyRow, DashboardStats, DayCounts, Permission, RecordedEvent, ShareRow, TaskEvent,
+    TaskRow, TaskStatus, TaskView,
 };
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
@@ -21,6 +21,11 @@ pub(crate) const SHARE_FIELDS: [&str; 3] = ["task_id", "user_id", "permission"];
 /// `sql::LIST_SHARED`).
 pub(crate) const LISTED_SHARE_FIELDS: [&str; 3] = ["id", "share_user_id", "share_permission"];
 
+/// A stored day (a `bigint` on PostgreSQL) as a day key.
+pub(crate) fn day_key(day: i64) -> Result<i32, StoreError> {
+    i32::try_from(day).map_err(|_| corrupt("day", &day.to_string()))
+}
+
 /// A database row that holds one of tally's records.
 pub(crate) trait StoreRow {
     /// A `tasks` row (the columns of `sql::task_columns!`).
@@ -30,6 +35,8 @@ pub(crate) trait StoreRow {
     fn share_row(&self, columns: [&str; 3]) -> Result<Option<ShareRow>, StoreError>;
     /// A `dashboard_stats` row.
     fn stats_row(&self) -> Result<DashboardStats, StoreError>;
+    /// The columns of `sql::DAILY_COLUMNS`.
+    fn daily_row(&self) -> Result<DailyRow, StoreError>;
     /// An `events` row.
     fn recorded_event(&self) -> Result<RecordedEvent, StoreError>;
     /// An `idempotency_keys` row.
@@ -110,6 +117,17 @@ where
             created_week: bucket("created_week", "created_week_count")?,
             completed_day: bucket("completed_day", "completed_day_count")?,
             completed_week: bucket("completed_week", "completed_week_count")?,
+        })
+    }
+
+    fn daily_row(&self) -> Result<DailyRow, StoreError> {
+        Ok(DailyRow {
+            user_id: self.try_get("user_id")?,
+            day: day_key(self.try_get("day")?)?,
+            counts: DayCounts {
+                created: self.try_get("created")?,
+                completed: self.try_get("completed")?,
+            },
         })
     }
 

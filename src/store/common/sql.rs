@@ -53,6 +53,21 @@ pub const TASK_COLUMNS: &str = task_columns!();
 
 pub const STATS_COLUMNS: &str = stats_columns!();
 
+/// The columns of a trend row.
+pub const DAILY_COLUMNS: &str = "user_id, day, created, completed";
+
+/// One user's trend rows from day key `$2` to `$3`, oldest first: one range of the primary key.
+pub const TREND: &str = "select day, created, completed from daily_stats \
+     where user_id = $1 and day >= $2 and day <= $3 order by day";
+
+/// The trend rows of a table that count something, for verify.
+pub fn daily_of(table: &str) -> String {
+    format!(
+        "select {DAILY_COLUMNS} from {table} where created <> 0 or completed <> 0 \
+         order by user_id, day"
+    )
+}
+
 pub const TASK_EVENTS: &str = concat!(
     "select ",
     event_columns!(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{Changeset, DashboardStats, ShareRow, TaskRow, TaskView};
+use projections::{Changeset, DailyRow, DashboardStats, ShareRow, TaskRow, TaskView};
 use sqlx::Executor;
 use uuid::Uuid;
 
@@ -14,12 +14,12 @@ use super::Backend;
 use super::binds::{BindRows, bound};
 use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql::{
-    EVENT_INSERT_COLUMNS, HEAD_POSITION, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS, STATS_COLUMNS,
-    TASK_COLUMNS,
+    DAILY_COLUMNS, EVENT_INSERT_COLUMNS, HEAD_POSITION, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS,
+    STATS_COLUMNS, TASK_COLUMNS,
 };
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
-use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
+use crate::store::tx::{DailyWrite, IdempotencyRecord, NewEvent, Tables, Tx};
 
 #[async_trait]
 impl<DB: Backend> Tx for SqlxTx<DB>
@@ -177,6 +177,23 @@ where
         Ok(())
     }
 
+    async fn save_daily(
+        &mut self,
+        tables: Tables,
+        rows: &[DailyRow],
+        write: DailyWrite,
+    ) -> Result<(), StoreError> {
+        let statement = |n| save_daily(DB::PARAMS, tables.daily, n, write);
+        let bind = |a: &mut DB::Arguments, row: &DailyRow| {
+            a.text(&row.user_id)?;
+            a.int(i64::from(row.day))?;
+            a.int(row.counts.created)?;
+            a.int(row.counts.completed)
+        };
+        self.each_chunk(rows, 4, statement, bind).await?;
+        Ok(())
+    }
+
     async fn save_checkpoints(
         &mut self,
         position: i64,
@@ -221,6 +238,8 @@ where
         let users = changes.stats_users();
         let stats = changes.stats_after(self.load_stats(tables, &users).await?);
         self.save_stats(tables, &stats.iter().collect::<Vec<_>>())
+            .await?;
+        self.save_daily(tables, &changes.daily_changes(), DailyWrite::Add)
             .await
     }
 
@@ -313,6 +332,22 @@ fn stats_of_users(params: Params, table: &str, users: usize) -> String {
 fn save_stats(params: Params, table: &str, rows: usize) -> String {
     let values = params.tuples(13, rows, 1);
     format!("insert into {table} ({STATS_COLUMNS}) values {values} {SAVE_STATS_TAIL}")
+}
+
+/// Adds `rows` trend rows to `table`'s counts, or replaces them.
+fn save_daily(params: Params, table: &str, rows: usize, write: DailyWrite) -> String {
+    let values = params.tuples(4, rows, 1);
+    let (created, completed) = match write {
+        DailyWrite::Add => (
+            format!("{table}.created + excluded.created"),
+            format!("{table}.completed + excluded.completed"),
+        ),
+        DailyWrite::Replace => ("excluded.created".into(), "excluded.completed".into()),
+    };
+    format!(
+        "insert into {table} ({DAILY_COLUMNS}) values {values} on conflict (user_id, day) \
+         do update set created = {created}, completed = {completed}"
+    )
 }
 
 /// Upserts `rows` idempotency records.

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::store::StoreError;
 use crate::store::common::sql::{
-    EVENTS_AFTER, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
+    DAILY_COLUMNS, EVENTS_AFTER, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
 };
 use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
@@ -244,6 +244,20 @@ pub(crate) fn write_shadows(path: &Path, models: &ReadModels) -> Result<(), Stor
             row.completed_day.count,
             row.completed_week.key,
             row.completed_week.count,
+        ])
+    })?;
+    let daily = models.daily_rows();
+    let sql = format!(
+        "insert into {} ({DAILY_COLUMNS}) values ({})",
+        shadow.daily,
+        Params::Positional.list(4, 1)
+    );
+    insert_all(&mut connection, &sql, &daily, |insert, row| {
+        insert.execute(rusqlite::params![
+            row.user_id,
+            row.day,
+            row.counts.created,
+            row.counts.completed,
         ])
     })
 }

@@ -84,6 +84,8 @@ pub struct StoredState {
     pub tasks: Vec<String>,
     pub shares: Vec<String>,
     pub stats: Vec<String>,
+    /// The trend rows that count something (one that fell to zero reads as none).
+    pub daily: Vec<String>,
     pub idempotency_keys: Vec<String>,
 }
 
@@ -166,6 +168,9 @@ impl TestDb {
                 .await,
             stats: self
                 .rows("select user_id, pending, completed, shared_view, shared_edit, created_day, created_day_count, created_week, created_week_count, completed_day, completed_day_count, completed_week, completed_week_count from dashboard_stats order by user_id")
+                .await,
+            daily: self
+                .rows("select user_id, day, created, completed from daily_stats where created <> 0 or completed <> 0 order by user_id, day")
                 .await,
             idempotency_keys: self
                 .rows("select user_id, key, fingerprint, task_id, version, position from idempotency_keys order by user_id, key")
