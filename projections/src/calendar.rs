@@ -3,7 +3,7 @@
 //! Keys are whole numbers so that both backends store and compare them the same way: a day is
 //! the count of days since 1970-01-01 (UTC), an ISO week is the day key of its Monday.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 /// Days since 1970-01-01 of the UTC day `at` falls in.
 pub fn day_key(at: DateTime<Utc>) -> i32 {
@@ -15,8 +15,13 @@ pub fn week_key(at: DateTime<Utc>) -> i32 {
     day_key(at) - at.weekday().num_days_from_monday() as i32
 }
 
+/// The UTC date of a day key; `None` beyond the dates chrono can hold.
+pub fn date_of_day_key(key: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(key.checked_add(EPOCH_DAYS_FROM_CE)?)
+}
+
 /// `NaiveDate::from_ymd(1970, 1, 1).num_days_from_ce()`.
-pub(crate) const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 #[cfg(test)]
 mod tests {
@@ -28,6 +33,8 @@ mod tests {
         let epoch = Utc.with_ymd_and_hms(1970, 1, 1, 12, 0, 0).unwrap();
         assert_eq!(day_key(epoch), 0);
         assert_eq!(week_key(epoch), -3);
+        assert_eq!(date_of_day_key(0), Some(epoch.date_naive()));
+        assert_eq!(date_of_day_key(i32::MAX), None);
     }
 
     #[test]

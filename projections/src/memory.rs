@@ -121,12 +121,13 @@ impl ReadModels {
         self.tasks.values().flat_map(|view| &view.shares)
     }
 
-    /// Every user id that owns a task, holds a share or has a stats row.
+    /// Every user id that owns a task, holds a share or has a stats or trend row.
     pub fn users(&self) -> BTreeSet<String> {
         self.task_rows()
             .map(|task| task.owner_id.clone())
             .chain(self.share_rows().map(|share| share.user_id.clone()))
             .chain(self.stats.keys().cloned())
+            .chain(self.daily.keys().map(|(user, _)| user.clone()))
             .collect()
     }
 }

@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-
 use crate::calendar::day_key;
 use crate::stats::{DatedCounter, StatsDelta};
 
@@ -79,12 +77,6 @@ pub fn apply_daily<'a>(
     }
 }
 
-/// The date of a day key (see [`crate::calendar`]).
-pub fn day_of_key(key: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(key + crate::calendar::EPOCH_DAYS_FROM_CE)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +120,5 @@ mod tests {
             ],
         );
         assert!(days.is_empty(), "{days:?}");
-        assert_eq!(day_of_key(day_key(tuesday)).to_string(), "2026-11-24");
     }
 }

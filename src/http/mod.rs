@@ -108,7 +108,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(commands::router())
         .merge(tasks::router().layer(compression()))
         .merge(dashboard::router())
-        .merge(trend::router())
+        .merge(trend::router().layer(compression()))
         .merge(openapi::router().layer(compression()))
 }
 

@@ -4,8 +4,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use projections::calendar::day_key;
-use projections::trend::day_of_key;
+use projections::calendar::{date_of_day_key, day_key};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -95,7 +94,7 @@ async fn trend(
                 .map(|(_, counts)| counts)
                 .unwrap_or_default();
             TrendDay {
-                day: day_of_key(day).to_string(),
+                day: date_of_day_key(day).map_or_else(String::new, |date| date.to_string()),
                 created: counts.created,
                 completed: counts.completed,
             }

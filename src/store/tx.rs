@@ -220,7 +220,8 @@ pub trait ReplayTx: Tx {
         position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
-    /// Every task, share and dashboard row of `tables`, for comparison with a fold.
+    /// Every task, share and dashboard row of `tables`, and the trend rows that count
+    /// something, for comparison with a fold.
     async fn all_rows(&mut self, tables: Tables) -> Result<AllRows, StoreError>;
     /// Sets the checkpoint of projection `name` to `position` at `version`.
     async fn set_checkpoint(

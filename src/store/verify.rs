@@ -245,9 +245,9 @@ fn row_drift<K: Ord, V: PartialEq>(expected: &BTreeMap<K, V>, stored: &BTreeMap<
     }
 }
 
-/// Makes the live tables equal the fold: rows that differ or are missing are written, rows the
-/// fold lacks are deleted, and every dashboard row is rewritten from the fold (zeros for a user
-/// the fold has no row for).
+/// Makes the live tables equal the fold: rows that differ or are missing are written, task and
+/// share rows the fold lacks are deleted, and every dashboard and trend row is rewritten from
+/// the fold (zeros for a user or day the fold has no row for).
 async fn rewrite(
     tx: &mut dyn ReplayTx,
     fold: &ReadModels,

@@ -287,3 +287,27 @@ async fn on_postgres_completes_racing_from_three_nodes_let_exactly_one_win() {
         node.store.close().await;
     }
 }
+
+/// SQLite's fast path keeps on each thread the dashboard rows that thread read (see
+/// `src/store/sqlite/fast_path.rs`): once a command has answered, a read on any worker thread
+/// reflects it, whichever threads read the row before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_sqlite_every_worker_thread_reads_a_commands_effect_once_it_has_answered() {
+    let app = Arc::new(TestApp::start(Backend::Sqlite).await.unwrap());
+    async fn totals_on_every_thread(app: &Arc<TestApp>) -> BTreeSet<i64> {
+        let mut reads = JoinSet::new();
+        for _ in 0..64 {
+            let app = app.clone();
+            reads.spawn(async move { app.dashboard("ann").await["total"].as_i64().unwrap() });
+        }
+        reads.join_all().await.into_iter().collect()
+    }
+    for expected in 0..5 {
+        assert_eq!(
+            totals_on_every_thread(&app).await,
+            BTreeSet::from([expected])
+        );
+        app.create_task("ann", "one more").await;
+    }
+    assert_eq!(totals_on_every_thread(&app).await, BTreeSet::from([5]));
+}

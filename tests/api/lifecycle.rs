@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use chrono::{TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use clap::Parser;
 use indicatif::ProgressBar;
 use tally::commands::Submission;
@@ -315,9 +315,20 @@ async fn verify_repair_and_rebuild_cover_the_trend(app: TestApp) {
     assert_clean(&app).await;
 }
 
-/// Migration 5 fills `daily_stats` with `COUNT(*)` over the tasks a database already holds.
+/// Migration 5 fills `daily_stats` with `COUNT(*)` over the tasks a database already holds,
+/// their times on several days, a whole second and the last microsecond before midnight (the
+/// clock's precision) included.
 async fn a_database_from_before_the_trend_gets_it_from_its_tasks(app: TestApp) {
-    for round in 0..6 {
+    let start = app.clock.now();
+    let moments = [
+        Duration::zero(),
+        Duration::hours(14) - Duration::microseconds(1),
+        Duration::hours(14),
+        Duration::days(3) + Duration::milliseconds(1),
+        Duration::days(9) - Duration::microseconds(1),
+    ];
+    for (round, moment) in moments.into_iter().enumerate() {
+        app.clock.set(start + moment);
         some_history(&app, round).await;
     }
     let before = app.db.stored_state().await;

@@ -401,7 +401,9 @@ async fn trend_matches(
     );
     let (created_between, completed_between) = dated_counts(app.db.backend);
     for (day, counts) in &stored {
-        let date = projections::trend::day_of_key(*day).to_string();
+        let date = projections::calendar::date_of_day_key(*day)
+            .unwrap()
+            .to_string();
         let counted = DayCounts {
             created: app.db.scalar(created_between, &[user, &date, &date]).await,
             completed: app

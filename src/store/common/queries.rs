@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::binds::{BindRows, bound};
 use super::replay_tx::events_after;
-use super::rows::{SHARE_FIELDS, StoreRow, day_key, views_of};
+use super::rows::{SHARE_FIELDS, StoreRow, stored_day, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
@@ -154,7 +154,7 @@ where
                         created: row.int("created")?,
                         completed: row.int("completed")?,
                     };
-                    Ok((day_key(row.int("day")?)?, counts))
+                    Ok((stored_day(row.int("day")?)?, counts))
                 })
                 .collect()
         })

@@ -22,7 +22,7 @@ pub(crate) const SHARE_FIELDS: [&str; 3] = ["task_id", "user_id", "permission"];
 pub(crate) const LISTED_SHARE_FIELDS: [&str; 3] = ["id", "share_user_id", "share_permission"];
 
 /// A stored day (a `bigint` on PostgreSQL) as a day key.
-pub(crate) fn day_key(day: i64) -> Result<i32, StoreError> {
+pub(crate) fn stored_day(day: i64) -> Result<i32, StoreError> {
     i32::try_from(day).map_err(|_| corrupt("day", &day.to_string()))
 }
 
@@ -123,7 +123,7 @@ where
     fn daily_row(&self) -> Result<DailyRow, StoreError> {
         Ok(DailyRow {
             user_id: self.try_get("user_id")?,
-            day: day_key(self.try_get("day")?)?,
+            day: stored_day(self.try_get("day")?)?,
             counts: DayCounts {
                 created: self.try_get("created")?,
                 completed: self.try_get("completed")?,

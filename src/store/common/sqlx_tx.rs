@@ -12,9 +12,9 @@ use super::{Backend, sql};
 use crate::store::StoreError;
 use crate::store::tx::Lock;
 
-/// Counts the write transactions that have ended on a store, committed or not. A reader that
+/// Moves whenever a write transaction of a store begins or ends, committed or not. A reader that
 /// keeps rows in memory (the SQLite fast path) reads it before it reads the database and keeps
-/// a row only while the count has not moved: any write may have changed the row.
+/// a row only while it has not moved: any write may have changed the row.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct WriteEpoch(Arc<AtomicU64>);
 
@@ -23,7 +23,9 @@ impl WriteEpoch {
         self.0.load(Ordering::Acquire)
     }
 
-    /// Called once the transaction's end is visible to readers, before anyone is told of it.
+    /// Called when a write transaction has ended (its commit visible to readers, before anyone
+    /// is told of it), and again when the next one has begun: a commit abandoned mid-flight (a
+    /// deadline) may land after the first call, but always before the next write begins.
     fn advance(&self) {
         self.0.fetch_add(1, Ordering::Release);
     }
@@ -36,7 +38,7 @@ pub(crate) struct SqlxTx<DB: Backend> {
     ended: bool,
     /// Whether its statements are kept prepared (see `SqlxStore::persistent`).
     pub persistent: bool,
-    /// The store's count of ended writes, for a transaction that may write.
+    /// The store's write epoch, for a transaction that may write.
     epoch: Option<WriteEpoch>,
 }
 
@@ -73,6 +75,9 @@ where
         };
         for statement in DB::begin(lock) {
             tx.connection.execute(*statement).await?;
+        }
+        if let Some(epoch) = &tx.epoch {
+            epoch.advance();
         }
         Ok(tx)
     }

@@ -33,11 +33,14 @@ use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
 use crate::store::tx::Tables;
 
-/// How long a thread reuses a row it read while no write of this process ends: the bound on
-/// how late it sees a change another process made (`tally rebuild`, `verify --repair`, `seed`
-/// run beside a server). Changes made here are seen at once.
+/// How long a thread reuses a row it read while no write of this process begins or ends: the
+/// bound on how late it sees a change another process made (`tally rebuild`, `verify --repair`,
+/// `seed` run beside a server, or a second `tally serve` on the same file). Changes made here
+/// are seen at once.
 const MEMO_AGE: Duration = Duration::from_secs(1);
-/// At most this many rows kept per thread (≈ 2 MiB), whatever the number of users.
+/// At most this many rows kept per thread (≈ 2 MiB, beside the connection's own page cache),
+/// whatever the number of users. Threads that read are the runtime's workers, which live as
+/// long as the store.
 const MEMO_ROWS: usize = 10_000;
 
 /// Dashboard rows read on each thread's own read-only connection, and the database file for the
@@ -47,13 +50,14 @@ pub(crate) struct FastPath {
     /// Advanced by every write transaction of this process.
     epoch: WriteEpoch,
     /// One per thread that reads: no lock to share, and a thread's connection and rows stay in
-    /// its own cache. The two worker threads taking one pool's mutex and SQLite's WAL-index lock
+    /// its own CPU cache. The two worker threads taking one pool's mutex and SQLite's WAL-index lock
     /// for every read spent more time waiting for each other than reading (BENCHMARKS.md).
-    readers: ThreadLocal<RefCell<ThreadReader>>,
+    threads: ThreadLocal<RefCell<ThreadReader>>,
 }
 
 struct ThreadReader {
-    connection: Connection,
+    /// `None` after a read failed: the next read opens a new one.
+    connection: Option<Connection>,
     /// Rows read since the write epoch was `epoch` and the clock `since`.
     epoch: u64,
     since: Instant,
@@ -65,7 +69,7 @@ impl FastPath {
         FastPath {
             path: path.to_owned(),
             epoch,
-            readers: ThreadLocal::new(),
+            threads: ThreadLocal::new(),
         }
     }
 
@@ -75,22 +79,18 @@ impl FastPath {
         // Read before the database: a write that ends after this moment makes the row read
         // below one that the next call does not reuse.
         let epoch = self.epoch.current();
-        let reader = self.readers.get_or_try(|| {
-            read_only(&self.path).map(|connection| {
-                RefCell::new(ThreadReader {
-                    connection,
-                    epoch,
-                    since: Instant::now(),
-                    rows: HashMap::new(),
-                })
+        let reader = self.threads.get_or(|| {
+            RefCell::new(ThreadReader {
+                connection: None,
+                epoch,
+                since: Instant::now(),
+                rows: HashMap::new(),
             })
-        })?;
+        });
+        // No await below: nothing else runs on this thread while the reader is borrowed.
         let reader = &mut *reader.borrow_mut();
         let now = Instant::now();
-        if reader.epoch != epoch
-            || now.duration_since(reader.since) > MEMO_AGE
-            || reader.rows.len() >= MEMO_ROWS
-        {
+        if reader.epoch != epoch || now.duration_since(reader.since) > MEMO_AGE {
             reader.rows.clear();
             reader.epoch = epoch;
             reader.since = now;
@@ -98,11 +98,19 @@ impl FastPath {
         if let Some(stats) = reader.rows.get(user_id) {
             return Ok(stats.clone());
         }
-        let stats = reader
-            .connection
+        let connection = match reader.connection.take() {
+            Some(connection) => connection,
+            None => read_only(&self.path)?,
+        };
+        // A connection whose read failed is dropped, not reused (a replaced file, an I/O error).
+        let stats = connection
             .prepare_cached(LOAD_STATS)?
             .query_row([user_id], stats_row)
             .optional()?;
+        reader.connection = Some(connection);
+        if reader.rows.len() >= MEMO_ROWS {
+            reader.rows.clear();
+        }
         reader.rows.insert(user_id.to_owned(), stats.clone());
         Ok(stats)
     }
