@@ -28,12 +28,16 @@ trap 'stop; rm -rf "$work"' EXIT
 # Only env vars: older builds took the same ones, whatever their flags.
 export TALLY_DATA_DIR=$work TALLY_JWT_SECRET=compare-reads-secret-of-at-least-32-bytes RUST_LOG=warn
 export TALLY_JOB_ROLL_OVER=off TALLY_JOB_SAMPLE_VERIFY=off TALLY_JOB_EXPIRE_KEYS=off
+# Each build seeds a store of its own (an older build cannot open a store a newer one migrated);
+# seeding is the same for all, and so are the secret and the user ids the token names.
 "$tally" seed --users 100 --tasks 1000 >/dev/null
+if [ -n "${OTHER:-}" ]; then TALLY_DATA_DIR=$work/other "$OTHER" seed --users 100 --tasks 1000 >/dev/null; fi
 auth="Authorization: Bearer $("$tally" token --user seed-0 --ttl 2h)"
 
 serve() { # serve NAME BINARY: starts it on port 18090 and waits for an answer
     case $1 in
         ceiling) "$2" 127.0.0.1:18090 & ;;
+        other) TALLY_DATA_DIR=$work/other TALLY_LISTEN=127.0.0.1:18090 "$2" serve & ;;
         *) TALLY_LISTEN=127.0.0.1:18090 "$2" serve & ;;
     esac
     pid=$!
