@@ -7,6 +7,7 @@
 pub(crate) mod binds;
 pub(crate) mod outage;
 pub(crate) mod queries;
+pub(crate) mod reading;
 pub(crate) mod replay_tx;
 pub(crate) mod rows;
 pub(crate) mod sql;

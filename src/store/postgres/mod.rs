@@ -19,7 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::StoreError;
 use super::common::binds::{BindRows, bound};
-use super::common::queries::read;
+use super::common::reading::read;
 use super::common::replay_tx::events_after;
 use super::common::rows::StoreRow;
 use super::common::sql::{self, Params};
