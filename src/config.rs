@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::auth::AuthConfig;
 use crate::connections::ConnectionLimits;
 use crate::jobs::JobSettings;
+use crate::live::StreamLimits;
 use crate::logging::LogFormat;
 use crate::store::{Projection, SqliteOptions, Store, StoreError};
 
@@ -28,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Serve the HTTP API (creating and migrating the database if needed).
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Create or migrate the database, then exit.
     Migrate(Database),
     /// Print a token for a user, signed with the configured HS256 secret (or the one
@@ -163,6 +164,23 @@ pub struct Settings {
         value_parser = parse_duration
     )]
     pub header_read_timeout: chrono::Duration,
+    /// Dashboard streams one user may have open on this server at once; more are answered 503.
+    #[arg(
+        long,
+        env = "TALLY_STREAMS_PER_USER",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub streams_per_user: u32,
+    /// Dashboard streams open on this server at once; more are answered 503. Each holds a
+    /// connection, so keep it below `--max-connections`.
+    #[arg(
+        long,
+        env = "TALLY_MAX_STREAMS",
+        default_value_t = 256,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_streams: u32,
 }
 
 /// SQLite's `synchronous` setting.
@@ -213,6 +231,13 @@ impl Settings {
             sample_verify: schedule(&self.job_sample_verify),
             expire_keys: schedule(&self.job_expire_keys),
             sample_users: self.job_sample_users,
+        }
+    }
+
+    pub fn stream_limits(&self) -> StreamLimits {
+        StreamLimits {
+            per_user: self.streams_per_user as usize,
+            per_node: self.max_streams as usize,
         }
     }
 

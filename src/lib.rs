@@ -9,6 +9,7 @@ pub mod connections;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod live;
 pub mod logging;
 pub mod report;
 pub mod seed;

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{AppState, api_router, metrics_router, router};
+use crate::http::{AppState, Tuning, api_router, metrics_router, router};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +37,18 @@ pub async fn launch(
     let store = settings.database.open_store().await?;
     let clock = Clock::system();
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
-    let state = AppState::new(store.clone(), auth, clock)
+    let tuning = Tuning {
+        streams: settings.stream_limits(),
+        ..Tuning::default()
+    };
+    let state = AppState::tuned(store.clone(), auth, clock, tuning)
         .with_cors_origins(settings.cors_origins.clone().unwrap_or_default());
+    // Open streams would keep a graceful stop waiting for ever: they end when it begins.
+    let hub = state.hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        hub.close();
+    };
     let commands = state.commands.clone();
     let mut metrics_server = None;
     let address = listener.local_addr()?;

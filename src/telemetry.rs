@@ -111,9 +111,49 @@ fn describe() {
         "Database pool connections, by pool and state (`in_use`, `idle`)."
     );
     describe_gauge!(
+        "tally_streams_open",
+        "Dashboard streams (`/api/dashboard/stream`) open on this server."
+    );
+    describe_counter!(
+        "tally_stream_events_total",
+        "Dashboard events sent to streams."
+    );
+    describe_counter!(
+        "tally_stream_resyncs_total",
+        "Times every stream re-read its figures, by reason: `midnight` (a UTC day began), \
+         `listener-connected` (notifications sent before were not heard), `too-many-users` (a \
+         batch too large to name them), `another-process-wrote` (SQLite)."
+    );
+    describe_histogram!(
+        "tally_notification_lag_seconds",
+        Unit::Seconds,
+        "From another server announcing a committed batch to this one hearing it (PostgreSQL; \
+         the two servers' clocks differ by what NTP leaves)."
+    );
+    describe_gauge!(
         "tally_build_info",
         "Always 1; the `version` label says which build runs."
     );
+}
+
+/// Dashboard streams open now.
+pub fn streams_open(open: usize) {
+    gauge!("tally_streams_open").set(open as f64);
+}
+
+/// One event sent on a dashboard stream.
+pub fn stream_event() {
+    counter!("tally_stream_events_total").increment(1);
+}
+
+/// Every stream re-reads its figures, for `reason`.
+pub fn stream_resync(reason: &'static str) {
+    counter!("tally_stream_resyncs_total", "reason" => reason).increment(1);
+}
+
+/// Another server's announcement heard `lag` after it was sent.
+pub fn notification_lag(lag: Duration) {
+    histogram!("tally_notification_lag_seconds").record(lag.as_secs_f64());
 }
 
 /// One answered HTTP request; `route` is the matched template (`None` for no route).

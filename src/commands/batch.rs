@@ -12,17 +12,28 @@ use uuid::Uuid;
 
 use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
 use crate::domain::{Command, DomainError, decide};
+use crate::live::Hub;
 use crate::store::StoreError;
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
-/// Runs `batch` in the open transaction: each command's answer, and how many events they
-/// appended. A refusal (`Ok(Err(..))` in the list) has appended nothing (it stores only its
-/// answer, under its idempotency key); a store error (`Err(..)`) means the whole transaction
-/// must be rolled back.
+/// What a batch appended, once committed.
+pub(super) struct Appended {
+    pub events: usize,
+    /// The position of its last event.
+    pub position: i64,
+    /// The users whose dashboard figures it changed.
+    pub users: Vec<String>,
+}
+
+/// Runs `batch` in the open transaction: each command's answer, and what they appended. A
+/// refusal (`Ok(Err(..))` in the list) has appended nothing (it stores only its answer, under
+/// its idempotency key); a store error (`Err(..)`) means the whole transaction must be rolled
+/// back.
 pub(super) async fn run_batch(
     tx: &mut dyn Tx,
+    hub: &Hub,
     batch: &[&Submission],
-) -> Result<(Vec<CommandResult>, usize), StoreError> {
+) -> Result<(Vec<CommandResult>, Appended), StoreError> {
     let task_ids = distinct(batch.iter().map(|s| s.request.task_id));
     // Only an edit or a share can change nothing; they answer with the task's last position.
     let maybe_unchanged = distinct(
@@ -58,8 +69,22 @@ pub(super) async fn run_batch(
         .iter()
         .map(|submission| plan.command(submission))
         .collect();
-    let appended = plan.events.len();
+    let appended = Appended {
+        events: plan.events.len(),
+        position: plan.head,
+        users: plan
+            .changes
+            .stats_users()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    };
     plan.write(tx).await?;
+    if appended.events > 0 {
+        // Heard by other servers if, and once, this transaction commits.
+        tx.announce(hub.node(), appended.position, &appended.users)
+            .await?;
+    }
     Ok((results, appended))
 }
 

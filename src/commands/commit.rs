@@ -8,6 +8,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::batch::run_batch;
 use super::{CommandError, CommandResult, Submission};
+use crate::live::Hub;
 use crate::store::StoreError;
 use crate::store::tx::{Lock, Transactions, finish};
 
@@ -63,17 +64,18 @@ impl BatchFailure {
 /// unanswered commit, apply them twice).
 pub(super) async fn commit_batch(
     store: &dyn Transactions,
+    hub: &Hub,
     batch: &[&Submission],
     deadline: Instant,
 ) -> Vec<CommandResult> {
-    match commit_together(store, batch, deadline).await {
+    match commit_together(store, hub, batch, deadline).await {
         Ok(results) => results,
         Err(BatchFailure::Refused(error)) if batch.len() > 1 => {
             tracing::warn!(%error, size = batch.len(), "batch refused; retrying its commands one by one");
             let mut results = Vec::with_capacity(batch.len());
             for submission in batch {
                 let alone =
-                    commit_together(store, std::slice::from_ref(submission), deadline).await;
+                    commit_together(store, hub, std::slice::from_ref(submission), deadline).await;
                 results.extend(alone.unwrap_or_else(|failure| failure.answers(1)));
             }
             results
@@ -82,16 +84,18 @@ pub(super) async fn commit_batch(
     }
 }
 
-/// Runs the batch in one transaction of its own and commits it, by `deadline`.
+/// Runs the batch in one transaction of its own and commits it, by `deadline`; tells `hub`
+/// whose figures it changed before any of its commands is answered.
 async fn commit_together(
     store: &dyn Transactions,
+    hub: &Hub,
     batch: &[&Submission],
     deadline: Instant,
 ) -> Result<Vec<CommandResult>, BatchFailure> {
     let began = Instant::now();
     let decided = timeout_at(deadline, async {
         let mut tx = store.begin(Lock::Writers).await?;
-        match run_batch(tx.as_mut(), batch).await {
+        match run_batch(tx.as_mut(), hub, batch).await {
             Ok(ran) => Ok((tx, ran)),
             // Rolled back; a failure stays one.
             Err(error) => finish(tx, Err(error)).await,
@@ -110,7 +114,10 @@ async fn commit_together(
     }
     match timeout_at(deadline, tx.commit()).await {
         Ok(Ok(())) => {
-            crate::telemetry::batch_committed(batch.len(), appended, began.elapsed());
+            crate::telemetry::batch_committed(batch.len(), appended.events, began.elapsed());
+            if appended.events > 0 {
+                hub.publish(appended.position, appended.users.iter().map(String::as_str));
+            }
             Ok(results)
         }
         Ok(Err(error)) if error.is_commit_refused() => Err(BatchFailure::before_commit(error)),

@@ -17,6 +17,7 @@ use tokio::time::{Instant, timeout_at};
 use super::commit::commit_batch;
 use super::ticket::{Claim, Reply, Ticket};
 use super::{CommandError, CommandResult, Submission};
+use crate::live::{Hub, StreamLimits};
 use crate::store::tx::Transactions;
 
 /// The most commands committed together; bounds the latency one batch adds. Bulk loads gain
@@ -61,25 +62,45 @@ pub struct Commands {
     deadlines: Deadlines,
     /// How many commands the writer has taken from the queue, ever.
     taken: Arc<AtomicU64>,
+    /// Told of every committed change.
+    hub: Arc<Hub>,
 }
 
 impl Commands {
-    /// Starts the writer on `store`'s transactions, with the default deadlines.
+    /// Starts the writer on `store`'s transactions, with the default deadlines and a hub of
+    /// its own.
     pub fn start(store: Arc<dyn Transactions>) -> Self {
-        Self::with_deadlines(store, Deadlines::default())
+        let hub = Arc::new(Hub::new(StreamLimits::default()));
+        Self::with_deadlines(store, hub, Deadlines::default())
     }
 
-    /// Starts the writer on `store`'s transactions.
-    pub fn with_deadlines(store: Arc<dyn Transactions>, deadlines: Deadlines) -> Self {
+    /// Starts the writer on `store`'s transactions, telling `hub` of every committed change.
+    pub fn with_deadlines(
+        store: Arc<dyn Transactions>,
+        hub: Arc<Hub>,
+        deadlines: Deadlines,
+    ) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let taken = Arc::new(AtomicU64::new(0));
-        let task = tokio::spawn(write_loop(store, receiver, deadlines.batch, taken.clone()));
+        let writer = Writer {
+            store,
+            hub: hub.clone(),
+            deadline: deadlines.batch,
+            taken: taken.clone(),
+        };
+        let task = tokio::spawn(writer.run(receiver));
         Commands {
             jobs: Mutex::new(Some(sender)),
             task: Mutex::new(Some(task)),
             deadlines,
             taken,
+            hub,
         }
+    }
+
+    /// The hub this writer tells of committed changes.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
     }
 
     /// Decides and appends a command, projects its events and commits, all in one
@@ -161,37 +182,46 @@ impl Commands {
     }
 }
 
-/// Takes what is queued, runs it as one batch, answers, and goes on until the queue closes.
-/// Each batch runs as a task of its own: should one panic, its commands are answered "outcome
-/// unknown" (their transaction, dropped unfinished, is rolled back with its connection) and
-/// the writer goes on with the next. Nothing else in this loop can fail.
-async fn write_loop(
+/// The writer task's parts.
+struct Writer {
     store: Arc<dyn Transactions>,
-    mut jobs: mpsc::Receiver<Job>,
+    hub: Arc<Hub>,
+    /// How long a batch may take.
     deadline: Duration,
     taken: Arc<AtomicU64>,
-) {
-    let mut queued = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut queued, MAX_BATCH).await > 0 {
-        // A withdrawn command was answered "timed out" already.
-        let batch: Vec<Job> = queued.drain(..).filter(|job| job.claim.take()).collect();
-        if batch.is_empty() {
-            continue;
-        }
-        taken.fetch_add(batch.len() as u64, Ordering::AcqRel);
-        let store = store.clone();
-        let running = tokio::spawn(async move {
-            let submissions: Vec<&Submission> = batch.iter().map(|job| &job.submission).collect();
-            // One deadline for the batch and any retries of its commands.
-            let deadline = Instant::now() + deadline;
-            let results = commit_batch(store.as_ref(), &submissions, deadline).await;
-            for (job, result) in batch.into_iter().zip(results) {
-                // A submitter that went away (client disconnected) still had its command committed.
-                let _ = job.reply.send(result);
+}
+
+impl Writer {
+    /// Takes what is queued, runs it as one batch, answers, and goes on until the queue
+    /// closes. Each batch runs as a task of its own: should one panic, its commands are
+    /// answered "outcome unknown" (their transaction, dropped unfinished, is rolled back with
+    /// its connection) and the writer goes on with the next. Nothing else in this loop can
+    /// fail.
+    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
+        let mut queued = Vec::with_capacity(MAX_BATCH);
+        while jobs.recv_many(&mut queued, MAX_BATCH).await > 0 {
+            // A withdrawn command was answered "timed out" already.
+            let batch: Vec<Job> = queued.drain(..).filter(|job| job.claim.take()).collect();
+            if batch.is_empty() {
+                continue;
             }
-        });
-        if let Err(error) = running.await {
-            tracing::error!(%error, "a command batch failed; its commands' outcome is unknown");
+            self.taken.fetch_add(batch.len() as u64, Ordering::AcqRel);
+            let (store, hub) = (self.store.clone(), self.hub.clone());
+            // One deadline for the batch and any retries of its commands.
+            let deadline = Instant::now() + self.deadline;
+            let running = tokio::spawn(async move {
+                let submissions: Vec<&Submission> =
+                    batch.iter().map(|job| &job.submission).collect();
+                let results = commit_batch(store.as_ref(), &hub, &submissions, deadline).await;
+                for (job, result) in batch.into_iter().zip(results) {
+                    // A submitter that went away (client disconnected) still had its command
+                    // committed.
+                    let _ = job.reply.send(result);
+                }
+            });
+            if let Err(error) = running.await {
+                tracing::error!(%error, "a command batch failed; its commands' outcome is unknown");
+            }
         }
     }
 }

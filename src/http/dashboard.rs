@@ -29,7 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's figures now: one single-row read. No row yet means all zeros.
-async fn figures(state: &AppState, caller: &Caller) -> Result<DashboardFigures, ApiError> {
+pub(super) async fn figures(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<DashboardFigures, ApiError> {
     let now = state.clock.now();
     Ok(state
         .store
@@ -42,7 +45,7 @@ async fn figures(state: &AppState, caller: &Caller) -> Result<DashboardFigures, 
 /// Every figure of the caller's dashboard. Tasks the caller owns unless said otherwise;
 /// deleted tasks count nowhere; days and ISO weeks are UTC.
 #[derive(Serialize, ToSchema)]
-struct Everything {
+pub(super) struct Everything {
     /// Tasks the caller owns: `pending + completed`.
     total: i64,
     pending: i64,
@@ -85,20 +88,26 @@ async fn everything(
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let f = figures(&state, &caller).await?;
-    Ok(if_none_match.answer_hashed(&Everything {
-        total: f.total,
-        pending: f.pending,
-        completed: f.completed,
-        shared: f.shared,
-        view_only: f.view_only,
-        can_edit: f.can_edit,
-        created_today: f.created_today,
-        completed_today: f.completed_today,
-        created_this_week: f.created_this_week,
-        completed_this_week: f.completed_this_week,
-        completion_rate: f.completion_rate,
-        total_shared: f.shared,
-    }))
+    Ok(if_none_match.answer_hashed(&Everything::from(f)))
+}
+
+impl From<DashboardFigures> for Everything {
+    fn from(f: DashboardFigures) -> Self {
+        Everything {
+            total: f.total,
+            pending: f.pending,
+            completed: f.completed,
+            shared: f.shared,
+            view_only: f.view_only,
+            can_edit: f.can_edit,
+            created_today: f.created_today,
+            completed_today: f.completed_today,
+            created_this_week: f.created_this_week,
+            completed_this_week: f.completed_this_week,
+            completion_rate: f.completion_rate,
+            total_shared: f.shared,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -9,6 +9,7 @@ pub mod error;
 mod extract;
 mod openapi;
 pub mod request_id;
+mod stream;
 mod tasks;
 mod trend;
 
@@ -29,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::commands::{Commands, Deadlines};
+use crate::live::{Hub, StreamLimits};
 use crate::store::Store;
 use error::ApiError;
 
@@ -37,6 +39,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How long a read may take before it is answered with a timeout, and a request body may
 /// take to arrive.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How the writer and the streams are bounded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tuning {
+    pub deadlines: Deadlines,
+    pub streams: StreamLimits,
+}
 
 /// What every handler shares, behind one `Arc`: axum clones the state for every request, and
 /// one shared count costs less than one per part.
@@ -50,6 +59,8 @@ pub struct StateParts {
     pub store: Arc<dyn Store>,
     /// Where commands go.
     pub commands: Arc<Commands>,
+    /// Where dashboard streams learn of changes.
+    pub hub: Arc<Hub>,
     pub auth: Arc<Authenticator>,
     pub clock: Clock,
     /// Origins allowed to call the API from a browser (none: CORS off).
@@ -74,18 +85,25 @@ impl AppState {
     /// The state for `store`, with a command writer started on it (a task of the current
     /// tokio runtime, so this is called inside one).
     pub fn new(store: Arc<dyn Store>, auth: Arc<Authenticator>, clock: Clock) -> Self {
-        Self::with_deadlines(store, auth, clock, Deadlines::default())
+        Self::tuned(store, auth, clock, Tuning::default())
     }
 
-    /// [`new`](Self::new), with the writer's deadlines given.
-    pub fn with_deadlines(
+    /// [`new`](Self::new), with the writer's deadlines and the streams' limits given.
+    pub fn tuned(
         store: Arc<dyn Store>,
         auth: Arc<Authenticator>,
         clock: Clock,
-        deadlines: Deadlines,
+        tuning: Tuning,
     ) -> Self {
+        let hub = Arc::new(Hub::new(tuning.streams));
+        tokio::spawn(crate::live::watch_days(Arc::downgrade(&hub), clock.clone()));
         AppState::from(StateParts {
-            commands: Arc::new(Commands::with_deadlines(store.clone(), deadlines)),
+            commands: Arc::new(Commands::with_deadlines(
+                store.clone(),
+                hub.clone(),
+                tuning.deadlines,
+            )),
+            hub,
             store,
             auth,
             clock,
@@ -108,6 +126,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(commands::router())
         .merge(tasks::router().layer(compression()))
         .merge(dashboard::router())
+        .merge(stream::router())
         .merge(trend::router().layer(compression()))
         .merge(openapi::router().layer(compression()))
 }

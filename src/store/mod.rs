@@ -256,6 +256,13 @@ pub trait Store: Transactions + Replay {
     fn pools(&self) -> Vec<PoolUse> {
         Vec::new()
     }
+    /// How to connect to hear other servers' announcements (`crate::live::announcement`);
+    /// `None` where they cannot be heard (SQLite).
+    fn listen_options(&self) -> Option<sqlx::postgres::PgConnectOptions> {
+        None
+    }
+    /// Forgets the rows kept in memory: another process has written.
+    fn forget_cached_reads(&self) {}
 
     /// Rebuilds the read models from the log and swaps the chosen ones in (see
     /// `store/rebuild.rs`); commands and queries go on meanwhile.

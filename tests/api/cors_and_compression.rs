@@ -13,6 +13,7 @@ fn with_cors(app: &TestApp) -> axum::Router {
     let state = AppState::from(StateParts {
         store: app.store.clone(),
         commands: app.commands.clone(),
+        hub: app.commands.hub().clone(),
         auth: app.auth.clone(),
         clock: app.clock.clock(),
         cors_origins: vec![HeaderValue::from_static(ALLOWED)],

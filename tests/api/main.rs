@@ -14,6 +14,8 @@
 //!   what the caller sees changes (midnight included); nothing for strangers.
 //! - `dashboard_figures`: every dashboard figure, against exact values and a `COUNT(*)` recount.
 //! - `trend`: the per-day trend: counts of the tasks as they are now, zeros, the window.
+//! - `stream`: the live dashboard stream: first figures at once, every change (midnight
+//!   included), bursts coalesced, `Last-Event-ID` resumes, limits, a graceful stop ends it.
 //!
 //! Refusals
 //! - `errors`: every refusal is problem+json and changes nothing stored; one answer of each
@@ -79,6 +81,7 @@ mod idempotency;
 mod conditional_reads;
 mod dashboard_figures;
 mod queries;
+mod stream;
 mod trend;
 
 // Refusals.

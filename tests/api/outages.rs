@@ -14,7 +14,7 @@ use serde_json::json;
 use tally::auth::Authenticator;
 use tally::clock::Clock;
 use tally::commands::Deadlines;
-use tally::http::{AppState, router};
+use tally::http::{AppState, Tuning, router};
 use tally::store::SqliteOptions;
 use tokio::task::JoinSet;
 
@@ -50,11 +50,15 @@ fn assert_not_applied(answer: &TestResponse) {
 }
 
 async fn a_command_out_of_time_is_answered_503_and_never_applied(app: TestApp) {
-    let short = AppState::with_deadlines(
+    let tuning = Tuning {
+        deadlines: SHORT,
+        ..Tuning::default()
+    };
+    let short = AppState::tuned(
         app.store.clone(),
         app.auth.clone(),
         app.clock.clock(),
-        SHORT,
+        tuning,
     );
     let commands = short.commands.clone();
     let short = router(short);

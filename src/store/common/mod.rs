@@ -66,6 +66,13 @@ pub(crate) trait Backend:
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
+    /// The statement that announces a committed batch to other servers (`$1` the channel,
+    /// `$2` the payload), where they can listen.
+    const ANNOUNCE: Option<&'static str>;
+
+    /// See [`Store::listen_options`](crate::store::Store::listen_options).
+    fn listen_options(store: &SqlxStore<Self>) -> Option<sqlx::postgres::PgConnectOptions>;
+
     /// See [`Replay::write_shadows`](crate::store::tx::Replay::write_shadows).
     fn write_shadows(
         store: &SqlxStore<Self>,

@@ -274,6 +274,16 @@ where
             })
             .collect()
     }
+
+    fn listen_options(&self) -> Option<sqlx::postgres::PgConnectOptions> {
+        DB::listen_options(self)
+    }
+
+    fn forget_cached_reads(&self) {
+        if let Some(epoch) = &self.write_epoch {
+            epoch.advance();
+        }
+    }
 }
 
 #[async_trait]

@@ -26,7 +26,7 @@ impl WriteEpoch {
     /// Called when a write transaction has ended (its commit visible to readers, before anyone
     /// is told of it), and again when the next one has begun: a commit abandoned mid-flight (a
     /// deadline) may land after the first call, but always before the next write begins.
-    fn advance(&self) {
+    pub fn advance(&self) {
         self.0.fetch_add(1, Ordering::Release);
     }
 }

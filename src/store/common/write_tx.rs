@@ -18,6 +18,7 @@ use super::sql::{
     STATS_COLUMNS, TASK_COLUMNS,
 };
 use super::sqlx_tx::SqlxTx;
+use crate::live::announcement;
 use crate::store::StoreError;
 use crate::store::tx::{DailyWrite, IdempotencyRecord, NewEvent, Tables, Tx};
 
@@ -204,6 +205,27 @@ where
             a.time(at)
         })?;
         sqlx::query_with(SAVE_LIVE_CHECKPOINTS, arguments)
+            .persistent(self.persistent)
+            .execute(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    async fn announce(
+        &mut self,
+        node: Uuid,
+        position: i64,
+        users: &[String],
+    ) -> Result<(), StoreError> {
+        let Some(statement) = DB::ANNOUNCE else {
+            return Ok(());
+        };
+        let payload = announcement::payload(node, position, users, Utc::now());
+        let arguments = bound::<DB::Arguments>(|a| {
+            a.text(announcement::CHANNEL)?;
+            a.text(&payload)
+        })?;
+        sqlx::query_with(statement, arguments)
             .persistent(self.persistent)
             .execute(self.connection())
             .await?;

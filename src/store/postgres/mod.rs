@@ -171,6 +171,13 @@ impl Backend for Postgres {
     async fn write_shadows(store: &SqlxStore<Self>, models: ReadModels) -> Result<(), StoreError> {
         write_models(store, &models).await
     }
+
+    const ANNOUNCE: Option<&'static str> = Some("select pg_notify($1, $2)");
+
+    /// The direct URL's: a transaction pooler cannot hold a `LISTEN`.
+    fn listen_options(store: &SqlxStore<Self>) -> Option<PgConnectOptions> {
+        Some(store.local.clone())
+    }
 }
 
 #[cfg(test)]

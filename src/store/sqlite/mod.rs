@@ -140,6 +140,13 @@ impl Backend for Sqlite {
             .map_err(|_| StoreError::TaskFailed)?
     }
 
+    /// SQLite has no notifications: other processes look at the head instead.
+    const ANNOUNCE: Option<&'static str> = None;
+
+    fn listen_options(_: &SqlxStore<Self>) -> Option<sqlx::postgres::PgConnectOptions> {
+        None
+    }
+
     async fn write_shadows(store: &SqlxStore<Self>, models: ReadModels) -> Result<(), StoreError> {
         let path = store.local.path().to_owned();
         tokio::task::spawn_blocking(move || fast_path::write_shadows(&path, &models))

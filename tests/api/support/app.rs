@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tally::auth::Authenticator;
 use tally::clock::Clock;
 use tally::commands::{Commands, Deadlines};
-use tally::http::{AppState, router};
+use tally::http::{AppState, Tuning, router};
 use tally::store::{SqliteOptions, Store};
 use tokio::task::JoinSet;
 
@@ -63,13 +63,22 @@ impl TestApp {
 
     /// [`start`](Self::start), with the command writer's deadlines given.
     pub async fn start_with(backend: Backend, deadlines: Deadlines) -> Option<TestApp> {
+        let tuning = Tuning {
+            deadlines,
+            ..Tuning::default()
+        };
+        Self::start_tuned(backend, tuning).await
+    }
+
+    /// [`start`](Self::start), with the writer's deadlines and the streams' limits given.
+    pub async fn start_tuned(backend: Backend, tuning: Tuning) -> Option<TestApp> {
         let db = TestDb::create(backend).await?;
         let store = db.open_store(SqliteOptions::default()).await;
         let auth = Arc::new(
             Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
         );
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap());
-        let state = AppState::with_deadlines(store.clone(), auth.clone(), clock.clock(), deadlines);
+        let state = AppState::tuned(store.clone(), auth.clone(), clock.clock(), tuning);
         let commands = state.commands.clone();
         let router = router(state);
         Some(TestApp {

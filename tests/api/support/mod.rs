@@ -7,6 +7,7 @@
 
 mod app;
 mod database;
+mod events;
 pub mod http_client;
 pub mod process;
 pub mod proxy;
@@ -17,9 +18,10 @@ mod waiting;
 
 pub use app::TestApp;
 pub use database::{Backend, TestDb, tls_only_server};
+pub use events::EventStream;
 pub use requests::{TestRequest, TestResponse, send_to};
 pub use tokens::{TEST_SECRET, claims, signed, test_auth_config, token};
-pub use waiting::wait_until;
+pub use waiting::{PATIENCE, wait_until};
 
 /// Runs each listed `async fn name(app: TestApp)` once per backend, as `sqlite::name` and
 /// `postgres::name`. PostgreSQL is `TALLY_TEST_POSTGRES_URL`'s server when it is set, else a

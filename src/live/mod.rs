@@ -1,0 +1,36 @@
+//! Live figures: telling each open dashboard stream when its user's figures changed, whether by
+//! a command committed on this node or another, or at the start of a UTC day.
+
+pub mod announcement;
+mod follow;
+mod hub;
+
+use std::sync::Weak;
+use std::time::Duration;
+
+pub use follow::follow;
+pub use hub::{Hub, Refused, StreamLimits, Subscription};
+
+use crate::clock::Clock;
+
+/// How often the clock is looked at for a new UTC day.
+const DAY_CHECK: Duration = Duration::from_secs(1);
+
+/// Wakes every stream when the clock passes into a new UTC day (today's counters fall to
+/// zero), until the hub is gone. Looks at the clock each second rather than sleeping until
+/// midnight, so that it follows a clock that jumps (a test's, or the system's after a
+/// correction).
+pub async fn watch_days(hub: Weak<Hub>, clock: Clock) {
+    let mut day = clock.now().date_naive();
+    let mut ticks = tokio::time::interval(DAY_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        let Some(hub) = hub.upgrade() else { return };
+        let today = clock.now().date_naive();
+        if today != day {
+            day = today;
+            hub.roll_day();
+        }
+    }
+}
