@@ -136,17 +136,24 @@ impl Authenticator {
 
     /// The caller a token names, if the token is valid.
     pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
-        // Only `sub` is read here; jsonwebtoken has already checked `exp`, `iss` and `aud`
-        // (which may be a string or a list).
+        self.verify_until(token).map(|(user, _)| user)
+    }
+
+    /// The caller a token names and when the token expires (its `exp`, in seconds since the
+    /// epoch), if the token is valid.
+    pub fn verify_until(&self, token: &str) -> Result<(UserId, Option<i64>), TokenError> {
+        // Only `sub` and `exp` are read here; jsonwebtoken has already checked `exp`, `iss`
+        // and `aud` (which may be a string or a list).
         #[derive(Deserialize)]
         struct Subject {
             sub: String,
+            exp: Option<i64>,
         }
         let data = jsonwebtoken::decode::<Subject>(token, &self.key, &self.validation)?;
         if let Some(critical) = data.header.crit {
             return Err(TokenError::UnknownCritical(critical));
         }
-        Ok(UserId::parse(&data.claims.sub)?)
+        Ok((UserId::parse(&data.claims.sub)?, data.claims.exp))
     }
 
     /// A token for `user` valid until `expires`, signed with the HS256 secret.

@@ -37,6 +37,13 @@ pub async fn launch(
     let store = settings.database.open_store().await?;
     let clock = Clock::system();
     let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
+    if settings.max_streams >= settings.max_connections {
+        tracing::warn!(
+            max_streams = settings.max_streams,
+            max_connections = settings.max_connections,
+            "streams may take every connection: keep TALLY_MAX_STREAMS below TALLY_MAX_CONNECTIONS"
+        );
+    }
     let tuning = Tuning {
         streams: settings.stream_limits(),
         ..Tuning::default()

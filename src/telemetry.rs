@@ -121,14 +121,15 @@ fn describe() {
     describe_counter!(
         "tally_stream_resyncs_total",
         "Times every stream re-read its figures, by reason: `midnight` (a UTC day began), \
-         `listener-connected` (notifications sent before were not heard), `too-many-users` (a \
-         batch too large to name them), `another-process-wrote` (SQLite)."
+         `changes-unheard` (the log holds events this server was not told of: announcements \
+         lost while its listener was away, another process on the SQLite file), \
+         `too-many-users` (a batch whose users did not fit in its announcement)."
     );
     describe_histogram!(
         "tally_notification_lag_seconds",
         Unit::Seconds,
-        "From another server announcing a committed batch to this one hearing it (PostgreSQL; \
-         the two servers' clocks differ by what NTP leaves)."
+        "From another server announcing a batch (just before its commit) to this one hearing \
+         it (PostgreSQL; across two clocks, which differ by what NTP leaves)."
     );
     describe_gauge!(
         "tally_build_info",

@@ -82,8 +82,13 @@ pub(super) async fn run_batch(
     plan.write(tx).await?;
     if appended.events > 0 {
         // Heard by other servers if, and once, this transaction commits.
-        tx.announce(hub.node(), appended.position, &appended.users)
-            .await?;
+        tx.announce(
+            hub.node(),
+            appended.position,
+            appended.events,
+            &appended.users,
+        )
+        .await?;
     }
     Ok((results, appended))
 }

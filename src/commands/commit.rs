@@ -112,11 +112,13 @@ async fn commit_together(
     if Instant::now() >= deadline {
         return Err(BatchFailure::NotApplied(Arc::new(StoreError::TimedOut)));
     }
+    let committing = (appended.events > 0).then(|| hub.committing());
     match timeout_at(deadline, tx.commit()).await {
         Ok(Ok(())) => {
             crate::telemetry::batch_committed(batch.len(), appended.events, began.elapsed());
-            if appended.events > 0 {
-                hub.publish(appended.position, appended.users.iter().map(String::as_str));
+            if let Some(committing) = committing {
+                let users = appended.users.iter().map(String::as_str);
+                committing.committed(appended.position, appended.events, users);
             }
             Ok(results)
         }

@@ -20,6 +20,21 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Session::from_request_parts(parts, state).await?.caller)
+    }
+}
+
+/// The caller, and when their token expires (its `exp`, seconds since the epoch): what a
+/// long-lived answer (a stream) must not outlive.
+pub struct Session {
+    pub caller: Caller,
+    pub expires: Option<i64>,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -33,8 +48,11 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized(
                 "the Authorization header must be 'Bearer <token>'",
             ))?;
-        match state.auth.verify(token.trim()) {
-            Ok(user) => Ok(Caller(user)),
+        match state.auth.verify_until(token.trim()) {
+            Ok((user, expires)) => Ok(Session {
+                caller: Caller(user),
+                expires,
+            }),
             Err(error) if error.is_expired() => Err(ApiError::Unauthorized(
                 "the bearer token has expired: get a new one",
             )),

@@ -96,7 +96,8 @@ impl AppState {
         tuning: Tuning,
     ) -> Self {
         let hub = Arc::new(Hub::new(tuning.streams));
-        tokio::spawn(crate::live::watch_days(Arc::downgrade(&hub), clock.clone()));
+        let days = crate::live::watch_days(Arc::downgrade(&hub), clock.clone(), store.clone());
+        tokio::spawn(days);
         AppState::from(StateParts {
             commands: Arc::new(Commands::with_deadlines(
                 store.clone(),

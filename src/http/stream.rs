@@ -14,6 +14,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
+use tokio::time::Instant;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,7 +22,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::dashboard::{Everything, figures};
 use super::error::ApiError;
-use super::extract::Caller;
+use super::extract::{Caller, Session};
 use super::openapi::ReadProblems;
 use crate::live::Subscription;
 
@@ -77,7 +78,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 /// sent as one, the latest. A comment every 15 s keeps a quiet stream open.
 ///
 /// Browsers: `EventSource` cannot send the `Authorization` header, so read the stream with
-/// `fetch` (as the built-in page does), which can.
+/// `fetch`, which can (and send `Last-Event-ID` when reconnecting). The stream ends when the
+/// token expires; reconnect with a fresh one.
 ///
 /// 503 when the caller, or this server, has as many streams open as it allows.
 #[utoipa::path(
@@ -96,7 +98,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 )]
 async fn stream(
     State(state): State<AppState>,
-    caller: Caller,
+    Session { caller, expires }: Session,
     last_event_id: LastEventId,
 ) -> Result<Response, ApiError> {
     // The first stream starts following other servers' changes.
@@ -109,6 +111,7 @@ async fn stream(
         .map_err(|refused| ApiError::Unavailable(refused.to_string()))?;
     let sends_at_once = subscription.sends_at_once();
     let mut feed = Feed {
+        expires: expiry(expires),
         state,
         caller,
         subscription,
@@ -145,10 +148,19 @@ async fn stream(
     Ok(response)
 }
 
+/// When a token that expires at `exp` (seconds since the epoch) stops being valid, on tokio's
+/// clock.
+fn expiry(exp: Option<i64>) -> Option<Instant> {
+    let left = exp? - chrono::Utc::now().timestamp();
+    Some(Instant::now() + Duration::from_secs(left.max(0) as u64))
+}
+
 /// One stream's state: whose figures, and what it sent last.
 struct Feed {
     state: AppState,
     caller: Caller,
+    /// The stream ends when the caller's token expires: the client reconnects with a new one.
+    expires: Option<Instant>,
     subscription: Subscription,
     /// The last event's data: figures read again unchanged are not sent again.
     last_sent: Option<String>,
@@ -158,7 +170,17 @@ impl Feed {
     /// The next event: waits until the figures change; `None` when the server is stopping.
     async fn next_event(&mut self) -> Result<Option<Event>, ApiError> {
         loop {
-            let Some(position) = self.subscription.next_change().await else {
+            let expired = async {
+                match self.expires {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let change = tokio::select! {
+                change = self.subscription.next_change() => change,
+                () = expired => None,
+            };
+            let Some(position) = change else {
                 return Ok(None);
             };
             let figures = Everything::from(figures(&self.state, &self.caller).await?);

@@ -19,25 +19,35 @@ pub struct Announcement {
     pub node: Uuid,
     /// The position of its last event.
     pub position: i64,
+    /// How many events it appended.
+    pub events: i64,
     /// The users whose figures changed; `None` when too many to name.
     pub users: Option<Vec<String>>,
     /// When it was announced, by the announcing node's clock.
     pub at: DateTime<Utc>,
 }
 
-/// The payload announcing a batch committed by `node` at `position` that changed the figures
-/// of `users`: every user named, or none when that would not fit.
-pub fn payload(node: Uuid, position: i64, users: &[String], at: DateTime<Utc>) -> String {
+/// The payload announcing a batch of `events` events committed by `node` up to `position`
+/// that changed the figures of `users`: every user named, or none when that would not fit.
+pub fn payload(
+    node: Uuid,
+    position: i64,
+    events: usize,
+    users: &[String],
+    at: DateTime<Utc>,
+) -> String {
     #[derive(Serialize)]
     struct Out<'a> {
         node: Uuid,
         position: i64,
+        events: usize,
         users: Option<&'a [String]>,
         at: DateTime<Utc>,
     }
     let mut out = Out {
         node,
         position,
+        events,
         users: Some(users),
         at,
     };
@@ -63,12 +73,12 @@ mod tests {
         let node = Uuid::now_v7();
         let at = Utc::now();
         let few: Vec<String> = vec!["alice".into(), "bob".into()];
-        let heard = parse(&payload(node, 7, &few, at)).unwrap();
+        let heard = parse(&payload(node, 7, 2, &few, at)).unwrap();
         assert_eq!(heard.users, Some(few));
-        assert_eq!((heard.node, heard.position), (node, 7));
+        assert_eq!((heard.node, heard.position, heard.events), (node, 7, 2));
 
         let many: Vec<String> = (0..200).map(|n| format!("user-{n:040}")).collect();
-        let text = payload(node, 8, &many, at);
+        let text = payload(node, 8, 200, &many, at);
         assert!(text.len() <= MAX_PAYLOAD, "{} bytes", text.len());
         let heard = parse(&text).unwrap();
         assert_eq!((heard.users, heard.position), (None, 8));

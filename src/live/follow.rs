@@ -2,39 +2,53 @@
 //! node shows them too.
 //!
 //! PostgreSQL: every batch is announced with `NOTIFY` in its own transaction (so only a
-//! committed batch is heard), and each node `LISTEN`s on a direct connection (a transaction
-//! pooler cannot hold one). Notifications sent while the listener was disconnected are lost,
-//! so every (re)connection re-reads every stream.
+//! committed batch is heard), naming its users, and each node `LISTEN`s on a direct connection
+//! (a transaction pooler cannot hold one).
 //!
-//! SQLite (several `tally serve` on one file): no notifications; the log's head is looked at
-//! a few times a second while streams are open, and a head moved by another process re-reads
-//! every stream.
+//! Both backends: the log's head is looked at while streams are open, and events in it that
+//! this node neither committed nor heard announced (lost while the listener was away, or
+//! written by another process on the same SQLite file, which has no notifications) make every
+//! stream read its figures again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use tokio::time::Instant;
 
 use super::Hub;
 use super::announcement::{self, CHANNEL};
 use crate::store::Store;
 
-/// How often the head is looked at, without notifications.
-const POLL: Duration = Duration::from_millis(250);
-/// The first pause before connecting the listener again; it doubles up to [`MAX_BACKOFF`].
+/// How often the head is looked at where nothing is announced (SQLite).
+const POLL_UNANNOUNCED: Duration = Duration::from_millis(250);
+/// How often where announcements are heard (PostgreSQL): a safety net only.
+const POLL_ANNOUNCED: Duration = Duration::from_secs(1);
+/// The pause before listening again; it doubles up to [`MAX_BACKOFF`] while connections fail
+/// or end within [`STABLE`].
 const BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const STABLE: Duration = Duration::from_secs(30);
 
 /// Tells `hub` of other servers' changes until it closes.
 pub async fn follow(store: Arc<dyn Store>, hub: Arc<Hub>) {
-    let work = async {
-        match store.listen_options() {
-            Some(options) => listen(&options, store.as_ref(), &hub).await,
-            None => poll(store.as_ref(), &hub).await,
+    let options = store.listen_options();
+    let every = match options {
+        Some(_) => POLL_ANNOUNCED,
+        None => POLL_UNANNOUNCED,
+    };
+    let listening = async {
+        match &options {
+            Some(options) => listen(options, store.as_ref(), &hub).await,
+            None => {
+                hub.set_following(true);
+                std::future::pending().await
+            }
         }
     };
     tokio::select! {
-        () = work => {}
+        () = listening => {}
+        () = poll(store.as_ref(), &hub, every) => {}
         () = hub.closed() => {}
     }
 }
@@ -42,19 +56,20 @@ pub async fn follow(store: Arc<dyn Store>, hub: Arc<Hub>) {
 async fn listen(options: &PgConnectOptions, store: &dyn Store, hub: &Hub) {
     let mut pause = BACKOFF;
     loop {
-        match listen_once(options, store, hub).await {
-            // It was connected: the next connection is tried at once.
-            Ok(()) => pause = BACKOFF,
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?pause, "cannot listen for other servers' changes");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_BACKOFF);
-            }
+        let began = Instant::now();
+        if let Err(error) = listen_once(options, store, hub).await {
+            tracing::warn!(%error, retry_in = ?pause, "cannot listen for other servers' changes");
         }
+        hub.set_following(false);
+        if began.elapsed() >= STABLE {
+            pause = BACKOFF;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_BACKOFF);
     }
 }
 
-/// Connects, re-reads every stream, and passes on what it hears until the connection is lost.
+/// Connects and passes on what it hears until the connection is lost.
 async fn listen_once(
     options: &PgConnectOptions,
     store: &dyn Store,
@@ -68,19 +83,14 @@ async fn listen_once(
         .connect_with(options.clone())
         .await?;
     let mut listener = PgListener::connect_with(&connection).await?;
+    // A lost connection ends this listener; the next is a new one, checked as this one was.
+    listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
     // Whatever was announced before now was not heard.
-    let head = store
-        .head_position()
-        .await
-        .map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
-    hub.publish_all(head, "listener-connected");
+    check(store, hub).await;
+    hub.set_following(true);
     tracing::info!("listening for other servers' changes");
-    loop {
-        let Some(notification) = listener.try_recv().await? else {
-            tracing::warn!("the connection listening for other servers' changes was lost");
-            return Ok(());
-        };
+    while let Some(notification) = listener.try_recv().await? {
         let Some(heard) = announcement::parse(notification.payload()) else {
             tracing::warn!(
                 payload = notification.payload(),
@@ -88,36 +98,32 @@ async fn listen_once(
             );
             continue;
         };
-        if heard.node == hub.node() {
-            continue;
+        if heard.node != hub.node() {
+            let lag = chrono::Utc::now() - heard.at;
+            crate::telemetry::notification_lag(lag.to_std().unwrap_or_default());
         }
-        let lag = chrono::Utc::now() - heard.at;
-        crate::telemetry::notification_lag(lag.to_std().unwrap_or_default());
-        match &heard.users {
-            Some(users) => hub.publish(heard.position, users.iter().map(String::as_str)),
-            None => hub.publish_all(heard.position, "too-many-users"),
+        hub.heard(&heard);
+    }
+    tracing::warn!("the connection listening for other servers' changes was lost");
+    Ok(())
+}
+
+async fn poll(store: &dyn Store, hub: &Hub, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        if hub.open_streams() > 0 {
+            check(store, hub).await;
         }
     }
 }
 
-async fn poll(store: &dyn Store, hub: &Hub) {
-    let mut ticks = tokio::time::interval(POLL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        ticks.tick().await;
-        if hub.open_streams() == 0 {
-            continue;
-        }
-        match store.head_position().await {
-            Ok(head) if head > hub.latest() => {
-                // Rows kept in memory may be older than that write.
-                store.forget_cached_reads();
-                hub.publish_all(head, "another-process-wrote");
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::debug!(%error, "cannot read the head for other servers' changes")
-            }
-        }
+/// Looks at the head for changes this node has not heard of.
+async fn check(store: &dyn Store, hub: &Hub) {
+    match store.head_position().await {
+        // Rows kept in memory may be older than a write of another process.
+        Ok(head) => hub.check_head(head, || store.forget_cached_reads()),
+        Err(error) => tracing::debug!(%error, "cannot read the head for other servers' changes"),
     }
 }

@@ -7,11 +7,13 @@
 //! skipped.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 use uuid::Uuid;
+
+use super::announcement::Announcement;
 
 /// How many streams may be open at once.
 #[derive(Clone, Copy, Debug)]
@@ -48,25 +50,39 @@ pub enum Refused {
 
 /// See the module's description.
 pub struct Hub {
-    /// This node, in its announcements: it needs no telling of its own.
+    /// This node, in its announcements.
     node: Uuid,
     known: Mutex<Known>,
     limits: StreamLimits,
     open: AtomicUsize,
+    /// Whether other servers' changes are being followed (see `follow`), for tests to wait on.
+    following: AtomicBool,
     /// `true` once the hub has closed.
     closing: watch::Sender<bool>,
 }
 
 /// What the hub knows of changes, by position.
 struct Known {
+    /// Set by [`Hub::start_at`], with the first stream: nothing is remembered before.
+    started: bool,
     /// A client whose figures are as of this position or later is up to date, unless `users`
-    /// says otherwise for its user; `None` until the store's head at start is known.
-    floor: Option<i64>,
+    /// says otherwise for its user.
+    floor: i64,
     /// The newest position published.
     latest: i64,
-    /// `latest` when this node last saw a UTC day begin: every figure of the day and week
-    /// changed then, without a new position.
+    /// A client whose figures are as of this position or earlier may hold yesterday's day and
+    /// week counters: the head when this node started or last saw a UTC day begin.
     rolled_at: i64,
+    /// The log's head when the hub started.
+    start_head: i64,
+    /// Events since the start that this node knows the users of: its own commits, and the
+    /// other servers' it heard announced. The log holds `head - start_head` events since;
+    /// any more than these went unheard ([`Hub::check_head`]).
+    accounted: i64,
+    /// How many went unheard at the last check.
+    unheard: i64,
+    /// This node's commits sent and not yet told ([`Hub::committing`]).
+    in_flight: u32,
     /// The position of each user's last change since `floor` (or `floor`, for one not
     /// changed since), with the user's open streams as receivers.
     users: HashMap<String, watch::Sender<i64>>,
@@ -77,16 +93,22 @@ impl Hub {
     pub fn new(limits: StreamLimits) -> Hub {
         Hub {
             node: Uuid::now_v7(),
-            closing: watch::Sender::new(false),
             known: Mutex::new(Known {
-                floor: None,
+                started: false,
+                floor: 0,
                 latest: 0,
-                rolled_at: i64::MIN,
+                rolled_at: 0,
+                start_head: 0,
+                accounted: 0,
+                unheard: 0,
+                in_flight: 0,
                 users: HashMap::new(),
                 closed: false,
             }),
             limits,
             open: AtomicUsize::new(0),
+            following: AtomicBool::new(false),
+            closing: watch::Sender::new(false),
         }
     }
 
@@ -101,66 +123,70 @@ impl Hub {
         self.node
     }
 
-    /// Whether the position everything before it is known is still to be set
-    /// ([`start_at`](Self::start_at)).
+    /// Whether [`start_at`](Self::start_at) is still to be called.
     pub fn needs_start(&self) -> bool {
-        self.known().floor.is_none()
+        !self.known().started
     }
 
-    /// Sets the store's head position when the hub started: changes up to it are not known
-    /// user by user. Only the first call does; it answers whether it was the one.
+    /// Starts the hub at the store's head `head`: changes up to it are not known user by
+    /// user, and may predate the last midnight. Only the first call does; it answers whether
+    /// it was the one.
     pub fn start_at(&self, head: i64) -> bool {
         let mut known = self.known();
-        if known.floor.is_some() {
+        if known.started {
             return false;
         }
-        known.floor = Some(head);
+        known.started = true;
+        known.floor = head;
+        known.rolled_at = head;
+        known.start_head = head;
         known.latest = known.latest.max(head);
         true
     }
 
-    /// The newest position published.
-    pub fn latest(&self) -> i64 {
-        self.known().latest
+    /// This node is about to send a commit; the guard says how it ended. Until it does, the
+    /// head may hold events not yet told, so [`check_head`](Self::check_head) waits.
+    pub fn committing(&self) -> Committing<'_> {
+        self.known().in_flight += 1;
+        Committing { hub: self }
     }
 
-    /// The figures of `users` changed in the batch committed at `position`.
-    pub fn publish<'a>(&self, position: i64, users: impl IntoIterator<Item = &'a str>) {
+    /// What another server announced (this node's own announcements change nothing, unless
+    /// a commit whose outcome was unknown here did land).
+    pub fn heard(&self, announcement: &Announcement) {
         let mut known = self.known();
-        known.latest = known.latest.max(position);
-        for user in users {
-            match known.users.get(user) {
-                Some(changes) => changes.send_modify(|last| *last = (*last).max(position)),
-                None => {
-                    known
-                        .users
-                        .insert(user.to_owned(), watch::Sender::new(position));
-                }
-            }
+        if announcement.node != self.node {
+            known.account(announcement.position, announcement.events);
         }
-        if known.users.len() > MAX_REMEMBERED {
-            known.forget();
+        match &announcement.users {
+            Some(users) => known.publish(announcement.position, users.iter().map(String::as_str)),
+            None => known.publish_all(announcement.position, "too-many-users"),
         }
     }
 
-    /// Every user's figures may have changed up to `position`, for `reason` (notifications
-    /// were lost, too many users to name, another process wrote): every stream reads its
-    /// figures again.
-    pub fn publish_all(&self, position: i64, reason: &'static str) {
+    /// The log's head is `head`: if it holds events this node has not heard of (announcements
+    /// lost while the listener was away, another process writing the SQLite file), every
+    /// stream reads its figures again, after `forget_cached` (rows kept in memory are older).
+    pub fn check_head(&self, head: i64, forget_cached: impl FnOnce()) {
         let mut known = self.known();
-        known.latest = known.latest.max(position);
-        known.forget();
-        let floor = known.floor.unwrap_or(position).max(position);
-        known.floor = Some(floor);
-        known.wake_all(|last| *last = (*last).max(floor));
-        crate::telemetry::stream_resync(reason);
+        // A commit of this node may be in the head and not yet told: the next check decides.
+        if !known.started || known.in_flight > 0 {
+            return;
+        }
+        let unheard = head - known.start_head - known.accounted;
+        if unheard > known.unheard {
+            forget_cached();
+            known.publish_all(head, "changes-unheard");
+        }
+        known.unheard = unheard;
     }
 
-    /// A UTC day began: the day's (and maybe the week's) figures fell to zero for everyone.
-    pub fn roll_day(&self) {
+    /// A UTC day began, when the log's head was `head`: the day's (and maybe the week's)
+    /// figures fell to zero for everyone.
+    pub fn roll_day(&self, head: i64) {
         let mut known = self.known();
-        known.rolled_at = known.latest;
-        known.wake_all(|_| {});
+        known.rolled_at = known.latest.max(head);
+        known.wake_streams(|_| {});
         crate::telemetry::stream_resync("midnight");
     }
 
@@ -175,7 +201,7 @@ impl Hub {
         if known.closed {
             return Err(Refused::Closed);
         }
-        let floor = known.floor.expect("the hub started before streams open");
+        let (floor, rolled_at) = (known.floor, known.rolled_at);
         let changes = known
             .users
             .entry(user.to_owned())
@@ -189,8 +215,8 @@ impl Hub {
             return Err(Refused::NodeLimit(self.limits.per_node));
         }
         let receiver = changes.subscribe();
-        let up_to_date = last_seen
-            .is_some_and(|seen| seen >= floor.max(*receiver.borrow()) && seen > known.rolled_at);
+        let up_to_date =
+            last_seen.is_some_and(|seen| seen >= floor.max(*receiver.borrow()) && seen > rolled_at);
         crate::telemetry::streams_open(open + 1);
         Ok(Subscription {
             changes: receiver,
@@ -219,23 +245,107 @@ impl Hub {
     pub fn open_streams(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
+
+    /// Whether other servers' changes are followed now.
+    pub fn is_following(&self) -> bool {
+        self.following.load(Ordering::Acquire)
+    }
+
+    pub(super) fn set_following(&self, following: bool) {
+        self.following.store(following, Ordering::Release);
+    }
 }
 
 impl Known {
+    /// Counts a batch of `events` up to `position`, unless the start's head holds it (a batch
+    /// is committed whole, so it is wholly before the start or wholly after).
+    fn account(&mut self, position: i64, events: i64) {
+        if self.started && position > self.start_head {
+            self.accounted += events;
+        }
+    }
+
+    /// The figures of `users` changed at `position`. Before the hub starts, nothing is kept:
+    /// the start's head covers it.
+    fn publish<'a>(&mut self, position: i64, users: impl IntoIterator<Item = &'a str>) {
+        self.latest = self.latest.max(position);
+        if !self.started {
+            return;
+        }
+        for user in users {
+            match self.users.get(user) {
+                // Only a later position wakes its streams: a repeat (this node's own
+                // announcement) costs nothing.
+                Some(changes) => {
+                    changes.send_if_modified(|last| {
+                        let later = position > *last;
+                        *last = (*last).max(position);
+                        later
+                    });
+                }
+                None => {
+                    self.users
+                        .insert(user.to_owned(), watch::Sender::new(position));
+                }
+            }
+        }
+        if self.users.len() > MAX_REMEMBERED {
+            self.forget();
+        }
+    }
+
+    /// Every user's figures may have changed up to `position`, for `reason`: every stream
+    /// reads its figures again.
+    fn publish_all(&mut self, position: i64, reason: &'static str) {
+        self.latest = self.latest.max(position);
+        self.forget();
+        let floor = self.floor;
+        self.wake_streams(|last| *last = (*last).max(floor));
+        crate::telemetry::stream_resync(reason);
+    }
+
     /// Forgets the users without a stream: from now on, a client from before `latest` gets
     /// its figures at once.
     fn forget(&mut self) {
         self.users.retain(|_, changes| changes.receiver_count() > 0);
-        self.floor = Some(
-            self.floor
-                .map_or(self.latest, |floor| floor.max(self.latest)),
-        );
+        self.floor = self.floor.max(self.latest);
     }
 
-    fn wake_all(&self, change: impl Fn(&mut i64)) {
+    /// Wakes every stream, changing its position by `change`.
+    fn wake_streams(&self, change: impl Fn(&mut i64)) {
         for changes in self.users.values() {
-            changes.send_modify(&change);
+            if changes.receiver_count() > 0 {
+                changes.send_modify(&change);
+            }
         }
+    }
+}
+
+/// A commit of this node in flight (see [`Hub::committing`]).
+pub struct Committing<'hub> {
+    hub: &'hub Hub,
+}
+
+impl Committing<'_> {
+    /// It committed `events` events up to `position`, changing the figures of `users`.
+    pub fn committed<'a>(
+        self,
+        position: i64,
+        events: usize,
+        users: impl IntoIterator<Item = &'a str>,
+    ) {
+        let mut known = self.hub.known();
+        known.account(position, events as i64);
+        known.publish(position, users);
+        // Told: dropping `self` ends the flight.
+    }
+}
+
+impl Drop for Committing<'_> {
+    /// Committed or not (refused, unanswered, its task panicked), it is no longer in flight;
+    /// one that landed unanswered shows as unheard at the next check.
+    fn drop(&mut self) {
+        self.hub.known().in_flight -= 1;
     }
 }
 
@@ -267,5 +377,121 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let open = self.hub.open.fetch_sub(1, Ordering::AcqRel);
         crate::telemetry::streams_open(open - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> Arc<Hub> {
+        Arc::new(Hub::new(StreamLimits::default()))
+    }
+
+    fn woken(subscription: &Subscription) -> bool {
+        subscription.changes.has_changed().unwrap()
+    }
+
+    fn heard(node: Uuid, position: i64, events: i64, users: &[&str]) -> Announcement {
+        Announcement {
+            node,
+            position,
+            events,
+            users: Some(users.iter().map(|user| user.to_string()).collect()),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn events_neither_committed_here_nor_heard_wake_every_stream_once() {
+        let hub = hub();
+        hub.start_at(10);
+        let ann = hub.subscribe("ann", None).unwrap();
+        let bob = hub.subscribe("bob", None).unwrap();
+
+        hub.committing().committed(12, 2, ["ann"]);
+        hub.heard(&heard(Uuid::now_v7(), 13, 1, &["ann"]));
+        hub.check_head(13, || panic!("nothing unheard"));
+        assert!(woken(&ann) && !woken(&bob), "only ann's figures changed");
+
+        // Two events nobody told of: everyone re-reads, after the kept rows are forgotten.
+        let mut forgot = false;
+        hub.check_head(15, || forgot = true);
+        assert!(forgot && woken(&bob));
+        // Seen once, not again.
+        hub.check_head(15, || panic!("already re-read"));
+    }
+
+    #[test]
+    fn a_check_waits_while_a_commit_of_this_node_is_in_flight() {
+        let hub = hub();
+        hub.start_at(0);
+        let ann = hub.subscribe("ann", None).unwrap();
+        let flight = hub.committing();
+        // Committed, in the head, not yet told.
+        hub.check_head(1, || panic!("not unheard: in flight"));
+        flight.committed(1, 1, ["ann"]);
+        hub.check_head(1, || panic!("told"));
+        assert!(woken(&ann));
+
+        // A commit whose outcome was unknown, and that landed, shows as unheard.
+        drop(hub.committing());
+        let mut forgot = false;
+        hub.check_head(2, || forgot = true);
+        assert!(forgot);
+    }
+
+    #[test]
+    fn a_resume_waits_only_when_nothing_changed_since_and_no_day_began() {
+        let hub = hub();
+        hub.start_at(5);
+        // From before the start: unknown, so at once; from the start itself: it may predate
+        // the last midnight this server did not see, so at once too.
+        assert!(hub.subscribe("ann", Some(4)).unwrap().sends_at_once());
+        assert!(hub.subscribe("ann", Some(5)).unwrap().sends_at_once());
+
+        hub.committing().committed(6, 1, ["ann"]);
+        hub.committing().committed(7, 1, ["bob"]);
+        assert!(hub.subscribe("ann", Some(5)).unwrap().sends_at_once());
+        assert!(!hub.subscribe("ann", Some(6)).unwrap().sends_at_once());
+        assert!(!hub.subscribe("ann", Some(7)).unwrap().sends_at_once());
+
+        hub.roll_day(7);
+        assert!(hub.subscribe("ann", Some(7)).unwrap().sends_at_once());
+        hub.committing().committed(8, 1, ["ann"]);
+        assert!(!hub.subscribe("ann", Some(8)).unwrap().sends_at_once());
+    }
+
+    #[test]
+    fn what_is_published_before_the_start_is_not_kept_and_the_start_still_happens() {
+        let hub = hub();
+        for n in 0..(MAX_REMEMBERED as i64 + 10) {
+            hub.committing()
+                .committed(n + 1, 1, [format!("user-{n}").as_str()]);
+        }
+        assert!(hub.needs_start());
+        assert!(hub.start_at(MAX_REMEMBERED as i64 + 10));
+        assert!(!hub.start_at(0), "once");
+        assert_eq!(hub.known().users.len(), 0);
+    }
+
+    #[test]
+    fn limits_refuse_and_a_closed_stream_frees_its_place() {
+        let hub = Arc::new(Hub::new(StreamLimits {
+            per_user: 1,
+            per_node: 2,
+        }));
+        hub.start_at(0);
+        let first = hub.subscribe("ann", None).unwrap();
+        assert_eq!(
+            hub.subscribe("ann", None).err(),
+            Some(Refused::UserLimit(1))
+        );
+        let _bob = hub.subscribe("bob", None).unwrap();
+        assert_eq!(hub.subscribe("cy", None).err(), Some(Refused::NodeLimit(2)));
+        drop(first);
+        hub.subscribe("ann", None).unwrap();
+        hub.close();
+        assert_eq!(hub.subscribe("dee", None).err(), Some(Refused::Closed));
     }
 }

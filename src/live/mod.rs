@@ -5,13 +5,14 @@ pub mod announcement;
 mod follow;
 mod hub;
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use follow::follow;
-pub use hub::{Hub, Refused, StreamLimits, Subscription};
+pub use hub::{Committing, Hub, Refused, StreamLimits, Subscription};
 
 use crate::clock::Clock;
+use crate::store::Store;
 
 /// How often the clock is looked at for a new UTC day.
 const DAY_CHECK: Duration = Duration::from_secs(1);
@@ -20,7 +21,7 @@ const DAY_CHECK: Duration = Duration::from_secs(1);
 /// zero), until the hub is gone. Looks at the clock each second rather than sleeping until
 /// midnight, so that it follows a clock that jumps (a test's, or the system's after a
 /// correction).
-pub async fn watch_days(hub: Weak<Hub>, clock: Clock) {
+pub async fn watch_days(hub: Weak<Hub>, clock: Clock, store: Arc<dyn Store>) {
     let mut day = clock.now().date_naive();
     let mut ticks = tokio::time::interval(DAY_CHECK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -30,7 +31,9 @@ pub async fn watch_days(hub: Weak<Hub>, clock: Clock) {
         let today = clock.now().date_naive();
         if today != day {
             day = today;
-            hub.roll_day();
+            // Whatever was committed before midnight is in the head now.
+            let head = store.head_position().await.unwrap_or_default();
+            hub.roll_day(head);
         }
     }
 }

@@ -177,13 +177,14 @@ pub trait Tx: Send {
         tables: Tables,
         changes: &Changeset,
     ) -> Result<(), StoreError>;
-    /// Announces, on commit, that `node` committed a batch up to `position` that changed the
-    /// figures of `users` (see `crate::live::announcement`); nothing where no other server
-    /// can listen.
+    /// Announces, on commit, that `node` committed `events` events up to `position` that
+    /// changed the figures of `users` (see `crate::live::announcement`); nothing where no
+    /// other server can listen.
     async fn announce(
         &mut self,
         node: Uuid,
         position: i64,
+        events: usize,
         users: &[String],
     ) -> Result<(), StoreError>;
     /// Records that the live read models have applied the log up to `position`.

@@ -215,12 +215,13 @@ where
         &mut self,
         node: Uuid,
         position: i64,
+        events: usize,
         users: &[String],
     ) -> Result<(), StoreError> {
         let Some(statement) = DB::ANNOUNCE else {
             return Ok(());
         };
-        let payload = announcement::payload(node, position, users, Utc::now());
+        let payload = announcement::payload(node, position, events, users, Utc::now());
         let arguments = bound::<DB::Arguments>(|a| {
             a.text(announcement::CHANNEL)?;
             a.text(&payload)
