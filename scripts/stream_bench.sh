@@ -31,7 +31,8 @@ export RUST_LOG=warn
 export TALLY_MAX_CONNECTIONS=$((IDLE_STREAMS + 200))
 export TALLY_MAX_STREAMS=$((IDLE_STREAMS + 100))
 export TALLY_STREAMS_PER_USER=$WRITE_STREAMS
-ulimit -n $((IDLE_STREAMS * 2 + 1000))
+# Each stream is a socket on both sides: raise the soft limit to the hard one.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%FT%TZ)"
 echo "database: ${TALLY_DATABASE_URL:-sqlite (temporary file)}"
@@ -53,6 +54,18 @@ echo "== the write path without and with $WRITE_STREAMS streams of the written u
 for _ in $(seq 1 "$ROUNDS"); do
     $bench writes "$A" 0 "$DURATION"
     $bench writes "$A" "$WRITE_STREAMS" "$DURATION"
+done
+
+echo "== the write path without and with $WRITE_STREAMS streams of other users (alternating)"
+for _ in $(seq 1 "$ROUNDS"); do
+    $bench writes "$A" 0 "$DURATION"
+    $bench idle "$A" "$WRITE_STREAMS" $((DURATION * 3)) >"$work/others.log" &
+    others=$!
+    for _ in $(seq 1 600); do grep -q holding "$work/others.log" && break; sleep 0.5; done
+    echo -n "with $WRITE_STREAMS streams of other users: "
+    $bench writes "$A" 0 "$DURATION"
+    kill "$others" 2>/dev/null || true
+    wait "$others" 2>/dev/null || true
 done
 
 echo "== $IDLE_STREAMS idle streams on one node"
