@@ -1,6 +1,7 @@
-//! [`Tx`] for both backends: the bulk statements a batch of commands reads and writes, with
-//! their SQL, run inside the transaction [`SqlxTx::begin`] opened. The column lists and the
-//! placeholders come from `sql.rs`; what differs between the backends from [`Backend`].
+//! [`Tx`] for both backends: the bulk statements a batch of commands reads and writes (their
+//! SQL in `write_sql.rs`), run inside the transaction [`SqlxTx::begin`] opened. The column
+//! lists and the placeholders come from `sql.rs`; what differs between the backends from
+//! [`Backend`].
 
 use std::collections::HashMap;
 
@@ -13,11 +14,13 @@ use uuid::Uuid;
 use super::Backend;
 use super::binds::{BindRows, bound};
 use super::rows::{SHARE_FIELDS, StoreRow};
-use super::sql::{
-    DAILY_COLUMNS, EVENT_INSERT_COLUMNS, HEAD_POSITION, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS,
-    STATS_COLUMNS, TASK_COLUMNS,
-};
+use super::sql::HEAD_POSITION;
 use super::sqlx_tx::SqlxTx;
+use super::write_sql::{
+    ROLL_OVER, SAVE_LIVE_CHECKPOINTS, append_events, delete_shares, delete_tasks, find_responses,
+    save_daily, save_responses, save_stats, stats_of_users, stream_heads, tasks_by_id,
+    upsert_shares, upsert_tasks,
+};
 use crate::live::announcement;
 use crate::store::StoreError;
 use crate::store::tx::{DailyWrite, IdempotencyRecord, NewEvent, Tables, Tx};
@@ -273,136 +276,4 @@ where
     async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
         self.end("rollback").await
     }
-}
-
-/// The upsert of [`save_responses`]. A key older than the replay window, which lookups no
-/// longer see, is overwritten.
-const SAVE_RESPONSES_TAIL: &str = "on conflict (user_id, key) do update set \
-     fingerprint = excluded.fingerprint, task_id = excluded.task_id, \
-     version = excluded.version, position = excluded.position, created = excluded.created, \
-     created_at = excluded.created_at, refusal = excluded.refusal";
-
-/// The upsert of `insert into <stats> (STATS_COLUMNS) values (…), (…)`.
-const SAVE_STATS_TAIL: &str = "on conflict (user_id) do update set pending = excluded.pending, \
-     completed = excluded.completed, shared_view = excluded.shared_view, \
-     shared_edit = excluded.shared_edit, created_day = excluded.created_day, \
-     created_day_count = excluded.created_day_count, created_week = excluded.created_week, \
-     created_week_count = excluded.created_week_count, completed_day = excluded.completed_day, \
-     completed_day_count = excluded.completed_day_count, \
-     completed_week = excluded.completed_week, completed_week_count = excluded.completed_week_count";
-
-/// The upsert of `insert into <tasks> (TASK_COLUMNS) values (…), (…)`.
-const UPSERT_TASK_TAIL: &str = "on conflict (id) do update set title = excluded.title, \
-     description = excluded.description, status = excluded.status, \
-     updated_at = excluded.updated_at, completed_at = excluded.completed_at, \
-     version = excluded.version";
-
-/// Every projection is applied by the live write path, in the transaction of its events.
-const SAVE_LIVE_CHECKPOINTS: &str =
-    "update projection_checkpoints set position = $1, updated_at = $2 where position < $1";
-
-/// One chunk of the day/week roll-over: `$1` is today's day key, `$2` this week's key. Every
-/// right-hand side reads the row as it was, so each count is kept only if its key is current.
-const ROLL_OVER: &str = "update dashboard_stats set \
-     created_day_count = case when created_day = $1 then created_day_count else 0 end, \
-     completed_day_count = case when completed_day = $1 then completed_day_count else 0 end, \
-     created_week_count = case when created_week = $2 then created_week_count else 0 end, \
-     completed_week_count = case when completed_week = $2 then completed_week_count else 0 end, \
-     created_day = $1, completed_day = $1, created_week = $2, completed_week = $2 \
-     where user_id in (select user_id from dashboard_stats \
-     where created_day <> $1 or completed_day <> $1 or created_week <> $2 or completed_week <> $2 \
-     limit 10000)";
-
-const UPSERT_SHARE_TAIL: &str =
-    "on conflict (task_id, user_id) do update set permission = excluded.permission";
-
-/// Upserts `rows` task rows into `table`.
-fn upsert_tasks(params: Params, table: &str, rows: usize) -> String {
-    let values = params.tuples(9, rows, 1);
-    format!("insert into {table} ({TASK_COLUMNS}) values {values} {UPSERT_TASK_TAIL}")
-}
-
-fn delete_tasks(params: Params, table: &str, ids: usize) -> String {
-    format!("delete from {table} where id in ({})", params.list(ids, 1))
-}
-
-/// Upserts `rows` share rows into `table`.
-fn upsert_shares(params: Params, table: &str, rows: usize) -> String {
-    let values = params.tuples(3, rows, 1);
-    format!("insert into {table} ({SHARE_COLUMNS}) values {values} {UPSERT_SHARE_TAIL}")
-}
-
-fn delete_shares(params: Params, table: &str, keys: usize) -> String {
-    let keys = params.tuples(2, keys, 1);
-    format!("delete from {table} where (task_id, user_id) in ({keys})")
-}
-
-/// The tasks of `table` among `ids` ids.
-fn tasks_by_id(params: Params, table: &str, ids: usize) -> String {
-    format!(
-        "select {TASK_COLUMNS} from {table} where id in ({})",
-        params.list(ids, 1)
-    )
-}
-
-/// The dashboard rows of `table` among `users` user ids.
-fn stats_of_users(params: Params, table: &str, users: usize) -> String {
-    let users = params.list(users, 1);
-    format!("select {STATS_COLUMNS} from {table} where user_id in ({users})")
-}
-
-/// Upserts `rows` dashboard rows into `table`.
-fn save_stats(params: Params, table: &str, rows: usize) -> String {
-    let values = params.tuples(13, rows, 1);
-    format!("insert into {table} ({STATS_COLUMNS}) values {values} {SAVE_STATS_TAIL}")
-}
-
-/// Adds `rows` trend rows to `table`'s counts, or replaces them.
-fn save_daily(params: Params, table: &str, rows: usize, write: DailyWrite) -> String {
-    let values = params.tuples(4, rows, 1);
-    let (created, completed) = match write {
-        DailyWrite::Add => (
-            format!("{table}.created + excluded.created"),
-            format!("{table}.completed + excluded.completed"),
-        ),
-        DailyWrite::Replace => ("excluded.created".into(), "excluded.completed".into()),
-    };
-    format!(
-        "insert into {table} ({DAILY_COLUMNS}) values {values} on conflict (user_id, day) \
-         do update set created = {created}, completed = {completed}"
-    )
-}
-
-/// Upserts `rows` idempotency records.
-fn save_responses(params: Params, rows: usize) -> String {
-    let values = params.tuples(9, rows, 1);
-    format!(
-        "insert into idempotency_keys ({IDEMPOTENCY_COLUMNS}) values {values} \
-         {SAVE_RESPONSES_TAIL}"
-    )
-}
-
-/// The stored responses under `keys` (user id, key) pairs.
-fn find_responses(params: Params, keys: usize) -> String {
-    let pairs = params.tuples(2, keys, 1);
-    format!("select {IDEMPOTENCY_COLUMNS} from idempotency_keys where (user_id, key) in ({pairs})")
-}
-
-/// The newest position of each of `streams` streams: one probe of the
-/// `(stream_id, stream_version)` key per stream, whatever the planner knows. `stream_id in (…)
-/// group by stream_id` became a scan of the whole log on a PostgreSQL whose statistics lagged
-/// behind a bulk load, and `max(position)` walks the position index backwards.
-fn stream_heads(params: Params, streams: usize) -> String {
-    format!(
-        "select v.column1 as stream_id, (select position from events \
-         where stream_id = v.column1 order by stream_version desc limit 1) as position \
-         from (values {}) as v",
-        params.tuples(1, streams, 1)
-    )
-}
-
-/// Appends `rows` events, with the backend's `option` (see `Backend::INSERT_EVENTS_OPTION`).
-fn append_events(params: Params, option: &str, rows: usize) -> String {
-    let values = params.tuples(10, rows, 1);
-    format!("insert into events ({EVENT_INSERT_COLUMNS}) {option} values {values}")
 }
