@@ -7,15 +7,49 @@
 //! tests then start a throwaway server (see tests/api/support/database.rs, which applies the
 //! same rule at run time). Otherwise this emits `cfg(postgres_unavailable)`, except under `CI`,
 //! where the PostgreSQL tests must run and fail instead. The build itself never fails.
+//!
+//! Likewise the page's browser tests need Chromium and ChromeDriver (Debian's `chromium` and
+//! `chromium-driver`): without them this emits `cfg(browser_unavailable)`, except under `CI` or
+//! `TALLY_TEST_BROWSER=required`.
 
 use std::env;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    println!("cargo::rustc-check-cfg=cfg(postgres_unavailable)");
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-env-changed=TALLY_TEST_POSTGRES_URL");
     println!("cargo::rerun-if-env-changed=CI");
+    detect_postgres();
+    detect_browser();
+}
+
+/// Chromium and its driver where the browser tests look for them.
+fn detect_browser() {
+    println!("cargo::rustc-check-cfg=cfg(browser_unavailable)");
+    println!("cargo::rerun-if-env-changed=TALLY_TEST_BROWSER");
+    println!("cargo::rerun-if-env-changed=TALLY_TEST_CHROMEDRIVER");
+    let driver = env::var("TALLY_TEST_CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
+    let required =
+        env::var_os("CI").is_some() || env::var("TALLY_TEST_BROWSER").as_deref() == Ok("required");
+    if Path::new(&driver).is_file() {
+        // Re-detect when it is removed.
+        println!("cargo::rerun-if-changed={driver}");
+        return;
+    }
+    if required {
+        return;
+    }
+    println!("cargo::rustc-cfg=browser_unavailable");
+    if env::var("PROFILE").as_deref() == Ok("debug") {
+        println!(
+            "cargo::warning=ChromeDriver is not installed ({driver}): the browser tests of the \
+             page will be ignored. `apt-get install chromium chromium-driver`, then `touch build.rs`."
+        );
+    }
+}
+
+fn detect_postgres() {
+    println!("cargo::rustc-check-cfg=cfg(postgres_unavailable)");
+    println!("cargo::rerun-if-env-changed=TALLY_TEST_POSTGRES_URL");
     if env::var_os("TALLY_TEST_POSTGRES_URL").is_some() {
         return;
     }

@@ -41,6 +41,13 @@ pub enum CliCommand {
         /// How long the token is valid: e.g. 90s, 30m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: chrono::Duration,
+        /// Print a link that opens the dashboard page signed in (`http://<listen>/#token=…`)
+        /// instead of the bare token.
+        #[arg(long)]
+        link: bool,
+        /// The address `tally serve` listens on, for `--link`.
+        #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
         #[command(flatten)]
         keys: Keys,
         /// Where the generated JWT secret lives.

@@ -49,12 +49,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         CliCommand::Token {
             user,
             ttl,
+            link,
+            listen,
             keys,
             data_dir,
         } => {
             let auth = Authenticator::from_config(&keys.auth(), &data_dir)?;
             let token = auth.mint(&UserId::parse(&user)?, chrono::Utc::now() + ttl)?;
-            println!("{token}");
+            if link {
+                println!("{}", tally::http::page::sign_in_link(listen, &token));
+            } else {
+                println!("{token}");
+            }
         }
         CliCommand::Rebuild {
             projection,

@@ -59,7 +59,11 @@ pub async fn launch(
     let commands = state.commands.clone();
     let mut metrics_server = None;
     let address = listener.local_addr()?;
-    tracing::info!(%address, "serving; API docs at http://{address}/docs");
+    tracing::info!(
+        %address,
+        "serving; dashboard page at http://{address}/ (`tally token --user NAME --link` signs \
+         in), API docs at http://{address}/docs"
+    );
     tracing::info!(database = %without_password(&settings.database.database_url()), "database");
     if settings.keys.jwt_secret.is_none() && settings.keys.jwt_public_key_file.is_none() {
         let secret = settings.database.data_dir.join(crate::auth::SECRET_FILE);

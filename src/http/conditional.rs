@@ -43,7 +43,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
 
 impl IfNoneMatch {
     /// Whether `etag` (a strong tag, quotes included) is among the client's.
-    fn matches(&self, etag: &str) -> bool {
+    pub fn matches(&self, etag: &str) -> bool {
         let Some(tags) = self.tags.as_ref().and_then(|tags| tags.to_str().ok()) else {
             return false;
         };

@@ -8,6 +8,7 @@ mod dashboard;
 pub mod error;
 mod extract;
 mod openapi;
+pub mod page;
 pub mod request_id;
 mod stream;
 mod tasks;
@@ -174,6 +175,7 @@ fn app(state: AppState, with_metrics: bool) -> Router {
     };
     let router = api
         .merge(openapi::docs().layer(compression()))
+        .merge(page::router().layer(compression()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -189,7 +191,7 @@ fn app(state: AppState, with_metrics: bool) -> Router {
 }
 
 /// Compression (gzip, brotli) of answers over 1 KiB, for the routes whose answers can be large
-/// (task lists, the spec, the docs page). Not on the dashboard reads (≈ 300 bytes): the layer
+/// (task lists, the spec, the docs and dashboard pages). Not on the dashboard reads (≈ 300 bytes): the layer
 /// would cost each of them and gain nothing.
 fn compression() -> CompressionLayer<And<DefaultPredicate, SizeAbove>> {
     CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)))

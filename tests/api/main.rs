@@ -27,6 +27,9 @@
 //! The server
 //! - `api_description`: the OpenAPI spec covers every route and method the server answers,
 //!   agrees with `docs/API.md` and holds together; the docs page loads nothing from elsewhere.
+//! - `page`: the dashboard page's files and policy; in a real Chromium (Debian's `chromium` and
+//!   `chromium-driver`; ignored with the reason where absent): sign-in by link, figures, commands,
+//!   live changes, shares, a server restart, hostile titles.
 //! - `metrics`: `/metrics` of a real server: counters, positions and lag move as they should;
 //!   `TALLY_METRICS_LISTEN` moves it to an address of its own.
 //! - `request_ids`: ids echoed or made, named in problems, carried by JSON log lines.
@@ -93,6 +96,7 @@ mod api_description;
 mod connections;
 mod cors_and_compression;
 mod metrics;
+mod page;
 mod request_ids;
 
 // Storage.

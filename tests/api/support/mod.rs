@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 mod app;
+pub mod browser;
 mod database;
 mod events;
 pub mod http_client;

@@ -16,6 +16,28 @@ pub struct Server {
     child: Child,
     pub address: String,
     log: PathBuf,
+    launch: Launch,
+}
+
+/// How a [`Server`] is started, kept to start it again.
+struct Launch {
+    root: PathBuf,
+    secret: Option<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Launch {
+    fn spawn(&self, output: std::fs::File) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+        command
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output);
+        with_clean_env(&mut command, &self.root, self.secret.as_deref());
+        command.envs(self.env.iter().map(|(name, value)| (name, value)));
+        command.spawn().expect("spawn tally serve")
+    }
 }
 
 impl Server {
@@ -43,22 +65,39 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Server {
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
-        command
-            .arg("serve")
-            .env("TALLY_LISTEN", format!("127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().unwrap())
-            .stderr(output);
-        with_clean_env(&mut command, root, secret);
-        command.env("RUST_LOG", level).envs(env.iter().copied());
+        let mut settings = vec![
+            ("RUST_LOG".to_owned(), level.to_owned()),
+            ("TALLY_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ];
+        settings.extend(
+            env.iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
+        let launch = Launch {
+            root: root.to_owned(),
+            secret: secret.map(str::to_owned),
+            env: settings,
+        };
         let mut server = Server {
-            child: command.spawn().expect("spawn tally serve"),
+            child: launch.spawn(output),
             address: format!("127.0.0.1:{port}"),
             log,
+            launch,
         };
         server.wait_until_healthy().await;
         server
+    }
+
+    /// Stops the server (SIGTERM, a graceful stop) and starts it again on the same address,
+    /// with the same settings and log; waits until it is healthy.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let output = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        self.child = self.launch.spawn(output);
+        self.wait_until_healthy().await;
     }
 
     pub async fn wait_until_healthy(&mut self) {

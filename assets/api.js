@@ -1,0 +1,74 @@
+// tally's API as the page uses it: the token, JSON requests, and problems as errors.
+
+const TOKEN_KEY = 'tally.token';
+
+/** Moves a token from the address (`/#token=<jwt>`) into this tab's storage, and out of the
+ * address bar and history, so it is neither bookmarked nor shown. */
+export function takeTokenFromAddress() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+}
+
+export const currentToken = () => sessionStorage.getItem(TOKEN_KEY);
+export const keepToken = (token) => sessionStorage.setItem(TOKEN_KEY, token.trim());
+export const forgetToken = () => sessionStorage.removeItem(TOKEN_KEY);
+
+/** The token's claims, read to show who is signed in and until when (the server checks the
+ * signature; the page only reads). */
+export function claimsOf(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload));
+  } catch {
+    return null;
+  }
+}
+
+/** A failed request: the problem the server answered, or status 0 when it could not be reached. */
+export class ApiError extends Error {
+  constructor(status, type, detail) {
+    super(detail);
+    this.status = status;
+    this.type = type;
+  }
+}
+
+/** Called when the server refuses the token, so the page can ask for a new one. */
+let onUnauthorized = () => {};
+export const whenUnauthorized = (callback) => { onUnauthorized = callback; };
+
+/** Sends a request with the token; answers the JSON body, or throws an `ApiError`. Commands
+ * carry an idempotency key, so a retried one is applied once. */
+export async function request(method, path, body) {
+  const headers = { Authorization: `Bearer ${currentToken()}`, Accept: 'application/json' };
+  if (method !== 'GET') headers['Idempotency-Key'] = randomId();
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'unreachable', 'tally cannot be reached.');
+  }
+  if (response.ok) return response.json();
+  const problem = await response.json().catch(() => ({}));
+  if (response.status === 401) onUnauthorized(problem.detail);
+  throw new ApiError(response.status, problem.type ?? 'unknown',
+    problem.detail ?? `tally answered ${response.status}.`);
+}
+
+/** A random UUID (v4); `crypto.randomUUID` exists only on HTTPS and localhost. */
+function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,150 @@
+// The dashboard page: signs in with the token from the address or the form, then shows the
+// caller's figures live, the 30-day trend and their tasks.
+
+import {
+  ApiError, claimsOf, currentToken, forgetToken, keepToken, request, takeTokenFromAddress,
+  whenUnauthorized,
+} from './api.js';
+import { showProblem } from './dom.js';
+import { renderCards, showFigures } from './figures.js';
+import { followFigures } from './live.js';
+import { taskList } from './tasks.js';
+import { showTrend } from './trend.js';
+
+const $ = (id) => document.getElementById(id);
+
+const CONNECTION_TEXT = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  polling: 'Live updates interrupted: refreshing every 5 s',
+  offline: 'Offline: retrying',
+};
+
+let following = null;
+let lastFigures = '';
+let trendTimer = null;
+
+const tasks = taskList({
+  list: $('tasks'),
+  scope: $('scope'),
+  status: $('status'),
+  previous: $('previous-page'),
+  next: $('next-page'),
+  notice: $('tasks-notice'),
+});
+
+function start() {
+  takeTokenFromAddress();
+  whenUnauthorized(() => signOut('Your sign-in is no longer valid (expired, or for another server). Sign in again.'));
+  $('sign-in-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    keepToken($('token-input').value);
+    $('token-input').value = '';
+    showDashboard();
+  });
+  $('sign-out').addEventListener('click', () => signOut('Signed out.'));
+  $('create-form').addEventListener('submit', createTask);
+  if (currentToken()) showDashboard();
+  else showSignIn('');
+}
+
+function showSignIn(reason) {
+  following?.stop();
+  following = null;
+  $('dashboard').hidden = true;
+  $('who').hidden = true;
+  $('sign-out').hidden = true;
+  $('connection').textContent = '';
+  $('sign-in-reason').textContent = reason;
+  $('sign-in').hidden = false;
+}
+
+function signOut(reason) {
+  forgetToken();
+  showSignIn(reason);
+}
+
+function showDashboard() {
+  const claims = claimsOf(currentToken());
+  if (!claims?.sub) {
+    signOut('That is not a tally token.');
+    return;
+  }
+  $('user').textContent = claims.sub;
+  $('who').hidden = false;
+  $('sign-out').hidden = false;
+  $('sign-in').hidden = true;
+  $('dashboard').hidden = false;
+  renderCards($('cards'));
+  tasks.reset();
+  lastFigures = '';
+  loadFigures();
+  loadTrend();
+  tasks.refresh();
+  following = followFigures({
+    onFigures: figuresArrived,
+    onState: (state, detail) => {
+      $('connection').textContent = CONNECTION_TEXT[state];
+      $('connection').dataset.state = state;
+      $('connection').title = detail ?? '';
+    },
+    onUnauthorized: () => signOut('Your sign-in has expired. Sign in again.'),
+  });
+}
+
+/** The first figures by a plain read, so the cards fill even when streaming is not possible. */
+async function loadFigures() {
+  try {
+    figuresArrived(await request('GET', '/api/dashboard'));
+  } catch (error) {
+    if (error.status !== 401) {
+      showProblem($('figures-error'), `Figures could not be loaded: ${error.message}`, loadFigures);
+    }
+  }
+}
+
+/** New figures mean something changed: the trend and the list may have too. */
+function figuresArrived(figures) {
+  showProblem($('figures-error'), null);
+  showFigures($('cards'), figures);
+  const seen = JSON.stringify(figures);
+  if (lastFigures && seen !== lastFigures) {
+    tasks.refreshQuietly();
+    clearTimeout(trendTimer);
+    trendTimer = setTimeout(loadTrend, 500);
+  }
+  lastFigures = seen;
+}
+
+async function loadTrend() {
+  try {
+    const trend = await request('GET', '/api/dashboard/trend?days=30');
+    showProblem($('trend-error'), null);
+    showTrend($('trend'), trend.days);
+  } catch (error) {
+    if (error.status !== 401) {
+      showProblem($('trend-error'), `The trend could not be loaded: ${error.message}`, loadTrend);
+    }
+  }
+}
+
+async function createTask(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const title = form.elements.title.value;
+  const description = form.elements.description.value;
+  try {
+    await request('POST', '/api/tasks', description ? { title, description } : { title });
+    form.reset();
+    showProblem($('tasks-notice'), null);
+    if ($('scope').value !== 'owned') {
+      $('scope').value = 'owned';
+      tasks.reset();
+    }
+  } catch (error) {
+    showProblem($('tasks-notice'), error instanceof ApiError ? error.message : String(error));
+  }
+  await tasks.refresh();
+}
+
+start();

@@ -1,0 +1,159 @@
+//! A real Chromium, driven over WebDriver by Debian's `chromedriver`, for the page's tests.
+//! Where neither is installed, `build.rs` sets `cfg(browser_unavailable)` and those tests are
+//! reported as ignored with the reason (under `CI` or `TALLY_TEST_BROWSER=required` they run,
+//! and fail).
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use super::PATIENCE;
+use super::process::free_port;
+
+/// How often a wait on the page looks again: a WebDriver round trip costs milliseconds.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+/// A headless Chromium with its driver; both end when this is dropped.
+pub struct Browser {
+    client: Option<Client>,
+    driver: Child,
+}
+
+impl Browser {
+    /// Starts `chromedriver` on a free port and a headless Chromium session through it.
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new(chromedriver())
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // A group of its own, with the Chromium it starts, so that all of it can be
+            // stopped at once, even after a failed test.
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver (apt-get install chromium chromium-driver)");
+        let mut browser = Browser {
+            client: None,
+            driver,
+        };
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                // No sandbox: tests may run as root, where Chromium's sandbox refuses to start.
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         "--disable-gpu", "--window-size=1280,1000"],
+            }
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let deadline = Instant::now() + PATIENCE;
+        let url = format!("http://127.0.0.1:{port}");
+        loop {
+            let connected = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+            match connected {
+                Ok(client) => {
+                    browser.client = Some(client);
+                    return browser;
+                }
+                Err(error) => {
+                    if let Some(status) = browser.driver.try_wait().unwrap() {
+                        panic!("chromedriver exited with {status}");
+                    }
+                    assert!(Instant::now() < deadline, "no browser session: {error}");
+                    tokio::time::sleep(LOOK_EVERY).await;
+                }
+            }
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("a session")
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client().goto(url).await.expect("navigate");
+    }
+
+    /// The element `css` names, once it is on the page.
+    pub async fn find(&self, css: &str) -> Element {
+        let mut found = None;
+        self.wait_until(&format!("{css} on the page"), async || {
+            found = self.client().find(Locator::Css(css)).await.ok();
+            found.is_some()
+        })
+        .await;
+        found.unwrap()
+    }
+
+    /// The text of the element `css` names, or `None` while there is none.
+    pub async fn text(&self, css: &str) -> Option<String> {
+        let element = self.client().find(Locator::Css(css)).await.ok()?;
+        element.text().await.ok()
+    }
+
+    /// Waits until the element `css` names shows `expected`.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let mut seen = None;
+        self.wait_until(&format!("{css} to show {expected:?}"), async || {
+            seen = self.text(css).await;
+            seen.as_deref() == Some(expected)
+        })
+        .await;
+    }
+
+    /// The figure card of `field`'s value, once it shows `expected`.
+    pub async fn wait_for_figure(&self, field: &str, expected: &str) {
+        self.wait_for_text(&format!("[data-figure=\"{field}\"]"), expected)
+            .await;
+    }
+
+    /// Runs `script` in the page; what it returns.
+    pub async fn run(&self, script: &str) -> Value {
+        self.client()
+            .execute(script, Vec::new())
+            .await
+            .unwrap_or_else(|error| panic!("{script}: {error}"))
+    }
+
+    /// Waits until `condition` holds, looking every [`LOOK_EVERY`], within [`PATIENCE`]; fails
+    /// with `what` and the page's text otherwise.
+    pub async fn wait_until(&self, what: &str, mut condition: impl AsyncFnMut() -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while !condition().await {
+            if Instant::now() >= deadline {
+                let page = self.text("body").await.unwrap_or_default();
+                panic!("waited {PATIENCE:?} for {what}, in vain; the page shows:\n{page}");
+            }
+            tokio::time::sleep(LOOK_EVERY).await;
+        }
+    }
+
+    /// Ends the session (Chromium quits) and the driver.
+    pub async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `TALLY_TEST_CHROMEDRIVER`, or Debian's.
+fn chromedriver() -> String {
+    std::env::var("TALLY_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
