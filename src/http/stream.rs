@@ -6,6 +6,7 @@
 //! newer than the id, never older, and costs a client that resumes from it one repeat.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, State};
@@ -163,7 +164,7 @@ struct Feed {
     expires: Option<Instant>,
     subscription: Subscription,
     /// The last event's data: figures read again unchanged are not sent again.
-    last_sent: Option<String>,
+    last_sent: Option<Arc<str>>,
 }
 
 impl Feed {
@@ -180,19 +181,30 @@ impl Feed {
                 change = self.subscription.next_change() => change,
                 () = expired => None,
             };
-            let Some(position) = change else {
+            let Some(change) = change else {
                 return Ok(None);
             };
-            let figures = Everything::from(figures(&self.state, &self.caller).await?);
-            let data = serde_json::to_string(&figures)
-                .map_err(|error| ApiError::Internal(Box::new(error)))?;
+            let data = match &change.shared_read {
+                Some(shared) => shared.get_or_try_init(|| self.read()).await?.clone(),
+                None => self.read().await?,
+            };
             if self.last_sent.as_ref() == Some(&data) {
                 continue;
             }
-            let event = Event::default().id(position.to_string()).data(&data);
+            let event = Event::default()
+                .id(change.position.to_string())
+                .data(&*data);
             self.last_sent = Some(data);
             crate::telemetry::stream_event();
             return Ok(Some(event));
         }
+    }
+
+    /// The caller's figures now, as an event's `data`.
+    async fn read(&self) -> Result<Arc<str>, ApiError> {
+        let figures = Everything::from(figures(&self.state, &self.caller).await?);
+        let data =
+            serde_json::to_string(&figures).map_err(|error| ApiError::Internal(Box::new(error)))?;
+        Ok(data.into())
     }
 }

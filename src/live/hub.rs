@@ -5,12 +5,16 @@
 //! publish replaces its value, so a stream that is slow to read sees only the latest change
 //! (latest state wins; never more than one pending), and costs no memory for the changes it
 //! skipped.
+//!
+//! Each change also carries one shared read: the first of the user's streams to wake reads the
+//! figures, the others wait for that read and send what it found, so a user with many streams
+//! (tabs, devices) costs one read per change, not one per stream.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
 use super::announcement::Announcement;
@@ -36,6 +40,28 @@ impl Default for StreamLimits {
 /// Users whose last change this node remembers; beyond it, the ones without a stream are
 /// forgotten (and a resume from before then gets the figures at once).
 const MAX_REMEMBERED: usize = 100_000;
+
+/// A change of one user's figures, as their streams see it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The figures include every change up to this position.
+    pub position: i64,
+    /// The figures (as the stream's `data`) read after this change, once for all the user's
+    /// streams it woke; `None` where no stream was open to share it (each reads its own).
+    pub shared_read: Option<SharedRead>,
+}
+
+/// See [`Change::shared_read`].
+pub type SharedRead = Arc<OnceCell<Arc<str>>>;
+
+impl Change {
+    fn at(position: i64) -> Change {
+        Change {
+            position,
+            shared_read: None,
+        }
+    }
+}
 
 /// Why a stream cannot be opened.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -83,9 +109,9 @@ struct Known {
     unheard: i64,
     /// This node's commits sent and not yet told ([`Hub::committing`]).
     in_flight: u32,
-    /// The position of each user's last change since `floor` (or `floor`, for one not
-    /// changed since), with the user's open streams as receivers.
-    users: HashMap<String, watch::Sender<i64>>,
+    /// Each user's last change since `floor` (or `floor`, for one not changed since), with
+    /// the user's open streams as receivers.
+    users: HashMap<String, watch::Sender<Change>>,
     closed: bool,
 }
 
@@ -205,7 +231,7 @@ impl Hub {
         let changes = known
             .users
             .entry(user.to_owned())
-            .or_insert_with(|| watch::Sender::new(floor));
+            .or_insert_with(|| watch::Sender::new(Change::at(floor)));
         if changes.receiver_count() >= self.limits.per_user {
             return Err(Refused::UserLimit(self.limits.per_user));
         }
@@ -215,8 +241,8 @@ impl Hub {
             return Err(Refused::NodeLimit(self.limits.per_node));
         }
         let receiver = changes.subscribe();
-        let up_to_date =
-            last_seen.is_some_and(|seen| seen >= floor.max(*receiver.borrow()) && seen > rolled_at);
+        let up_to_date = last_seen
+            .is_some_and(|seen| seen >= floor.max(receiver.borrow().position) && seen > rolled_at);
         crate::telemetry::streams_open(open + 1);
         Ok(Subscription {
             changes: receiver,
@@ -277,15 +303,19 @@ impl Known {
                 // Only a later position wakes its streams: a repeat (this node's own
                 // announcement) costs nothing.
                 Some(changes) => {
+                    let streams = changes.receiver_count() > 0;
                     changes.send_if_modified(|last| {
-                        let later = position > *last;
-                        *last = (*last).max(position);
-                        later
+                        if position <= last.position {
+                            return false;
+                        }
+                        last.position = position;
+                        last.shared_read = streams.then(SharedRead::default);
+                        true
                     });
                 }
                 None => {
                     self.users
-                        .insert(user.to_owned(), watch::Sender::new(position));
+                        .insert(user.to_owned(), watch::Sender::new(Change::at(position)));
                 }
             }
         }
@@ -300,7 +330,7 @@ impl Known {
         self.latest = self.latest.max(position);
         self.forget();
         let floor = self.floor;
-        self.wake_streams(|last| *last = (*last).max(floor));
+        self.wake_streams(|last| last.position = last.position.max(floor));
         crate::telemetry::stream_resync(reason);
     }
 
@@ -311,11 +341,15 @@ impl Known {
         self.floor = self.floor.max(self.latest);
     }
 
-    /// Wakes every stream, changing its position by `change`.
-    fn wake_streams(&self, change: impl Fn(&mut i64)) {
+    /// Wakes every stream, changing its position by `change`; each user's streams share a
+    /// new read.
+    fn wake_streams(&self, change: impl Fn(&mut Change)) {
         for changes in self.users.values() {
             if changes.receiver_count() > 0 {
-                changes.send_modify(&change);
+                changes.send_modify(|last| {
+                    change(last);
+                    last.shared_read = Some(SharedRead::default());
+                });
             }
         }
     }
@@ -351,7 +385,7 @@ impl Drop for Committing<'_> {
 
 /// One open stream: woken when its user's figures may have changed.
 pub struct Subscription {
-    changes: watch::Receiver<i64>,
+    changes: watch::Receiver<Change>,
     send_at_once: bool,
     hub: Arc<Hub>,
 }
@@ -363,13 +397,15 @@ impl Subscription {
     }
 
     /// Waits until the figures may have changed (at once the first time, if the client's
-    /// figures are out of date) and answers the position they are known as of; `None` when
-    /// the server is stopping.
-    pub async fn next_change(&mut self) -> Option<i64> {
-        if !std::mem::take(&mut self.send_at_once) {
-            self.changes.changed().await.ok()?;
+    /// figures are out of date) and answers that change; `None` when the server is stopping.
+    pub async fn next_change(&mut self) -> Option<Change> {
+        if std::mem::take(&mut self.send_at_once) {
+            // The figures as of now, read by this stream alone: the change's shared read
+            // may be older than this stream.
+            return Some(Change::at(self.changes.borrow_and_update().position));
         }
-        Some(*self.changes.borrow_and_update())
+        self.changes.changed().await.ok()?;
+        Some(self.changes.borrow_and_update().clone())
     }
 }
 

@@ -112,3 +112,37 @@ fn limits_refuse_and_a_closed_stream_frees_its_place() {
     hub.close();
     assert_eq!(hub.subscribe("dee", None).err(), Some(Refused::Closed));
 }
+
+#[tokio::test]
+async fn the_streams_of_one_user_share_one_read_per_change() {
+    let hub = hub();
+    hub.start_at(0);
+    let mut tab = hub.subscribe("ann", None).unwrap();
+    let mut phone = hub.subscribe("ann", None).unwrap();
+    // A stream's first figures are its own: a shared read may predate it.
+    assert!(tab.next_change().await.unwrap().shared_read.is_none());
+    assert!(phone.next_change().await.unwrap().shared_read.is_none());
+
+    hub.committing().committed(1, 1, ["ann"]);
+    let (on_tab, on_phone) = (
+        tab.next_change().await.unwrap(),
+        phone.next_change().await.unwrap(),
+    );
+    let shared = on_tab.shared_read.expect("shared by ann's streams");
+    assert!(Arc::ptr_eq(&shared, &on_phone.shared_read.unwrap()));
+    assert_eq!((on_tab.position, on_phone.position), (1, 1));
+
+    // Each change (midnight too) is read anew.
+    hub.roll_day(1);
+    let next = tab.next_change().await.unwrap().shared_read.unwrap();
+    assert!(!Arc::ptr_eq(&shared, &next));
+
+    // A stream that resumes out of date reads its own figures first, then shares.
+    drop((tab, phone));
+    hub.committing().committed(2, 1, ["ann"]);
+    let mut resumed = hub.subscribe("ann", Some(1)).unwrap();
+    let first = resumed.next_change().await.unwrap();
+    assert_eq!((first.position, first.shared_read.is_none()), (2, true));
+    hub.committing().committed(3, 1, ["ann"]);
+    assert!(resumed.next_change().await.unwrap().shared_read.is_some());
+}

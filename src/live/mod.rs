@@ -9,7 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use follow::follow;
-pub use hub::{Committing, Hub, Refused, StreamLimits, Subscription};
+pub use hub::{Change, Committing, Hub, Refused, SharedRead, StreamLimits, Subscription};
 
 use crate::clock::Clock;
 use crate::store::Store;
