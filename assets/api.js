@@ -21,7 +21,8 @@ export const forgetToken = () => sessionStorage.removeItem(TOKEN_KEY);
 export function claimsOf(token) {
   try {
     const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    return JSON.parse(atob(payload));
+    const bytes = Uint8Array.from(atob(payload), (char) => char.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return null;
   }
@@ -40,11 +41,12 @@ export class ApiError extends Error {
 let onUnauthorized = () => {};
 export const whenUnauthorized = (callback) => { onUnauthorized = callback; };
 
-/** Sends a request with the token; answers the JSON body, or throws an `ApiError`. Commands
- * carry an idempotency key, so a retried one is applied once. */
+/** Sends a request with the token; answers the JSON body, or throws an `ApiError`. */
 export async function request(method, path, body) {
-  const headers = { Authorization: `Bearer ${currentToken()}`, Accept: 'application/json' };
-  if (method !== 'GET') headers['Idempotency-Key'] = randomId();
+  const token = currentToken();
+  // Signed out meanwhile (a timer or a Retry button of the last sign-in): nothing to send.
+  if (!token) throw new ApiError(401, 'signed-out', 'Signed out.');
+  const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
@@ -62,13 +64,4 @@ export async function request(method, path, body) {
   if (response.status === 401) onUnauthorized(problem.detail);
   throw new ApiError(response.status, problem.type ?? 'unknown',
     problem.detail ?? `tally answered ${response.status}.`);
-}
-
-/** A random UUID (v4); `crypto.randomUUID` exists only on HTTPS and localhost. */
-function randomId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -23,6 +23,7 @@ const CONNECTION_TEXT = {
 let following = null;
 let lastFigures = '';
 let trendTimer = null;
+let session = 0; // Numbers each sign-in: answers to an earlier one's requests are dropped.
 
 const tasks = taskList({
   list: $('tasks'),
@@ -30,6 +31,7 @@ const tasks = taskList({
   status: $('status'),
   previous: $('previous-page'),
   next: $('next-page'),
+  loadError: $('tasks-error'),
   notice: $('tasks-notice'),
 });
 
@@ -49,8 +51,10 @@ function start() {
 }
 
 function showSignIn(reason) {
+  session += 1;
   following?.stop();
   following = null;
+  clearTimeout(trendTimer);
   $('dashboard').hidden = true;
   $('who').hidden = true;
   $('sign-out').hidden = true;
@@ -75,6 +79,8 @@ function showDashboard() {
   $('sign-out').hidden = false;
   $('sign-in').hidden = true;
   $('dashboard').hidden = false;
+  session += 1;
+  const current = session;
   renderCards($('cards'));
   tasks.reset();
   lastFigures = '';
@@ -82,7 +88,7 @@ function showDashboard() {
   loadTrend();
   tasks.refresh();
   following = followFigures({
-    onFigures: figuresArrived,
+    onFigures: (figures) => { if (current === session) figuresArrived(figures); },
     onState: (state, detail) => {
       $('connection').textContent = CONNECTION_TEXT[state];
       $('connection').dataset.state = state;
@@ -92,12 +98,15 @@ function showDashboard() {
   });
 }
 
-/** The first figures by a plain read, so the cards fill even when streaming is not possible. */
+/** The first figures by a plain read, so the cards fill even when streaming is not possible
+ * (unless the stream was first: its figures may be newer). */
 async function loadFigures() {
+  const current = session;
   try {
-    figuresArrived(await request('GET', '/api/dashboard'));
+    const figures = await request('GET', '/api/dashboard');
+    if (current === session && !lastFigures) figuresArrived(figures);
   } catch (error) {
-    if (error.status !== 401) {
+    if (current === session && error.status !== 401) {
       showProblem($('figures-error'), `Figures could not be loaded: ${error.message}`, loadFigures);
     }
   }
@@ -117,12 +126,14 @@ function figuresArrived(figures) {
 }
 
 async function loadTrend() {
+  const current = session;
   try {
     const trend = await request('GET', '/api/dashboard/trend?days=30');
+    if (current !== session) return;
     showProblem($('trend-error'), null);
     showTrend($('trend'), trend.days);
   } catch (error) {
-    if (error.status !== 401) {
+    if (current === session && error.status !== 401) {
       showProblem($('trend-error'), `The trend could not be loaded: ${error.message}`, loadTrend);
     }
   }

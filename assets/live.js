@@ -6,6 +6,10 @@ import { currentToken, request } from './api.js';
 
 const POLL_EVERY_MS = 5000;
 const LONGEST_BACKOFF_MS = 30000;
+const SHORTEST_RETRY_MS = 1000;
+// The server comments every 15 s on a quiet stream: this long without a byte, the connection
+// is dead (a half-open TCP connection never says so itself).
+const SILENCE_MS = 45000;
 
 /**
  * Follows the caller's figures until `stop()` is called.
@@ -53,21 +57,36 @@ export function followFigures({ onFigures, onState, onUnauthorized }) {
     aborter = new AbortController();
     const headers = { Authorization: `Bearer ${currentToken()}`, Accept: 'text/event-stream' };
     if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
-    const response = await fetch('/api/dashboard/stream', {
-      headers, signal: aborter.signal, cache: 'no-store',
-    });
-    if (response.status === 401) return 'unauthorized';
-    if (!response.ok || !response.body) throw new Error(`the stream answered ${response.status}`);
-    await readEvents(response.body, (event) => {
-      if (event.retry !== undefined) retryMs = event.retry;
-      if (event.data === undefined) return;
-      if (event.id !== undefined) lastEventId = event.id;
+    let silence = null;
+    const heard = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => aborter.abort(), SILENCE_MS);
+    };
+    try {
+      heard();
+      const response = await fetch('/api/dashboard/stream', {
+        headers, signal: aborter.signal, cache: 'no-store',
+      });
+      if (response.status === 401) return 'unauthorized';
+      if (!response.ok || !response.body) throw new Error(`the stream answered ${response.status}`);
+      // Open: the figures come from here now (the first event may wait for a change, when
+      // the last one seen is still current).
       failures = 0;
       stopPolling();
       onState('live');
-      onFigures(JSON.parse(event.data));
-    });
-    return 'ended';
+      await readEvents(response.body, heard, (event) => {
+        if (event.retry !== undefined) retryMs = Math.max(SHORTEST_RETRY_MS, event.retry);
+        if (event.data === undefined) return;
+        if (event.id !== undefined) lastEventId = event.id;
+        onFigures(JSON.parse(event.data));
+      });
+      return 'ended';
+    } finally {
+      clearTimeout(silence);
+      // Whatever ended the reading (an error, a figure that would not parse), the connection
+      // goes with it rather than holding one of the user's streams.
+      aborter.abort();
+    }
   }
 
   (async () => {
@@ -82,6 +101,8 @@ export function followFigures({ onFigures, onState, onUnauthorized }) {
         }
         // Ended by the server (a restart, the token's expiry): reconnect after the pause
         // it asked for, resuming from the last event.
+        if (stopped) return;
+        onState('connecting');
         await pause(retryMs);
       } catch {
         if (stopped) return;
@@ -103,14 +124,20 @@ export function followFigures({ onFigures, onState, onUnauthorized }) {
   };
 }
 
-/** Reads Server-Sent Events from `body`, calling `onEvent({id, data, retry})` for each. */
-async function readEvents(body, onEvent) {
+/** Reads Server-Sent Events from `body`, calling `onBytes()` for every chunk and
+ * `onEvent({id, data, retry})` for each event. */
+async function readEvents(body, onBytes, onEvent) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
+  let carriageReturn = false; // A chunk ended in `\r`: the next may begin with its `\n`.
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    buffer += value.replace(/\r\n?/g, '\n');
+    onBytes();
+    let text = (carriageReturn ? '\r' : '') + value;
+    carriageReturn = text.endsWith('\r');
+    if (carriageReturn) text = text.slice(0, -1);
+    buffer += text.replace(/\r\n?/g, '\n');
     let end;
     while ((end = buffer.indexOf('\n\n')) >= 0) {
       const block = buffer.slice(0, end);

@@ -6,37 +6,72 @@ import { el, showProblem } from './dom.js';
 
 const PAGE_SIZE = 10;
 
-/** The list inside `parts` ({list, scope, status, previous, next, notice}); `refresh()` reloads
- * the page shown. */
+/**
+ * The list inside `parts` ({list, scope, status, previous, next, loadError, notice}):
+ * `loadError` says why the list could not be loaded (with Retry), `notice` why a command was
+ * refused. `refresh()` reloads the page shown.
+ */
 export function taskList(parts) {
-  const { list, scope, status, previous, next, notice } = parts;
+  const { list, scope, status, previous, next, loadError, notice } = parts;
   let cursors = [null]; // The cursor of each page up to the one shown; `null` is the first.
   let nextCursor = null;
   let loaded = false;
+  let loads = 0; // Numbers each load: only the latest one started may show its answer.
 
   async function refresh() {
+    const load = ++loads;
     if (!loaded) list.replaceChildren(...[1, 2, 3].map(() => el('li', { class: 'task skeleton-row' })));
+    previous.disabled = true;
+    next.disabled = true;
     const query = new URLSearchParams({ scope: scope.value, limit: PAGE_SIZE });
     if (status.value) query.set('status', status.value);
     const cursor = cursors[cursors.length - 1];
     if (cursor) query.set('cursor', cursor);
+    let page;
     try {
-      const page = await request('GET', `/api/tasks?${query}`);
-      loaded = true;
-      nextCursor = page.next_cursor;
-      showProblem(notice, null);
-      list.replaceChildren(...page.items.map(taskItem));
-      if (page.items.length === 0) list.append(el('li', { class: 'empty' }, emptyText()));
+      page = await request('GET', `/api/tasks?${query}`);
     } catch (error) {
-      showProblem(notice, `Tasks could not be loaded: ${error.message}`, refresh);
+      if (load !== loads) return;
+      if (error.status !== 401) showProblem(loadError, `Tasks could not be loaded: ${error.message}`, refresh);
+      previous.disabled = cursors.length === 1;
+      return;
     }
+    if (load !== loads) return;
+    if (page.items.length === 0 && cursors.length > 1) {
+      // The page emptied (its last task deleted, or a full page had no successor).
+      cursors.pop();
+      refresh();
+      return;
+    }
+    loaded = true;
+    nextCursor = page.next_cursor;
+    showProblem(loadError, null);
+    const focused = focusedControl();
+    list.replaceChildren(...page.items.map(taskItem));
+    if (page.items.length === 0) list.append(el('li', { class: 'empty' }, emptyText()));
+    restoreFocus(focused);
     previous.disabled = cursors.length === 1;
     next.disabled = !nextCursor;
   }
 
   function emptyText() {
-    if (cursors.length > 1) return 'No more tasks.';
     return scope.value === 'owned' ? 'No tasks here yet.' : 'Nothing is shared with you here.';
+  }
+
+  /** The task and control that has the keyboard focus in the list, to give it back after the
+   * list is drawn anew. */
+  function focusedControl() {
+    const active = document.activeElement;
+    if (!list.contains(active)) return null;
+    return { task: active.closest('[data-task-id]')?.dataset.taskId, action: active.dataset.action };
+  }
+
+  function restoreFocus(focused) {
+    if (!focused?.task) return;
+    const item = [...list.querySelectorAll('[data-task-id]')]
+      .find((candidate) => candidate.dataset.taskId === focused.task);
+    const control = item?.querySelector(`[data-action="${focused.action}"]`) ?? item?.querySelector('button');
+    (control ?? list.querySelector('button'))?.focus();
   }
 
   /** Runs a command, then shows the list as it now is (the figures follow by themselves). */
@@ -45,7 +80,7 @@ export function taskList(parts) {
       await request(method, path, body);
       showProblem(notice, null);
     } catch (error) {
-      showProblem(notice, error.message);
+      if (error.status !== 401) showProblem(notice, error.message);
     }
     await refresh();
   }
@@ -54,6 +89,9 @@ export function taskList(parts) {
     const path = `/api/tasks/${encodeURIComponent(task.id)}`;
     const mayChange = task.permission === 'owner' || task.permission === 'edit';
     const owns = task.permission === 'owner';
+    const action = (name, label, onclick, attrs = {}) => el('button', {
+      type: 'button', 'data-action': name, 'aria-label': `${label}: ${task.title}`, onclick, ...attrs,
+    }, label);
     const item = el('li', { class: 'task', 'data-task-id': task.id, 'data-status': task.status },
       el('div', { class: 'task-main' },
         el('span', { class: 'title' }, task.title),
@@ -63,13 +101,12 @@ export function taskList(parts) {
         task.description ? el('p', { class: 'description' }, task.description) : null),
       el('div', { class: 'actions' },
         mayChange && task.status === 'pending'
-          ? el('button', { type: 'button', 'data-action': 'complete', onclick: () => command('POST', `${path}/complete`) }, 'Complete')
-          : null,
+          ? action('complete', 'Complete', () => command('POST', `${path}/complete`)) : null,
         mayChange && task.status === 'completed'
-          ? el('button', { type: 'button', 'data-action': 'reopen', onclick: () => command('POST', `${path}/reopen`) }, 'Reopen')
-          : null,
-        owns ? el('button', { type: 'button', 'data-action': 'share', 'aria-expanded': 'false', onclick: toggleShareForm }, 'Share…') : null,
-        owns ? deleteButton(() => command('DELETE', path)) : null));
+          ? action('reopen', 'Reopen', () => command('POST', `${path}/reopen`)) : null,
+        owns ? action('share', 'Share…', toggleShareForm,
+          { 'aria-expanded': 'false', 'aria-controls': `share-${task.id}` }) : null,
+        owns ? deleteButton(action, () => command('DELETE', path)) : null));
     if (owns) item.append(...[shareList(task, path), shareForm(task, path)].filter(Boolean));
     return item;
   }
@@ -82,6 +119,7 @@ export function taskList(parts) {
         `${share.user_id} (${share.permission === 'edit' ? 'can edit' : 'view only'}) `,
         el('button', {
           type: 'button', class: 'link', 'data-action': 'unshare',
+          'aria-label': `Unshare ${task.title} with ${share.user_id}`,
           onclick: () => command('DELETE', `${path}/shares/${encodeURIComponent(share.user_id)}`),
         }, 'Unshare'))));
   }
@@ -92,7 +130,7 @@ export function taskList(parts) {
     const permission = el('select', { id: `${id}-permission`, name: 'permission' },
       el('option', { value: 'view' }, 'View only'), el('option', { value: 'edit' }, 'Can edit'));
     return el('form', {
-      class: 'share-form', hidden: true,
+      id, class: 'share-form', hidden: true,
       onsubmit: (event) => {
         event.preventDefault();
         command('PUT', `${path}/shares/${encodeURIComponent(user.value.trim())}`, { permission: permission.value });
@@ -105,51 +143,61 @@ export function taskList(parts) {
 
   function toggleShareForm(event) {
     const button = event.currentTarget;
-    const form = button.closest('.task').querySelector('.share-form');
+    const form = document.getElementById(button.getAttribute('aria-controls'));
     form.hidden = !form.hidden;
     button.setAttribute('aria-expanded', String(!form.hidden));
     if (!form.hidden) form.querySelector('input').focus();
   }
 
-  scope.addEventListener('change', () => { cursors = [null]; loaded = false; refresh(); });
-  status.addEventListener('change', () => { cursors = [null]; loaded = false; refresh(); });
-  next.addEventListener('click', () => { cursors.push(nextCursor); refresh(); });
-  previous.addEventListener('click', () => { cursors.pop(); refresh(); });
-
   /** A refresh because the figures changed, held back while the caller types in a share
    * form of the list (a new list would throw the typing away). */
+  let heldBack = false;
   function refreshQuietly() {
     if (list.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') {
-      list.addEventListener('focusout', () => refreshQuietly(), { once: true });
+      if (!heldBack) {
+        heldBack = true;
+        list.addEventListener('focusout', () => { heldBack = false; refreshQuietly(); }, { once: true });
+      }
       return;
     }
     refresh();
   }
 
-  /** Back to the first page, showing nothing until it loads (a new sign-in). */
+  /** Back to the first page, showing nothing until it loads (a new sign-in, a new filter). */
   function reset() {
+    loads += 1; // Answers to loads already sent are for what was shown before.
     cursors = [null];
     loaded = false;
     list.replaceChildren();
+    showProblem(loadError, null);
+    showProblem(notice, null);
   }
+
+  scope.addEventListener('change', () => { reset(); refresh(); });
+  status.addEventListener('change', () => { reset(); refresh(); });
+  next.addEventListener('click', () => { cursors.push(nextCursor); refresh(); });
+  previous.addEventListener('click', () => { cursors.pop(); refresh(); });
 
   return { refresh, refreshQuietly, reset };
 }
 
 /** Delete asks once more before it acts: the first press arms it for a few seconds. */
-function deleteButton(remove) {
+function deleteButton(action, remove) {
   let armed = null;
-  const button = el('button', {
-    type: 'button', class: 'danger', 'data-action': 'delete',
-    onclick: () => {
-      if (armed) {
-        clearTimeout(armed);
-        remove();
-        return;
-      }
-      button.textContent = 'Confirm delete';
-      armed = setTimeout(() => { armed = null; button.textContent = 'Delete'; }, 4000);
-    },
-  }, 'Delete');
+  const button = action('delete', 'Delete', () => {
+    if (armed) {
+      clearTimeout(armed);
+      button.disabled = true;
+      remove();
+      return;
+    }
+    label('Confirm delete');
+    armed = setTimeout(() => { armed = null; label('Delete'); }, 4000);
+  }, { class: 'danger' });
+  const named = button.getAttribute('aria-label').slice('Delete'.length);
+  const label = (text) => {
+    button.textContent = text;
+    button.setAttribute('aria-label', text + named);
+  };
   return button;
 }

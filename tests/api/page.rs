@@ -275,7 +275,12 @@ mod in_a_browser {
         browser.wait_for_text("#connection", "Live").await;
         browser.run("window.notReloaded = true").await;
 
-        server.restart().await;
+        server.stop().await;
+        // The stream is gone and so is the poll standing in for it: the page says so.
+        browser
+            .wait_for_text("#connection", "Offline: retrying")
+            .await;
+        server.start_again().await;
         create(&server, "grace", "after the restart").await;
         browser.wait_for_figure("total", "1").await;
         browser.wait_for_text("#connection", "Live").await;

@@ -11,6 +11,7 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::PATIENCE;
 use super::process::free_port;
@@ -18,15 +19,21 @@ use super::process::free_port;
 /// How often a wait on the page looks again: a WebDriver round trip costs milliseconds.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
 
+/// Browsers open at once: each Chromium takes a core while it starts, and the rest of the
+/// suite runs beside them on two.
+static BROWSERS: Semaphore = Semaphore::const_new(2);
+
 /// A headless Chromium with its driver; both end when this is dropped.
 pub struct Browser {
     client: Option<Client>,
     driver: Child,
+    _turn: SemaphorePermit<'static>,
 }
 
 impl Browser {
     /// Starts `chromedriver` on a free port and a headless Chromium session through it.
     pub async fn start() -> Browser {
+        let turn = BROWSERS.acquire().await.expect("never closed");
         let port = free_port();
         let driver = Command::new(chromedriver())
             .arg(format!("--port={port}"))
@@ -41,6 +48,7 @@ impl Browser {
         let mut browser = Browser {
             client: None,
             driver,
+            _turn: turn,
         };
         let capabilities = json!({
             "goog:chromeOptions": {

@@ -88,10 +88,9 @@ impl Server {
         server
     }
 
-    /// Stops the server (SIGTERM, a graceful stop) and starts it again on the same address,
-    /// with the same settings and log; waits until it is healthy.
-    pub async fn restart(&mut self) {
-        self.stop().await;
+    /// Starts the server again after [`stop`](Self::stop) or [`kill`](Self::kill), on the
+    /// same address, with the same settings and log; waits until it is healthy.
+    pub async fn start_again(&mut self) {
         let output = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.log)
