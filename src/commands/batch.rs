@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use projections::changeset::distinct;
-use projections::{Changeset, RecordedEvent, TaskEvent};
+use projections::{Changeset, DashboardStats, RecordedEvent, TaskEvent};
 use uuid::Uuid;
 
 use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
@@ -21,8 +21,8 @@ pub(super) struct Appended {
     pub events: usize,
     /// The position of its last event.
     pub position: i64,
-    /// The users whose dashboard figures it changed.
-    pub users: Vec<String>,
+    /// The dashboard rows it changed, as it left them.
+    pub stats: Vec<DashboardStats>,
 }
 
 /// Runs `batch` in the open transaction: each command's answer, and what they appended. A
@@ -69,27 +69,18 @@ pub(super) async fn run_batch(
         .iter()
         .map(|submission| plan.command(submission))
         .collect();
-    let appended = Appended {
-        events: plan.events.len(),
-        position: plan.head,
-        users: plan
-            .changes
-            .stats_users()
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-    };
-    plan.write(tx).await?;
-    if appended.events > 0 {
+    let (events, position) = (plan.events.len(), plan.head);
+    let stats = plan.write(tx).await?;
+    if events > 0 {
         // Heard by other servers if, and once, this transaction commits.
-        tx.announce(
-            hub.node(),
-            appended.position,
-            appended.events,
-            &appended.users,
-        )
-        .await?;
+        let users: Vec<&str> = stats.iter().map(|row| row.user_id.as_str()).collect();
+        tx.announce(hub.node(), position, events, &users).await?;
     }
+    let appended = Appended {
+        events,
+        position,
+        stats,
+    };
     Ok((results, appended))
 }
 
@@ -180,16 +171,17 @@ impl Plan {
     }
 
     /// Writes the batch: events, rows and figures, stored responses, and the checkpoint.
-    async fn write(self, tx: &mut dyn Tx) -> Result<(), StoreError> {
+    /// Answers the dashboard rows it changed.
+    async fn write(self, tx: &mut dyn Tx) -> Result<Vec<DashboardStats>, StoreError> {
         if self.events.is_empty() && self.new_responses.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         if let Some(last) = self.events.last() {
             tx.append(&self.events).await?;
             tx.save_checkpoints(self.head, last.recorded.recorded_at)
                 .await?;
         }
-        tx.write_changeset(Tables::LIVE, &self.changes).await?;
+        let stats = tx.write_changeset(Tables::LIVE, &self.changes).await?;
         let mut responses = self.responses;
         let new: Vec<IdempotencyRecord> = self
             .new_responses
@@ -200,7 +192,7 @@ impl Plan {
         if !new.is_empty() {
             tx.save_responses(&new).await?;
         }
-        Ok(())
+        Ok(stats)
     }
 }
 

@@ -117,8 +117,7 @@ async fn commit_together(
         Ok(Ok(())) => {
             crate::telemetry::batch_committed(batch.len(), appended.events, began.elapsed());
             if let Some(committing) = committing {
-                let users = appended.users.iter().map(String::as_str);
-                committing.committed(appended.position, appended.events, users);
+                committing.committed(appended.position, appended.events, &appended.stats);
             }
             Ok(results)
         }

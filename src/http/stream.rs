@@ -15,6 +15,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
+use projections::DashboardFigures;
 use tokio::time::Instant;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -184,9 +185,10 @@ impl Feed {
             let Some(change) = change else {
                 return Ok(None);
             };
-            let data = match &change.shared_read {
-                Some(shared) => shared.get_or_try_init(|| self.read()).await?.clone(),
-                None => self.read().await?,
+            let data = match (&change.stats, &change.shared_read) {
+                (Some(row), _) => event_data(row.figures(self.state.clock.now()))?,
+                (None, Some(shared)) => shared.get_or_try_init(|| self.read()).await?.clone(),
+                (None, None) => self.read().await?,
             };
             if self.last_sent.as_ref() == Some(&data) {
                 continue;
@@ -200,11 +202,15 @@ impl Feed {
         }
     }
 
-    /// The caller's figures now, as an event's `data`.
+    /// The caller's figures now, read, as an event's `data`.
     async fn read(&self) -> Result<Arc<str>, ApiError> {
-        let figures = Everything::from(figures(&self.state, &self.caller).await?);
-        let data =
-            serde_json::to_string(&figures).map_err(|error| ApiError::Internal(Box::new(error)))?;
-        Ok(data.into())
+        event_data(figures(&self.state, &self.caller).await?)
     }
+}
+
+/// `figures` as an event's `data`: the whole `GET /api/dashboard` object.
+fn event_data(figures: DashboardFigures) -> Result<Arc<str>, ApiError> {
+    let data = serde_json::to_string(&Everything::from(figures))
+        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    Ok(data.into())
 }

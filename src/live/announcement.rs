@@ -33,7 +33,7 @@ pub fn payload(
     node: Uuid,
     position: i64,
     events: usize,
-    users: &[String],
+    users: &[&str],
     at: DateTime<Utc>,
 ) -> String {
     #[derive(Serialize)]
@@ -41,7 +41,7 @@ pub fn payload(
         node: Uuid,
         position: i64,
         events: usize,
-        users: Option<&'a [String]>,
+        users: Option<&'a [&'a str]>,
         at: DateTime<Utc>,
     }
     let mut out = Out {
@@ -72,12 +72,12 @@ mod tests {
     fn users_are_named_while_they_fit_and_left_out_beyond() {
         let node = Uuid::now_v7();
         let at = Utc::now();
-        let few: Vec<String> = vec!["alice".into(), "bob".into()];
-        let heard = parse(&payload(node, 7, 2, &few, at)).unwrap();
-        assert_eq!(heard.users, Some(few));
+        let heard = parse(&payload(node, 7, 2, &["alice", "bob"], at)).unwrap();
+        assert_eq!(heard.users, Some(vec!["alice".into(), "bob".into()]));
         assert_eq!((heard.node, heard.position, heard.events), (node, 7, 2));
 
         let many: Vec<String> = (0..200).map(|n| format!("user-{n:040}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
         let text = payload(node, 8, 200, &many, at);
         assert!(text.len() <= MAX_PAYLOAD, "{} bytes", text.len());
         let heard = parse(&text).unwrap();

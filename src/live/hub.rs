@@ -6,14 +6,17 @@
 //! (latest state wins; never more than one pending), and costs no memory for the changes it
 //! skipped.
 //!
-//! Each change also carries one shared read: the first of the user's streams to wake reads the
-//! figures, the others wait for that read and send what it found, so a user with many streams
-//! (tabs, devices) costs one read per change, not one per stream.
+//! A change committed on this node carries the user's dashboard row as the commit left it, so
+//! their streams compute the figures with no read at all. Any other change (another server's,
+//! an unheard one, midnight) carries one shared read: the first of the user's streams to wake
+//! reads the figures, the others wait for that read and send what it found, so a user with many
+//! streams (tabs, devices) costs at most one read per change, not one per stream.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use projections::DashboardStats;
 use tokio::sync::{OnceCell, watch};
 use uuid::Uuid;
 
@@ -46,8 +49,12 @@ const MAX_REMEMBERED: usize = 100_000;
 pub struct Change {
     /// The figures include every change up to this position.
     pub position: i64,
-    /// The figures (as the stream's `data`) read after this change, once for all the user's
-    /// streams it woke; `None` where no stream was open to share it (each reads its own).
+    /// The user's dashboard row as of `position`, where this node committed it and a stream
+    /// was open to use it: the figures need no read.
+    pub stats: Option<Arc<DashboardStats>>,
+    /// Otherwise, the figures (as the stream's `data`) read after this change, once for all
+    /// the user's streams it woke; `None` where no stream was open to share it (each reads
+    /// its own).
     pub shared_read: Option<SharedRead>,
 }
 
@@ -58,6 +65,7 @@ impl Change {
     fn at(position: i64) -> Change {
         Change {
             position,
+            stats: None,
             shared_read: None,
         }
     }
@@ -185,7 +193,10 @@ impl Hub {
             known.account(announcement.position, announcement.events);
         }
         match &announcement.users {
-            Some(users) => known.publish(announcement.position, users.iter().map(String::as_str)),
+            Some(users) => {
+                let users = users.iter().map(|user| (user.as_str(), None));
+                known.publish(announcement.position, users);
+            }
             None => known.publish_all(announcement.position, "too-many-users"),
         }
     }
@@ -291,14 +302,18 @@ impl Known {
         }
     }
 
-    /// The figures of `users` changed at `position`. Before the hub starts, nothing is kept:
-    /// the start's head covers it.
-    fn publish<'a>(&mut self, position: i64, users: impl IntoIterator<Item = &'a str>) {
+    /// The figures of `users` changed at `position`, each with its dashboard row as of then
+    /// where it is known. Before the hub starts, nothing is kept: the start's head covers it.
+    fn publish<'a>(
+        &mut self,
+        position: i64,
+        users: impl IntoIterator<Item = (&'a str, Option<&'a DashboardStats>)>,
+    ) {
         self.latest = self.latest.max(position);
         if !self.started {
             return;
         }
-        for user in users {
+        for (user, row) in users {
             match self.users.get(user) {
                 // Only a later position wakes its streams: a repeat (this node's own
                 // announcement) costs nothing.
@@ -309,7 +324,10 @@ impl Known {
                             return false;
                         }
                         last.position = position;
-                        last.shared_read = streams.then(SharedRead::default);
+                        // Kept only for the streams open now (a copy of the row, or a cell).
+                        last.stats = row.filter(|_| streams).cloned().map(Arc::new);
+                        last.shared_read =
+                            (streams && last.stats.is_none()).then(SharedRead::default);
                         true
                     });
                 }
@@ -342,12 +360,13 @@ impl Known {
     }
 
     /// Wakes every stream, changing its position by `change`; each user's streams share a
-    /// new read.
+    /// new read (a row kept from a commit may be older than what they must now show).
     fn wake_streams(&self, change: impl Fn(&mut Change)) {
         for changes in self.users.values() {
             if changes.receiver_count() > 0 {
                 changes.send_modify(|last| {
                     change(last);
+                    last.stats = None;
                     last.shared_read = Some(SharedRead::default());
                 });
             }
@@ -361,16 +380,14 @@ pub struct Committing<'hub> {
 }
 
 impl Committing<'_> {
-    /// It committed `events` events up to `position`, changing the figures of `users`.
-    pub fn committed<'a>(
-        self,
-        position: i64,
-        events: usize,
-        users: impl IntoIterator<Item = &'a str>,
-    ) {
+    /// It committed `events` events up to `position`, leaving the dashboard rows `stats`.
+    pub fn committed(self, position: i64, events: usize, stats: &[DashboardStats]) {
         let mut known = self.hub.known();
         known.account(position, events as i64);
-        known.publish(position, users);
+        known.publish(
+            position,
+            stats.iter().map(|row| (row.user_id.as_str(), Some(row))),
+        );
         // Told: dropping `self` ends the flight.
     }
 }

@@ -6,6 +6,14 @@ fn hub() -> Arc<Hub> {
     Arc::new(Hub::new(StreamLimits::default()))
 }
 
+/// Dashboard rows of `users`, as a commit leaves them.
+fn rows(users: &[&str]) -> Vec<DashboardStats> {
+    users
+        .iter()
+        .map(|user| DashboardStats::empty(user))
+        .collect()
+}
+
 fn woken(subscription: &Subscription) -> bool {
     subscription.changes.has_changed().unwrap()
 }
@@ -27,7 +35,7 @@ fn events_neither_committed_here_nor_heard_wake_every_stream_once() {
     let ann = hub.subscribe("ann", None).unwrap();
     let bob = hub.subscribe("bob", None).unwrap();
 
-    hub.committing().committed(12, 2, ["ann"]);
+    hub.committing().committed(12, 2, &rows(&["ann"]));
     hub.heard(&heard(Uuid::now_v7(), 13, 1, &["ann"]));
     hub.check_head(13, || panic!("nothing unheard"));
     assert!(woken(&ann) && !woken(&bob), "only ann's figures changed");
@@ -48,7 +56,7 @@ fn a_check_waits_while_a_commit_of_this_node_is_in_flight() {
     let flight = hub.committing();
     // Committed, in the head, not yet told.
     hub.check_head(1, || panic!("not unheard: in flight"));
-    flight.committed(1, 1, ["ann"]);
+    flight.committed(1, 1, &rows(&["ann"]));
     hub.check_head(1, || panic!("told"));
     assert!(woken(&ann));
 
@@ -68,15 +76,15 @@ fn a_resume_waits_only_when_nothing_changed_since_and_no_day_began() {
     assert!(hub.subscribe("ann", Some(4)).unwrap().sends_at_once());
     assert!(hub.subscribe("ann", Some(5)).unwrap().sends_at_once());
 
-    hub.committing().committed(6, 1, ["ann"]);
-    hub.committing().committed(7, 1, ["bob"]);
+    hub.committing().committed(6, 1, &rows(&["ann"]));
+    hub.committing().committed(7, 1, &rows(&["bob"]));
     assert!(hub.subscribe("ann", Some(5)).unwrap().sends_at_once());
     assert!(!hub.subscribe("ann", Some(6)).unwrap().sends_at_once());
     assert!(!hub.subscribe("ann", Some(7)).unwrap().sends_at_once());
 
     hub.roll_day(7);
     assert!(hub.subscribe("ann", Some(7)).unwrap().sends_at_once());
-    hub.committing().committed(8, 1, ["ann"]);
+    hub.committing().committed(8, 1, &rows(&["ann"]));
     assert!(!hub.subscribe("ann", Some(8)).unwrap().sends_at_once());
 }
 
@@ -85,7 +93,7 @@ fn what_is_published_before_the_start_is_not_kept_and_the_start_still_happens() 
     let hub = hub();
     for n in 0..(MAX_REMEMBERED as i64 + 10) {
         hub.committing()
-            .committed(n + 1, 1, [format!("user-{n}").as_str()]);
+            .committed(n + 1, 1, &rows(&[&format!("user-{n}")]));
     }
     assert!(hub.needs_start());
     assert!(hub.start_at(MAX_REMEMBERED as i64 + 10));
@@ -114,35 +122,37 @@ fn limits_refuse_and_a_closed_stream_frees_its_place() {
 }
 
 #[tokio::test]
-async fn the_streams_of_one_user_share_one_read_per_change() {
+async fn a_change_committed_here_carries_its_row_and_any_other_one_shared_read() {
     let hub = hub();
     hub.start_at(0);
     let mut tab = hub.subscribe("ann", None).unwrap();
     let mut phone = hub.subscribe("ann", None).unwrap();
-    // A stream's first figures are its own: a shared read may predate it.
-    assert!(tab.next_change().await.unwrap().shared_read.is_none());
-    assert!(phone.next_change().await.unwrap().shared_read.is_none());
+    // A stream's first figures are its own read: a shared one may predate it.
+    let first = tab.next_change().await.unwrap();
+    assert!(first.stats.is_none() && first.shared_read.is_none());
+    phone.next_change().await.unwrap();
 
-    hub.committing().committed(1, 1, ["ann"]);
+    // Committed here: the figures come from the row, with no read.
+    let mut row = DashboardStats::empty("ann");
+    row.pending = 3;
+    hub.committing().committed(1, 1, std::slice::from_ref(&row));
+    let on_tab = tab.next_change().await.unwrap();
+    assert_eq!((on_tab.position, on_tab.stats.as_deref()), (1, Some(&row)));
+    assert!(on_tab.shared_read.is_none());
+
+    // Heard from another server: one read, shared by ann's streams.
+    hub.heard(&heard(Uuid::now_v7(), 2, 1, &["ann"]));
     let (on_tab, on_phone) = (
         tab.next_change().await.unwrap(),
         phone.next_change().await.unwrap(),
     );
+    assert!(on_tab.stats.is_none());
     let shared = on_tab.shared_read.expect("shared by ann's streams");
     assert!(Arc::ptr_eq(&shared, &on_phone.shared_read.unwrap()));
-    assert_eq!((on_tab.position, on_phone.position), (1, 1));
 
-    // Each change (midnight too) is read anew.
-    hub.roll_day(1);
-    let next = tab.next_change().await.unwrap().shared_read.unwrap();
-    assert!(!Arc::ptr_eq(&shared, &next));
-
-    // A stream that resumes out of date reads its own figures first, then shares.
-    drop((tab, phone));
-    hub.committing().committed(2, 1, ["ann"]);
-    let mut resumed = hub.subscribe("ann", Some(1)).unwrap();
-    let first = resumed.next_change().await.unwrap();
-    assert_eq!((first.position, first.shared_read.is_none()), (2, true));
-    hub.committing().committed(3, 1, ["ann"]);
-    assert!(resumed.next_change().await.unwrap().shared_read.is_some());
+    // Midnight: read anew, not from a row kept from before.
+    hub.committing().committed(3, 1, std::slice::from_ref(&row));
+    hub.roll_day(3);
+    let after = tab.next_change().await.unwrap();
+    assert!(after.stats.is_none() && !Arc::ptr_eq(&shared, after.shared_read.as_ref().unwrap()));
 }

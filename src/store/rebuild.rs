@@ -243,7 +243,8 @@ async fn project_events(
     for event in events {
         changes.apply(event);
     }
-    tx.write_changeset(tables, &changes).await
+    tx.write_changeset(tables, &changes).await?;
+    Ok(())
 }
 
 /// Writes the folded models to the shadow tables, a chunk per transaction, through the

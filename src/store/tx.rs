@@ -171,12 +171,13 @@ pub trait Tx: Send {
         write: DailyWrite,
     ) -> Result<(), StoreError>;
     /// Writes the rows `changes` changed to `tables`: the one way events reach the read
-    /// models, for the writer's batches and a rebuild's catch-up alike.
+    /// models, for the writer's batches and a rebuild's catch-up alike. Answers the dashboard
+    /// rows as it left them (what the live streams of those users show next).
     async fn write_changeset(
         &mut self,
         tables: Tables,
         changes: &Changeset,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<DashboardStats>, StoreError>;
     /// Announces, on commit, that `node` committed `events` events up to `position` that
     /// changed the figures of `users` (see `crate::live::announcement`); nothing where no
     /// other server can listen.
@@ -185,7 +186,7 @@ pub trait Tx: Send {
         node: Uuid,
         position: i64,
         events: usize,
-        users: &[String],
+        users: &[&str],
     ) -> Result<(), StoreError>;
     /// Records that the live read models have applied the log up to `position`.
     async fn save_checkpoints(

@@ -219,7 +219,7 @@ where
         node: Uuid,
         position: i64,
         events: usize,
-        users: &[String],
+        users: &[&str],
     ) -> Result<(), StoreError> {
         let Some(statement) = DB::ANNOUNCE else {
             return Ok(());
@@ -252,7 +252,7 @@ where
         &mut self,
         tables: Tables,
         changes: &Changeset,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<DashboardStats>, StoreError> {
         // No rows, no statement: `each_chunk` runs one per chunk.
         let (upserts, deletes) = changes.tasks();
         self.delete_tasks(tables, &deletes).await?;
@@ -266,7 +266,8 @@ where
         self.save_stats(tables, &stats.iter().collect::<Vec<_>>())
             .await?;
         self.save_daily(tables, &changes.daily_changes(), DailyWrite::Add)
-            .await
+            .await?;
+        Ok(stats)
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
