@@ -33,9 +33,16 @@ async fn the_page_and_its_files_are_served_with_a_policy_that_allows_only_their_
     }
     assert!(!policy.contains("unsafe"), "{policy}");
     let html = page.body.as_str().unwrap();
+    for script in html.split("<script").skip(1) {
+        let tag = script.split('>').next().unwrap();
+        assert!(
+            tag.contains(" src=\"/assets/"),
+            "a script of its own, not inline: {tag}"
+        );
+    }
     assert!(
-        !html.contains("<script>") && !html.contains("style="),
-        "nothing inline: {html}"
+        !html.contains("<style") && !html.contains("style="),
+        "no inline style: {html}"
     );
 
     for (path, content_type) in [
@@ -204,6 +211,34 @@ mod in_a_browser {
             .unwrap();
         browser.wait_for_figure("pending", "1").await;
         browser.wait_for_figure("completed", "0").await;
+
+        // A refusal is shown, and stays shown when the list is drawn again after it.
+        let mark = "document.querySelector('[data-task-id]').dataset.drawnBefore = 1";
+        browser.run(mark).await;
+        browser
+            .find("[data-action=share]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let recipient = browser.find(".share-form input").await;
+        recipient.send_keys("carol").await.unwrap();
+        browser
+            .find(".share-form button")
+            .await
+            .click()
+            .await
+            .unwrap();
+        let refused = "a task cannot be shared with its owner";
+        browser.wait_for_text("#tasks-notice span", refused).await;
+        browser
+            .wait_until("the list drawn again", async || {
+                let left = "return document.querySelectorAll('[data-drawn-before]').length";
+                browser.run(left).await == json!(0)
+            })
+            .await;
+        let notice = browser.text("#tasks-notice span").await;
+        assert_eq!(notice.as_deref(), Some(refused));
         browser.close().await;
     }
 
@@ -229,6 +264,9 @@ mod in_a_browser {
             browser.run("return window.notReloaded === true").await,
             json!(true)
         );
+        // Carried by the stream, not by the 5 s poll that stands in when it fails.
+        let state = browser.run("return document.querySelector('#connection').dataset.state");
+        assert_eq!(state.await, json!("live"));
         browser.close().await;
     }
 
