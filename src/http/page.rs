@@ -22,7 +22,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
     img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
     frame-ancestors 'none'";
 
-/// One embedded file, with its type and a tag of its bytes.
+/// One embedded file and its type.
 struct Asset {
     name: &'static str,
     content_type: &'static str,
