@@ -17,10 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use projections::DashboardStats;
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
+use super::subscription::{Change, SharedRead, Subscription};
 
 /// How many streams may be open at once.
 #[derive(Clone, Copy, Debug)]
@@ -43,33 +44,6 @@ impl Default for StreamLimits {
 /// Users whose last change this node remembers; beyond it, the ones without a stream are
 /// forgotten (and a resume from before then gets the figures at once).
 const MAX_REMEMBERED: usize = 100_000;
-
-/// A change of one user's figures, as their streams see it.
-#[derive(Clone, Debug)]
-pub struct Change {
-    /// The figures include every change up to this position.
-    pub position: i64,
-    /// The user's dashboard row as of `position`, where this node committed it and a stream
-    /// was open to use it: the figures need no read.
-    pub stats: Option<Arc<DashboardStats>>,
-    /// Otherwise, the figures (as the stream's `data`) read after this change, once for all
-    /// the user's streams it woke; `None` where no stream was open to share it (each reads
-    /// its own).
-    pub shared_read: Option<SharedRead>,
-}
-
-/// See [`Change::shared_read`].
-pub type SharedRead = Arc<OnceCell<Arc<str>>>;
-
-impl Change {
-    fn at(position: i64) -> Change {
-        Change {
-            position,
-            stats: None,
-            shared_read: None,
-        }
-    }
-}
 
 /// Why a stream cannot be opened.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -255,11 +229,7 @@ impl Hub {
         let up_to_date = last_seen
             .is_some_and(|seen| seen >= floor.max(receiver.borrow().position) && seen > rolled_at);
         crate::telemetry::streams_open(open + 1);
-        Ok(Subscription {
-            changes: receiver,
-            send_at_once: !up_to_date,
-            hub: self.clone(),
-        })
+        Ok(Subscription::new(receiver, !up_to_date, self.clone()))
     }
 
     /// Ends every stream and refuses new ones: the server is stopping.
@@ -286,6 +256,12 @@ impl Hub {
     /// Whether other servers' changes are followed now.
     pub fn is_following(&self) -> bool {
         self.following.load(Ordering::Acquire)
+    }
+
+    /// A stream closed.
+    pub(super) fn stream_closed(&self) {
+        let open = self.open.fetch_sub(1, Ordering::AcqRel);
+        crate::telemetry::streams_open(open - 1);
     }
 
     pub(super) fn set_following(&self, following: bool) {
@@ -397,39 +373,6 @@ impl Drop for Committing<'_> {
     /// one that landed unanswered shows as unheard at the next check.
     fn drop(&mut self) {
         self.hub.known().in_flight -= 1;
-    }
-}
-
-/// One open stream: woken when its user's figures may have changed.
-pub struct Subscription {
-    changes: watch::Receiver<Change>,
-    send_at_once: bool,
-    hub: Arc<Hub>,
-}
-
-impl Subscription {
-    /// Whether the client's figures are out of date, so the first change is at once.
-    pub fn sends_at_once(&self) -> bool {
-        self.send_at_once
-    }
-
-    /// Waits until the figures may have changed (at once the first time, if the client's
-    /// figures are out of date) and answers that change; `None` when the server is stopping.
-    pub async fn next_change(&mut self) -> Option<Change> {
-        if std::mem::take(&mut self.send_at_once) {
-            // The figures as of now, read by this stream alone: the change's shared read
-            // may be older than this stream.
-            return Some(Change::at(self.changes.borrow_and_update().position));
-        }
-        self.changes.changed().await.ok()?;
-        Some(self.changes.borrow_and_update().clone())
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        let open = self.hub.open.fetch_sub(1, Ordering::AcqRel);
-        crate::telemetry::streams_open(open - 1);
     }
 }
 

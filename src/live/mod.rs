@@ -4,12 +4,14 @@
 pub mod announcement;
 mod follow;
 mod hub;
+mod subscription;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use follow::follow;
-pub use hub::{Change, Committing, Hub, Refused, SharedRead, StreamLimits, Subscription};
+pub use hub::{Committing, Hub, Refused, StreamLimits};
+pub use subscription::{Change, SharedRead, Subscription};
 
 use crate::clock::Clock;
 use crate::store::Store;
