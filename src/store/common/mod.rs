@@ -46,6 +46,12 @@ pub(crate) trait Backend:
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
+    /// The tasks of `table` among `ids` ids, bound one id each.
+    fn tasks_by_id(table: &str, ids: usize) -> String;
+
+    /// The dashboard rows of `table` among `users` user ids, bound one each.
+    fn stats_of_users(table: &str, users: usize) -> String;
+
     /// The shares of `tasks` tasks of `table`, bound one id each, ordered by task and user.
     fn shares_of_tasks(table: &str, tasks: usize) -> String;
 

@@ -69,20 +69,6 @@ pub(super) fn delete_shares(params: Params, table: &str, keys: usize) -> String 
     format!("delete from {table} where (task_id, user_id) in ({keys})")
 }
 
-/// The tasks of `table` among `ids` ids.
-pub(super) fn tasks_by_id(params: Params, table: &str, ids: usize) -> String {
-    format!(
-        "select {TASK_COLUMNS} from {table} where id in ({})",
-        params.list(ids, 1)
-    )
-}
-
-/// The dashboard rows of `table` among `users` user ids.
-pub(super) fn stats_of_users(params: Params, table: &str, users: usize) -> String {
-    let users = params.list(users, 1);
-    format!("select {STATS_COLUMNS} from {table} where user_id in ({users})")
-}
-
 /// Upserts `rows` dashboard rows into `table`.
 pub(super) fn save_stats(params: Params, table: &str, rows: usize) -> String {
     let values = params.tuples(13, rows, 1);

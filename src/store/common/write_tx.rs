@@ -18,8 +18,7 @@ use super::sql::HEAD_POSITION;
 use super::sqlx_tx::SqlxTx;
 use super::write_sql::{
     ROLL_OVER, SAVE_LIVE_CHECKPOINTS, append_events, delete_shares, delete_tasks, find_responses,
-    save_daily, save_responses, save_stats, stats_of_users, stream_heads, tasks_by_id,
-    upsert_shares, upsert_tasks,
+    save_daily, save_responses, save_stats, stream_heads, upsert_shares, upsert_tasks,
 };
 use crate::live::announcement;
 use crate::store::StoreError;
@@ -81,7 +80,7 @@ where
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError> {
         let mut views = HashMap::with_capacity(task_ids.len());
-        let statement = |n| tasks_by_id(DB::PARAMS, tables.tasks, n);
+        let statement = |n| DB::tasks_by_id(tables.tasks, n);
         for row in self
             .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?
@@ -162,7 +161,7 @@ where
         tables: Tables,
         user_ids: &[&str],
     ) -> Result<Vec<DashboardStats>, StoreError> {
-        let statement = |n| stats_of_users(DB::PARAMS, tables.stats, n);
+        let statement = |n| DB::stats_of_users(tables.stats, n);
         self.each_chunk(user_ids, 1, statement, |a, user| a.text(user))
             .await?
             .iter()

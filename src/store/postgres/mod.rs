@@ -127,16 +127,31 @@ impl Backend for Postgres {
         result.rows_affected()
     }
 
-    /// A lateral join: one probe of the `(task_id, user_id)` key per id, whatever the
-    /// planner's statistics say. `task_id in (…)` became a sequential scan of every share on a
+    /// One probe of the primary key per id, whatever the planner's statistics say (see
+    /// [`probe_each`]).
+    fn tasks_by_id(table: &str, ids: usize) -> String {
+        probe_each(
+            ids,
+            &format!("select {} from {table} where id = v.id", sql::TASK_COLUMNS),
+        )
+    }
+
+    /// One probe of the primary key per user (see [`probe_each`]).
+    fn stats_of_users(table: &str, users: usize) -> String {
+        let probe = format!(
+            "select {} from {table} where user_id = v.id",
+            sql::STATS_COLUMNS
+        );
+        probe_each(users, &probe)
+    }
+
+    /// One probe of the `(task_id, user_id)` key per id, whatever the planner's statistics
+    /// say (see [`probe_each`]). `task_id in (…)` became a sequential scan of every share on a
     /// database whose statistics lagged behind a bulk load (no autovacuum analyze yet).
     fn shares_of_tasks(table: &str, tasks: usize) -> String {
-        format!(
-            "select s.task_id, s.user_id, s.permission from (values {}) as v (id) \
-             cross join lateral (select task_id, user_id, permission from {table} \
-             where task_id = v.id) as s order by s.task_id, s.user_id",
-            Params::Numbered.tuples(1, tasks, 1)
-        )
+        let probe =
+            format!("select task_id, user_id, permission from {table} where task_id = v.id");
+        format!("{} order by task_id, user_id", probe_each(tasks, &probe))
     }
 
     async fn dashboard_stats(
@@ -178,6 +193,22 @@ impl Backend for Postgres {
     fn listen_options(store: &SqlxStore<Self>) -> Option<PgConnectOptions> {
         Some(store.local.clone())
     }
+}
+
+/// `probe`'s rows for each of `ids` ids bound one each, `probe` reading the id as `v.id`: a
+/// nested loop with `probe` run once per id, so an index on the probed column is always used.
+///
+/// `id in (…)`, or a plain lateral join, lets the planner scan the whole table instead, and
+/// sqlx's prepared statements keep whatever plan PostgreSQL chose when it switched them to a
+/// generic plan: on a table still empty then, a sequential scan. On a fresh database taking
+/// writes at once, loading a batch's tasks grew to 3 ms as the table did (until an autovacuum
+/// analyze), and throughput fell by a third. `offset 0` keeps the probe a subquery the planner
+/// cannot flatten into a hash join.
+fn probe_each(ids: usize, probe: &str) -> String {
+    format!(
+        "select p.* from (values {}) as v (id) cross join lateral ({probe} offset 0) as p",
+        Params::Numbered.tuples(1, ids, 1)
+    )
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::StoreError;
-use super::common::sql::Params;
+use super::common::sql::{Params, STATS_COLUMNS, TASK_COLUMNS};
 use super::common::sqlx_tx::WriteEpoch;
 use super::common::{Backend, SqlxStore};
 use super::tx::{Lock, RebuildLock};
@@ -107,6 +107,21 @@ impl Backend for Sqlite {
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
+    }
+
+    /// SQLite probes the primary key for each id of an `in` list.
+    fn tasks_by_id(table: &str, ids: usize) -> String {
+        format!(
+            "select {TASK_COLUMNS} from {table} where id in ({})",
+            Params::Positional.list(ids, 1)
+        )
+    }
+
+    fn stats_of_users(table: &str, users: usize) -> String {
+        format!(
+            "select {STATS_COLUMNS} from {table} where user_id in ({})",
+            Params::Positional.list(users, 1)
+        )
     }
 
     /// SQLite probes the `(task_id, user_id)` key for each id of an `in` list.
