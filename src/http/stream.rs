@@ -26,7 +26,7 @@ use super::dashboard::{Everything, figures};
 use super::error::ApiError;
 use super::extract::{Caller, Session};
 use super::openapi::ReadProblems;
-use crate::live::Subscription;
+use crate::live::{Change, Subscription};
 
 /// How long a client waits before reconnecting (the `retry:` field).
 const RETRY: Duration = Duration::from_secs(2);
@@ -73,11 +73,12 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 /// The caller's dashboard, live.
 ///
 /// Server-Sent Events. Each event's `data` is the whole `GET /api/dashboard` object and its
-/// `id` a log position the figures include every change up to (they may include later ones). The first event comes at once: the
-/// current figures (with `Last-Event-ID`, only if they changed after it). Then one event each
-/// time they change: the caller's own commands, another user sharing, unsharing or deleting a
-/// task shared with the caller, and the start of a UTC day. Changes in quick succession are
-/// sent as one, the latest. A comment every 15 s keeps a quiet stream open.
+/// `id` a log position the figures include every change up to (they may include later ones).
+/// The first event comes at once: the current figures (with `Last-Event-ID`, only if they
+/// changed after it). Then one event each time they change: the caller's own commands, another
+/// user sharing, unsharing or deleting a task shared with the caller, and the start of a UTC
+/// day. A change to a quiet stream is sent at once; changes in quick succession are sent as
+/// one, the latest, at most one each 50 ms. A comment every 15 s keeps a quiet stream open.
 ///
 /// Browsers: `EventSource` cannot send the `Authorization` header, so read the stream with
 /// `fetch`, which can (and send `Last-Event-ID` when reconnecting). The stream ends when the
@@ -185,10 +186,9 @@ impl Feed {
             let Some(change) = change else {
                 return Ok(None);
             };
-            let data = match (&change.stats, &change.shared_read) {
-                (Some(row), _) => event_data(row.figures(self.state.clock.now()))?,
-                (None, Some(shared)) => shared.get_or_try_init(|| self.read()).await?.clone(),
-                (None, None) => self.read().await?,
+            let data = match &change.shared {
+                Some(shared) => shared.get_or_try_init(|| self.data(&change)).await?.clone(),
+                None => self.data(&change).await?,
             };
             if self.last_sent.as_ref() == Some(&data) {
                 continue;
@@ -202,9 +202,13 @@ impl Feed {
         }
     }
 
-    /// The caller's figures now, read, as an event's `data`.
-    async fn read(&self) -> Result<Arc<str>, ApiError> {
-        event_data(figures(&self.state, &self.caller).await?)
+    /// The caller's figures after `change`, as an event's `data`: from the row it carries,
+    /// or read.
+    async fn data(&self, change: &Change) -> Result<Arc<str>, ApiError> {
+        match &change.stats {
+            Some(row) => event_data(row.figures(self.state.clock.now())),
+            None => event_data(figures(&self.state, &self.caller).await?),
+        }
     }
 }
 

@@ -7,10 +7,10 @@
 //! skipped.
 //!
 //! A change committed on this node carries the user's dashboard row as the commit left it, so
-//! their streams compute the figures with no read at all. Any other change (another server's,
-//! an unheard one, midnight) carries one shared read: the first of the user's streams to wake
-//! reads the figures, the others wait for that read and send what it found, so a user with many
-//! streams (tabs, devices) costs at most one read per change, not one per stream.
+//! their streams have the figures with no read at all. Any other change (another server's, an
+//! unheard one, midnight) is read. Either way the first of the user's streams to wake makes the
+//! event's data and the others send what it made, so a user with many streams (tabs, devices)
+//! costs at most one read and one serialisation per change, not one per stream.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
-use super::subscription::{Change, SharedRead, Subscription};
+use super::subscription::{Change, SharedData, Subscription};
 
 /// How many streams may be open at once.
 #[derive(Clone, Copy, Debug)]
@@ -229,7 +229,7 @@ impl Hub {
         let up_to_date = last_seen
             .is_some_and(|seen| seen >= floor.max(receiver.borrow().position) && seen > rolled_at);
         crate::telemetry::streams_open(open + 1);
-        Ok(Subscription::new(receiver, !up_to_date, self.clone()))
+        Ok(Subscription::new(user, receiver, !up_to_date, self.clone()))
     }
 
     /// Ends every stream and refuses new ones: the server is stopping.
@@ -258,10 +258,22 @@ impl Hub {
         self.following.load(Ordering::Acquire)
     }
 
-    /// A stream closed.
-    pub(super) fn stream_closed(&self) {
+    /// A stream of `user` closed (its receiver is still counted).
+    pub(super) fn stream_closed(&self, user: &str) {
         let open = self.open.fetch_sub(1, Ordering::AcqRel);
         crate::telemetry::streams_open(open - 1);
+        let known = self.known();
+        if let Some(changes) = known.users.get(user)
+            && changes.receiver_count() == 1
+        {
+            // The user's last stream: the row and data kept for their streams are of no more
+            // use (the position is, for a resume), and would stay until their next change.
+            changes.send_if_modified(|last| {
+                last.stats = None;
+                last.shared = None;
+                false
+            });
+        }
     }
 
     pub(super) fn set_following(&self, following: bool) {
@@ -302,8 +314,7 @@ impl Known {
                         last.position = position;
                         // Kept only for the streams open now (a copy of the row, or a cell).
                         last.stats = row.filter(|_| streams).cloned().map(Arc::new);
-                        last.shared_read =
-                            (streams && last.stats.is_none()).then(SharedRead::default);
+                        last.shared = streams.then(SharedData::default);
                         true
                     });
                 }
@@ -343,7 +354,7 @@ impl Known {
                 changes.send_modify(|last| {
                     change(last);
                     last.stats = None;
-                    last.shared_read = Some(SharedRead::default());
+                    last.shared = Some(SharedData::default());
                 });
             }
         }

@@ -121,38 +121,96 @@ fn limits_refuse_and_a_closed_stream_frees_its_place() {
     assert_eq!(hub.subscribe("dee", None).err(), Some(Refused::Closed));
 }
 
-#[tokio::test]
-async fn a_change_committed_here_carries_its_row_and_any_other_one_shared_read() {
+#[tokio::test(start_paused = true)]
+async fn a_change_committed_here_carries_its_row_and_each_change_one_data_for_all_streams() {
     let hub = hub();
     hub.start_at(0);
     let mut tab = hub.subscribe("ann", None).unwrap();
     let mut phone = hub.subscribe("ann", None).unwrap();
-    // A stream's first figures are its own read: a shared one may predate it.
+    // A stream's first figures are its own read: shared data may predate it.
     let first = tab.next_change().await.unwrap();
-    assert!(first.stats.is_none() && first.shared_read.is_none());
+    assert!(first.stats.is_none() && first.shared.is_none());
     phone.next_change().await.unwrap();
+    let mut both = async || {
+        (
+            tab.next_change().await.unwrap(),
+            phone.next_change().await.unwrap(),
+        )
+    };
 
-    // Committed here: the figures come from the row, with no read.
+    // Committed here: the figures come from the row, with no read, made once for both.
     let mut row = DashboardStats::empty("ann");
     row.pending = 3;
     hub.committing().committed(1, 1, std::slice::from_ref(&row));
-    let on_tab = tab.next_change().await.unwrap();
+    let (on_tab, on_phone) = both().await;
     assert_eq!((on_tab.position, on_tab.stats.as_deref()), (1, Some(&row)));
-    assert!(on_tab.shared_read.is_none());
+    let made = on_tab.shared.expect("shared by ann's streams");
+    assert!(Arc::ptr_eq(&made, on_phone.shared.as_ref().unwrap()));
 
-    // Heard from another server: one read, shared by ann's streams.
+    // Heard from another server: read, once for both.
     hub.heard(&heard(Uuid::now_v7(), 2, 1, &["ann"]));
-    let (on_tab, on_phone) = (
-        tab.next_change().await.unwrap(),
-        phone.next_change().await.unwrap(),
-    );
+    let (on_tab, on_phone) = both().await;
     assert!(on_tab.stats.is_none());
-    let shared = on_tab.shared_read.expect("shared by ann's streams");
-    assert!(Arc::ptr_eq(&shared, &on_phone.shared_read.unwrap()));
+    let read = on_tab.shared.expect("shared by ann's streams");
+    assert!(Arc::ptr_eq(&read, on_phone.shared.as_ref().unwrap()));
+    assert!(!Arc::ptr_eq(&read, &made), "new data for a new change");
 
     // Midnight: read anew, not from a row kept from before.
     hub.committing().committed(3, 1, std::slice::from_ref(&row));
     hub.roll_day(3);
-    let after = tab.next_change().await.unwrap();
-    assert!(after.stats.is_none() && !Arc::ptr_eq(&shared, after.shared_read.as_ref().unwrap()));
+    let (after, _) = both().await;
+    assert!(after.stats.is_none() && !Arc::ptr_eq(&read, after.shared.as_ref().unwrap()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_reaches_a_stream_as_one_change_a_gap_after_the_last() {
+    use super::super::subscription::EVENT_GAP;
+    use tokio::time::Instant;
+
+    let hub = hub();
+    hub.start_at(0);
+    let mut tab = hub.subscribe("ann", None).unwrap();
+    tab.next_change().await.unwrap();
+
+    // A quiet stream is handed a change at once...
+    let quiet = Instant::now() + EVENT_GAP;
+    tokio::time::sleep_until(quiet).await;
+    hub.committing().committed(1, 1, &rows(&["ann"]));
+    assert_eq!(tab.next_change().await.unwrap().position, 1);
+    assert_eq!(Instant::now(), quiet, "no wait");
+
+    // ...and the ones that follow closely, a gap after it, as the latest of them.
+    for position in 2..=4 {
+        hub.committing().committed(position, 1, &rows(&["ann"]));
+    }
+    let burst = tab.next_change().await.unwrap();
+    assert_eq!(burst.position, 4);
+    assert_eq!(Instant::now(), quiet + EVENT_GAP);
+
+    // A stop during the wait ends the stream rather than sending once more.
+    hub.committing().committed(5, 1, &rows(&["ann"]));
+    let stop = {
+        let hub = hub.clone();
+        async move { hub.close() }
+    };
+    let (change, ()) = tokio::join!(tab.next_change(), stop);
+    assert!(change.is_none());
+}
+
+#[test]
+fn the_row_kept_for_a_users_streams_goes_with_the_last_of_them() {
+    let hub = hub();
+    hub.start_at(0);
+    let tab = hub.subscribe("ann", None).unwrap();
+    let phone = hub.subscribe("ann", None).unwrap();
+    hub.committing().committed(1, 1, &rows(&["ann"]));
+    let kept = || {
+        let known = hub.known();
+        let last = known.users["ann"].borrow();
+        (last.position, last.stats.is_some() || last.shared.is_some())
+    };
+    drop(tab);
+    assert_eq!(kept(), (1, true), "the phone still needs it");
+    drop(phone);
+    assert_eq!(kept(), (1, false), "the position stays, for a resume");
 }

@@ -1,10 +1,12 @@
-//! What a stream holds: its user's changes as they come, each with how its figures are had
-//! (the committed row, or one read shared by the user's streams).
+//! What a stream holds: its user's changes as they come, each with its event's data made once
+//! for all the user's streams (from the committed row, or read).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use projections::DashboardStats;
 use tokio::sync::{OnceCell, watch};
+use tokio::time::Instant;
 
 use super::hub::Hub;
 
@@ -16,37 +18,53 @@ pub struct Change {
     /// The user's dashboard row as of `position`, where this node committed it and a stream
     /// was open to use it: the figures need no read.
     pub stats: Option<Arc<DashboardStats>>,
-    /// Otherwise, the figures (as the stream's `data`) read after this change, once for all
-    /// the user's streams it woke; `None` where no stream was open to share it (each reads
-    /// its own).
-    pub shared_read: Option<SharedRead>,
+    /// The figures as an event's `data` (from `stats`, or else read after this change),
+    /// made once by the first of the user's streams it woke, for all of them; `None` where
+    /// no stream was open to share it (each makes its own).
+    pub shared: Option<SharedData>,
 }
 
-/// See [`Change::shared_read`].
-pub type SharedRead = Arc<OnceCell<Arc<str>>>;
+/// See [`Change::shared`].
+pub type SharedData = Arc<OnceCell<Arc<str>>>;
 
 impl Change {
     pub(super) fn at(position: i64) -> Change {
         Change {
             position,
             stats: None,
-            shared_read: None,
+            shared: None,
         }
     }
 }
 
+/// A stream is handed at most one change per this long: the changes of a burst (a script's
+/// commands, a busy shared task) cost its client one event per gap, the latest, rather than
+/// one each. A change to a quiet stream goes at once; one that follows another closely waits
+/// at most this long, well inside the 100 ms a change may take to reach its streams.
+pub const EVENT_GAP: Duration = Duration::from_millis(50);
+
 /// One open stream: woken when its user's figures may have changed.
 pub struct Subscription {
+    user: String,
     pub(super) changes: watch::Receiver<Change>,
     send_at_once: bool,
+    /// When the last change was handed out.
+    last_handed: Option<Instant>,
     hub: Arc<Hub>,
 }
 
 impl Subscription {
-    pub(super) fn new(changes: watch::Receiver<Change>, send_at_once: bool, hub: Arc<Hub>) -> Self {
+    pub(super) fn new(
+        user: &str,
+        changes: watch::Receiver<Change>,
+        send_at_once: bool,
+        hub: Arc<Hub>,
+    ) -> Self {
         Subscription {
+            user: user.to_owned(),
             changes,
             send_at_once,
+            last_handed: None,
             hub,
         }
     }
@@ -57,20 +75,31 @@ impl Subscription {
     }
 
     /// Waits until the figures may have changed (at once the first time, if the client's
-    /// figures are out of date) and answers that change; `None` when the server is stopping.
+    /// figures are out of date; never sooner than [`EVENT_GAP`] after the last change) and
+    /// answers the latest change; `None` when the server is stopping.
     pub async fn next_change(&mut self) -> Option<Change> {
         if std::mem::take(&mut self.send_at_once) {
-            // The figures as of now, read by this stream alone: the change's shared read
+            self.last_handed = Some(Instant::now());
+            // The figures as of now, read by this stream alone: the change's shared data
             // may be older than this stream.
             return Some(Change::at(self.changes.borrow_and_update().position));
         }
         self.changes.changed().await.ok()?;
+        if let Some(next_allowed) = self.last_handed.map(|at| at + EVENT_GAP)
+            && next_allowed > Instant::now()
+        {
+            // Changes published meanwhile replace this one in the channel: the latest wins.
+            tokio::time::sleep_until(next_allowed).await;
+            // The server began stopping while this stream waited.
+            self.changes.has_changed().ok()?;
+        }
+        self.last_handed = Some(Instant::now());
         Some(self.changes.borrow_and_update().clone())
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.stream_closed();
+        self.hub.stream_closed(&self.user);
     }
 }
