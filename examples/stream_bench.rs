@@ -10,7 +10,9 @@
 //! - `stalled NODE RATE SECONDS`: one stream that is never read while its user's commands run
 //!   at RATE for SECONDS (the server's memory must not grow).
 //! - `writes NODE STREAMS SECONDS`: commands as fast as 16 connections go for SECONDS, for 16
-//!   users, with STREAMS streams of those users open (0 for none): commands per second.
+//!   users, with STREAMS streams of those users open (0 for none): commands per second and,
+//!   where `TALLY_PID` names the server's process, its CPU time per command while they ran
+//!   (user + system, from `/proc`).
 //!
 //! `TALLY_JWT_SECRET` must be the servers' secret.
 
@@ -280,6 +282,8 @@ async fn writes(node: &str, streams: usize, seconds: u64) {
         record(stream, sender);
         open.push(receiver);
     }
+    let server = std::env::var("TALLY_PID").ok();
+    let cpu_before = server.as_deref().map(cpu_seconds);
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut writers = Vec::new();
     for user in users {
@@ -298,6 +302,12 @@ async fn writes(node: &str, streams: usize, seconds: u64) {
     for writer in writers {
         total += writer.await.unwrap();
     }
+    let cpu = cpu_before
+        .map(|before| {
+            let used = cpu_seconds(server.as_deref().unwrap()) - before;
+            format!("; server CPU {:.0} µs/command", used * 1e6 / total as f64)
+        })
+        .unwrap_or_default();
     let mut events = 0;
     for receiver in &mut open {
         while receiver.try_recv().is_ok() {
@@ -305,7 +315,22 @@ async fn writes(node: &str, streams: usize, seconds: u64) {
         }
     }
     println!(
-        "{streams} streams: {:.0} commands/s ({total} in {seconds} s), {events} events read by the end",
+        "{streams} streams: {:.0} commands/s ({total} in {seconds} s), {events} events read by the end{cpu}",
         total as f64 / seconds as f64
     );
+}
+
+/// The CPU time process `pid` has used (user + system), in seconds.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's /proc");
+    // The fields after the command's name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // Linux counts in USER_HZ, 100 per second on every architecture tally runs on.
+    ticks / 100.0
 }
