@@ -16,7 +16,9 @@ ROUNDS=${ROUNDS:-3}
 A=127.0.0.1:${PORT_A:-18090}
 B=127.0.0.1:${PORT_B:-18091}
 
-cargo build --release --quiet --bin tally --example stream_bench
+# Apart: built with the example, the server would get the dev-dependencies' features too.
+cargo build --release --quiet --bin tally
+cargo build --release --quiet --example stream_bench
 bin=target/release/tally
 bench=target/release/examples/stream_bench
 

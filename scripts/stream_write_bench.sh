@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 NODE=127.0.0.1:${PORT:-18090}
 TALLY=${TALLY:-target/release/tally}
-cargo build --release --quiet --bin tally --example stream_bench
+# Apart: built with the example, the server would get the dev-dependencies' features too.
+cargo build --release --quiet --bin tally
+cargo build --release --quiet --example stream_bench
 
 export TALLY_JWT_SECRET=stream-bench-secret-that-is-at-least-32-bytes RUST_LOG=warn
 export TALLY_MAX_CONNECTIONS=2200 TALLY_MAX_STREAMS=2100 TALLY_STREAMS_PER_USER=1000

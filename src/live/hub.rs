@@ -258,13 +258,14 @@ impl Hub {
         self.following.load(Ordering::Acquire)
     }
 
-    /// A stream of `user` closed (its receiver is still counted).
-    pub(super) fn stream_closed(&self, user: &str) {
+    /// A stream of `user` closed; `receiver` was its.
+    pub(super) fn stream_closed(&self, user: &str, receiver: watch::Receiver<Change>) {
         let open = self.open.fetch_sub(1, Ordering::AcqRel);
         crate::telemetry::streams_open(open - 1);
         let known = self.known();
+        drop(receiver);
         if let Some(changes) = known.users.get(user)
-            && changes.receiver_count() == 1
+            && changes.receiver_count() == 0
         {
             // The user's last stream: the row and data kept for their streams are of no more
             // use (the position is, for a resume), and would stay until their next change.

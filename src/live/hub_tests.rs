@@ -179,12 +179,17 @@ async fn a_burst_reaches_a_stream_as_one_change_a_gap_after_the_last() {
     assert_eq!(tab.next_change().await.unwrap().position, 1);
     assert_eq!(Instant::now(), quiet, "no wait");
 
-    // ...and the ones that follow closely, a gap after it, as the latest of them.
-    for position in 2..=4 {
+    // ...and the ones that follow closely, a gap after it, as the latest of them, even one
+    // that came while the stream waited.
+    for position in 2..=3 {
         hub.committing().committed(position, 1, &rows(&["ann"]));
     }
-    let burst = tab.next_change().await.unwrap();
-    assert_eq!(burst.position, 4);
+    let during_the_wait = async {
+        tokio::time::sleep(EVENT_GAP / 2).await;
+        hub.committing().committed(4, 1, &rows(&["ann"]));
+    };
+    let (burst, ()) = tokio::join!(tab.next_change(), during_the_wait);
+    assert_eq!(burst.unwrap().position, 4);
     assert_eq!(Instant::now(), quiet + EVENT_GAP);
 
     // A stop during the wait ends the stream rather than sending once more.

@@ -100,6 +100,10 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.stream_closed(&self.user);
+        // The receiver goes to the hub, which drops it under its lock: two of a user's streams
+        // closing at once then cannot both count the other as still open.
+        let (_, closed) = watch::channel(Change::at(0));
+        let changes = std::mem::replace(&mut self.changes, closed);
+        self.hub.stream_closed(&self.user, changes);
     }
 }

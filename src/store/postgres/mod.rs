@@ -196,14 +196,16 @@ impl Backend for Postgres {
 }
 
 /// `probe`'s rows for each of `ids` ids bound one each, `probe` reading the id as `v.id`: a
-/// nested loop with `probe` run once per id, so an index on the probed column is always used.
+/// nested loop with `probe` run once per id, each an index probe even in a generic plan made
+/// while the table was empty and never analyzed.
 ///
-/// `id in (…)`, or a plain lateral join, lets the planner scan the whole table instead, and
 /// sqlx's prepared statements keep whatever plan PostgreSQL chose when it switched them to a
-/// generic plan: on a table still empty then, a sequential scan. On a fresh database taking
-/// writes at once, loading a batch's tasks grew to 3 ms as the table did (until an autovacuum
-/// analyze), and throughput fell by a third. `offset 0` keeps the probe a subquery the planner
-/// cannot flatten into a hash join.
+/// generic plan, until the table's next analyze. For `id in (…)`, or a plain lateral join
+/// (which the planner flattens into a hash join), on a table still empty then, that is a
+/// sequential scan: on a fresh database taking writes at once, loading a batch's tasks grew to
+/// 3 ms as the table did, and throughput fell by a third. `offset 0` keeps the probe a
+/// subquery run per id. (A table analyzed while it held a page or two may still get a
+/// sequential scan per probe, as cheaper then, until its next analyze.)
 fn probe_each(ids: usize, probe: &str) -> String {
     format!(
         "select p.* from (values {}) as v (id) cross join lateral ({probe} offset 0) as p",
