@@ -15,7 +15,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
-use projections::DashboardFigures;
+use projections::{DashboardFigures, DashboardStats};
 use tokio::time::Instant;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,7 +26,7 @@ use super::dashboard::{Everything, figures};
 use super::error::ApiError;
 use super::extract::{Caller, Session};
 use super::openapi::ReadProblems;
-use crate::live::{Change, Subscription};
+use crate::live::Subscription;
 
 /// How long a client waits before reconnecting (the `retry:` field).
 const RETRY: Duration = Duration::from_secs(2);
@@ -187,8 +187,13 @@ impl Feed {
                 return Ok(None);
             };
             let data = match &change.shared {
-                Some(shared) => shared.get_or_try_init(|| self.data(&change)).await?.clone(),
-                None => self.data(&change).await?,
+                Some(shared) => {
+                    let made = shared
+                        .data
+                        .get_or_try_init(|| self.data(shared.row.as_ref()));
+                    made.await?.clone()
+                }
+                None => self.data(None).await?,
             };
             if self.last_sent.as_ref() == Some(&data) {
                 continue;
@@ -202,10 +207,9 @@ impl Feed {
         }
     }
 
-    /// The caller's figures after `change`, as an event's `data`: from the row it carries,
-    /// or read.
-    async fn data(&self, change: &Change) -> Result<Arc<str>, ApiError> {
-        match &change.stats {
+    /// The caller's figures, as an event's `data`: from `row` (as a commit left it), or read.
+    async fn data(&self, row: Option<&DashboardStats>) -> Result<Arc<str>, ApiError> {
+        match row {
             Some(row) => event_data(row.figures(self.state.clock.now())),
             None => event_data(figures(&self.state, &self.caller).await?),
         }

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
-use super::subscription::{Change, SharedData, Subscription};
+use super::subscription::{Change, Shared, Subscription};
 
 /// How many streams may be open at once.
 #[derive(Clone, Copy, Debug)]
@@ -270,7 +270,6 @@ impl Hub {
             // The user's last stream: the row and data kept for their streams are of no more
             // use (the position is, for a resume), and would stay until their next change.
             changes.send_if_modified(|last| {
-                last.stats = None;
                 last.shared = None;
                 false
             });
@@ -313,9 +312,8 @@ impl Known {
                             return false;
                         }
                         last.position = position;
-                        // Kept only for the streams open now (a copy of the row, or a cell).
-                        last.stats = row.filter(|_| streams).cloned().map(Arc::new);
-                        last.shared = streams.then(SharedData::default);
+                        // Kept only for the streams open now.
+                        last.shared = streams.then(|| Shared::new(row.cloned()));
                         true
                     });
                 }
@@ -354,8 +352,7 @@ impl Known {
             if changes.receiver_count() > 0 {
                 changes.send_modify(|last| {
                     change(last);
-                    last.stats = None;
-                    last.shared = Some(SharedData::default());
+                    last.shared = Some(Shared::new(None));
                 });
             }
         }

@@ -129,7 +129,7 @@ async fn a_change_committed_here_carries_its_row_and_each_change_one_data_for_al
     let mut phone = hub.subscribe("ann", None).unwrap();
     // A stream's first figures are its own read: shared data may predate it.
     let first = tab.next_change().await.unwrap();
-    assert!(first.stats.is_none() && first.shared.is_none());
+    assert!(first.shared.is_none());
     phone.next_change().await.unwrap();
     let mut both = async || {
         (
@@ -143,15 +143,15 @@ async fn a_change_committed_here_carries_its_row_and_each_change_one_data_for_al
     row.pending = 3;
     hub.committing().committed(1, 1, std::slice::from_ref(&row));
     let (on_tab, on_phone) = both().await;
-    assert_eq!((on_tab.position, on_tab.stats.as_deref()), (1, Some(&row)));
     let made = on_tab.shared.expect("shared by ann's streams");
+    assert_eq!((on_tab.position, made.row.as_ref()), (1, Some(&row)));
     assert!(Arc::ptr_eq(&made, on_phone.shared.as_ref().unwrap()));
 
     // Heard from another server: read, once for both.
     hub.heard(&heard(Uuid::now_v7(), 2, 1, &["ann"]));
     let (on_tab, on_phone) = both().await;
-    assert!(on_tab.stats.is_none());
     let read = on_tab.shared.expect("shared by ann's streams");
+    assert!(read.row.is_none());
     assert!(Arc::ptr_eq(&read, on_phone.shared.as_ref().unwrap()));
     assert!(!Arc::ptr_eq(&read, &made), "new data for a new change");
 
@@ -159,7 +159,8 @@ async fn a_change_committed_here_carries_its_row_and_each_change_one_data_for_al
     hub.committing().committed(3, 1, std::slice::from_ref(&row));
     hub.roll_day(3);
     let (after, _) = both().await;
-    assert!(after.stats.is_none() && !Arc::ptr_eq(&read, after.shared.as_ref().unwrap()));
+    let after = after.shared.expect("shared by ann's streams");
+    assert!(after.row.is_none() && !Arc::ptr_eq(&read, &after));
 }
 
 #[tokio::test(start_paused = true)]
@@ -212,7 +213,7 @@ fn the_row_kept_for_a_users_streams_goes_with_the_last_of_them() {
     let kept = || {
         let known = hub.known();
         let last = known.users["ann"].borrow();
-        (last.position, last.stats.is_some() || last.shared.is_some())
+        (last.position, last.shared.is_some())
     };
     drop(tab);
     assert_eq!(kept(), (1, true), "the phone still needs it");

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 pub use follow::follow;
 pub use hub::{Committing, Hub, Refused, StreamLimits};
-pub use subscription::{Change, SharedData, Subscription};
+pub use subscription::{Change, Shared, Subscription};
 
 use crate::clock::Clock;
 use crate::store::Store;

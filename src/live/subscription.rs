@@ -15,25 +15,37 @@ use super::hub::Hub;
 pub struct Change {
     /// The figures include every change up to this position.
     pub position: i64,
-    /// The user's dashboard row as of `position`, where this node committed it and a stream
-    /// was open to use it: the figures need no read.
-    pub stats: Option<Arc<DashboardStats>>,
-    /// The figures as an event's `data` (from `stats`, or else read after this change),
-    /// made once by the first of the user's streams it woke, for all of them; `None` where
-    /// no stream was open to share it (each makes its own).
-    pub shared: Option<SharedData>,
+    /// What the user's streams this change woke share; `None` where no stream was open to
+    /// share it (each reads its own figures).
+    pub shared: Option<Arc<Shared>>,
 }
-
-/// See [`Change::shared`].
-pub type SharedData = Arc<OnceCell<Arc<str>>>;
 
 impl Change {
     pub(super) fn at(position: i64) -> Change {
         Change {
             position,
-            stats: None,
             shared: None,
         }
+    }
+}
+
+/// One change's figures, made once for all the user's streams it woke.
+#[derive(Debug)]
+pub struct Shared {
+    /// The user's dashboard row as of the change, where this node committed it: the figures
+    /// need no read.
+    pub row: Option<DashboardStats>,
+    /// The figures as an event's `data` (from `row`, or else read after the change), made by
+    /// the first of the streams to wake.
+    pub data: OnceCell<Arc<str>>,
+}
+
+impl Shared {
+    pub(super) fn new(row: Option<DashboardStats>) -> Arc<Shared> {
+        Arc::new(Shared {
+            row,
+            data: OnceCell::new(),
+        })
     }
 }
 
@@ -80,7 +92,7 @@ impl Subscription {
     pub async fn next_change(&mut self) -> Option<Change> {
         if std::mem::take(&mut self.send_at_once) {
             self.last_handed = Some(Instant::now());
-            // The figures as of now, read by this stream alone: the change's shared data
+            // The figures as of now, read by this stream alone: the change's shared figures
             // may be older than this stream.
             return Some(Change::at(self.changes.borrow_and_update().position));
         }
