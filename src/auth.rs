@@ -30,12 +30,19 @@ pub enum KeyError {
     ShortSecret,
     #[error("{0} holds fewer than {MIN_SECRET_BYTES} bytes: delete it to have a new secret made")]
     ShortSecretFile(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot use {path} (the generated secret, in TALLY_DATA_DIR): {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0} holds no RSA, EC (P-256) or Ed25519 public key in PEM form")]
+    #[error("TALLY_JWT_PUBLIC_KEY_FILE={path}: cannot read it ({source})")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "TALLY_JWT_PUBLIC_KEY_FILE={0}: holds no RSA, EC (P-256) or Ed25519 public key in PEM form"
+    )]
     UnknownKey(PathBuf),
     #[error(
         "tokens are verified with a public key here; tally can only mint tokens for an HS256 secret"
@@ -91,7 +98,7 @@ impl Authenticator {
     /// the random secret in `data_dir`.
     pub fn from_config(config: &AuthConfig, data_dir: &Path) -> Result<Self, KeyError> {
         let (key, algorithm, secret) = if let Some(path) = &config.public_key_file {
-            let pem = std::fs::read(path).map_err(|source| KeyError::Io {
+            let pem = std::fs::read(path).map_err(|source| KeyError::KeyFile {
                 path: path.clone(),
                 source,
             })?;

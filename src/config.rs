@@ -12,6 +12,7 @@ use crate::connections::ConnectionLimits;
 use crate::jobs::JobSettings;
 use crate::live::StreamLimits;
 use crate::logging::LogFormat;
+use crate::server::without_password;
 use crate::store::{Projection, SqliteOptions, Store, StoreError};
 
 /// tally: task activity turned into live dashboard figures.
@@ -45,8 +46,8 @@ pub enum CliCommand {
         /// instead of the bare token.
         #[arg(long)]
         link: bool,
-        /// The address `tally serve` listens on, for `--link`.
-        #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080")]
+        /// The address `tally serve` listens on, for `--link`: IP:PORT or HOST:PORT.
+        #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
         listen: SocketAddr,
         #[command(flatten)]
         keys: Keys,
@@ -56,7 +57,7 @@ pub enum CliCommand {
     },
     /// Rebuild read models from the event log while the server keeps running.
     Rebuild {
-        /// Which read model to swap in: tasks, dashboard, or all.
+        /// Which read model to swap in (`all`: every one).
         #[arg(long, default_value = "all", value_parser = projection_names())]
         projection: String,
         #[command(flatten)]
@@ -111,8 +112,13 @@ pub struct Database {
 /// Which tokens are valid.
 #[derive(Debug, Clone, Args)]
 pub struct Keys {
-    /// HS256 secret (at least 32 bytes) for verifying tokens.
-    #[arg(long, env = "TALLY_JWT_SECRET", hide_env_values = true)]
+    /// HS256 secret (at least 32 bytes) that signs and checks tokens; instead of a public key.
+    #[arg(
+        long,
+        env = "TALLY_JWT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "jwt_public_key_file"
+    )]
     pub jwt_secret: Option<String>,
     /// PEM public key (RS256, ES256 or EdDSA) for tokens from an identity provider.
     #[arg(long, env = "TALLY_JWT_PUBLIC_KEY_FILE")]
@@ -132,27 +138,27 @@ pub struct Settings {
     pub database: Database,
     #[command(flatten)]
     pub keys: Keys,
-    /// Address the server listens on.
-    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address the server listens on: IP:PORT or HOST:PORT (`0.0.0.0:8080`: every address).
+    #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Serve `GET /metrics` on this address only (not on `--listen`), e.g. 127.0.0.1:9090.
-    #[arg(long, env = "TALLY_METRICS_LISTEN")]
+    #[arg(long, env = "TALLY_METRICS_LISTEN", value_parser = parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
     /// Origins a browser may call the API from, comma-separated (e.g.
     /// `https://app.example.com,http://localhost:5173`); none: CORS off.
     #[arg(long, env = "TALLY_CORS_ORIGINS", value_parser = crate::http::cors::parse_origins)]
-    pub cors_origins: Option<Vec<axum::http::HeaderValue>>,
+    pub cors_origins: Option<crate::http::cors::Origins>,
     /// Cron (6 fields, UTC) of the day/week roll-over job; `off` disables it.
-    #[arg(long, env = "TALLY_JOB_ROLL_OVER", default_value = "0 0 0 * * *")]
+    #[arg(long, env = "TALLY_JOB_ROLL_OVER", default_value = "0 0 0 * * *", value_parser = parse_schedule)]
     pub job_roll_over: String,
     /// Cron of the sampled verify job; `off` disables it.
-    #[arg(long, env = "TALLY_JOB_SAMPLE_VERIFY", default_value = "0 30 * * * *")]
+    #[arg(long, env = "TALLY_JOB_SAMPLE_VERIFY", default_value = "0 30 * * * *", value_parser = parse_schedule)]
     pub job_sample_verify: String,
     /// Users the sampled verify checks per tick.
     #[arg(long, env = "TALLY_JOB_SAMPLE_USERS", default_value_t = 100)]
     pub job_sample_users: u32,
     /// Cron of the idempotency-key expiry job; `off` disables it.
-    #[arg(long, env = "TALLY_JOB_EXPIRE_KEYS", default_value = "0 15 * * * *")]
+    #[arg(long, env = "TALLY_JOB_EXPIRE_KEYS", default_value = "0 15 * * * *", value_parser = parse_schedule)]
     pub job_expire_keys: String,
     /// Connections served at once; more wait until one closes.
     #[arg(
@@ -207,7 +213,14 @@ impl Database {
 
     /// Opens (creating and migrating where needed) the configured database.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        let url = self.database_url();
+        if !url.starts_with("sqlite:") {
+            check_postgres_url("TALLY_DATABASE_URL", &url)?;
+        }
         let direct_url = self.database_direct_url.as_deref();
+        if let Some(direct) = direct_url {
+            check_postgres_url("TALLY_DATABASE_DIRECT_URL", direct)?;
+        }
         crate::store::open_with(&self.database_url(), direct_url, self.sqlite()).await
     }
 
@@ -259,6 +272,72 @@ impl Settings {
     }
 }
 
+/// A PostgreSQL URL that sqlx cannot read is refused naming its variable: sqlx's own words
+/// ("relative URL without a base") name neither.
+fn check_postgres_url(variable: &'static str, url: &str) -> Result<(), StoreError> {
+    use std::str::FromStr;
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        return match variable {
+            "TALLY_DATABASE_URL" => Err(StoreError::UnsupportedUrl(without_password(url))),
+            _ => Err(StoreError::BadUrl {
+                variable,
+                url: without_password(url),
+                reason: "not postgres://".into(),
+            }),
+        };
+    }
+    sqlx::postgres::PgConnectOptions::from_str(url)
+        .map(drop)
+        .map_err(|error| StoreError::BadUrl {
+            variable,
+            url: without_password(url),
+            reason: error.to_string(),
+        })
+}
+
+/// Parses `IP:PORT` or `HOST:PORT` (looked up once, now) into the address to bind.
+fn parse_listen(raw: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(address) = raw.parse() {
+        return Ok(address);
+    }
+    let expected = "expected IP:PORT or HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080, localhost:8080";
+    if raw
+        .rsplit_once(':')
+        .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+    {
+        return Err(format!("no port: {expected}"));
+    }
+    match raw.to_socket_addrs() {
+        Ok(mut addresses) => addresses
+            .next()
+            .ok_or_else(|| format!("no address for it; {expected}")),
+        Err(error) => Err(format!("cannot look it up ({error}); {expected}")),
+    }
+}
+
+/// Checks a job's schedule with the parser the scheduler uses (6 fields, seconds first), so
+/// that a wrong one stops the start with its reason instead of the scheduler's bare
+/// `ParseSchedule`.
+fn parse_schedule(raw: &str) -> Result<String, String> {
+    if raw == "off" {
+        return Ok(raw.to_owned());
+    }
+    let fields = raw.split_whitespace().count();
+    let expected =
+        "expected `off` or a cron of 6 fields, seconds first, in UTC (e.g. `0 0 0 * * *`)";
+    if fields != 6 {
+        return Err(format!("{fields} fields; {expected}"));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(raw)
+        .map(|_| raw.to_owned())
+        .map_err(|error| format!("{error}; {expected}"))
+}
+
 /// Parses `90s`, `30m`, `1h`, `7d` or a plain number of seconds.
 fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
     let raw = raw.trim();
@@ -294,5 +373,28 @@ mod tests {
         assert_eq!(parse_duration("120"), Ok(chrono::Duration::seconds(120)));
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("0h").is_err());
+    }
+
+    #[test]
+    fn schedules_are_checked_as_the_scheduler_reads_them() {
+        assert_eq!(parse_schedule("off").as_deref(), Ok("off"));
+        assert!(parse_schedule("0 0 0 * * *").is_ok());
+        let five = parse_schedule("0 0 * * *").unwrap_err();
+        assert!(
+            five.contains("5 fields") && five.contains("seconds first"),
+            "{five}"
+        );
+        assert!(parse_schedule("0 0 99 * * *").is_err());
+    }
+
+    #[test]
+    fn listen_addresses_may_name_a_host() {
+        assert_eq!(
+            parse_listen("0.0.0.0:80"),
+            Ok("0.0.0.0:80".parse().unwrap())
+        );
+        assert!(parse_listen("localhost:8080").unwrap().ip().is_loopback());
+        assert!(parse_listen("localhost").unwrap_err().contains("no port"));
+        assert!(parse_listen("127.0.0.1:99999").is_err());
     }
 }

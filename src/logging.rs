@@ -19,15 +19,30 @@ pub enum LogFormat {
 /// crates' (PostgreSQL notices, the job scheduler's chatter) only from `warn`.
 pub const DEFAULT_FILTER: &str = "warn,tally=info";
 
-/// `RUST_LOG` when set, else [`DEFAULT_FILTER`].
-pub fn filter_from_env() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER))
+/// `RUST_LOG` when set, else [`DEFAULT_FILTER`]. A `RUST_LOG` that does not parse is an
+/// error, not a silent fallback: whoever set it expects its lines.
+pub fn filter_from_env() -> Result<EnvFilter, String> {
+    let Some(raw) = std::env::var_os("RUST_LOG") else {
+        return Ok(EnvFilter::new(DEFAULT_FILTER));
+    };
+    let raw = raw.to_string_lossy();
+    if raw.trim().is_empty() {
+        return Ok(EnvFilter::new(DEFAULT_FILTER));
+    }
+    EnvFilter::builder().parse(raw.as_ref()).map_err(|error| {
+        format!(
+            "RUST_LOG={raw:?} is not a log filter ({error}); expected directives such as \
+             `info`, `warn,tally=debug` or `tally::http=trace`"
+        )
+    })
 }
 
 /// A subscriber writing `format` lines that pass `filter` to `writer`.
+/// `ansi`: colours, for a terminal only (escape codes in a log file are noise).
 pub fn subscriber<W>(
     format: LogFormat,
     filter: EnvFilter,
+    ansi: bool,
     writer: W,
 ) -> Box<dyn Subscriber + Send + Sync>
 where
@@ -36,6 +51,7 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(ansi)
         // A log line that cannot be written (a full disk) is dropped. By default the
         // subscriber reports the failure with `eprintln!`, which panics on that same broken
         // stderr: the server died at start-up, or its command writer at the first logged error.

@@ -1,10 +1,9 @@
 //! The `tally` binary: parses the command line and hands over to the library.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use tally::auth::Authenticator;
 use tally::commands::Commands;
@@ -15,12 +14,17 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let logs = tally::logging::subscriber(
-        cli.log_format,
-        tally::logging::filter_from_env(),
-        std::io::stderr,
-    );
+    let cli = tally::cli_errors::parse();
+    let filter = match tally::logging::filter_from_env() {
+        Ok(filter) => filter,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "tally: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    // Colours only for a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::stderr().is_terminal();
+    let logs = tally::logging::subscriber(cli.log_format, filter, ansi, std::io::stderr);
     // `try_init` also routes the `log` crate's records (some dependencies') into it.
     if logs.try_init().is_err() {
         let _ = writeln!(std::io::stderr(), "tally: logging was already set up");
@@ -38,7 +42,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         CliCommand::Serve(settings) => {
-            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+            let listen = settings.listen;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|error| format!("TALLY_LISTEN={listen}: cannot listen there ({error})"))?;
             tally::launch(&settings, listener, tally::server::shutdown_signal()).await?;
         }
         CliCommand::Migrate(database) => {
@@ -67,9 +74,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database,
         } => {
             let store = database.open_store().await?;
-            let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
-            )?);
+            let progress = progress_bar("events")?;
             let projections = Projection::chosen(&projection).ok_or("unknown projection")?;
             let report = store.rebuild(&projections, &RebuildBar(&progress)).await?;
             progress.finish_and_clear();
@@ -97,9 +102,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database,
         } => {
             let store = database.open_store().await?;
-            let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} tasks  {per_sec}  eta {eta}",
-            )?);
+            let progress = progress_bar("tasks")?;
             let commands = Arc::new(Commands::start(store.clone()));
             let report = tally::seed::seed(commands.clone(), users, tasks, progress).await?;
             commands.close().await;
@@ -116,15 +119,48 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A rebuild's progress drawn as a bar of log positions; logged instead where the bar cannot
-/// be drawn (stderr not a terminal).
+/// A bar of `unit`s done, with a whole-number rate, drawn on a terminal; where it cannot be
+/// drawn (stderr a pipe or a file), a plain line every 5 s instead, so a long run is never
+/// silent.
+fn progress_bar(unit: &'static str) -> Result<ProgressBar, indicatif::style::TemplateError> {
+    let style = ProgressStyle::with_template(&format!(
+        "{{bar:40}} {{pos}}/{{len}} {unit}  {{rate}}  eta {{eta}}"
+    ))?
+    .with_key(
+        "rate",
+        |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+            let _ = write!(out, "{:.0}/s", state.per_sec());
+        },
+    );
+    let bar = ProgressBar::new(0).with_style(style);
+    if bar.is_hidden() {
+        let lines = bar.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if lines.is_finished() {
+                    return;
+                }
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "tally: {}/{} {unit} ({:.0}/s)",
+                    lines.position(),
+                    lines.length().unwrap_or(0),
+                    lines.per_sec()
+                );
+            }
+        });
+    }
+    Ok(bar)
+}
+
+/// A rebuild's progress as a bar of log positions (or its plain lines, see [`progress_bar`]).
 struct RebuildBar<'a>(&'a ProgressBar);
 
 impl Progress for RebuildBar<'_> {
-    fn folded(&self, position: i64, head: i64, events: u64) {
-        if self.0.is_hidden() {
-            return ().folded(position, head, events);
-        }
+    fn folded(&self, position: i64, head: i64, _events: u64) {
         self.0.set_length(head.max(0) as u64);
         self.0.set_position(position.max(0) as u64);
     }

@@ -19,6 +19,8 @@ pub enum LaunchError {
     Keys(#[from] crate::auth::KeyError),
     #[error("server: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("{0}")]
+    Settings(String),
     #[error("scheduled jobs: {0}")]
     Jobs(#[from] tokio_cron_scheduler::JobSchedulerError),
 }
@@ -49,7 +51,7 @@ pub async fn launch(
         ..Tuning::default()
     };
     let state = AppState::tuned(store.clone(), auth, clock, tuning)
-        .with_cors_origins(settings.cors_origins.clone().unwrap_or_default());
+        .with_cors_origins(settings.cors_origins.clone().unwrap_or_default().0);
     // Open streams would keep a graceful stop waiting for ever: they end when it begins.
     let hub = state.hub.clone();
     let shutdown = async move {
@@ -59,10 +61,26 @@ pub async fn launch(
     let commands = state.commands.clone();
     let mut metrics_server = None;
     let address = listener.local_addr()?;
+    // Bound before "serving" is logged, so that a taken address stops the start instead.
+    let metrics_listener = match settings.metrics_listen {
+        None => None,
+        Some(metrics) if metrics == address || metrics == settings.listen => {
+            return Err(LaunchError::Settings(format!(
+                "TALLY_METRICS_LISTEN={metrics} is the API's own address: give /metrics an \
+                 address of its own (another port), or unset it to serve /metrics beside the API"
+            )));
+        }
+        Some(metrics) => Some(TcpListener::bind(metrics).await.map_err(|error| {
+            LaunchError::Settings(format!(
+                "TALLY_METRICS_LISTEN={metrics}: cannot listen there ({error})"
+            ))
+        })?),
+    };
+    let browse = crate::http::page::reachable(address);
     tracing::info!(
         %address,
-        "serving; dashboard page at http://{address}/ (`tally token --user NAME --link` signs \
-         in), API docs at http://{address}/docs"
+        "serving; dashboard page at http://{browse}/ (`tally token --user NAME --link` signs \
+         in), API docs at http://{browse}/docs"
     );
     tracing::info!(database = %without_password(&settings.database.database_url()), "database");
     if settings.keys.jwt_secret.is_none() && settings.keys.jwt_public_key_file.is_none() {
@@ -73,10 +91,9 @@ pub async fn launch(
              (with the same data directory) prints one"
         );
     }
-    let app = match settings.metrics_listen {
+    let app = match metrics_listener {
         None => router(state),
-        Some(address) => {
-            let metrics = TcpListener::bind(address).await?;
+        Some(metrics) => {
             tracing::info!(address = %metrics.local_addr()?, "serving /metrics");
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let serving = crate::connections::serve(
@@ -107,7 +124,7 @@ pub async fn launch(
 
 /// `url` with its password, in the user info or a `password=` parameter, replaced: fit for a
 /// log line.
-fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     let (url, query) = url.split_once('?').unwrap_or((url, ""));
     let query: Vec<&str> = query
         .split('&')

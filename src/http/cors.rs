@@ -8,9 +8,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::request_id::X_REQUEST_ID;
 
+/// The origins of `TALLY_CORS_ORIGINS`, one value for clap: a bare `Vec` with a parser that
+/// returns the whole list compiles and then panics at parse ("Mismatch between definition and
+/// access"), which is how the setting once shipped.
+#[derive(Debug, Clone, Default)]
+pub struct Origins(pub Vec<HeaderValue>);
+
 /// Parses `TALLY_CORS_ORIGINS`: comma-separated origins (`https://app.example.com`), each
 /// scheme, host and port only.
-pub fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, String> {
+pub fn parse_origins(raw: &str) -> Result<Origins, String> {
     raw.split(',')
         .map(str::trim)
         .filter(|origin| !origin.is_empty())
@@ -25,7 +31,8 @@ pub fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, String> {
             }
             HeaderValue::from_str(origin).map_err(|error| format!("{origin:?}: {error}"))
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(Origins)
 }
 
 /// Lets `origins` call the API: preflights answered, credentials by header (not cookies),
@@ -64,9 +71,11 @@ mod tests {
 
     #[test]
     fn origins_are_scheme_host_and_port_only() {
-        let parsed = parse_origins("https://app.example.com, http://localhost:5173").unwrap();
+        let parsed = parse_origins("https://app.example.com, http://localhost:5173")
+            .unwrap()
+            .0;
         assert_eq!(parsed, ["https://app.example.com", "http://localhost:5173"]);
-        assert!(parse_origins("").unwrap().is_empty());
+        assert!(parse_origins("").unwrap().0.is_empty());
         assert!(parse_origins("app.example.com").is_err());
         assert!(parse_origins("https://app.example.com/path").is_err());
         assert!(parse_origins("*").is_err());

@@ -79,15 +79,20 @@ pub fn router() -> Router<AppState> {
 /// (`tally token --link`). The token rides in the fragment, which browsers never send, so no
 /// server or proxy log sees it; the page moves it into the tab's storage at once.
 pub fn sign_in_link(listen: SocketAddr, token: &str) -> String {
+    format!("http://{}/#token={token}", reachable(listen))
+}
+
+/// Where a browser on this machine reaches a server listening on `listen`: a server on every
+/// address (`0.0.0.0`, `[::]`) by loopback, which a browser can open.
+pub fn reachable(listen: SocketAddr) -> SocketAddr {
     let mut reachable = listen;
-    // A server listening on every address is reached on this machine by loopback.
     if listen.ip().is_unspecified() {
         reachable.set_ip(match listen {
             SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
             SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
         });
     }
-    format!("http://{reachable}/#token={token}")
+    reachable
 }
 
 async fn index(if_none_match: IfNoneMatch) -> Response {

@@ -58,8 +58,20 @@ pub enum StoreError {
          rebuilds need a session of their own, which a transaction pooler cannot give"
     )]
     NeedsDirectUrl,
-    #[error("unsupported database url {0:?}: use sqlite:// or postgres://")]
+    #[error(
+        "TALLY_DATABASE_URL={0:?} is not a database tally can use: expected sqlite://PATH or \
+         postgres://USER@HOST/DB"
+    )]
     UnsupportedUrl(String),
+    /// A PostgreSQL URL that does not parse (shown without its password).
+    #[error(
+        "{variable}={url:?} is not a PostgreSQL URL ({reason}): expected postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]"
+    )]
+    BadUrl {
+        variable: &'static str,
+        url: String,
+        reason: String,
+    },
 }
 
 impl StoreError {

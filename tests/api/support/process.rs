@@ -64,10 +64,24 @@ impl Server {
         level: &str,
         env: &[(&str, &str)],
     ) -> Server {
-        let port = free_port();
+        let address = format!("127.0.0.1:{}", free_port());
+        Server::start_at(root, secret, output, log, level, env, address).await
+    }
+
+    /// [`start_logging_to`](Self::start_logging_to) listening on `address` (`TALLY_LISTEN`, as a
+    /// user writes it: a host name is fine), which the health check is also sent to.
+    pub async fn start_at(
+        root: &Path,
+        secret: Option<&str>,
+        output: std::fs::File,
+        log: PathBuf,
+        level: &str,
+        env: &[(&str, &str)],
+        address: String,
+    ) -> Server {
         let mut settings = vec![
             ("RUST_LOG".to_owned(), level.to_owned()),
-            ("TALLY_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            ("TALLY_LISTEN".to_owned(), address.clone()),
         ];
         settings.extend(
             env.iter()
@@ -80,7 +94,7 @@ impl Server {
         };
         let mut server = Server {
             child: launch.spawn(output),
-            address: format!("127.0.0.1:{port}"),
+            address,
             log,
             launch,
         };
