@@ -41,12 +41,13 @@ export class ApiError extends Error {
 let onUnauthorized = () => {};
 export const whenUnauthorized = (callback) => { onUnauthorized = callback; };
 
-/** Sends a request with the token; answers the JSON body, or throws an `ApiError`. */
-export async function request(method, path, body) {
+/** Sends a request with the token (and `extra` headers, such as `If-Match`); answers the JSON
+ * body, or throws an `ApiError`. */
+export async function request(method, path, body, extra = {}) {
   const token = currentToken();
   // Signed out meanwhile (a timer or a Retry button of the last sign-in): nothing to send.
   if (!token) throw new ApiError(401, 'signed-out', 'Signed out.');
-  const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+  const headers = { ...extra, Authorization: `Bearer ${token}`, Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {

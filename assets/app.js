@@ -6,7 +6,7 @@ import {
   whenUnauthorized,
 } from './api.js';
 import { showProblem } from './dom.js';
-import { renderCards, showFigures } from './figures.js';
+import { isEmpty, renderCards, showFigures } from './figures.js';
 import { followFigures } from './live.js';
 import { taskList } from './tasks.js';
 import { showTrend } from './trend.js';
@@ -46,6 +46,7 @@ function start() {
   });
   $('sign-out').addEventListener('click', () => signOut('Signed out.'));
   $('create-form').addEventListener('submit', createTask);
+  $('start-adding').addEventListener('click', () => $('new-title').focus());
   if (currentToken()) showDashboard();
   else showSignIn('');
 }
@@ -82,6 +83,7 @@ function showDashboard() {
   session += 1;
   const current = session;
   renderCards($('cards'));
+  showEmptyState(false);
   tasks.reset();
   lastFigures = '';
   loadFigures();
@@ -116,6 +118,7 @@ async function loadFigures() {
 function figuresArrived(figures) {
   showProblem($('figures-error'), null);
   showFigures($('cards'), figures);
+  showEmptyState(isEmpty(figures));
   const seen = JSON.stringify(figures);
   if (lastFigures && seen !== lastFigures) {
     tasks.refreshQuietly();
@@ -123,6 +126,12 @@ function figuresArrived(figures) {
     trendTimer = setTimeout(loadTrend, 500);
   }
   lastFigures = seen;
+}
+
+/** A new account sees what to do first instead of a chart of zeros. */
+function showEmptyState(empty) {
+  $('empty-state').hidden = !empty;
+  $('trend-panel').hidden = empty;
 }
 
 async function loadTrend() {

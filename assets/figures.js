@@ -1,9 +1,10 @@
-// The figure cards: one per field of GET /api/dashboard, each value in an element carrying
-// `data-figure="<field>"`.
+// The figure cards: one per figure of GET /api/dashboard, each value in an element carrying
+// `data-figure="<field>"`. "Shared with me" is one card: `shared` and `total_shared` are the
+// same number, shown once, with its split by permission (`view_only`, `can_edit`) beneath.
 
 import { el } from './dom.js';
 
-// In rows of four: the caller's tasks, their activity, what others share with them.
+// In rows of four (two on phones): the caller's tasks, then their activity.
 const FIGURES = [
   ['total', 'My tasks'],
   ['pending', 'Pending'],
@@ -13,29 +14,39 @@ const FIGURES = [
   ['completed_today', 'Completed today'],
   ['created_this_week', 'Created this week'],
   ['completed_this_week', 'Completed this week'],
-  ['shared', 'Shared with me'],
-  ['view_only', 'Shared: view only'],
-  ['can_edit', 'Shared: can edit'],
-  ['total_shared', 'Shared: all'],
 ];
+
+const value = (name, tag = 'p', attrs = {}) => el(tag, {
+  class: `figure skeleton ${attrs.class ?? ''}`.trim(), 'data-figure': name, 'aria-busy': 'true',
+}, '—');
 
 /** Fills `container` with the cards, each showing a loading placeholder. */
 export function renderCards(container) {
-  container.replaceChildren(...FIGURES.map(([name, label]) =>
-    el('article', { class: 'card', 'aria-labelledby': `label-${name}` },
-      el('h3', { id: `label-${name}` }, label),
-      el('p', { class: 'figure skeleton', 'data-figure': name, 'aria-busy': 'true' }, '—'))));
+  container.replaceChildren(
+    ...FIGURES.map(([name, label]) =>
+      el('article', { class: 'card', 'aria-labelledby': `label-${name}` },
+        el('h3', { id: `label-${name}` }, label),
+        value(name))),
+    el('article', { class: 'card shared', 'aria-labelledby': 'label-shared' },
+      el('h3', { id: 'label-shared' }, 'Shared with me'),
+      value('shared'),
+      el('p', { class: 'split' },
+        value('view_only', 'span', { class: 'part' }), ' view only · ',
+        value('can_edit', 'span', { class: 'part' }), ' can edit')));
 }
 
 /** Shows `figures` (a GET /api/dashboard object) in the cards. */
 export function showFigures(container, figures) {
   for (const element of container.querySelectorAll('[data-figure]')) {
-    const value = figures[element.dataset.figure];
-    if (value === undefined) continue;
+    const figure = figures[element.dataset.figure];
+    if (figure === undefined) continue;
     element.textContent = element.dataset.figure === 'completion_rate'
-      ? `${value}%`
-      : Number(value).toLocaleString('en');
+      ? `${figure}%`
+      : Number(figure).toLocaleString('en');
     element.classList.remove('skeleton');
     element.removeAttribute('aria-busy');
   }
 }
+
+/** An account with nothing to show: no tasks of its own and none shared with it. */
+export const isEmpty = (figures) => figures.total === 0 && figures.shared === 0;

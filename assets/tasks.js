@@ -3,6 +3,7 @@
 
 import { request } from './api.js';
 import { el, showProblem } from './dom.js';
+import { editForm } from './edit.js';
 
 const PAGE_SIZE = 10;
 
@@ -104,9 +105,12 @@ export function taskList(parts) {
           ? action('complete', 'Complete', () => command('POST', `${path}/complete`)) : null,
         mayChange && task.status === 'completed'
           ? action('reopen', 'Reopen', () => command('POST', `${path}/reopen`)) : null,
-        owns ? action('share', 'Share…', toggleShareForm,
+        mayChange ? action('edit', 'Edit…', toggleForm,
+          { 'aria-expanded': 'false', 'aria-controls': `edit-${task.id}` }) : null,
+        owns ? action('share', 'Share…', toggleForm,
           { 'aria-expanded': 'false', 'aria-controls': `share-${task.id}` }) : null,
         owns ? deleteButton(action, () => command('DELETE', path)) : null));
+    if (mayChange) item.append(editForm(task, path, { saved: edited, refused: (message) => showProblem(notice, message) }));
     if (owns) item.append(...[shareList(task, path), shareForm(task, path)].filter(Boolean));
     return item;
   }
@@ -141,7 +145,14 @@ export function taskList(parts) {
     el('button', { type: 'submit' }, 'Share'));
   }
 
-  function toggleShareForm(event) {
+  /** After an edit was saved or refused for a reason that the list drawn anew shows. */
+  async function edited(message) {
+    showProblem(notice, message);
+    await refresh();
+  }
+
+  /** Opens or closes the share or edit form the button controls. */
+  function toggleForm(event) {
     const button = event.currentTarget;
     const form = document.getElementById(button.getAttribute('aria-controls'));
     form.hidden = !form.hidden;
@@ -149,11 +160,11 @@ export function taskList(parts) {
     if (!form.hidden) form.querySelector('input').focus();
   }
 
-  /** A refresh because the figures changed, held back while the caller types in a share
+  /** A refresh because the figures changed, held back while the caller is in a share or edit
    * form of the list (a new list would throw the typing away). */
   let heldBack = false;
   function refreshQuietly() {
-    if (list.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') {
+    if (list.contains(document.activeElement) && document.activeElement.closest('form')) {
       if (!heldBack) {
         heldBack = true;
         list.addEventListener('focusout', () => { heldBack = false; refreshQuietly(); }, { once: true });

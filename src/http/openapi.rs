@@ -8,7 +8,10 @@
 use std::sync::LazyLock;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,7 +22,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::AppState;
-use super::error::Problem;
+use super::error::{ApiError, Problem};
 
 /// The parts of the spec no handler owns: title, the human description, the security scheme.
 #[derive(utoipa::OpenApi)]
@@ -68,7 +71,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The docs page, reading the spec from `/api/openapi.json`.
 pub fn docs() -> Router<AppState> {
-    SwaggerUi::new("/docs")
+    let docs: Router<AppState> = SwaggerUi::new("/docs")
         .config(
             Config::new(["/api/openapi.json"])
                 // Swagger UI's default asks validator.swagger.io for a badge: a request that
@@ -76,7 +79,30 @@ pub fn docs() -> Router<AppState> {
                 .validator_url("none")
                 .try_it_out_enabled(true),
         )
-        .into()
+        .into();
+    docs.layer(middleware::from_fn(titled))
+}
+
+/// The docs page's tab names what it documents: Swagger UI's own page is titled "Swagger UI",
+/// and its script leaves the title as it finds it.
+async fn titled(request: Request, next: Next) -> Response {
+    let is_page = matches!(request.uri().path(), "/docs/" | "/docs/index.html");
+    let response = next.run(request).await;
+    if !is_page || !response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let page = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(page) => page,
+        Err(error) => return ApiError::Internal(error.into()).into_response(),
+    };
+    let page = String::from_utf8_lossy(&page).replacen(
+        "<title>Swagger UI</title>",
+        "<title>tally API</title>",
+        1,
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(page))
 }
 
 /// The spec, serialised once.

@@ -42,13 +42,14 @@ macro_rules! asset {
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// The page's files (`assets/` in the repository).
-const ASSETS: [Asset; 10] = [
+const ASSETS: [Asset; 11] = [
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
     asset!("app.js", JS),
     asset!("api.js", JS),
     asset!("dom.js", JS),
+    asset!("edit.js", JS),
     asset!("figures.js", JS),
     asset!("live.js", JS),
     asset!("tasks.js", JS),

@@ -31,8 +31,20 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts `chromedriver` on a free port and a headless Chromium session through it.
+    /// Starts `chromedriver` on a free port and a headless Chromium session through it, in a
+    /// desktop's window.
     pub async fn start() -> Browser {
+        Browser::start_with(Value::Null).await
+    }
+
+    /// The same, showing pages as a phone of `width` × `height` CSS pixels (390 × 844) does:
+    /// Chromium's own window is never narrower than 500 pixels.
+    pub async fn start_as_phone(width: u32, height: u32) -> Browser {
+        let metrics = json!({ "width": width, "height": height, "pixelRatio": 3 });
+        Browser::start_with(json!({ "deviceMetrics": metrics })).await
+    }
+
+    async fn start_with(mobile_emulation: Value) -> Browser {
         let turn = BROWSERS.acquire().await.expect("never closed");
         let port = free_port();
         let driver = Command::new(chromedriver())
@@ -50,13 +62,16 @@ impl Browser {
             driver,
             _turn: turn,
         };
-        let capabilities = json!({
+        let mut capabilities = json!({
             "goog:chromeOptions": {
                 // No sandbox: tests may run as root, where Chromium's sandbox refuses to start.
                 "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                          "--disable-gpu", "--window-size=1280,1000"],
             }
         });
+        if !mobile_emulation.is_null() {
+            capabilities["goog:chromeOptions"]["mobileEmulation"] = mobile_emulation;
+        }
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };

@@ -2,7 +2,8 @@
 //! real Chromium against a real `tally serve`: sign-in through a `tally token --link` link, the
 //! figures, creating and completing a task in the page, a card changing live when another
 //! client commands, a share from another user appearing, recovery after a server restart, a
-//! hostile title shown as text.
+//! hostile title shown as text. Editing a task (`editing`), the cards, the empty state and a
+//! phone's layout (`layout`), and the API docs page (`docs_page`) are beside this file.
 
 use std::process::Command;
 
@@ -13,6 +14,10 @@ use tempfile::TempDir;
 use crate::support::browser::Browser;
 use crate::support::process::{Server, with_clean_env};
 use crate::support::{Backend, TEST_SECRET, TestApp, TestRequest};
+
+mod docs_page;
+mod editing;
+mod layout;
 
 #[tokio::test]
 async fn the_page_and_its_files_are_served_with_a_policy_that_allows_only_their_own() {
@@ -77,6 +82,12 @@ async fn signed_in(user: &str) -> (TempDir, Server, Browser) {
     browser.goto(&sign_in_link(&root, &server, user)).await;
     browser.wait_for_text("#user", user).await;
     (root, server, browser)
+}
+
+/// `browser` signing in as `user` on `server` (whose data directory is `root`).
+async fn sign_in(browser: &Browser, root: &TempDir, server: &Server, user: &str) {
+    browser.goto(&sign_in_link(root, server, user)).await;
+    browser.wait_for_text("#user", user).await;
 }
 
 fn sign_in_link(root: &TempDir, server: &Server, user: &str) -> String {
