@@ -220,6 +220,9 @@ impl Database {
         let direct_url = self.database_direct_url.as_deref();
         if let Some(direct) = direct_url {
             check_postgres_url("TALLY_DATABASE_DIRECT_URL", direct)?;
+            if url.starts_with("sqlite:") {
+                tracing::warn!("TALLY_DATABASE_DIRECT_URL is for PostgreSQL: ignored with SQLite");
+            }
         }
         crate::store::open_with(&self.database_url(), direct_url, self.sqlite()).await
     }

@@ -35,6 +35,9 @@
 //! - `request_ids`: ids echoed or made, named in problems, carried by JSON log lines.
 //! - `cors_and_compression`: allowed origins pass preflight, others get nothing; large answers
 //!   are compressed, dashboard reads are not.
+//! - `settings`: every variable of README's configuration table and every flag of every
+//!   subcommand, given to the real binary: plausible values start it, invalid ones are refused
+//!   naming the variable, the value and the rule.
 //! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
 //!   cannot keep others out past it (a real server on a port of its own).
 //!
@@ -98,6 +101,7 @@ mod cors_and_compression;
 mod metrics;
 mod page;
 mod request_ids;
+mod settings;
 
 // Storage.
 mod conformance;

@@ -17,6 +17,8 @@ use super::waiting::PATIENCE;
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
     pub body: Value,
 }
 
@@ -84,7 +86,11 @@ fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
         serde_json::from_slice(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
-    Some(HttpResponse { status, body })
+    Some(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A chunked body, only if its final zero-length chunk arrived.

@@ -24,6 +24,8 @@ struct Launch {
     root: PathBuf,
     secret: Option<String>,
     env: Vec<(String, String)>,
+    /// Flags after `serve`.
+    flags: Vec<String>,
 }
 
 impl Launch {
@@ -31,6 +33,7 @@ impl Launch {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
         command
             .arg("serve")
+            .args(&self.flags)
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
             .stderr(output);
@@ -65,11 +68,13 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Server {
         let address = format!("127.0.0.1:{}", free_port());
-        Server::start_at(root, secret, output, log, level, env, address).await
+        Server::start_at(root, secret, output, log, level, env, address, &[]).await
     }
 
     /// [`start_logging_to`](Self::start_logging_to) listening on `address` (`TALLY_LISTEN`, as a
-    /// user writes it: a host name is fine), which the health check is also sent to.
+    /// user writes it: a host name is fine), which the health check is also sent to, with
+    /// `flags` after `serve`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_at(
         root: &Path,
         secret: Option<&str>,
@@ -78,6 +83,7 @@ impl Server {
         level: &str,
         env: &[(&str, &str)],
         address: String,
+        flags: &[&str],
     ) -> Server {
         let mut settings = vec![
             ("RUST_LOG".to_owned(), level.to_owned()),
@@ -91,6 +97,7 @@ impl Server {
             root: root.to_owned(),
             secret: secret.map(str::to_owned),
             env: settings,
+            flags: flags.iter().map(|flag| flag.to_string()).collect(),
         };
         let mut server = Server {
             child: launch.spawn(output),

@@ -1,0 +1,594 @@
+//! Every setting as a user sets it: each variable of README.md's configuration table and each
+//! flag of every subcommand, given to the real binary. A plausible value starts the server (or
+//! the command succeeds); an invalid one stops it at once, naming the variable, the value and
+//! what is expected. A setting the tables below do not know fails the test, so none can ship
+//! without starting the server once (`TALLY_CORS_ORIGINS` once panicked at every start).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use futures_util::future::join_all;
+
+use crate::support::process::{Server, free_port, with_clean_env};
+use crate::support::{PATIENCE, TEST_SECRET, TestRequest};
+
+/// A variable of the configuration table: a value a user might set, and one tally must refuse
+/// (with a fragment of what it says is expected). `{root}` is the test's folder, `{port}` a
+/// free port, `{pem}` a public key.
+struct Variable {
+    name: &'static str,
+    plausible: &'static str,
+    invalid: Option<(&'static str, &'static str)>,
+}
+
+const fn variable(
+    name: &'static str,
+    plausible: &'static str,
+    invalid: Option<(&'static str, &'static str)>,
+) -> Variable {
+    Variable {
+        name,
+        plausible,
+        invalid,
+    }
+}
+
+const VARIABLES: &[Variable] = &[
+    variable(
+        "TALLY_DATABASE_URL",
+        "sqlite://{root}/elsewhere.db",
+        Some(("mysql://127.0.0.1/tally", "expected sqlite://PATH")),
+    ),
+    variable(
+        "TALLY_DATABASE_DIRECT_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        Some(("localhost/tally", "expected postgres://")),
+    ),
+    variable(
+        "TALLY_DATA_DIR",
+        "{root}/elsewhere",
+        Some(("/dev/null/data", "Not a directory")),
+    ),
+    variable(
+        "TALLY_LISTEN",
+        "localhost:{port}",
+        Some(("localhost", "HOST:PORT")),
+    ),
+    variable(
+        "TALLY_JWT_SECRET",
+        "a secret of at least thirty-two bytes",
+        Some(("too short", "at least 32 bytes")),
+    ),
+    variable(
+        "TALLY_JWT_PUBLIC_KEY_FILE",
+        "{pem}",
+        Some(("/dev/null", "no RSA, EC (P-256) or Ed25519 public key")),
+    ),
+    variable("TALLY_JWT_ISSUER", "https://id.example.com", None),
+    variable("TALLY_JWT_AUDIENCE", "tally", None),
+    variable(
+        "TALLY_SQLITE_SYNC",
+        "normal",
+        Some(("fast", "full, normal")),
+    ),
+    variable(
+        "TALLY_JOB_ROLL_OVER",
+        "0 5 0 * * *",
+        Some(("0 0 * * *", "6 fields, seconds first")),
+    ),
+    variable(
+        "TALLY_JOB_SAMPLE_VERIFY",
+        "off",
+        Some(("every hour", "6 fields, seconds first")),
+    ),
+    variable(
+        "TALLY_JOB_SAMPLE_USERS",
+        "5",
+        Some(("many", "invalid digit")),
+    ),
+    variable(
+        "TALLY_JOB_EXPIRE_KEYS",
+        "0 0 * * * *",
+        Some(("0 61 * * * *", "6 fields, seconds first")),
+    ),
+    variable("TALLY_MAX_CONNECTIONS", "64", Some(("0", "1..="))),
+    variable(
+        "TALLY_HEADER_READ_TIMEOUT",
+        "5s",
+        Some(("5y", "s, m, h or d")),
+    ),
+    variable("TALLY_STREAMS_PER_USER", "2", Some(("0", "1..="))),
+    variable("TALLY_MAX_STREAMS", "16", Some(("-1", "1..="))),
+    variable(
+        "TALLY_CORS_ORIGINS",
+        "https://app.example.com,http://localhost:5173",
+        Some(("app.example.com", "scheme://host[:port]")),
+    ),
+    variable(
+        "TALLY_METRICS_LISTEN",
+        "127.0.0.1:{port}",
+        Some(("nowhere", "HOST:PORT")),
+    ),
+    variable("TALLY_LOG_FORMAT", "json", Some(("xml", "text, json"))),
+];
+
+/// Variables whose values are secrets: an error names them but never shows the value.
+const SECRET: &[&str] = &["TALLY_JWT_SECRET"];
+
+#[tokio::test]
+async fn every_variable_of_the_readme_is_known_to_the_binary_and_to_this_test() {
+    let documented = readme_variables();
+    let known: BTreeSet<String> = VARIABLES.iter().map(|v| v.name.to_owned()).collect();
+    assert_eq!(
+        documented, known,
+        "README's configuration table against VARIABLES"
+    );
+    let mut read_by_binary = BTreeSet::new();
+    for subcommand in subcommands() {
+        read_by_binary.extend(flags_and_variables(&[&subcommand]).into_values().flatten());
+    }
+    assert_eq!(
+        read_by_binary, documented,
+        "the variables the binary reads against README's configuration table"
+    );
+}
+
+#[tokio::test]
+async fn every_variable_with_a_plausible_value_starts_the_server() {
+    let root = tempfile::tempdir().unwrap();
+    let starts = VARIABLES.iter().map(|variable| {
+        let root = root.path().join(variable.name);
+        async move {
+            let value = fill(variable.plausible, &root);
+            start_with(&root, &[(variable.name, &value)]).await
+        }
+    });
+    for server in join_all(starts).await {
+        let health = server.send(TestRequest::get("/api/dashboard/health")).await;
+        assert_eq!(health.status, 200, "{}", server.log());
+    }
+}
+
+#[tokio::test]
+async fn every_flag_of_serve_with_a_plausible_value_starts_the_server() {
+    let flags = flags_and_variables(&["serve"]);
+    let root = tempfile::tempdir().unwrap();
+    let starts = flags.iter().map(|(flag, variable)| {
+        let variable = variable.as_ref().unwrap_or_else(|| {
+            panic!("serve {flag} has no variable: every serve setting is a variable too")
+        });
+        let known = VARIABLES.iter().find(|v| v.name == variable.as_str());
+        let known = known.unwrap_or_else(|| panic!("{variable} is not in VARIABLES"));
+        let root = root.path().join(flag.trim_start_matches('-'));
+        async move {
+            let value = fill(known.plausible, &root);
+            // The health check goes where the server listens.
+            let address = if flag == "--listen" {
+                value.clone()
+            } else {
+                localhost()
+            };
+            let server = start_at(&root, &[], &address, &[flag, &value]).await;
+            (flag.clone(), server)
+        }
+    });
+    for (flag, server) in join_all(starts).await {
+        let health = server.send(TestRequest::get("/api/dashboard/health")).await;
+        assert_eq!(health.status, 200, "{flag}: {}", server.log());
+    }
+}
+
+#[tokio::test]
+async fn every_invalid_variable_stops_the_start_naming_the_variable_the_value_and_the_rule() {
+    let root = tempfile::tempdir().unwrap();
+    let runs = VARIABLES.iter().filter_map(|variable| {
+        let (value, expected) = variable.invalid?;
+        let root = root.path().join(variable.name);
+        Some(async move {
+            let output = run(&root, &["serve"], &[(variable.name, value)]).await;
+            (variable, value, expected, output)
+        })
+    });
+    for (variable, value, expected, output) in join_all(runs).await {
+        let said = String::from_utf8_lossy(&output.stderr);
+        let name = variable.name;
+        assert!(
+            !output.status.success(),
+            "{name}={value:?} started:\n{said}"
+        );
+        assert!(said.contains(name), "{name} not named:\n{said}");
+        assert!(
+            said.contains(expected),
+            "{name}: {expected:?} not said:\n{said}"
+        );
+        if SECRET.contains(&name) {
+            assert!(!said.contains(value), "{name}'s value shown:\n{said}");
+        } else {
+            assert!(said.contains(value), "{name}: the value not shown:\n{said}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_cors_origins_a_user_sets_pass_preflight() {
+    let root = tempfile::tempdir().unwrap();
+    let origins = "https://app.example.com, http://localhost:5173";
+    let server = start_with(root.path(), &[("TALLY_CORS_ORIGINS", origins)]).await;
+    let preflight = |origin: &str| {
+        TestRequest::new("OPTIONS", "/api/tasks")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+    };
+    let allowed = server.send(preflight("http://localhost:5173")).await;
+    assert_eq!(
+        allowed
+            .headers
+            .get("access-control-allow-origin")
+            .map(String::as_str),
+        Some("http://localhost:5173")
+    );
+    let other = server.send(preflight("https://evil.example.com")).await;
+    assert_eq!(other.headers.get("access-control-allow-origin"), None);
+}
+
+/// A run of a subcommand other than `serve`, and a fragment of what it prints on success.
+const RUNS: &[(&[&str], &str)] = &[
+    (
+        &[
+            "--log-format",
+            "json",
+            "migrate",
+            "--data-dir",
+            "{root}/migrate",
+            "--database-url",
+            "sqlite://{root}/migrate.db",
+            "--sqlite-sync",
+            "normal",
+            "--database-direct-url",
+            "postgres://postgres@127.0.0.1/postgres",
+        ],
+        "database is up to date",
+    ),
+    (
+        &[
+            "token",
+            "--user",
+            "alice",
+            "--ttl",
+            "5m",
+            "--link",
+            "--listen",
+            "0.0.0.0:9000",
+            "--jwt-secret",
+            TEST_SECRET,
+            "--jwt-issuer",
+            "https://id.example.com",
+            "--jwt-audience",
+            "tally",
+            "--data-dir",
+            "{root}/token",
+        ],
+        "http://127.0.0.1:9000/#token=ey",
+    ),
+    (
+        &["token", "--user", "alice", "--jwt-public-key-file", "{pem}"],
+        "can only mint tokens for an HS256 secret",
+    ),
+    (
+        &[
+            "rebuild",
+            "--projection",
+            "trend",
+            "--data-dir",
+            "{root}/rebuild",
+            "--database-url",
+            "sqlite://{root}/rebuild.db",
+            "--sqlite-sync",
+            "normal",
+            "--database-direct-url",
+            "postgres://postgres@127.0.0.1/postgres",
+        ],
+        "rebuilt up to position 0",
+    ),
+    (
+        &[
+            "verify",
+            "--repair",
+            "--data-dir",
+            "{root}/verify",
+            "--database-url",
+            "sqlite://{root}/verify.db",
+            "--sqlite-sync",
+            "normal",
+            "--database-direct-url",
+            "postgres://postgres@127.0.0.1/postgres",
+        ],
+        "no drift",
+    ),
+    (
+        &[
+            "seed",
+            "--users",
+            "2",
+            "--tasks",
+            "3",
+            "--data-dir",
+            "{root}/seed",
+            "--database-url",
+            "sqlite://{root}/seed.db",
+            "--sqlite-sync",
+            "normal",
+            "--database-direct-url",
+            "postgres://postgres@127.0.0.1/postgres",
+        ],
+        "seeded 6 tasks",
+    ),
+];
+
+/// Invalid flags of the other subcommands, and a fragment of what is expected.
+const REFUSED: &[(&[&str], &str)] = &[
+    (&["token", "--user", "alice", "--ttl", "1y"], "s, m, h or d"),
+    (
+        &["token", "--user", "alice", "--listen", "nowhere"],
+        "HOST:PORT",
+    ),
+    (&["rebuild", "--projection", "everything"], "trend"),
+    (&["seed", "--users", "many"], "invalid digit"),
+    (&["migrate", "--sqlite-sync", "fast"], "full, normal"),
+];
+
+#[tokio::test]
+async fn every_flag_of_every_other_subcommand_is_run_as_a_user_gives_it() {
+    let root = tempfile::tempdir().unwrap();
+    let mut given: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (arguments, printed) in RUNS {
+        let subcommand = arguments
+            .iter()
+            .find(|a| !a.starts_with('-') && *a != &"json");
+        let subcommand = subcommand.unwrap().to_string();
+        let flags = arguments.iter().filter(|a| a.starts_with("--"));
+        given
+            .entry(subcommand)
+            .or_default()
+            .extend(flags.map(|f| f.to_string()));
+        let arguments: Vec<String> = arguments.iter().map(|a| fill(a, root.path())).collect();
+        let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+        let output = run(root.path(), &arguments, &[]).await;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            said.contains(printed),
+            "{arguments:?}: {printed:?} not said:\n{said}"
+        );
+    }
+    // A global flag (`--log-format`) is listed by every subcommand: given once is enough.
+    let global: BTreeSet<String> = flags_and_variables(&[]).into_keys().collect();
+    let given_anywhere: BTreeSet<String> = given.values().flatten().cloned().collect();
+    let untried: Vec<_> = global.difference(&given_anywhere).collect();
+    assert!(untried.is_empty(), "tally: {untried:?} never given in RUNS");
+    for subcommand in subcommands().into_iter().filter(|s| s != "serve") {
+        let flags: BTreeSet<String> = flags_and_variables(&[&subcommand]).into_keys().collect();
+        let tried = given.get(&subcommand).cloned().unwrap_or_default();
+        let untried: Vec<_> = flags
+            .iter()
+            .filter(|flag| !tried.contains(*flag) && !global.contains(*flag))
+            .collect();
+        assert!(
+            untried.is_empty(),
+            "tally {subcommand}: {untried:?} never given in RUNS"
+        );
+    }
+    for (arguments, expected) in REFUSED {
+        let output = run(root.path(), arguments, &[]).await;
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}:\n{said}");
+        assert!(
+            said.contains(expected),
+            "{arguments:?}: {expected:?} not said:\n{said}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_rust_log_stops_the_start_saying_what_a_filter_looks_like() {
+    let root = tempfile::tempdir().unwrap();
+    let output = run(root.path(), &["serve"], &[("RUST_LOG", "tally=loud")]).await;
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains("RUST_LOG=\"tally=loud\"") && said.contains("warn,tally=debug"));
+}
+
+#[tokio::test]
+async fn a_metrics_address_equal_to_the_api_s_stops_the_start() {
+    let root = tempfile::tempdir().unwrap();
+    let address = localhost();
+    let env = [
+        ("TALLY_LISTEN", address.as_str()),
+        ("TALLY_METRICS_LISTEN", &address),
+    ];
+    let output = run(root.path(), &["serve"], &env).await;
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("TALLY_METRICS_LISTEN") && !said.contains("serving"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn a_log_written_to_a_file_has_no_colours() {
+    let root = tempfile::tempdir().unwrap();
+    let server = start_with(root.path(), &[]).await;
+    assert!(server.log().contains("serving"));
+    assert!(!server.log().contains('\u{1b}'), "{:?}", server.log());
+}
+
+/// Starts `tally serve` in `root` with `env` set, as a user would.
+async fn start_with(root: &Path, env: &[(&str, &str)]) -> Server {
+    let listen = env.iter().find(|(name, _)| *name == "TALLY_LISTEN");
+    let address = listen.map_or_else(localhost, |(_, value)| value.to_string());
+    start_at(root, env, &address, &[]).await
+}
+
+async fn start_at(root: &Path, env: &[(&str, &str)], address: &str, flags: &[&str]) -> Server {
+    std::fs::create_dir_all(root).unwrap();
+    let log = root.join("serve.log");
+    let output = std::fs::File::create(&log).unwrap();
+    Server::start_at(
+        root,
+        None,
+        output,
+        log,
+        "info",
+        env,
+        address.to_owned(),
+        flags,
+    )
+    .await
+}
+
+/// `tally ARGUMENTS` run to its end (bounded), in `root`, with only `env` set.
+async fn run(root: &Path, arguments: &[&str], env: &[(&str, &str)]) -> Output {
+    std::fs::create_dir_all(root).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command
+        .args(arguments)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    with_clean_env(&mut command, root, None);
+    // Runs in parallel, so never the default port.
+    command.env("TALLY_LISTEN", localhost());
+    command.envs(env.iter().map(|(name, value)| (name, fill(value, root))));
+    let started = Instant::now();
+    let output = tokio::time::timeout(PATIENCE, tokio::process::Command::from(command).output())
+        .await
+        .unwrap_or_else(|_| panic!("tally {arguments:?} {env:?} still running after {PATIENCE:?}"));
+    assert!(started.elapsed() < PATIENCE);
+    output.expect("run tally")
+}
+
+/// The value with its placeholders filled in.
+fn fill(value: &str, root: &Path) -> String {
+    let mut value = value
+        .replace("{root}", &root.display().to_string())
+        .replace("{pem}", &fixture("rsa-public.pem").display().to_string());
+    while value.contains("{port}") {
+        value = value.replacen("{port}", &free_port().to_string(), 1);
+    }
+    value
+}
+
+fn localhost() -> String {
+    format!("127.0.0.1:{}", free_port())
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The `TALLY_*` variables in the first column of README.md's configuration table.
+fn readme_variables() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    readme
+        .lines()
+        .filter(|line| line.starts_with("| `TALLY_"))
+        .flat_map(|line| {
+            let first_cell = line.split('|').nth(1).unwrap_or_default();
+            first_cell
+                .split('`')
+                .filter(|word| word.starts_with("TALLY_"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `tally --help`'s subcommands, `help` aside.
+fn subcommands() -> Vec<String> {
+    let help = help(&[]);
+    help.lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Each `--flag` of `tally SUBCOMMAND --help` (`--help` and `--version` aside) with the
+/// variable it reads, if any.
+fn flags_and_variables(subcommand: &[&str]) -> BTreeMap<String, Option<String>> {
+    let mut flags = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in help(subcommand).lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('-') {
+            current = trimmed
+                .split([' ', ','])
+                .find(|word| word.starts_with("--"))
+                .filter(|flag| *flag != "--help" && *flag != "--version")
+                .map(str::to_owned);
+            if let Some(flag) = &current {
+                flags.insert(flag.clone(), None);
+            }
+        }
+        if let (Some(flag), Some((_, after))) = (&current, line.split_once("[env: ")) {
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            flags.insert(flag.clone(), Some(name));
+        }
+    }
+    flags
+}
+
+fn help(subcommand: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(subcommand)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn the_database_urls_a_user_sets_open_postgresql() {
+    let db = crate::support::TestDb::create(crate::support::Backend::Postgres)
+        .await
+        .expect("PostgreSQL was available when this test binary was built");
+    let root = tempfile::tempdir().unwrap();
+    let env = [
+        ("TALLY_DATABASE_URL", db.url.as_str()),
+        ("TALLY_DATABASE_DIRECT_URL", db.session_url()),
+        ("TALLY_JWT_SECRET", TEST_SECRET),
+    ];
+    let server = start_with(root.path(), &env).await;
+    let created = server
+        .send(
+            TestRequest::post("/api/tasks")
+                .user("alice")
+                .json(serde_json::json!({"title": "stored in PostgreSQL"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", server.log());
+    assert_eq!(db.event_count().await, 1);
+}
