@@ -370,7 +370,7 @@ fn a_file_that_holds_no_public_key_is_refused_at_startup() {
     let not_a_key = Authenticator::from_config(&config("README.md"), dir.path());
     assert!(matches!(not_a_key, Err(KeyError::UnknownKey(_))));
     let missing = Authenticator::from_config(&config("no-such-key.pem"), dir.path());
-    assert!(matches!(missing, Err(KeyError::Io { .. })));
+    assert!(matches!(missing, Err(KeyError::KeyFile { .. })));
 }
 
 #[test]
