@@ -102,6 +102,7 @@ mod request_ids;
 // Storage.
 mod conformance;
 mod crash_safety;
+mod database_outages;
 mod lifecycle;
 mod outages;
 mod projection_props;
