@@ -31,6 +31,10 @@ pub enum StoreError {
     /// so that an operator reads more than "pool timed out".
     #[error("cannot connect to the database at {target}: {cause}")]
     CannotConnect { target: String, cause: String },
+    /// The SQLite file is no longer where it was opened (deleted, renamed, its folder moved):
+    /// the open connections would go on writing to a file nobody opens again.
+    #[error("the database file {0} was moved or deleted while open")]
+    FileMoved(std::path::PathBuf),
     #[error("another rebuild of this database is running")]
     RebuildRunning,
     #[error(
@@ -92,7 +96,9 @@ impl StoreError {
                 }
             }
             StoreError::Database(sqlx::Error::Io(_)) => true,
-            StoreError::Unreachable | StoreError::CannotConnect { .. } => true,
+            StoreError::Unreachable
+            | StoreError::CannotConnect { .. }
+            | StoreError::FileMoved(_) => true,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => {
                 sqlite_outage(error.extended_code.into())
             }
@@ -172,4 +178,88 @@ fn sqlite_outage(code: i64) -> bool {
 /// SQLite's busy (5) and locked (6): another connection holds the lock for a moment.
 fn sqlite_busy(code: i64) -> bool {
     [5, 6].contains(&(code & 0xff))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The classification of real errors, as SQLite raises them through sqlx and rusqlite (the
+    //! fast path): PostgreSQL's are tested against a real server in `tests/api/`.
+
+    use std::str::FromStr;
+
+    use rusqlite::{Connection, OpenFlags};
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Executor};
+
+    use super::StoreError;
+
+    /// A database file with one table, in a folder of its own.
+    fn database() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tally.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("create table t (x integer)")
+            .unwrap();
+        (dir, path)
+    }
+
+    #[tokio::test]
+    async fn a_write_to_a_read_only_file_is_an_outage_on_both_drivers() {
+        let (_dir, path) = database();
+        let mut sqlx = SqliteConnectOptions::from_str(&path.display().to_string())
+            .unwrap()
+            .read_only(true)
+            .connect()
+            .await
+            .unwrap();
+        let error = StoreError::from(sqlx.execute("insert into t values (1)").await.unwrap_err());
+        assert!(error.is_outage() && error.is_transient(), "{error:?}");
+        assert!(error.is_commit_refused(), "{error:?}");
+
+        let rusqlite =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let error = StoreError::from(
+            rusqlite
+                .execute("insert into t values (1)", [])
+                .unwrap_err(),
+        );
+        assert!(error.is_outage() && error.is_transient(), "{error:?}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_is_an_outage() {
+        let (dir, _) = database();
+        let missing = dir.path().join("gone").join("tally.db");
+        let error = StoreError::from(
+            Connection::open_with_flags(&missing, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap_err(),
+        );
+        assert!(error.is_outage(), "{error:?}");
+    }
+
+    /// A file that is not a database: retrying cannot mend it, so it is a 500 for a person.
+    #[test]
+    fn a_file_that_is_not_a_database_is_no_outage() {
+        let (dir, _) = database();
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+        let connection = Connection::open(&junk).unwrap();
+        let error = StoreError::from(
+            connection
+                .query_row("select count(*) from t", [], |row| row.get::<_, i64>(0))
+                .unwrap_err(),
+        );
+        assert!(!error.is_transient() && !error.is_outage(), "{error:?}");
+    }
+
+    #[test]
+    fn contention_is_transient_but_no_outage() {
+        let (_dir, path) = database();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("begin immediate").unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let error = StoreError::from(other.execute_batch("begin immediate").unwrap_err());
+        assert!(error.is_transient() && !error.is_outage(), "{error:?}");
+    }
 }

@@ -2,8 +2,9 @@
 //! database to connections or dropping it, an SQLite file the operating system will not let
 //! anyone write. Each is answered 503 `unavailable` with `Retry-After`, never 500; a refused
 //! command stores nothing; the health check says `commands: stopped` while commands cannot
-//! commit and `accepting` again, with no restart and no command needed, once they can. And a
-//! database out of reach at start-up is named, with the cause.
+//! commit and `accepting` again, with no restart and no command needed, once they can; an
+//! SQLite file moved away likewise. And a database out of reach at start-up is named, with
+//! the cause.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -198,6 +199,50 @@ async fn an_sqlite_file_that_cannot_be_written_is_answered_503_until_it_can() {
     assert_eq!(during.body["commands"], "stopped", "{during:?}");
 
     drop(immutable);
+    wait_until_healthy(&app).await;
+    let after = send_to(&app, create("after")).await;
+    assert_eq!(after.status, StatusCode::CREATED, "{after:?}");
+    let titles = db.texts("select title from tasks order by title").await;
+    assert_eq!(titles, ["after", "before"], "nothing refused was stored");
+}
+
+/// A folder moved away, moved back when this is dropped (so that it can be removed).
+struct MovedAway {
+    from: PathBuf,
+    to: PathBuf,
+}
+
+impl Drop for MovedAway {
+    fn drop(&mut self) {
+        std::fs::rename(&self.to, &self.from).expect("move the folder back");
+    }
+}
+
+/// The SQLite file's folder moved away under the running server, then back. Its open
+/// connections would go on writing to the file where it went (or to a deleted one, lost when
+/// the server stops): commands are refused instead, and go on once it is back.
+#[tokio::test]
+async fn an_sqlite_file_moved_away_is_answered_503_until_it_is_back() {
+    let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
+    let app = app_on(&db).await;
+    let before = send_to(&app, create("before")).await;
+    assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
+
+    let folder = db.dir.path().to_owned();
+    let away = with_suffix(&folder, "-away");
+    std::fs::rename(&folder, &away).expect("move the folder away");
+    let moved = MovedAway {
+        from: folder,
+        to: away,
+    };
+    for title in ["while away", "while away, again"] {
+        assert_unavailable(&send_to(&app, create(title)).await);
+    }
+    let during = health(&app).await;
+    assert_eq!(during.status, StatusCode::SERVICE_UNAVAILABLE, "{during:?}");
+    assert_eq!(during.body["commands"], "stopped", "{during:?}");
+
+    drop(moved);
     wait_until_healthy(&app).await;
     let after = send_to(&app, create("after")).await;
     assert_eq!(after.status, StatusCode::CREATED, "{after:?}");
