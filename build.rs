@@ -20,6 +20,29 @@ fn main() {
     println!("cargo::rerun-if-env-changed=CI");
     detect_postgres();
     detect_browser();
+    detect_immutable_files();
+}
+
+/// Whether a file can be made immutable (`chattr +i`: root, and a file system with the flag),
+/// which the test of an SQLite file that cannot be written needs: as root, a file's mode
+/// stops no write. Tried on a file in the temporary folder, where the tests keep theirs.
+fn detect_immutable_files() {
+    println!("cargo::rustc-check-cfg=cfg(immutable_files_unavailable)");
+    let probe = env::temp_dir().join(format!("tally-build-immutable-{}", std::process::id()));
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&probe)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let works = std::fs::write(&probe, b"").is_ok() && chattr("+i") && chattr("-i");
+    let _ = std::fs::remove_file(&probe);
+    // Under CI the test runs (and fails) rather than being reported as ignored.
+    if !works && env::var_os("CI").is_none() {
+        println!("cargo::rustc-cfg=immutable_files_unavailable");
+    }
 }
 
 /// Chromium and its driver where the browser tests look for them.

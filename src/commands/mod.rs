@@ -7,6 +7,7 @@
 
 mod batch;
 mod commit;
+mod outage;
 mod ticket;
 mod writer;
 

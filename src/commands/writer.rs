@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
 use super::commit::commit_batch;
+use super::outage::{CommitOutage, PROBE_INTERVAL};
 use super::ticket::{Claim, Reply, Ticket};
 use super::{CommandError, CommandResult, Submission};
 use crate::live::{Hub, StreamLimits};
@@ -64,6 +65,8 @@ pub struct Commands {
     taken: Arc<AtomicU64>,
     /// Told of every committed change.
     hub: Arc<Hub>,
+    /// Whether an outage stops commands from committing.
+    outage: Arc<CommitOutage>,
 }
 
 impl Commands {
@@ -82,11 +85,13 @@ impl Commands {
     ) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let taken = Arc::new(AtomicU64::new(0));
+        let outage = Arc::new(CommitOutage::default());
         let writer = Writer {
             store,
             hub: hub.clone(),
             deadline: deadlines.batch,
             taken: taken.clone(),
+            outage: outage.clone(),
         };
         let task = tokio::spawn(writer.run(receiver));
         Commands {
@@ -95,6 +100,7 @@ impl Commands {
             deadlines,
             taken,
             hub,
+            outage,
         }
     }
 
@@ -172,6 +178,12 @@ impl Commands {
         open && running
     }
 
+    /// Whether commands can commit: accepted, and no outage of the database stops them (see
+    /// `outage.rs`).
+    pub fn can_commit(&self) -> bool {
+        self.is_accepting() && !self.outage.is_stopped()
+    }
+
     /// Stops taking commands, lets the queued ones commit, and waits for the writer to end.
     pub async fn close(&self) {
         self.jobs.lock().expect("writer lock").take();
@@ -189,6 +201,7 @@ struct Writer {
     /// How long a batch may take.
     deadline: Duration,
     taken: Arc<AtomicU64>,
+    outage: Arc<CommitOutage>,
 }
 
 impl Writer {
@@ -196,23 +209,42 @@ impl Writer {
     /// closes. Each batch runs as a task of its own: should one panic, its commands are
     /// answered "outcome unknown" (their transaction, dropped unfinished, is rolled back with
     /// its connection) and the writer goes on with the next. Nothing else in this loop can
-    /// fail.
+    /// fail. While an outage stops commands, a second without commands brings a probe.
     async fn run(self, mut jobs: mpsc::Receiver<Job>) {
         let mut queued = Vec::with_capacity(MAX_BATCH);
-        while jobs.recv_many(&mut queued, MAX_BATCH).await > 0 {
+        loop {
+            let received = if self.outage.is_stopped() {
+                // `recv_many` is cancel safe: a timeout loses no command.
+                match tokio::time::timeout(PROBE_INTERVAL, jobs.recv_many(&mut queued, MAX_BATCH))
+                    .await
+                {
+                    Ok(received) => received,
+                    Err(_) => {
+                        let deadline = Instant::now() + self.deadline;
+                        self.outage.probe(self.store.as_ref(), deadline).await;
+                        continue;
+                    }
+                }
+            } else {
+                jobs.recv_many(&mut queued, MAX_BATCH).await
+            };
+            if received == 0 {
+                break;
+            }
             // A withdrawn command was answered "timed out" already.
             let batch: Vec<Job> = queued.drain(..).filter(|job| job.claim.take()).collect();
             if batch.is_empty() {
                 continue;
             }
             self.taken.fetch_add(batch.len() as u64, Ordering::AcqRel);
-            let (store, hub) = (self.store.clone(), self.hub.clone());
+            let (store, hub, outage) = (self.store.clone(), self.hub.clone(), self.outage.clone());
             // One deadline for the batch and any retries of its commands.
             let deadline = Instant::now() + self.deadline;
             let running = tokio::spawn(async move {
                 let submissions: Vec<&Submission> =
                     batch.iter().map(|job| &job.submission).collect();
                 let results = commit_batch(store.as_ref(), &hub, &submissions, deadline).await;
+                outage.learn(&results);
                 for (job, result) in batch.into_iter().zip(results) {
                     // A submitter that went away (client disconnected) still had its command
                     // committed.

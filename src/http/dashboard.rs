@@ -244,7 +244,8 @@ struct Health {
     timestamp: DateTime<Utc>,
     #[schema(schema_with = database_status)]
     database: &'static str,
-    /// `accepting`, or `stopped` when the command writer cannot take commands.
+    /// `accepting`, or `stopped` while commands cannot commit: the command writer has stopped,
+    /// or the database cannot take writes (unreachable, read-only, full; see the writer's probe).
     #[schema(schema_with = commands_status)]
     commands: &'static str,
     /// Position of the newest event in the log.
@@ -272,12 +273,12 @@ struct ProjectionHealth {
     operation_id = "getHealth",
     responses(
         (status = 200, body = Health, description = "The database is reachable and commands are accepted."),
-        (status = 503, body = Health, description = "The database is unreachable or the command writer has stopped."),
+        (status = 503, body = Health, description = "The database is unreachable, or commands cannot commit."),
     ),
 )]
 async fn health(State(state): State<AppState>) -> Response {
     let timestamp = state.clock.now();
-    let accepting = state.commands.is_accepting();
+    let accepting = state.commands.can_commit();
     let (database, last_position, projections) = match state.store.progress().await {
         Ok((head, checkpoints)) => {
             let projections = checkpoints

@@ -41,7 +41,8 @@ pub enum ApiError {
     /// out was withdrawn before the writer took it): safe to retry.
     #[error("{0}")]
     Timeout(&'static str),
-    /// The service cannot take this work now (the command writer has stopped).
+    /// The service cannot take this work now: the command writer has stopped, or the database
+    /// is out of reach, refusing connections, read-only or full. Nothing was applied.
     #[error("{0}")]
     Unavailable(String),
     /// A command whose commit went unanswered: retrying it is safe only with the same

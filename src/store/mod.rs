@@ -7,6 +7,7 @@
 //! folds, then hands the rows to a [`tx::Tx`].
 
 mod common;
+mod error;
 mod postgres;
 mod rebuild;
 mod sqlite;
@@ -19,144 +20,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
     DashboardStats, DayCounts, RecordedEvent, ShareRow, TaskRow, TaskStatus, TaskView,
-    event::UnreadableEvent,
 };
 use uuid::Uuid;
 
+pub use error::StoreError;
 pub use rebuild::{Progress, Projection, RebuildReport};
 pub use sqlite::SqliteOptions;
 pub use verify::{RowDrift, UserDrift, VerifyReport};
 
 use tx::{Lock, Replay, Transactions, finish};
-
-/// A failure of the database or of the data in it: never the caller's fault.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error(transparent)]
-    Unreadable(#[from] UnreadableEvent),
-    #[error("a background task of the store panicked or was cancelled")]
-    TaskFailed,
-    /// A stored value this code cannot read.
-    #[error("unreadable data in the database: {0}")]
-    Corrupt(String),
-    /// The database did not answer within the time given.
-    #[error("the database did not answer in time")]
-    TimedOut,
-    /// The database was found unreachable a moment ago, so it was not tried for this caller.
-    #[error("the database is unreachable")]
-    Unreachable,
-    #[error("another rebuild of this database is running")]
-    RebuildRunning,
-    #[error(
-        "a database URL with pgbouncer=true needs TALLY_DATABASE_DIRECT_URL too: migrations and \
-         rebuilds need a session of their own, which a transaction pooler cannot give"
-    )]
-    NeedsDirectUrl,
-    #[error(
-        "TALLY_DATABASE_URL={0:?} is not a database tally can use: expected sqlite://PATH or \
-         postgres://USER@HOST/DB"
-    )]
-    UnsupportedUrl(String),
-    /// A PostgreSQL URL that does not parse (shown without its password).
-    #[error(
-        "{variable}={url:?} is not a PostgreSQL URL ({reason}): expected postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]"
-    )]
-    BadUrl {
-        variable: &'static str,
-        url: String,
-        reason: String,
-    },
-}
-
-impl StoreError {
-    /// Whether the database could not do the work now rather than refusing it: unreachable,
-    /// restarting, cancelled, out of room or busy. Nothing was applied, and the same work may
-    /// succeed once the database is back, so callers answer 503 with `Retry-After`.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            StoreError::Database(sqlx::Error::Database(error)) => {
-                let code = error.code().unwrap_or_default();
-                match error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                    Some(_) => transient_sqlstate(&code),
-                    None => code.parse().is_ok_and(transient_sqlite_code),
-                }
-            }
-            StoreError::Database(error) => matches!(
-                error,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::Protocol(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            ),
-            StoreError::TimedOut | StoreError::Unreachable => true,
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
-                error.code,
-                rusqlite::ErrorCode::DatabaseBusy
-                    | rusqlite::ErrorCode::DatabaseLocked
-                    | rusqlite::ErrorCode::DiskFull
-                    | rusqlite::ErrorCode::SystemIoFailure
-            ),
-            _ => false,
-        }
-    }
-
-    /// Whether an error answered to `commit` proves that nothing was committed: PostgreSQL's
-    /// constraint violations and rollbacks (classes 23 and 40), SQLite's busy, full and
-    /// constraint. Any other error there (a connection lost, an error after the commit was
-    /// written) leaves the outcome unknown.
-    pub fn is_commit_refused(&self) -> bool {
-        let StoreError::Database(sqlx::Error::Database(error)) = self else {
-            return false;
-        };
-        let code = error.code().unwrap_or_default();
-        match error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-            Some(_) => code.starts_with("23") || code.starts_with("40"),
-            None => code
-                .parse::<i64>()
-                .is_ok_and(|code| [5, 13, 19].contains(&(code & 0xff))),
-        }
-    }
-
-    /// Whether the connection itself failed (closed by the server, reset, unreadable), rather
-    /// than a statement on it: what a fresh connection may not repeat.
-    pub fn is_connection_lost(&self) -> bool {
-        match self {
-            StoreError::Database(sqlx::Error::Io(_) | sqlx::Error::Protocol(_)) => true,
-            StoreError::Database(sqlx::Error::Database(error)) => {
-                let code = error.code().unwrap_or_default();
-                error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some()
-                    // connection exception; terminated by an administrator, a crash or a shutdown
-                    && (code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&&*code))
-            }
-            _ => false,
-        }
-    }
-}
-
-/// PostgreSQL SQLSTATEs (classes and codes) that mean "not now" rather than "not this".
-fn transient_sqlstate(code: &str) -> bool {
-    const TRANSIENT: [&str; 6] = [
-        "08", // connection exception
-        "53", // insufficient resources: disk full, out of memory, too many connections
-        "57", // operator intervention: cancelled, terminated, shutting down, starting up
-        "40001", "40P01", // serialization failure, deadlock
-        "55P03", // lock not available
-    ];
-    TRANSIENT.iter().any(|prefix| code.starts_with(prefix))
-}
-
-/// SQLite result codes, as sqlx reports them (numbers), that mean "not now": busy, locked,
-/// I/O error, disk full. Extended codes keep the primary code in their low byte.
-fn transient_sqlite_code(code: i64) -> bool {
-    [5, 6, 10, 13].contains(&(code & 0xff))
-}
 
 /// Which of the caller's tasks a list asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -194,6 +194,9 @@ pub trait Tx: Send {
         position: i64,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Rewrites one row as it is: a write the database must make, though nothing changes. The
+    /// writer commits it to learn whether commands can commit again after an outage.
+    async fn probe_write(&mut self) -> Result<(), StoreError>;
     /// One chunk of the day/week roll-over (see `sql::ROLL_OVER`); the rows changed.
     async fn roll_over(&mut self, day: i32, week: i32) -> Result<u64, StoreError>;
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -251,7 +254,9 @@ pub trait ReplayTx: Tx {
 }
 
 /// Ends `tx` as `result` of the work done in it says: committed when it succeeded, rolled
-/// back when it failed.
+/// back when it failed. After an outage its connection is closed rather than pooled again
+/// (the database rolls the transaction back): it may stay broken when the database is mended,
+/// as SQLite's does when it opened a file it could not write as read-only.
 pub async fn finish<T, R>(tx: Box<T>, result: Result<R, StoreError>) -> Result<R, StoreError>
 where
     T: Tx + ?Sized,
@@ -260,6 +265,10 @@ where
         Ok(value) => {
             tx.commit().await?;
             Ok(value)
+        }
+        Err(error) if error.is_outage() => {
+            drop(tx);
+            Err(error)
         }
         Err(error) => {
             if let Err(rollback) = tx.rollback().await {

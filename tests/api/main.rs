@@ -106,6 +106,7 @@ mod settings;
 // Storage.
 mod conformance;
 mod crash_safety;
+mod database_outages;
 mod lifecycle;
 mod outages;
 mod projection_props;

@@ -80,6 +80,12 @@ pub(crate) trait Backend:
     /// See [`Store::listen_options`](crate::store::Store::listen_options).
     fn listen_options(store: &SqlxStore<Self>) -> Option<sqlx::postgres::PgConnectOptions>;
 
+    /// Refuses a write transaction that could not keep what it commits (see
+    /// `FastPath::check_in_place` on SQLite).
+    fn check_writable(_store: &SqlxStore<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// See [`Replay::write_shadows`](crate::store::tx::Replay::write_shadows).
     fn write_shadows(
         store: &SqlxStore<Self>,

@@ -296,6 +296,7 @@ where
     /// on a fresh connection rather than failing a batch of commands.
     async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
         self.outage.admit()?;
+        DB::check_writable(self)?;
         let open = async || {
             SqlxTx::begin(
                 self.writes.acquire().await?,

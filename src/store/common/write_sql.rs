@@ -33,6 +33,11 @@ const UPSERT_TASK_TAIL: &str = "on conflict (id) do update set title = excluded.
 pub(super) const SAVE_LIVE_CHECKPOINTS: &str =
     "update projection_checkpoints set position = $1, updated_at = $2 where position < $1";
 
+/// A write the database must really make (SQLite rewrites the page, PostgreSQL the row, and
+/// a standby refuses it) that changes nothing: one checkpoint row rewritten as it is.
+pub(super) const PROBE_WRITE: &str =
+    "update projection_checkpoints set updated_at = updated_at where name = 'tasks'";
+
 /// One chunk of the day/week roll-over: `$1` is today's day key, `$2` this week's key. Every
 /// right-hand side reads the row as it was, so each count is kept only if its key is current.
 pub(super) const ROLL_OVER: &str = "update dashboard_stats set \

@@ -17,8 +17,9 @@ use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql::HEAD_POSITION;
 use super::sqlx_tx::SqlxTx;
 use super::write_sql::{
-    ROLL_OVER, SAVE_LIVE_CHECKPOINTS, append_events, delete_shares, delete_tasks, find_responses,
-    save_daily, save_responses, save_stats, stream_heads, upsert_shares, upsert_tasks,
+    PROBE_WRITE, ROLL_OVER, SAVE_LIVE_CHECKPOINTS, append_events, delete_shares, delete_tasks,
+    find_responses, save_daily, save_responses, save_stats, stream_heads, upsert_shares,
+    upsert_tasks,
 };
 use crate::live::announcement;
 use crate::store::StoreError;
@@ -207,6 +208,14 @@ where
             a.time(at)
         })?;
         sqlx::query_with(SAVE_LIVE_CHECKPOINTS, arguments)
+            .persistent(self.persistent)
+            .execute(self.connection())
+            .await?;
+        Ok(())
+    }
+
+    async fn probe_write(&mut self) -> Result<(), StoreError> {
+        sqlx::query(PROBE_WRITE)
             .persistent(self.persistent)
             .execute(self.connection())
             .await?;

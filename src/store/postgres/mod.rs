@@ -83,15 +83,47 @@ pub(crate) async fn open(
     })
 }
 
-/// A pool of at most `size` connections, `warm` of them kept open.
-async fn pool(options: &PgConnectOptions, size: u32, warm: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+/// A pool of at most `size` connections, `warm` of them kept open; opening it opens one.
+async fn pool(options: &PgConnectOptions, size: u32, warm: u32) -> Result<PgPool, StoreError> {
+    let opened = PgPoolOptions::new()
         .max_connections(size)
         .min_connections(warm)
         .test_before_acquire(false)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.clone())
-        .await
+        .await;
+    match opened {
+        Ok(pool) => Ok(pool),
+        Err(error) => Err(cannot_connect(options, error).await),
+    }
+}
+
+/// Why no connection to `options` could be opened, with where to (never the password). The
+/// pool retries a refused connection until it times out and then says only that it timed
+/// out: one more try, alone and bounded, finds the cause.
+async fn cannot_connect(options: &PgConnectOptions, error: sqlx::Error) -> StoreError {
+    use sqlx::Connection;
+    let cause = match error {
+        sqlx::Error::PoolTimedOut => {
+            let tried = sqlx::PgConnection::connect_with(options);
+            match tokio::time::timeout(ACQUIRE_TIMEOUT, tried).await {
+                Ok(Err(error)) => error.to_string(),
+                Ok(Ok(connection)) => {
+                    let _ = connection.close().await;
+                    format!("no connection within {ACQUIRE_TIMEOUT:?}, though one opens now")
+                }
+                Err(_) => format!("no answer within {ACQUIRE_TIMEOUT:?}"),
+            }
+        }
+        error => error.to_string(),
+    };
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    StoreError::CannotConnect { target, cause }
 }
 
 /// `url` without [`POOLER_FLAG`], and whether it had it.

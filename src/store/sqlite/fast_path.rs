@@ -47,6 +47,8 @@ const MEMO_ROWS: usize = 10_000;
 /// rest.
 pub(crate) struct FastPath {
     path: PathBuf,
+    /// The file's device and inode when it was opened (see [`FastPath::check_in_place`]).
+    file: Option<(u64, u64)>,
     /// Advanced by every write transaction of this process.
     epoch: WriteEpoch,
     /// One per thread that reads: no lock to share, and a thread's connection and rows stay in
@@ -68,6 +70,7 @@ impl FastPath {
     pub fn new(path: &Path, epoch: WriteEpoch) -> Self {
         FastPath {
             path: path.to_owned(),
+            file: identity(path),
             epoch,
             threads: ThreadLocal::new(),
         }
@@ -119,6 +122,33 @@ impl FastPath {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the file at the path is still the one opened. In WAL mode SQLite does not look
+    /// (it does in rollback mode: `SQLITE_READONLY_DBMOVED`), and its open connections would go
+    /// on committing to a deleted file, lost when the server stops, or to one moved away.
+    /// One `stat` a write transaction.
+    pub fn check_in_place(&self) -> Result<(), StoreError> {
+        match self.file {
+            Some(file) if identity(&self.path) != Some(file) => {
+                Err(StoreError::FileMoved(self.path.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The device and inode of the file at `path`, if there is one.
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &Path) -> Option<(u64, u64)> {
+    None
 }
 
 fn read_only(path: &Path) -> Result<Connection, StoreError> {

@@ -155,6 +155,10 @@ impl Backend for Sqlite {
             .map_err(|_| StoreError::TaskFailed)?
     }
 
+    fn check_writable(store: &SqlxStore<Self>) -> Result<(), StoreError> {
+        store.local.check_in_place()
+    }
+
     /// SQLite has no notifications: other processes look at the head instead.
     const ANNOUNCE: Option<&'static str> = None;
 

@@ -222,6 +222,21 @@ impl TestDb {
         self.scalar(sql, &[name]).await > 0
     }
 
+    /// PostgreSQL: runs `statement(name)` on the server's admin database, with `name` this
+    /// database's (an operator's `alter database` or `drop database` about it).
+    pub async fn as_admin(&self, statement: impl Fn(&str) -> String) {
+        let PgDatabase { admin_url, name } = self.drop_on_drop.as_ref().expect("PostgreSQL");
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("admin connection");
+        let sql = statement(name);
+        admin
+            .execute(sqlx::AssertSqlSafe(sql.clone()))
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+        let _ = admin.close().await;
+    }
+
     /// Runs a statement that changes data behind the store's back (to inject drift).
     pub async fn execute(&self, sql: &'static str) {
         match &self.pool {
