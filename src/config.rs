@@ -25,6 +25,52 @@ pub struct Cli {
     pub command: CliCommand,
 }
 
+impl Cli {
+    /// The command line and environment, parsed; on an error, exits with clap's message. clap
+    /// names only the flag of a refused value, so a value that came from a `TALLY_*` variable
+    /// gets a line naming that variable: that is where the operator has to look.
+    pub fn parse_naming_variables() -> Cli {
+        Cli::try_parse().unwrap_or_else(|error| naming_the_variable(error).exit())
+    }
+}
+
+/// `error` with a tip naming the environment variable its refused value came from, if any.
+fn naming_the_variable(mut error: clap::Error) -> clap::Error {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
+        error.get(ContextKind::InvalidArg),
+        error.get(ContextKind::InvalidValue),
+    ) else {
+        return error;
+    };
+    // `--write-timeout <WRITE_TIMEOUT>`
+    let Some(long) = arg.strip_prefix("--").and_then(|arg| arg.split(' ').next()) else {
+        return error;
+    };
+    let Some(variable) = env_of(&Cli::command(), long) else {
+        return error;
+    };
+    if std::env::var_os(&variable).is_some_and(|set| set == value.as_str()) {
+        let tip = format!("the value comes from {variable}, which sets --{long}");
+        error.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![tip.into()]),
+        );
+    }
+    error
+}
+
+/// The environment variable of the flag `--long` in `command` or one of its subcommands.
+fn env_of(command: &clap::Command, long: &str) -> Option<String> {
+    let here = command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(long))
+        .and_then(|arg| arg.get_env());
+    here.map(|env| env.to_string_lossy().into_owned())
+        .or_else(|| command.get_subcommands().find_map(|sub| env_of(sub, long)))
+}
+
 /// Each subcommand takes only the settings it uses, so its `--help` lists only those.
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
@@ -171,6 +217,16 @@ pub struct Settings {
         value_parser = parse_duration
     )]
     pub header_read_timeout: chrono::Duration,
+    /// How long writing to a client may make no progress (it reads nothing) before its
+    /// connection is closed: a response, and also a dashboard stream's events and keep-alives
+    /// and the last bytes of a response or stream that has ended: 30s, 1m, …
+    #[arg(
+        long,
+        env = "TALLY_WRITE_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub write_timeout: chrono::Duration,
     /// Dashboard streams one user may have open on this server at once; more are answered 503.
     #[arg(
         long,
@@ -255,6 +311,7 @@ impl Settings {
                 .header_read_timeout
                 .to_std()
                 .expect("a positive duration"),
+            write_timeout: self.write_timeout.to_std().expect("a positive duration"),
         }
     }
 }

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use tally::auth::Authenticator;
 use tally::commands::Commands;
@@ -15,7 +14,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_naming_variables();
     let logs = tally::logging::subscriber(
         cli.log_format,
         tally::logging::filter_from_env(),
