@@ -1,6 +1,6 @@
 //! Clients that stop reading, against the real binary (`TALLY_WRITE_TIMEOUT`): a response
 //! whose write makes no progress for the timeout closes its connection, so stalled readers
-//! cannot hold every connection slot; a value of the setting that is no duration is refused
+//! cannot hold every connection slot nor hold up a graceful stop; a value of the setting that is no duration is refused
 //! at start. (A stalled dashboard stream, whose keep-alives take minutes to fill a socket's
 //! buffers, is tested over hyper and a small pipe on tokio's paused clock: `connections`' unit
 //! tests in the library.)
@@ -95,6 +95,34 @@ async fn clients_that_stop_reading_are_cut_off_after_the_write_timeout_and_canno
         served >= WRITE_TIMEOUT,
         "served after {served:?}, before any stalled reader could have been cut off"
     );
+    for hog in &mut hogs {
+        read_until_closed(hog).await;
+    }
+}
+
+#[tokio::test]
+async fn a_graceful_stop_waits_for_stalled_readers_no_longer_than_the_write_timeout() {
+    let root = tempfile::tempdir().unwrap();
+    let timeout = format!("{}s", WRITE_TIMEOUT.as_secs());
+    let mut server =
+        Server::start_with(root.path(), None, &[("TALLY_WRITE_TIMEOUT", &timeout)]).await;
+    let mut hogs = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let mut hog = stalled_reader(&server.address).await;
+        // Its answer has begun: the stop finds a response in flight, which it waits for.
+        let mut status = [0; 12];
+        hog.read_exact(&mut status).await.expect("an answer begins");
+        assert_eq!(&status, b"HTTP/1.1 200");
+        hogs.push(hog);
+    }
+    let stopping = Instant::now();
+
+    let status = server.stop().await;
+
+    let took = stopping.elapsed();
+    assert!(status.success(), "tally serve ended with {status}");
+    // Without the write timeout the stop would wait out its 30 s grace for them.
+    assert!(took < WRITE_TIMEOUT + MARGIN, "the stop took {took:?}");
     for hog in &mut hogs {
         read_until_closed(hog).await;
     }
