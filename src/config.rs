@@ -177,6 +177,16 @@ pub struct Settings {
         value_parser = parse_duration
     )]
     pub header_read_timeout: chrono::Duration,
+    /// How long writing to a client may make no progress (it reads nothing) before its
+    /// connection is closed: a response, and also a dashboard stream's events and keep-alives
+    /// and the last bytes of a response or stream that has ended: 30s, 1m, …
+    #[arg(
+        long,
+        env = "TALLY_WRITE_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub write_timeout: chrono::Duration,
     /// Dashboard streams one user may have open on this server at once; more are answered 503.
     #[arg(
         long,
@@ -271,6 +281,7 @@ impl Settings {
                 .header_read_timeout
                 .to_std()
                 .expect("a positive duration"),
+            write_timeout: self.write_timeout.to_std().expect("a positive duration"),
         }
     }
 }

@@ -40,6 +40,8 @@
 //!   naming the variable, the value and the rule.
 //! - `connections`: silent, stalled and idle clients are cut off after the header deadline and
 //!   cannot keep others out past it (a real server on a port of its own).
+//! - `stalled_readers`: clients that stop reading are cut off after the write timeout and cannot
+//!   keep others out past it; a bad `TALLY_WRITE_TIMEOUT` is refused at start.
 //!
 //! Storage
 //! - `conformance`: whole stories every backend must tell alike; a reopened store.
@@ -102,6 +104,7 @@ mod metrics;
 mod page;
 mod request_ids;
 mod settings;
+mod stalled_readers;
 
 // Storage.
 mod conformance;

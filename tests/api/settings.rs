@@ -112,6 +112,7 @@ const VARIABLES: &[Variable] = &[
         Some(("nowhere", "HOST:PORT")),
     ),
     variable("TALLY_LOG_FORMAT", "json", Some(("xml", "text, json"))),
+    variable("TALLY_WRITE_TIMEOUT", "10s", Some(("soon", "s, m, h or d"))),
 ];
 
 /// Variables whose values are secrets: an error names them but never shows the value.
