@@ -204,7 +204,8 @@ pub enum CommandProblems {
     /// `unsupported-media-type`: a body that is not `application/json`.
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Problem),
-    /// `validation` (a value out of its rules), or `idempotency-key-reuse`.
+    /// `validation` (a value out of its rules), `limit` (a task shared with 1,000 users takes
+    /// no new one), or `idempotency-key-reuse`.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// `outcome-unknown`: the commit went unanswered; retry with the same `Idempotency-Key`,

@@ -5,7 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projections::{RecordedEvent, TaskEvent, TaskStatus, TaskView};
+use projections::{RecordedEvent, TaskEvent, TaskStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::extract::{Caller, TaskId};
 use super::openapi::{ReadProblems, one_of, share_permission};
 use crate::domain::UserId;
-use crate::store::{Scope, TaskListQuery};
+use crate::store::{Scope, TaskListQuery, TaskRead};
 
 /// The default and the largest page size of `GET /api/tasks` and of a task's history.
 const DEFAULT_LIMIT: i64 = 50;
@@ -51,10 +51,15 @@ pub struct TaskJson {
     /// The caller's relation to the task.
     #[schema(schema_with = task_permission)]
     permission: &'static str,
-    /// Whom the task is shared with; only its owner gets this field.
+    /// Whom the task is shared with, the first 50 by user id; only its owner gets this field.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     shares: Option<Vec<ShareJson>>,
+    /// How many users the task is shared with in all (`shares` lists at most 50 of them);
+    /// only its owner gets this field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    shares_total: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -75,7 +80,8 @@ fn task_permission() -> Object {
 
 impl TaskJson {
     /// The task as `caller` may see it; `None` when the caller may not see it at all.
-    fn for_caller(view: TaskView, caller: &UserId) -> Option<Self> {
+    fn for_caller(read: TaskRead, caller: &UserId) -> Option<Self> {
+        let TaskRead { view, shares_total } = read;
         let task = view.task.as_ref()?;
         let permission = if task.owner_id == caller.as_str() {
             "owner"
@@ -91,6 +97,9 @@ impl TaskJson {
                 })
                 .collect()
         });
+        let shares_total = shares
+            .as_ref()
+            .map(|shares: &Vec<ShareJson>| shares_total.unwrap_or(shares.len() as i64));
         let task = view.task?;
         Some(TaskJson {
             id: task.id,
@@ -104,6 +113,7 @@ impl TaskJson {
             version: task.version,
             permission,
             shares,
+            shares_total,
         })
     }
 }
@@ -128,8 +138,8 @@ async fn show(
     TaskId(task_id): TaskId,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let view = state.store.task(task_id).await?;
-    let task = TaskJson::for_caller(view, &caller)
+    let read = state.store.task(task_id, caller.as_str()).await?;
+    let task = TaskJson::for_caller(read, &caller)
         .ok_or_else(|| ApiError::NotFound("no such task".into()))?;
     // Every change a caller could see (shares and permissions included) is an event on the
     // task's stream, so its version tags the caller's view too.
@@ -214,7 +224,7 @@ async fn list(
     let full = page.len() as i64 == limit;
     let items: Vec<TaskJson> = page
         .into_iter()
-        .filter_map(|view| TaskJson::for_caller(view, &caller))
+        .filter_map(|read| TaskJson::for_caller(read, &caller))
         .collect();
     let next_cursor = full
         .then(|| items.last().map(|task| task.id.to_string()))
@@ -288,9 +298,9 @@ async fn history(
             .filter(|after| *after >= 0)
             .ok_or_else(|| ApiError::Malformed("after must be a log position, 0 or more".into()))?,
     };
-    let view = state.store.task(task_id).await?;
-    let owner = view.task.as_ref().map(|task| task.owner_id.clone());
-    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(view, &caller)) else {
+    let read = state.store.task(task_id, caller.as_str()).await?;
+    let owner = read.view.task.as_ref().map(|task| task.owner_id.clone());
+    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(read, &caller)) else {
         return Err(ApiError::NotFound("no such task".into()));
     };
     let is_owner = owner == caller.as_str();
