@@ -11,6 +11,7 @@ mod openapi;
 pub mod page;
 pub mod request_id;
 mod stream;
+mod strict_json;
 mod tasks;
 mod trend;
 

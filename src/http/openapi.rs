@@ -8,7 +8,8 @@
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::AppState;
-use super::error::Problem;
+use super::error::{ApiError, Problem};
 
 /// The parts of the spec no handler owns: title, the human description, the security scheme.
 #[derive(utoipa::OpenApi)]
@@ -66,9 +67,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
+/// What the docs page may load and run: Swagger UI's own files (it has no inline script or
+/// style element; the styles React sets go through the CSSOM, which CSP does not govern), the
+/// `data:` images its stylesheet embeds, requests to this origin (the spec, "Try it out"), no
+/// frames around it.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
 /// The docs page, reading the spec from `/api/openapi.json`.
 pub fn docs() -> Router<AppState> {
-    SwaggerUi::new("/docs")
+    let swagger_ui: Router<AppState> = SwaggerUi::new("/docs")
         .config(
             Config::new(["/api/openapi.json"])
                 // Swagger UI's default asks validator.swagger.io for a badge: a request that
@@ -76,7 +85,35 @@ pub fn docs() -> Router<AppState> {
                 .validator_url("none")
                 .try_it_out_enabled(true),
         )
-        .into()
+        .into();
+    swagger_ui.layer(middleware::map_response(docs_response))
+}
+
+/// Every answer under `/docs`: the page's policy headers, and the contract's problem+json
+/// where Swagger UI's router answers an error with an empty body or its own text.
+async fn docs_response(response: Response) -> Response {
+    let status = response.status();
+    let mut response = if status == StatusCode::NOT_FOUND {
+        ApiError::NotFound("no such file of the docs page".into()).into_response()
+    } else if status.is_server_error() {
+        ApiError::Internal("the docs page could not be served".into()).into_response()
+    } else {
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// The spec, serialised once.

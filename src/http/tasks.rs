@@ -1,8 +1,7 @@
 //! The task queries: one task, a page of tasks, a task's history.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use projections::{RecordedEvent, TaskEvent, TaskStatus};
@@ -16,7 +15,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
-use super::extract::{Caller, TaskId};
+use super::extract::{Caller, QueryParams, TaskId};
 use super::openapi::{ReadProblems, one_of, share_permission};
 use crate::domain::UserId;
 use crate::store::{Scope, TaskListQuery, TaskRead};
@@ -188,9 +187,8 @@ struct TaskPage {
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    params: Result<Query<ListParams>, QueryRejection>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
     let malformed = |what: &str| ApiError::Malformed(what.to_owned());
     let scope = match params.scope.as_deref() {
         None | Some("owned") => Scope::Owned,
@@ -286,9 +284,8 @@ async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
-    params: Result<Query<HistoryParams>, QueryRejection>,
+    QueryParams(params): QueryParams<HistoryParams>,
 ) -> Result<Json<History>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
     let limit = page_limit(params.limit.as_deref())?;
     let after = match params.after.as_deref() {
         None => 0,
