@@ -50,7 +50,8 @@ pub struct TaskJson {
     /// The caller's relation to the task.
     #[schema(schema_with = task_permission)]
     permission: &'static str,
-    /// Whom the task is shared with, the first 50 by user id; only its owner gets this field.
+    /// Whom the task is shared with, the first 50 by user id (all of them, a page at a time, at
+    /// `GET /api/tasks/{id}/shares`); only its owner gets this field.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     shares: Option<Vec<ShareJson>>,
@@ -63,10 +64,10 @@ pub struct TaskJson {
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = Share)]
-struct ShareJson {
-    user_id: String,
+pub(super) struct ShareJson {
+    pub(super) user_id: String,
     #[schema(schema_with = share_permission)]
-    permission: &'static str,
+    pub(super) permission: &'static str,
 }
 
 fn task_status() -> Object {
@@ -328,7 +329,7 @@ async fn history(
 }
 
 /// A page size: `limit` if given, from 1 to [`MAX_LIMIT`].
-fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
+pub(super) fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
     let Some(raw) = limit else {
         return Ok(DEFAULT_LIMIT);
     };

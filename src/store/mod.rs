@@ -235,6 +235,13 @@ pub trait Store: Transactions + Replay {
     async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError>;
     /// A page of tasks, each as [`Store::task`] shows it to the query's user.
     async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRead>, StoreError>;
+    /// A task's shares whose user id sorts after `after`, by user id, at most `limit`.
+    async fn task_shares(
+        &self,
+        task_id: Uuid,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ShareRow>, StoreError>;
     /// A task's events after log position `after`, oldest first, at most `limit`.
     async fn task_events(
         &self,

@@ -1,7 +1,7 @@
 //! Bounded shares: a task is shared with at most 1,000 users (422 `limit`, replayed under an
 //! `Idempotency-Key` like every domain refusal), and what a read answers stays small however
 //! many it has: one task lists the first 50 shares by user id with `shares_total`, and so does
-//! each task of a list page.
+//! each task of a list page; `GET /api/tasks/{id}/shares` pages through them all, for the owner.
 
 use serde_json::{Value, json};
 
@@ -11,6 +11,7 @@ on_both_backends!(
     the_1001st_user_is_refused_and_an_existing_share_still_changes,
     the_owners_answer_lists_the_first_50_shares_and_counts_them_all,
     a_list_page_lists_at_most_50_shares_of_each_task,
+    the_owner_pages_through_every_share_and_no_one_else_may,
 );
 
 /// The limit the contract sets.
@@ -156,4 +157,50 @@ async fn a_list_page_lists_at_most_50_shares_of_each_task(app: TestApp) {
     assert_eq!(items.len(), 1, "{}", shared.body);
     assert_eq!(items[0]["id"], middling.as_str());
     assert_eq!(items[0]["permission"], "view");
+}
+
+async fn the_owner_pages_through_every_share_and_no_one_else_may(app: TestApp) {
+    let task = app.create_task("alice", "the offsite").await;
+    share_with_all(&app, &task, 0..120).await;
+    let promoted = app.send(share_request(&task, &sharee(60), "edit")).await;
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+
+    let mut users = Vec::new();
+    let mut sizes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/tasks/{task}/shares?limit=50");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = app.get(&path, "alice").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let items = page.body["items"].as_array().unwrap();
+        sizes.push(items.len());
+        for share in items {
+            let user = share["user_id"].as_str().unwrap().to_owned();
+            let expected = if user == sharee(60) { "edit" } else { "view" };
+            assert_eq!(share["permission"], expected, "{user}");
+            users.push(user);
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [50, 50, 20]);
+    assert_eq!(users, (0..120).map(sharee).collect::<Vec<_>>());
+
+    let path = format!("/api/tasks/{task}/shares");
+    app.get(&path, &sharee(5))
+        .await
+        .assert_problem(403, "forbidden");
+    app.get(&path, "mallory")
+        .await
+        .assert_problem(404, "not-found");
+    for query in ["limit=0", "limit=201", "cursor=a&cursor=b"] {
+        app.get(&format!("{path}?{query}"), "alice")
+            .await
+            .assert_problem(400, "malformed-request");
+    }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent};
+use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, ShareRow};
 use sqlx::Executor;
 use uuid::Uuid;
 
@@ -129,6 +129,28 @@ where
                 .fetch_all(&mut *connection)
                 .await?;
             views_of(&rows)
+        })
+    }
+
+    async fn task_shares(
+        &self,
+        task_id: Uuid,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ShareRow>, StoreError> {
+        read!(self, false, |connection| {
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.id(task_id)?;
+                a.text(after)?;
+                a.int(limit)
+            })?;
+            sqlx::query_with(sql::TASK_SHARES, arguments)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?
+                .iter()
+                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                .collect()
         })
     }
 

@@ -157,6 +157,10 @@ pub const LIST_SHARED: &str = concat!(
      order by s.task_id desc limit $5"
 );
 
+/// A page of one task's shares by user id: one range of the primary key.
+pub const TASK_SHARES: &str = "select task_id, user_id, permission from task_shares \
+     where task_id = $1 and user_id > $2 order by user_id limit $3";
+
 /// The events columns a batch inserts, positions included (the writer assigns them).
 pub const EVENT_INSERT_COLUMNS: &str = "position, event_id, stream_id, stream_version, \
      event_type, event_version, payload, actor, correlation_id, recorded_at";
