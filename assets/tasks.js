@@ -118,14 +118,18 @@ export function taskList(parts) {
   function shareList(task, path) {
     const shares = task.shares ?? [];
     if (shares.length === 0) return null;
-    return el('ul', { class: 'shares', 'aria-label': `Shares of ${task.title}` }, shares.map((share) =>
+    const items = shares.map((share) =>
       el('li', {},
         `${share.user_id} (${share.permission === 'edit' ? 'can edit' : 'view only'}) `,
         el('button', {
           type: 'button', class: 'link', 'data-action': 'unshare',
           'aria-label': `Unshare ${task.title} with ${share.user_id}`,
           onclick: () => command('DELETE', `${path}/shares/${encodeURIComponent(share.user_id)}`),
-        }, 'Unshare'))));
+        }, 'Unshare')));
+    // The API lists the first 50 shares of a task; say how many more there are.
+    const more = (task.shares_total ?? shares.length) - shares.length;
+    if (more > 0) items.push(el('li', { class: 'more' }, `and ${more} more`));
+    return el('ul', { class: 'shares', 'aria-label': `Shares of ${task.title}` }, items);
   }
 
   function shareForm(task, path) {

@@ -23,6 +23,8 @@ pub enum DomainError {
     ShareWithSelf,
     #[error("a task with this id already exists")]
     TaskExists,
+    #[error("a task can be shared with at most {limit} users; unshare one first")]
+    ShareLimit { limit: usize },
 }
 
 /// Why a caller who can see a task may not run a command on it (403).
@@ -104,6 +106,7 @@ impl DomainError {
             DomainError::WeakIfMatch { tag, current } => format!("weak-if-match:{tag}:{current}"),
             DomainError::ShareWithSelf => "share-with-self".to_owned(),
             DomainError::TaskExists => "task-exists".to_owned(),
+            DomainError::ShareLimit { limit } => format!("share-limit:{limit}"),
         }
     }
 
@@ -139,6 +142,9 @@ impl DomainError {
             }
             "share-with-self" => DomainError::ShareWithSelf,
             "task-exists" => DomainError::TaskExists,
+            "share-limit" => DomainError::ShareLimit {
+                limit: detail.parse().ok()?,
+            },
             _ => return None,
         })
     }
@@ -160,6 +166,7 @@ mod tests {
             DomainError::WeakIfMatch { tag: 2, current: 2 },
             DomainError::ShareWithSelf,
             DomainError::TaskExists,
+            DomainError::ShareLimit { limit: 1_000 },
         ];
         refusals.extend(Forbidden::ALL.map(DomainError::Forbidden));
         refusals.extend(Transition::ALL.map(DomainError::InvalidTransition));
@@ -179,6 +186,7 @@ mod tests {
             "",
             "forbidden:because",
             "version-mismatch:1",
+            "share-limit:many",
             "teapot",
             &reworded,
         ] {

@@ -7,7 +7,9 @@ use std::fmt;
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
-/// A user id: 1 to 128 characters, none of them a control character.
+/// A user id: 1 to 128 characters, none of them a control character, and a safe path
+/// segment: not `.` or `..` and without `/`, since share routes name the user in the path
+/// (`/api/tasks/{id}/shares/{user_id}`) and a client or proxy may resolve or split those.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);
 
@@ -25,6 +27,11 @@ impl UserId {
         if raw.chars().any(char::is_control) {
             return Err(InvalidValue(
                 "a user id may not contain control characters".into(),
+            ));
+        }
+        if raw == "." || raw == ".." || raw.contains('/') {
+            return Err(InvalidValue(
+                "a user id must be usable as a path segment: not . or .. and without /".into(),
             ));
         }
         Ok(UserId(raw.to_owned()))
@@ -186,6 +193,16 @@ mod tests {
         assert!(UserId::parse(&"a".repeat(129)).is_err());
         assert!(UserId::parse("a\nb").is_err());
         assert!(UserId::parse("alice@example.com").is_ok());
+    }
+
+    #[test]
+    fn user_ids_are_safe_path_segments() {
+        for unsafe_id in [".", "..", "/", "a/b", "../alice", "alice/"] {
+            assert!(UserId::parse(unsafe_id).is_err(), "{unsafe_id:?}");
+        }
+        for fine in ["...", ".alice", "a..b", "a.b", "a\\b"] {
+            assert!(UserId::parse(fine).is_ok(), "{fine:?}");
+        }
     }
 
     #[test]

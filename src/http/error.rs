@@ -33,6 +33,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Validation(String),
+    /// A bound on how much one thing may hold (the users a task is shared with).
+    #[error("{0}")]
+    Limit(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReuse,
     #[error("this route does not take that method")]
@@ -61,7 +64,7 @@ pub enum ApiError {
 pub struct Problem {
     /// What went wrong, as a slug: `malformed-request`, `unauthorized`, `forbidden`,
     /// `not-found`, `invalid-transition`, `version-mismatch`, `payload-too-large`,
-    /// `unsupported-media-type`, `validation`, `idempotency-key-reuse`,
+    /// `unsupported-media-type`, `validation`, `limit`, `idempotency-key-reuse`,
     /// `method-not-allowed`, `timeout`, `unavailable`, `outcome-unknown` or `internal`.
     #[schema(example = "not-found")]
     r#type: &'static str,
@@ -118,6 +121,7 @@ impl ApiError {
                 "validation",
                 "Validation failed",
             ),
+            Limit(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit", "Limit reached"),
             IdempotencyKeyReuse => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reuse",
@@ -213,6 +217,7 @@ impl From<DomainError> for ApiError {
                 ApiError::VersionMismatch(detail)
             }
             DomainError::ShareWithSelf => ApiError::Validation(detail),
+            DomainError::ShareLimit { .. } => ApiError::Limit(detail),
             // Task ids are minted by the server as UUID v7; a clash is a bug, not the client's.
             DomainError::TaskExists => ApiError::InvalidTransition(detail),
         }

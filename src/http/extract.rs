@@ -2,7 +2,9 @@
 //! with the contract's problem+json before a handler runs.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use std::collections::HashSet;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, Method, header, request::Parts};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -10,6 +12,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
+use super::strict_json::StrictValue;
 use crate::commands::Idempotency;
 use crate::domain::{ExpectedVersion, UserId};
 
@@ -200,6 +203,31 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
+/// Query parameters read into `T`, with the contract's problem for what cannot be read: a
+/// parameter given twice (which one to believe?) is 400 naming it, not serde's text.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut seen = HashSet::new();
+        for (name, _) in form_urlencoded::parse(query.as_bytes()) {
+            if !seen.insert(name.clone()) {
+                return Err(ApiError::Malformed(format!(
+                    "the query parameter {name:?} is given more than once"
+                )));
+            }
+        }
+        // Every parameter of tally's routes is read as text and checked by its handler, so
+        // once none repeats, what is left to fail is the query string itself.
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(value)| QueryParams(value))
+            .map_err(|_| ApiError::Malformed("the query string cannot be read".into()))
+    }
+}
+
 /// A JSON body: `application/json` (415 otherwise), within the size limit (413), valid JSON
 /// (400) of the expected shape (422). Keeps the parsed value for idempotency fingerprints.
 pub struct JsonBody<T> {
@@ -273,8 +301,10 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         })
 }
 
+/// The body as JSON, refused (400) when it is not, or when an object names a key twice.
 fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(bytes)
+    serde_json::from_slice::<StrictValue>(bytes)
+        .map(|strict| strict.0)
         .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))
 }
 

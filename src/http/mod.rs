@@ -10,7 +10,9 @@ mod extract;
 mod openapi;
 pub mod page;
 pub mod request_id;
+mod shares;
 mod stream;
+mod strict_json;
 mod tasks;
 mod trend;
 
@@ -127,6 +129,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(commands::router())
         .merge(tasks::router().layer(compression()))
+        .merge(shares::router().layer(compression()))
         .merge(dashboard::router())
         .merge(stream::router())
         .merge(trend::router().layer(compression()))

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
@@ -69,9 +69,17 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
+/// What the docs page may load and run: Swagger UI's own files (it has no inline script or
+/// style element; the styles React sets go through the CSSOM, which CSP does not govern), the
+/// `data:` images its stylesheet embeds, requests to this origin (the spec, "Try it out"), no
+/// frames around it.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
 /// The docs page, reading the spec from `/api/openapi.json`.
 pub fn docs() -> Router<AppState> {
-    let docs: Router<AppState> = SwaggerUi::new("/docs")
+    let swagger_ui: Router<AppState> = SwaggerUi::new("/docs")
         .config(
             Config::new(["/api/openapi.json"])
                 // Swagger UI's default asks validator.swagger.io for a badge: a request that
@@ -80,7 +88,36 @@ pub fn docs() -> Router<AppState> {
                 .try_it_out_enabled(true),
         )
         .into();
-    docs.layer(middleware::from_fn(titled))
+    swagger_ui
+        .layer(middleware::from_fn(titled))
+        .layer(middleware::map_response(docs_response))
+}
+
+/// Every answer under `/docs`: the page's policy headers, and the contract's problem+json
+/// where Swagger UI's router answers an error with an empty body or its own text.
+async fn docs_response(response: Response) -> Response {
+    let status = response.status();
+    let mut response = if status == StatusCode::NOT_FOUND {
+        ApiError::NotFound("no such file of the docs page".into()).into_response()
+    } else if status.is_server_error() {
+        ApiError::Internal("the docs page could not be served".into()).into_response()
+    } else {
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// The docs page's tab names what it documents: Swagger UI's own page is titled "Swagger UI",
@@ -230,7 +267,8 @@ pub enum CommandProblems {
     /// `unsupported-media-type`: a body that is not `application/json`.
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Problem),
-    /// `validation` (a value out of its rules), or `idempotency-key-reuse`.
+    /// `validation` (a value out of its rules), `limit` (a task shared with 1,000 users takes
+    /// no new one), or `idempotency-key-reuse`.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// `outcome-unknown`: the commit went unanswered; retry with the same `Idempotency-Key`,

@@ -1,11 +1,10 @@
 //! The task queries: one task, a page of tasks, a task's history.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projections::{RecordedEvent, TaskEvent, TaskStatus, TaskView};
+use projections::{RecordedEvent, TaskEvent, TaskStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
@@ -16,10 +15,10 @@ use uuid::Uuid;
 use super::AppState;
 use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
-use super::extract::{Caller, TaskId};
+use super::extract::{Caller, QueryParams, TaskId};
 use super::openapi::{ReadProblems, one_of, share_permission};
 use crate::domain::UserId;
-use crate::store::{Scope, TaskListQuery};
+use crate::store::{Scope, TaskListQuery, TaskRead};
 
 /// The default and the largest page size of `GET /api/tasks` and of a task's history.
 const DEFAULT_LIMIT: i64 = 50;
@@ -51,18 +50,24 @@ pub struct TaskJson {
     /// The caller's relation to the task.
     #[schema(schema_with = task_permission)]
     permission: &'static str,
-    /// Whom the task is shared with; only its owner gets this field.
+    /// Whom the task is shared with, the first 50 by user id (all of them, a page at a time, at
+    /// `GET /api/tasks/{id}/shares`); only its owner gets this field.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     shares: Option<Vec<ShareJson>>,
+    /// How many users the task is shared with in all (`shares` lists at most 50 of them);
+    /// only its owner gets this field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    shares_total: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = Share)]
-struct ShareJson {
-    user_id: String,
+pub(super) struct ShareJson {
+    pub(super) user_id: String,
     #[schema(schema_with = share_permission)]
-    permission: &'static str,
+    pub(super) permission: &'static str,
 }
 
 fn task_status() -> Object {
@@ -75,7 +80,8 @@ fn task_permission() -> Object {
 
 impl TaskJson {
     /// The task as `caller` may see it; `None` when the caller may not see it at all.
-    fn for_caller(view: TaskView, caller: &UserId) -> Option<Self> {
+    fn for_caller(read: TaskRead, caller: &UserId) -> Option<Self> {
+        let TaskRead { view, shares_total } = read;
         let task = view.task.as_ref()?;
         let permission = if task.owner_id == caller.as_str() {
             "owner"
@@ -91,6 +97,9 @@ impl TaskJson {
                 })
                 .collect()
         });
+        let shares_total = shares
+            .as_ref()
+            .map(|shares: &Vec<ShareJson>| shares_total.unwrap_or(shares.len() as i64));
         let task = view.task?;
         Some(TaskJson {
             id: task.id,
@@ -104,6 +113,7 @@ impl TaskJson {
             version: task.version,
             permission,
             shares,
+            shares_total,
         })
     }
 }
@@ -128,8 +138,8 @@ async fn show(
     TaskId(task_id): TaskId,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let view = state.store.task(task_id).await?;
-    let task = TaskJson::for_caller(view, &caller)
+    let read = state.store.task(task_id, caller.as_str()).await?;
+    let task = TaskJson::for_caller(read, &caller)
         .ok_or_else(|| ApiError::NotFound("no such task".into()))?;
     // Every change a caller could see (shares and permissions included) is an event on the
     // task's stream, so its version tags the caller's view too.
@@ -178,9 +188,8 @@ struct TaskPage {
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    params: Result<Query<ListParams>, QueryRejection>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
     let malformed = |what: &str| ApiError::Malformed(what.to_owned());
     let scope = match params.scope.as_deref() {
         None | Some("owned") => Scope::Owned,
@@ -214,7 +223,7 @@ async fn list(
     let full = page.len() as i64 == limit;
     let items: Vec<TaskJson> = page
         .into_iter()
-        .filter_map(|view| TaskJson::for_caller(view, &caller))
+        .filter_map(|read| TaskJson::for_caller(read, &caller))
         .collect();
     let next_cursor = full
         .then(|| items.last().map(|task| task.id.to_string()))
@@ -276,9 +285,8 @@ async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
-    params: Result<Query<HistoryParams>, QueryRejection>,
+    QueryParams(params): QueryParams<HistoryParams>,
 ) -> Result<Json<History>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
     let limit = page_limit(params.limit.as_deref())?;
     let after = match params.after.as_deref() {
         None => 0,
@@ -288,9 +296,9 @@ async fn history(
             .filter(|after| *after >= 0)
             .ok_or_else(|| ApiError::Malformed("after must be a log position, 0 or more".into()))?,
     };
-    let view = state.store.task(task_id).await?;
-    let owner = view.task.as_ref().map(|task| task.owner_id.clone());
-    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(view, &caller)) else {
+    let read = state.store.task(task_id, caller.as_str()).await?;
+    let owner = read.view.task.as_ref().map(|task| task.owner_id.clone());
+    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(read, &caller)) else {
         return Err(ApiError::NotFound("no such task".into()));
     };
     let is_owner = owner == caller.as_str();
@@ -321,7 +329,7 @@ async fn history(
 }
 
 /// A page size: `limit` if given, from 1 to [`MAX_LIMIT`].
-fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
+pub(super) fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
     let Some(raw) = limit else {
         return Ok(DEFAULT_LIMIT);
     };

@@ -1,8 +1,7 @@
 //! The dashboard's trend: the caller's tasks created and completed per UTC day, read from the
 //! `daily_stats` rows of the range in one statement.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use projections::calendar::{date_of_day_key, day_key};
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
-use super::extract::Caller;
+use super::extract::{Caller, QueryParams};
 use super::openapi::ReadProblems;
 
 /// Days a trend covers when the caller does not say.
@@ -66,9 +65,8 @@ async fn trend(
     State(state): State<AppState>,
     Caller(caller): Caller,
     if_none_match: IfNoneMatch,
-    params: Result<Query<TrendParams>, QueryRejection>,
+    QueryParams(params): QueryParams<TrendParams>,
 ) -> Result<Response, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::Malformed(rejection.body_text()))?;
     let count = match params.days.as_deref() {
         None => DEFAULT_DAYS,
         Some(raw) => raw

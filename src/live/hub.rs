@@ -212,7 +212,7 @@ impl Hub {
         if known.closed {
             return Err(Refused::Closed);
         }
-        let (floor, rolled_at) = (known.floor, known.rolled_at);
+        let (floor, rolled_at, latest) = (known.floor, known.rolled_at, known.latest);
         let changes = known
             .users
             .entry(user.to_owned())
@@ -226,8 +226,12 @@ impl Hub {
             return Err(Refused::NodeLimit(self.limits.per_node));
         }
         let receiver = changes.subscribe();
-        let up_to_date = last_seen
-            .is_some_and(|seen| seen >= floor.max(receiver.borrow().position) && seen > rolled_at);
+        // An id past every position this node knows of names figures the log may no longer
+        // hold (a database restored from a backup; or another server's change not yet heard,
+        // which costs one repeat): the current figures at once.
+        let up_to_date = last_seen.is_some_and(|seen| {
+            seen >= floor.max(receiver.borrow().position) && seen > rolled_at && seen <= latest
+        });
         crate::telemetry::streams_open(open + 1);
         Ok(Subscription::new(user, receiver, !up_to_date, self.clone()))
     }

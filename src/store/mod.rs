@@ -37,6 +37,21 @@ pub enum Scope {
     Shared,
 }
 
+/// How many of a task's shares a read lists, the first by user id. A task may be shared with
+/// up to `domain::MAX_SHARES_PER_TASK` users; listing every one made an owner's read of a
+/// widely shared task hundreds of kilobytes and a page of such tasks tens of megabytes.
+pub const SHARES_LISTED: i64 = 50;
+
+/// A task as a read shows it to one reader.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskRead {
+    /// The task with the shares the reader is shown: the owner the first [`SHARES_LISTED`]
+    /// by user id, anyone else their own.
+    pub view: TaskView,
+    /// How many users the task is shared with in all: counted for its owner only.
+    pub shares_total: Option<i64>,
+}
+
 /// One page request of `GET /api/tasks`, newest first.
 #[derive(Clone, Debug)]
 pub struct TaskListQuery {
@@ -99,10 +114,18 @@ pub trait Store: Transactions + Replay {
         first: i32,
         last: i32,
     ) -> Result<Vec<(i32, DayCounts)>, StoreError>;
-    /// A task with its shares (`task` is `None` when it does not exist).
-    async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError>;
-    /// A page of tasks, each with its shares.
-    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskView>, StoreError>;
+    /// A task as `reader` may be shown it (`task` is `None` when it does not exist): for its
+    /// owner, the first [`SHARES_LISTED`] shares and their total; for anyone else, their own.
+    async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError>;
+    /// A page of tasks, each as [`Store::task`] shows it to the query's user.
+    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRead>, StoreError>;
+    /// A task's shares whose user id sorts after `after`, by user id, at most `limit`.
+    async fn task_shares(
+        &self,
+        task_id: Uuid,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ShareRow>, StoreError>;
     /// A task's events after log position `after`, oldest first, at most `limit`.
     async fn task_events(
         &self,

@@ -191,6 +191,16 @@ async fn the_docs_page_reads_the_spec_and_loads_nothing_from_elsewhere() {
     let page = app.send(TestRequest::get("/docs/")).await;
     assert_eq!(page.status, 200);
     assert!(page.content_type().starts_with("text/html"));
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("unsafe-"), "{policy}");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
     let html = page.body.as_str().unwrap();
     assert!(html.contains("<title>tally API</title>"), "{html}");
     assert!(
@@ -210,10 +220,36 @@ async fn the_docs_page_reads_the_spec_and_loads_nothing_from_elsewhere() {
         if asset.ends_with(".css") {
             assert!(!text.contains("url(http"), "{path} loads from elsewhere");
         }
+        assert_eq!(
+            response.headers["x-content-type-options"], "nosniff",
+            "{path}"
+        );
         if asset.ends_with("swagger-initializer.js") {
             let compact: String = text.split_whitespace().collect();
             assert!(compact.contains(r#""url":"/api/openapi.json""#), "{text}");
             assert!(compact.contains(r#""validatorUrl":"none""#), "{text}");
         }
+    }
+}
+
+#[tokio::test]
+async fn every_error_under_docs_is_problem_json_with_the_pages_policy() {
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    for path in [
+        "/docs/nope.js",
+        "/docs/../Cargo.toml",
+        "/docs/%2E%2E/secret",
+        "/docs/a/b/c",
+    ] {
+        let response = app.send(TestRequest::get(path)).await;
+        response.assert_problem(404, "not-found");
+        assert_eq!(
+            response.headers["x-content-type-options"], "nosniff",
+            "{path}"
+        );
+        assert!(
+            response.headers.contains_key("content-security-policy"),
+            "{path}"
+        );
     }
 }

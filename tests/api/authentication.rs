@@ -330,7 +330,7 @@ async fn an_audience_list_that_names_tally_is_accepted() {
 }
 
 #[tokio::test]
-async fn a_subject_over_128_characters_or_with_a_control_character_is_refused() {
+async fn a_subject_over_128_characters_with_a_control_character_or_no_path_segment_is_refused() {
     let app = KeyedApp::with_secret().await;
     let sign = |sub: &str| hs256(&claims(sub));
     app.assert_accepts(&sign(&"é".repeat(128)), "128 characters")
@@ -340,6 +340,12 @@ async fn a_subject_over_128_characters_or_with_a_control_character_is_refused() 
     app.assert_refuses(&sign("ali\u{7}ce"), "a control character")
         .await;
     app.assert_refuses(&sign(""), "an empty subject").await;
+    for unsafe_segment in [".", "..", "alice/admin", "/"] {
+        app.assert_refuses(&sign(unsafe_segment), unsafe_segment)
+            .await;
+    }
+    app.assert_accepts(&sign("a.l.i.c.e"), "dots beside other characters")
+        .await;
     let no_sub = json!({ "exp": (Utc::now() + Duration::hours(1)).timestamp() });
     app.assert_refuses(&hs256(&no_sub), "no sub").await;
 }

@@ -24,7 +24,7 @@ type Route = (&'static str, &'static str, Option<&'static str>);
 
 /// Every route of the contract except the health check, with a body that would be accepted:
 /// as alice, each row succeeds (reopen names the completed task).
-const ROUTES: [Route; 15] = [
+const ROUTES: [Route; 16] = [
     ("POST", "/api/tasks", Some(r#"{"title": "buy stamps"}"#)),
     (
         "PATCH",
@@ -43,6 +43,7 @@ const ROUTES: [Route; 15] = [
     ("GET", "/api/tasks", None),
     ("GET", "/api/tasks/{pending}", None),
     ("GET", "/api/tasks/{pending}/events", None),
+    ("GET", "/api/tasks/{pending}/shares", None),
     ("GET", "/api/dashboard", None),
     ("GET", "/api/dashboard/statistics", None),
     ("GET", "/api/dashboard/activity", None),

@@ -7,6 +7,8 @@
 //! - `concurrency`: commands that race on one task, from many users, from several API nodes.
 //! - `commands_in_order`: one client's commands queued back to back are decided as if sent one
 //!   at a time.
+//! - `shares`: at most 1,000 users a task (422 `limit`); a task's answer and a list page list at
+//!   most 50 shares of each task, with `shares_total`.
 //!
 //! The read side
 //! - `queries`: one task, task lists, a task's history, the health check.
@@ -84,6 +86,7 @@ mod commands;
 mod commands_in_order;
 mod concurrency;
 mod idempotency;
+mod shares;
 
 // The read side.
 mod conditional_reads;

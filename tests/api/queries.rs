@@ -59,6 +59,7 @@ async fn the_owner_sees_the_shares_and_a_sharee_sees_only_their_permission(app: 
         assert_eq!(sharee.status, 200, "{}", sharee.body);
         assert_eq!(sharee.body["permission"], permission);
         assert!(sharee.body.get("shares").is_none(), "{}", sharee.body);
+        assert!(sharee.body.get("shares_total").is_none(), "{}", sharee.body);
         assert_eq!(sharee.body["owner_id"], "alice");
     }
     insta::assert_json_snapshot!("task_for_a_viewer", viewer.body, {

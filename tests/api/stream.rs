@@ -26,6 +26,7 @@ on_both_backends!(
     shares_unshares_and_deletes_by_others_reach_the_sharee,
     a_resume_from_the_latest_id_waits_for_the_next_change,
     a_resume_from_before_a_change_gets_the_figures_at_once,
+    a_resume_from_past_the_head_gets_the_figures_at_once,
     a_server_that_started_later_knows_only_what_came_after,
     the_start_of_a_utc_day_sends_the_fallen_counters,
     a_graceful_stop_ends_every_stream,
@@ -204,6 +205,21 @@ async fn a_resume_from_before_a_change_gets_the_figures_at_once(app: TestApp) {
     let mut resumed = open(&app.router, request).await;
     let (id, figures) = resumed.next_figures().await;
     assert_eq!((id, &figures["total"]), (created, &json!(1)));
+}
+
+/// As after a restore from a backup older than the client's figures: the log's head is behind
+/// the id the client has, so what it shows may be gone.
+async fn a_resume_from_past_the_head_gets_the_figures_at_once(app: TestApp) {
+    let (_, head) = create(&app, "alice", "the one the backup kept").await;
+    let mut stream = open(&app.router, stream_request("alice")).await;
+    assert_eq!(stream.next_figures().await.0, head);
+    drop(stream);
+
+    for seen in [head + 1, head + 1_000] {
+        let request = stream_request("alice").header("last-event-id", &seen.to_string());
+        let (id, figures) = open(&app.router, request).await.next_figures().await;
+        assert_eq!((id, &figures["total"]), (head, &json!(1)), "from {seen}");
+    }
 }
 
 async fn a_server_that_started_later_knows_only_what_came_after(app: TestApp) {

@@ -45,6 +45,11 @@ impl Command {
     }
 }
 
+/// The most users one task may be shared with. Every share is loaded with the task when a
+/// command is decided and every sharee's figures move when it is deleted, so the work of one
+/// command on the task stays bounded.
+pub const MAX_SHARES_PER_TASK: usize = 1_000;
+
 /// A command with everything needed to decide it: who asks, about which task, when, and which
 /// version of the task they believe is current (`If-Match`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,6 +151,11 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
                     user_id,
                     permission,
                 }],
+                None if view.shares.len() >= MAX_SHARES_PER_TASK => {
+                    return Err(DomainError::ShareLimit {
+                        limit: MAX_SHARES_PER_TASK,
+                    });
+                }
                 None => vec![TaskEvent::TaskShared {
                     user_id,
                     permission,

@@ -329,6 +329,68 @@ fn sharing_again_with_another_permission_changes_it() {
     );
 }
 
+/// A pending task shared with as many users as the limit allows (`u0000` … `u0999`, viewers).
+fn shared_to_the_limit() -> TaskView {
+    let users: Vec<String> = (0..MAX_SHARES_PER_TASK)
+        .map(|n| format!("u{n:04}"))
+        .collect();
+    let shares: Vec<(&str, Permission)> = users
+        .iter()
+        .map(|user| (user.as_str(), Permission::View))
+        .collect();
+    given(TaskStatus::Pending, 1_001, &shares)
+}
+
+#[test]
+fn a_task_shared_with_as_many_users_as_allowed_takes_no_new_one() {
+    let full = shared_to_the_limit();
+    assert_eq!(
+        decide(&full, &when(OWNER, share("newcomer", Permission::View))),
+        Err(DomainError::ShareLimit {
+            limit: MAX_SHARES_PER_TASK
+        })
+    );
+    let one_less = TaskView {
+        shares: full.shares[1..].to_vec(),
+        ..full.clone()
+    };
+    assert_eq!(
+        decide(&one_less, &when(OWNER, share("newcomer", Permission::View))),
+        Ok(vec![TaskEvent::TaskShared {
+            user_id: "newcomer".to_owned(),
+            permission: Permission::View,
+        }])
+    );
+}
+
+#[test]
+fn at_the_limit_an_existing_share_still_changes_and_a_repeat_still_succeeds() {
+    let full = shared_to_the_limit();
+    assert_eq!(
+        decide(&full, &when(OWNER, share("u0999", Permission::Edit))),
+        Ok(vec![TaskEvent::SharePermissionChanged {
+            user_id: "u0999".to_owned(),
+            permission: Permission::Edit,
+        }])
+    );
+    assert_eq!(
+        decide(&full, &when(OWNER, share("u0000", Permission::View))),
+        Ok(vec![])
+    );
+    // Who may share and whether the version matches are decided before the limit.
+    assert_forbidden(decide(
+        &full,
+        &when("u0001", share("newcomer", Permission::View)),
+    ));
+    assert!(matches!(
+        decide(
+            &full,
+            &when_at(OWNER, 3, share("newcomer", Permission::View))
+        ),
+        Err(DomainError::VersionMismatch { .. })
+    ));
+}
+
 #[test]
 fn the_owner_may_not_share_a_task_with_themself() {
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, TaskView};
+use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, ShareRow};
 use sqlx::Executor;
 use uuid::Uuid;
 
@@ -15,7 +15,9 @@ use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
 use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx, finish};
-use crate::store::{Checkpoint, PoolUse, Scope, Store, StoreError, TaskListQuery, UserRows};
+use crate::store::{
+    Checkpoint, PoolUse, SHARES_LISTED, Scope, Store, StoreError, TaskListQuery, TaskRead, UserRows,
+};
 
 impl<DB: Backend> SqlxStore<DB>
 where
@@ -81,10 +83,14 @@ where
         })
     }
 
-    async fn task(&self, task_id: Uuid) -> Result<TaskView, StoreError> {
+    async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError> {
         read!(self, false, |connection| {
             // One statement, so the task and its shares come from one snapshot.
-            let arguments = bound::<DB::Arguments>(|a| a.id(task_id))?;
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.id(task_id)?;
+                a.text(reader)?;
+                a.int(SHARES_LISTED)
+            })?;
             let rows = sqlx::query_with(sql::LOAD_TASK, arguments)
                 .persistent(self.persistent())
                 .fetch_all(&mut *connection)
@@ -93,7 +99,7 @@ where
         })
     }
 
-    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskView>, StoreError> {
+    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRead>, StoreError> {
         read!(self, false, |connection| {
             let sql = match query.scope {
                 Scope::Owned => sql::LIST_OWNED,
@@ -112,13 +118,39 @@ where
                 a.text(first.as_str())?;
                 a.text(second.as_str())?;
                 a.id(query.before.unwrap_or(Uuid::max()))?;
-                a.int(query.limit)
+                a.int(query.limit)?;
+                if query.scope == Scope::Owned {
+                    a.int(SHARES_LISTED)?;
+                }
+                Ok(())
             })?;
             let rows = sqlx::query_with(sql, arguments)
                 .persistent(self.persistent())
                 .fetch_all(&mut *connection)
                 .await?;
             views_of(&rows)
+        })
+    }
+
+    async fn task_shares(
+        &self,
+        task_id: Uuid,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ShareRow>, StoreError> {
+        read!(self, false, |connection| {
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.id(task_id)?;
+                a.text(after)?;
+                a.int(limit)
+            })?;
+            sqlx::query_with(sql::TASK_SHARES, arguments)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?
+                .iter()
+                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                .collect()
         })
     }
 

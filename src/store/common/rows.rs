@@ -13,7 +13,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::store::tx::IdempotencyRecord;
-use crate::store::{Checkpoint, StoreError};
+use crate::store::{Checkpoint, StoreError, TaskRead};
 
 /// The columns of a `task_shares` row.
 pub(crate) const SHARE_FIELDS: [&str; 3] = ["task_id", "user_id", "permission"];
@@ -187,21 +187,24 @@ where
 
 /// Task rows each joined with one share (or none), grouped by task in the order they come:
 /// the shape of `sql::LOAD_TASK`, `sql::LIST_OWNED` and `sql::LIST_SHARED`.
-pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskView>, StoreError> {
-    let mut views: Vec<TaskView> = Vec::new();
+pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskRead>, StoreError> {
+    let mut reads: Vec<TaskRead> = Vec::new();
     for row in rows {
         let task = row.task_row()?;
         let share = row.share_row(LISTED_SHARE_FIELDS)?;
-        match views.last_mut() {
-            Some(view) if view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
-            _ => views.push(TaskView {
-                task: Some(task),
-                shares: Vec::new(),
+        match reads.last_mut() {
+            Some(read) if read.view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
+            _ => reads.push(TaskRead {
+                view: TaskView {
+                    task: Some(task),
+                    shares: Vec::new(),
+                },
+                shares_total: row.optional_int("shares_total")?,
             }),
         }
-        if let (Some(share), Some(view)) = (share, views.last_mut()) {
-            view.shares.push(share);
+        if let (Some(share), Some(read)) = (share, reads.last_mut()) {
+            read.view.shares.push(share);
         }
     }
-    Ok(views)
+    Ok(reads)
 }

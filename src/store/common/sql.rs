@@ -33,14 +33,31 @@ macro_rules! stats_columns {
 macro_rules! select_task_with_share {
     () => {
         "select t.id, t.owner_id, t.title, t.description, t.status, t.created_at, t.updated_at, \
-         t.completed_at, t.version, s.user_id as share_user_id, s.permission as share_permission "
+         t.completed_at, t.version, s.user_id as share_user_id, s.permission as share_permission"
     };
 }
 
-/// A task joined with each of its shares (one row with no share when it has none).
+/// How many users a task is shared with, for its owner's reads (`null` for anyone else's).
+/// The primary key's (task, user) order makes it a count of one index range.
+macro_rules! shares_total_for {
+    ($reader:literal) => {
+        concat!(
+            ", case when t.owner_id = ",
+            $reader,
+            " then (select count(*) from task_shares c where c.task_id = t.id) end as shares_total "
+        )
+    };
+}
+
+/// A task joined with the shares a read shows (one row with no share when there are none):
+/// for its owner (`$2`) the first `$3` by user id, for anyone else their own.
 pub const LOAD_TASK: &str = concat!(
     select_task_with_share!(),
-    "from tasks t left join task_shares s on s.task_id = t.id where t.id = $1 order by s.user_id"
+    shares_total_for!("$2"),
+    "from tasks t left join task_shares s on s.task_id = t.id and (s.user_id = $2 \
+     or (t.owner_id = $2 and s.user_id in \
+     (select f.user_id from task_shares f where f.task_id = $1 order by f.user_id limit $3))) \
+     where t.id = $1 order by s.user_id"
 );
 
 pub const LOAD_STATS: &str = concat!(
@@ -114,24 +131,35 @@ pub const SHARES_OF_USER: &str =
 
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) as position from events";
 
-/// A page of the caller's own tasks, newest first, each joined with its shares.
-/// `$2, $3` are the statuses wanted (the same one twice to filter), `$4` the cursor.
+/// A page of the caller's own tasks, newest first, each joined with its first `$6` shares by
+/// user id. `$2, $3` are the statuses wanted (the same one twice to filter), `$4` the cursor.
+/// Numbering a task's shares reads at most the domain's limit of them, whatever the page.
 pub const LIST_OWNED: &str = concat!(
-    select_task_with_share!(),
-    "from (select ",
+    "with page as (select ",
     task_columns!(),
     " from tasks \
-           where owner_id = $1 and status in ($2, $3) and id < $4 order by id desc limit $5) t \
-     left join task_shares s on s.task_id = t.id order by t.id desc, s.user_id"
+     where owner_id = $1 and status in ($2, $3) and id < $4 order by id desc limit $5) ",
+    select_task_with_share!(),
+    shares_total_for!("$1"),
+    "from page t left join (select task_id, user_id, permission, \
+     row_number() over (partition by task_id order by user_id) as n \
+     from task_shares where task_id in (select id from page)) s \
+     on s.task_id = t.id and s.n <= $6 \
+     order by t.id desc, s.user_id"
 );
 
 /// A page of the tasks shared with the caller, newest first, with the caller's share.
 pub const LIST_SHARED: &str = concat!(
     select_task_with_share!(),
+    ", cast(null as bigint) as shares_total ",
     "from task_shares s join tasks t on t.id = s.task_id \
      where s.user_id = $1 and t.status in ($2, $3) and s.task_id < $4 \
      order by s.task_id desc limit $5"
 );
+
+/// A page of one task's shares by user id: one range of the primary key.
+pub const TASK_SHARES: &str = "select task_id, user_id, permission from task_shares \
+     where task_id = $1 and user_id > $2 order by user_id limit $3";
 
 /// The events columns a batch inserts, positions included (the writer assigns them).
 pub const EVENT_INSERT_COLUMNS: &str = "position, event_id, stream_id, stream_version, \

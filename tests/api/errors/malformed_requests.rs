@@ -16,6 +16,7 @@ on_both_backends!(
     a_task_id_that_is_not_a_uuid_is_refused_with_400_on_every_task_route,
     an_invalid_share_user_id_is_refused_with_422,
     list_parameters_that_make_no_sense_are_refused_with_400,
+    a_query_parameter_given_twice_is_refused_naming_it,
     malformed_command_headers_are_refused_with_400,
     an_unknown_route_or_method_still_answers_problem_json,
 );
@@ -34,6 +35,20 @@ async fn malformed_json_is_refused_with_400_on_every_body_route(app: TestApp) {
         for body in bad {
             let request = world.alice(method, template, Some(body));
             world.refused(request, 400, "malformed-request").await;
+        }
+    }
+    // A key named twice: serde_json would keep the last, another reader the first.
+    let twice = [
+        r#"{"title": "a", "title": "b"}"#,
+        r#"{"permission": "view", "permission": "edit"}"#,
+        r#"{"title": "a", "t\u0069tle": "a"}"#,
+    ];
+    for (method, template, _) in body_routes() {
+        for body in twice {
+            let request = world.alice(method, template, Some(body));
+            let refused = world.refused(request, 400, "malformed-request").await;
+            let detail = refused.body["detail"].as_str().unwrap();
+            assert!(detail.contains("duplicate key"), "{body}: {detail}");
         }
     }
 }
@@ -146,7 +161,9 @@ async fn a_task_id_that_is_not_a_uuid_is_refused_with_400_on_every_task_route(ap
 async fn an_invalid_share_user_id_is_refused_with_422(app: TestApp) {
     let world = World::build(&app).await;
     let (too_long, longest) = ("u".repeat(129), "u".repeat(128));
-    let ids = format!("{too_long} nul%00 soh%01 line%0Abreak del%7F nel%C2%85");
+    // And ids that are no safe path segment, plain or percent-encoded.
+    let ids =
+        format!("{too_long} nul%00 soh%01 line%0Abreak del%7F nel%C2%85 . .. %2E %2E%2E a%2Fb %2F");
     for id in ids.split(' ') {
         let path = format!("/api/tasks/{{pending}}/shares/{id}");
         let share = world.alice("PUT", &path, Some(r#"{"permission": "view"}"#));
@@ -154,9 +171,30 @@ async fn an_invalid_share_user_id_is_refused_with_422(app: TestApp) {
         let unshare = world.alice("DELETE", &path, None);
         world.refused(unshare, 422, "validation").await;
     }
-    // 128 characters is a valid user id.
-    let response = app.share(&world.pending, "alice", &longest, "view").await;
-    assert_eq!(response.status, 200, "{}", response.body);
+    // 128 characters is a valid user id, and so are dots beside other characters.
+    for id in [longest.as_str(), "...", ".bob", "b.o.b"] {
+        let response = app.share(&world.pending, "alice", id, "view").await;
+        assert_eq!(response.status, 200, "{id}: {}", response.body);
+    }
+}
+
+async fn a_query_parameter_given_twice_is_refused_naming_it(app: TestApp) {
+    let world = World::build(&app).await;
+    for (path, name) in [
+        ("/api/tasks?limit=1&limit=2", "limit"),
+        ("/api/tasks?scope=owned&status=pending&scope=owned", "scope"),
+        ("/api/tasks?cur%73or=a&cursor=b", "cursor"),
+        ("/api/tasks/{pending}/events?after=0&after=0", "after"),
+        ("/api/dashboard/trend?days=7&days=30", "days"),
+    ] {
+        let request = world.alice("GET", path, None);
+        let refused = world.refused(request, 400, "malformed-request").await;
+        assert_eq!(
+            refused.body["detail"],
+            format!("the query parameter \"{name}\" is given more than once"),
+            "{path}"
+        );
+    }
 }
 
 async fn list_parameters_that_make_no_sense_are_refused_with_400(app: TestApp) {

@@ -369,4 +369,65 @@ mod in_a_browser {
         );
         browser.close().await;
     }
+
+    /// The API lists a task's first 50 shares; the page says how many more there are.
+    #[tokio::test]
+    #[cfg_attr(
+        browser_unavailable,
+        ignore = "no chromedriver: apt-get install chromium chromium-driver"
+    )]
+    async fn a_task_shared_with_more_than_50_users_says_how_many_more() {
+        let root = tempfile::tempdir().unwrap();
+        let server = Server::start(root.path(), Some(TEST_SECRET)).await;
+        let task = create(&server, "gina", "the town hall").await;
+        for n in 0..52 {
+            let share = TestRequest::put(format!("/api/tasks/{task}/shares/guest-{n:02}"))
+                .user("gina")
+                .json(json!({ "permission": "view" }));
+            assert_eq!(server.send(share).await.status, 200);
+        }
+        let browser = Browser::start().await;
+        browser.goto(&sign_in_link(&root, &server, "gina")).await;
+        browser.wait_for_text(".shares .more", "and 2 more").await;
+        let listed = browser
+            .run("return document.querySelectorAll('.shares [data-action=unshare]').length")
+            .await;
+        assert_eq!(listed, json!(50));
+        browser.close().await;
+    }
+
+    /// The docs page's policy lets Swagger UI run: its scripts fetch the spec and draw every
+    /// operation, its stylesheet applies, and an operation opens when clicked.
+    #[tokio::test]
+    #[cfg_attr(
+        browser_unavailable,
+        ignore = "no chromedriver: apt-get install chromium chromium-driver"
+    )]
+    async fn the_docs_page_runs_under_its_content_security_policy() {
+        let root = tempfile::tempdir().unwrap();
+        let server = Server::start(root.path(), Some(TEST_SECRET)).await;
+        let browser = Browser::start().await;
+        browser
+            .goto(&format!("http://{}/docs/", server.address))
+            .await;
+        browser.find(".swagger-ui .info .title").await;
+        let title = browser.text(".swagger-ui .info .title").await.unwrap();
+        assert!(title.contains("tally"), "{title}");
+        let size =
+            "return getComputedStyle(document.querySelector('.swagger-ui .info .title')).fontSize";
+        assert_eq!(browser.run(size).await, json!("36px"));
+        browser.find(".opblock").await;
+        let drawn = browser
+            .run("return document.querySelectorAll('.opblock').length")
+            .await;
+        assert!(drawn.as_u64().unwrap() >= 10, "{drawn} operations");
+        browser
+            .find(".opblock-summary")
+            .await
+            .click()
+            .await
+            .unwrap();
+        browser.find(".opblock-body").await;
+        browser.close().await;
+    }
 }
