@@ -2,7 +2,8 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -67,12 +68,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database,
         } => {
             let store = database.open_store().await?;
-            let progress = ProgressBar::new(0).with_style(ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} events  {per_sec}  eta {eta}",
-            )?);
+            let progress = FoldProgress::new("rebuild")?;
             let projections = Projection::chosen(&projection).ok_or("unknown projection")?;
-            let report = store.rebuild(&projections, &RebuildBar(&progress)).await?;
-            progress.finish_and_clear();
+            let report = store.rebuild(&projections, &progress).await?;
+            progress.finish();
             store.close().await;
             println!(
                 "rebuilt up to position {}: {} events replayed in {:.1}s ({:.0} events/s)",
@@ -84,10 +83,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         CliCommand::Verify { repair, database } => {
             let store = database.open_store().await?;
-            let report = store.verify(repair, chrono::Utc::now()).await?;
+            let progress = FoldProgress::new("verify")?;
+            let report = store.verify(repair, chrono::Utc::now(), &progress).await?;
+            progress.finish();
             store.close().await;
             print!("{}", tally::report::verify_report(&report));
-            if !report.is_clean() {
+            // Repaired, the tables now agree with the log: nothing is left to do.
+            if !report.is_clean() && !report.repaired {
                 return Ok(ExitCode::from(1));
             }
         }
@@ -116,16 +118,60 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A rebuild's progress drawn as a bar of log positions; logged instead where the bar cannot
-/// be drawn (stderr not a terminal).
-struct RebuildBar<'a>(&'a ProgressBar);
+/// A rebuild's or verify's progress: a bar of events on a terminal; on anything else (a pipe,
+/// a file, a CI log) a plain line on stderr every few seconds, so that a long run is not
+/// silent.
+struct FoldProgress {
+    what: &'static str,
+    bar: ProgressBar,
+    started: Instant,
+    /// When the last plain line was written.
+    said: Mutex<Instant>,
+}
 
-impl Progress for RebuildBar<'_> {
-    fn folded(&self, position: i64, head: i64, events: u64) {
-        if self.0.is_hidden() {
-            return ().folded(position, head, events);
+/// How often the plain line is written.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+impl FoldProgress {
+    fn new(what: &'static str) -> Result<Self, indicatif::style::TemplateError> {
+        let bar = ProgressBar::new(0).with_style(ProgressStyle::with_template(&format!(
+            "{what}: {{bar:40}} {{pos}}/{{len}} events  {{per_sec}}  eta {{eta}}"
+        ))?);
+        Ok(FoldProgress {
+            what,
+            bar,
+            started: Instant::now(),
+            said: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for FoldProgress {
+    fn folded(&self, events: u64, head: i64) {
+        let head = head.max(0) as u64;
+        if !self.bar.is_hidden() {
+            self.bar.set_length(head.max(events));
+            self.bar.set_position(events);
+            return;
         }
-        self.0.set_length(head.max(0) as u64);
-        self.0.set_position(position.max(0) as u64);
+        let Ok(mut said) = self.said.lock() else {
+            return;
+        };
+        if said.elapsed() < PLAIN_EVERY {
+            return;
+        }
+        *said = Instant::now();
+        let seconds = self.started.elapsed().as_secs_f64();
+        // Not `eprintln!`: it panics when stderr cannot be written.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: {events} of about {head} events folded in {seconds:.0}s ({:.0} events/s)",
+            self.what,
+            events as f64 / seconds.max(f64::EPSILON),
+        );
     }
 }
