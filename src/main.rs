@@ -125,8 +125,8 @@ struct FoldProgress {
     what: &'static str,
     bar: ProgressBar,
     started: Instant,
-    /// When the last plain line was written.
-    said: Mutex<Instant>,
+    /// When the last plain line was written (none yet: the first fold says so at once).
+    said: Mutex<Option<Instant>>,
 }
 
 /// How often the plain line is written.
@@ -141,7 +141,7 @@ impl FoldProgress {
             what,
             bar,
             started: Instant::now(),
-            said: Mutex::new(Instant::now()),
+            said: Mutex::new(None),
         })
     }
 
@@ -161,10 +161,10 @@ impl Progress for FoldProgress {
         let Ok(mut said) = self.said.lock() else {
             return;
         };
-        if said.elapsed() < PLAIN_EVERY {
+        if said.is_some_and(|at| at.elapsed() < PLAIN_EVERY) {
             return;
         }
-        *said = Instant::now();
+        *said = Some(Instant::now());
         let seconds = self.started.elapsed().as_secs_f64();
         // Not `eprintln!`: it panics when stderr cannot be written.
         let _ = writeln!(
