@@ -2,7 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tally::auth::Authenticator;
@@ -42,10 +43,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         CliCommand::Serve(settings) => {
-            let listen = settings.listen;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|error| format!("TALLY_LISTEN={listen}: cannot listen there ({error})"))?;
+            let listener = tokio::net::TcpListener::bind(settings.listen).await?;
             tally::launch(&settings, listener, tally::server::shutdown_signal()).await?;
         }
         CliCommand::Migrate(database) => {
@@ -74,10 +72,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database,
         } => {
             let store = database.open_store().await?;
-            let progress = progress_bar("events")?;
+            let progress = FoldProgress::new("rebuild")?;
             let projections = Projection::chosen(&projection).ok_or("unknown projection")?;
-            let report = store.rebuild(&projections, &RebuildBar(&progress)).await?;
-            progress.finish_and_clear();
+            let report = store.rebuild(&projections, &progress).await?;
+            progress.finish();
             store.close().await;
             println!(
                 "rebuilt up to position {}: {} events replayed in {:.1}s ({:.0} events/s)",
@@ -89,10 +87,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         CliCommand::Verify { repair, database } => {
             let store = database.open_store().await?;
-            let report = store.verify(repair, chrono::Utc::now()).await?;
+            let progress = FoldProgress::new("verify")?;
+            let report = store.verify(repair, chrono::Utc::now(), &progress).await?;
+            progress.finish();
             store.close().await;
             print!("{}", tally::report::verify_report(&report));
-            if !report.is_clean() {
+            // Repaired, the tables now agree with the log: nothing is left to do.
+            if !report.is_clean() && !report.repaired {
                 return Ok(ExitCode::from(1));
             }
         }
@@ -119,24 +120,27 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A bar of `unit`s done, with a whole-number rate, drawn on a terminal; where it cannot be
-/// drawn (stderr a pipe or a file), a plain line every 5 s instead, so a long run is never
-/// silent.
-fn progress_bar(unit: &'static str) -> Result<ProgressBar, indicatif::style::TemplateError> {
-    let style = ProgressStyle::with_template(&format!(
-        "{{bar:40}} {{pos}}/{{len}} {unit}  {{rate}}  eta {{eta}}"
+/// A bar of `unit`s done with a whole-number rate (indicatif's `{per_sec}` shows four decimals).
+fn bar_style(prefix: &str, unit: &str) -> Result<ProgressStyle, indicatif::style::TemplateError> {
+    Ok(ProgressStyle::with_template(&format!(
+        "{prefix}{{bar:40}} {{pos}}/{{len}} {unit}  {{rate}}  eta {{eta}}"
     ))?
     .with_key(
         "rate",
         |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
             let _ = write!(out, "{:.0}/s", state.per_sec());
         },
-    );
-    let bar = ProgressBar::new(0).with_style(style);
+    ))
+}
+
+/// A bar of `unit`s drawn on a terminal; where it cannot be drawn (stderr a pipe or a file),
+/// a plain line every 5 s instead, so a long run is never silent.
+fn progress_bar(unit: &'static str) -> Result<ProgressBar, indicatif::style::TemplateError> {
+    let bar = ProgressBar::new(0).with_style(bar_style("", unit)?);
     if bar.is_hidden() {
         let lines = bar.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            let mut every = tokio::time::interval(PLAIN_EVERY);
             every.tick().await;
             loop {
                 every.tick().await;
@@ -156,12 +160,58 @@ fn progress_bar(unit: &'static str) -> Result<ProgressBar, indicatif::style::Tem
     Ok(bar)
 }
 
-/// A rebuild's progress as a bar of log positions (or its plain lines, see [`progress_bar`]).
-struct RebuildBar<'a>(&'a ProgressBar);
+/// A rebuild's or verify's progress: a bar of events on a terminal; on anything else (a pipe,
+/// a file, a CI log) a plain line on stderr every few seconds, so that a long run is not
+/// silent.
+struct FoldProgress {
+    what: &'static str,
+    bar: ProgressBar,
+    started: Instant,
+    /// When the last plain line was written (none yet: the first fold says so at once).
+    said: Mutex<Option<Instant>>,
+}
 
-impl Progress for RebuildBar<'_> {
-    fn folded(&self, position: i64, head: i64, _events: u64) {
-        self.0.set_length(head.max(0) as u64);
-        self.0.set_position(position.max(0) as u64);
+/// How often the plain line is written.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+impl FoldProgress {
+    fn new(what: &'static str) -> Result<Self, indicatif::style::TemplateError> {
+        let bar = ProgressBar::new(0).with_style(bar_style(&format!("{what}: "), "events")?);
+        Ok(FoldProgress {
+            what,
+            bar,
+            started: Instant::now(),
+            said: Mutex::new(None),
+        })
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for FoldProgress {
+    fn folded(&self, events: u64, head: i64) {
+        let head = head.max(0) as u64;
+        if !self.bar.is_hidden() {
+            self.bar.set_length(head.max(events));
+            self.bar.set_position(events);
+            return;
+        }
+        let Ok(mut said) = self.said.lock() else {
+            return;
+        };
+        if said.is_some_and(|at| at.elapsed() < PLAIN_EVERY) {
+            return;
+        }
+        *said = Some(Instant::now());
+        let seconds = self.started.elapsed().as_secs_f64();
+        // Not `eprintln!`: it panics when stderr cannot be written.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: {events} of about {head} events folded in {seconds:.0}s ({:.0} events/s)",
+            self.what,
+            events as f64 / seconds.max(f64::EPSILON),
+        );
     }
 }

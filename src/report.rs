@@ -1,4 +1,5 @@
-//! What `tally verify` prints: a per-user diff of the drifted figures, then the verdict.
+//! What `tally verify` prints: a per-user diff of the drifted figures, the drifted rows by
+//! count with the first of them named, then the verdict.
 
 use std::fmt::Write;
 
@@ -14,29 +15,37 @@ pub fn verify_report(report: &VerifyReport) -> String {
         }
     }
     for (table, drift) in [
-        ("tasks", report.tasks),
-        ("task_shares", report.shares),
-        ("daily_stats", report.daily),
+        ("tasks", &report.tasks),
+        ("task_shares", &report.shares),
+        ("daily_stats", &report.daily),
     ] {
-        if drift.missing + drift.unexpected + drift.different > 0 {
-            let RowDrift {
-                missing,
-                unexpected,
-                different,
-            } = drift;
-            let _ = writeln!(
-                out,
-                "drift: {table}: {missing} rows missing, {unexpected} unexpected, {different} different"
-            );
+        if drift.is_clean() {
+            continue;
         }
+        let RowDrift {
+            missing,
+            unexpected,
+            different,
+            named,
+        } = drift;
+        let _ = writeln!(
+            out,
+            "drift: {table}: {missing} rows missing, {unexpected} unexpected, {different} different"
+        );
+        let more = drift.count().saturating_sub(named.len());
+        let _ = write!(out, "  {}", named.join(", "));
+        let _ = match more {
+            0 => writeln!(out),
+            more => writeln!(out, " and {more} more"),
+        };
     }
     for violation in &report.violations {
         let _ = writeln!(out, "invariant broken: {violation}");
     }
     let verdict = match (report.is_clean(), report.repaired) {
-        (true, _) => "no drift",
-        (false, true) => "drift found and repaired",
-        (false, false) => "drift found (run `tally verify --repair` or `tally rebuild`)",
+        (true, _) => "no drift".to_owned(),
+        (false, true) => format!("drift found and repaired ({})", repaired(report)),
+        (false, false) => "drift found (run `tally verify --repair` or `tally rebuild`)".to_owned(),
     };
     let _ = writeln!(
         out,
@@ -44,4 +53,16 @@ pub fn verify_report(report: &VerifyReport) -> String {
         report.users, report.position
     );
     out
+}
+
+/// What a repair rewrote, in a few words.
+fn repaired(report: &VerifyReport) -> String {
+    let rows = |count: usize, what: &str| format!("{count} {what}");
+    [
+        rows(report.tasks.count(), "task rows"),
+        rows(report.shares.count(), "share rows"),
+        rows(report.drifted.len(), "users' dashboard figures"),
+        rows(report.daily.count(), "trend rows"),
+    ]
+    .join(", ")
 }

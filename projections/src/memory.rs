@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::calendar::{day_key, week_key};
-use crate::event::{Permission, RecordedEvent};
+use crate::event::RecordedEvent;
 use crate::fold::project;
-use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView};
-use crate::stats::{DashboardFigures, DashboardStats, completion_rate};
+use crate::recount::Recount;
+use crate::rows::{ShareRow, TaskRow, TaskView};
+use crate::stats::{DashboardFigures, DashboardStats};
 use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 
 /// Every read model, folded from events in position order.
@@ -30,17 +30,9 @@ impl ReadModels {
     /// Folds one event in, through the same [`project`] the live write path uses.
     pub fn apply(&mut self, recorded: &RecordedEvent) {
         let view = self.tasks.entry(recorded.task_id).or_default();
-        let changes = project(view, recorded);
-        view.apply(&changes);
+        fold_event(view, &mut self.stats, &mut self.daily, recorded);
         if view.task.is_none() {
             self.tasks.remove(&recorded.task_id);
-        }
-        apply_daily(&mut self.daily, &changes.stats);
-        for delta in &changes.stats {
-            self.stats
-                .entry(delta.user_id.clone())
-                .or_insert_with(|| DashboardStats::empty(&delta.user_id))
-                .apply(delta);
         }
         self.position = self.position.max(recorded.position);
     }
@@ -56,46 +48,32 @@ impl ReadModels {
     /// The figures of `user_id` counted from the task and share models, the way `COUNT(*)`
     /// queries would: the definition the maintained row must always agree with.
     pub fn recount(&self, user_id: &str, now: DateTime<Utc>) -> DashboardFigures {
-        let (today, this_week) = (day_key(now), week_key(now));
-        let mut figures = DashboardFigures::default();
+        self.recounted(user_id, now).figures(user_id)
+    }
+
+    /// The task and share models of `user_id` (or of everyone) counted.
+    fn recounted(&self, user_id: &str, now: DateTime<Utc>) -> Recount {
+        let mut recount = Recount::new(now);
         for view in self.tasks.values() {
+            // A share of a task that does not exist counts for nothing.
             let Some(task) = &view.task else { continue };
             if task.owner_id == user_id {
-                figures.total += 1;
-                match task.status {
-                    TaskStatus::Pending => figures.pending += 1,
-                    TaskStatus::Completed => figures.completed += 1,
-                }
-                figures.created_today += i64::from(day_key(task.created_at) == today);
-                figures.created_this_week += i64::from(week_key(task.created_at) == this_week);
-                if let Some(done) = task.completed_at {
-                    figures.completed_today += i64::from(day_key(done) == today);
-                    figures.completed_this_week += i64::from(week_key(done) == this_week);
-                }
+                recount.add_task(task);
             }
-            match view.share_of(user_id) {
-                Some(Permission::View) => figures.view_only += 1,
-                Some(Permission::Edit) => figures.can_edit += 1,
-                None => {}
+            for share in view.shares.iter().filter(|share| share.user_id == user_id) {
+                recount.add_share(share);
             }
         }
-        figures.shared = figures.view_only + figures.can_edit;
-        figures.completion_rate = completion_rate(figures.completed, figures.total);
-        figures
+        recount
     }
 
     /// The trend of `user_id` counted from the task model, the way `COUNT(*) … group by day`
     /// would: the definition `daily_stats` must always agree with. Days that count nothing are
     /// left out.
     pub fn recount_daily(&self, user_id: &str) -> BTreeMap<i32, DayCounts> {
-        let mut days: BTreeMap<i32, DayCounts> = BTreeMap::new();
-        for task in self.task_rows().filter(|task| task.owner_id == user_id) {
-            days.entry(day_key(task.created_at)).or_default().created += 1;
-            if let (TaskStatus::Completed, Some(done)) = (task.status, task.completed_at) {
-                days.entry(day_key(done)).or_default().completed += 1;
-            }
-        }
-        days
+        // The day keys do not depend on the moment of counting.
+        self.recounted(user_id, DateTime::<Utc>::MIN_UTC)
+            .daily_of(user_id)
     }
 
     /// The trend of `user_id` as the maintained rows give it.
@@ -129,5 +107,25 @@ impl ReadModels {
             .chain(self.stats.keys().cloned())
             .chain(self.daily.keys().map(|(user, _)| user.clone()))
             .collect()
+    }
+}
+
+/// Folds one event onto its task's view and onto the per-user models, through the same
+/// [`project`] the live write path uses: the one step of [`ReadModels`] and of
+/// [`crate::StreamFold`] alike.
+pub(crate) fn fold_event(
+    view: &mut TaskView,
+    stats: &mut BTreeMap<String, DashboardStats>,
+    daily: &mut BTreeMap<(String, i32), DayCounts>,
+    recorded: &RecordedEvent,
+) {
+    let changes = project(view, recorded);
+    view.apply(&changes);
+    apply_daily(daily, &changes.stats);
+    for delta in &changes.stats {
+        stats
+            .entry(delta.user_id.clone())
+            .or_insert_with(|| DashboardStats::empty(&delta.user_id))
+            .apply(delta);
     }
 }

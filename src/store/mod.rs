@@ -182,8 +182,13 @@ pub trait Store: Transactions + Replay {
     }
 
     /// Compares the read models with a fresh fold of the log; `repair` rewrites what drifted.
-    async fn verify(&self, repair: bool, now: DateTime<Utc>) -> Result<VerifyReport, StoreError> {
-        verify::verify(self, repair, now).await
+    async fn verify(
+        &self,
+        repair: bool,
+        now: DateTime<Utc>,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport, StoreError> {
+        verify::verify(self, repair, now, progress).await
     }
 
     /// Checks the rows of up to `users` randomly chosen users against a recount of their tasks

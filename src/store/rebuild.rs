@@ -1,8 +1,10 @@
 //! `tally rebuild`: the read models rebuilt from the event log without stopping the service.
 //!
 //! 1. Empty shadow tables are created beside the live ones (`tasks_rebuild`, …).
-//! 2. The whole log is folded in memory, through the same fold as the live path, and the
-//!    result is written to the shadows in bulk, one chunk per transaction.
+//! 2. The log up to its head is folded stream after stream, through the same fold as the live
+//!    path: each task's rows go to the shadows in bulk as its stream ends, a chunk per
+//!    transaction, and only the per-user rows (dashboard and trend) are kept to the end, so
+//!    memory grows with users, not with events.
 //! 3. The shadows catch up, in batches, with the events appended meanwhile — the same
 //!    projection of stored events the checkpoints describe.
 //! 4. In one transaction that holds the writers' lock, the last events are projected and the
@@ -16,15 +18,21 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use projections::changeset::distinct;
-use projections::{Changeset, ReadModels, RecordedEvent};
+use projections::{Changeset, ReadModels, RecordedEvent, StreamFold, TaskView};
+use uuid::Uuid;
 
 use super::StoreError;
-use super::tx::{DailyWrite, Lock, Replay, ReplayTx, Tables, finish};
+use super::tx::{DailyWrite, Lock, Replay, ReplayTx, StreamCursor, Tables, finish};
 
 /// Events read from the log at a time.
 pub(crate) const PAGE: i64 = 20_000;
+
+/// Before the first stream of the log (versions start at 1).
+pub(crate) const FIRST_STREAM: StreamCursor = (Uuid::nil(), 0);
 
 /// A read model `tally rebuild` can rebuild, with the version of the code that projects it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,14 +87,14 @@ impl Projection {
     }
 }
 
-/// Whoever shows a rebuild's progress (the CLI draws a bar; tests pass `&()`).
+/// Whoever shows a rebuild's or a verify's progress (the CLI draws a bar; tests pass `&()`).
 pub trait Progress: Send + Sync {
-    /// The log has been folded up to `position` of at least `head`, `events` events in all.
-    /// Unless told otherwise, a line in the log every 200,000 events.
-    fn folded(&self, position: i64, head: i64, events: u64) {
-        let _ = head;
+    /// `events` events of the log have been folded, of about `head` (the head's position when
+    /// the fold began: the number of events, near enough). Unless told otherwise, a line in
+    /// the log every 200,000 events.
+    fn folded(&self, events: u64, head: i64) {
         if events > 0 && events.is_multiple_of(PAGE as u64 * 10) {
-            tracing::info!(events, position, "rebuild: folding the log");
+            tracing::info!(events, head, "folding the log");
         }
     }
 }
@@ -139,29 +147,62 @@ async fn rebuild_alone<S: Replay + ?Sized>(
         Err(error) => Err(error),
     };
     let head = finish(tx, head).await?;
-    let report = |position: i64, events: u64| progress.folded(position, head.max(position), events);
+    let report = |events: u64| progress.folded(events, head);
 
-    // Fold each page on a blocking thread while the next one is read: the two cores share
-    // the work.
-    let mut models = ReadModels::default();
-    let mut events = 0u64;
-    let mut page = store.read_log(0, PAGE).await?;
-    while let Some(last) = page.last().map(|event| event.position) {
-        let fold = tokio::task::spawn_blocking(move || {
+    // Stream after stream, so that a task's rows are done when its stream ends: they go to
+    // the shadows a chunk at a time, and only the per-user rows stay in memory to the end.
+    // Each page is folded on a blocking thread while the next one is read and the chunk ended
+    // before it written: the two cores share the work.
+    let mut fold = StreamFold::default();
+    let mut ended: Vec<TaskView> = Vec::new();
+    let mut page = store.read_streams(FIRST_STREAM, head, PAGE).await?;
+    loop {
+        let full = page.len() as i64 == PAGE;
+        let cursor = page
+            .last()
+            .map(|event| (event.task_id, event.stream_version))
+            .filter(|_| full);
+        let folding = tokio::task::spawn_blocking(move || {
+            let mut done = Vec::new();
             for event in &page {
-                models.apply(event);
+                done.extend(fold.apply(event));
             }
-            (models, page.len() as u64)
+            (fold, done)
         });
-        let (folded, next) = tokio::join!(fold, store.read_log(last, PAGE));
-        let folded_events;
-        (models, folded_events) = folded.map_err(|_| StoreError::TaskFailed)?;
-        events += folded_events;
-        report(models.position, events);
+        let next = async {
+            match cursor {
+                Some(cursor) => store.read_streams(cursor, head, PAGE).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let chunk = if ended.len() >= ROWS_PER_TRANSACTION {
+            std::mem::take(&mut ended)
+        } else {
+            Vec::new()
+        };
+        let (folded, next, written) = tokio::join!(folding, next, write_views(store, chunk));
+        let done;
+        (fold, done) = folded.map_err(|_| StoreError::TaskFailed)?;
+        written?;
+        ended.extend(done);
+        report(fold.events);
+        if cursor.is_none() {
+            break;
+        }
         page = next?;
     }
-    let position = models.position;
-    store.write_shadows(models).await?;
+    ended.extend(fold.finish());
+    write_views(store, ended).await?;
+    let mut events = fold.events;
+    store
+        .write_shadows(ReadModels {
+            tasks: BTreeMap::new(),
+            stats: fold.stats,
+            daily: fold.daily,
+            position: fold.position,
+        })
+        .await?;
+    let position = head.max(fold.position);
 
     // Catch up with what was appended meanwhile, without holding the writers up.
     let mut position = position;
@@ -171,7 +212,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
         let page = finish(tx, page).await?;
         events += page.len() as u64;
         position = page.last().map_or(position, |event| event.position);
-        report(position, events);
+        report(events);
         if (page.len() as i64) < PAGE {
             break;
         }
@@ -182,7 +223,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     let swapped = swap_in(tx.as_mut(), position, projections).await;
     let (position, tail) = finish(tx, swapped).await?;
     events += tail;
-    report(position, events);
+    report(events);
     let mut tx = store.begin_replay(Lock::Shadow).await?;
     let dropped = tx.drop_shadows().await;
     finish(tx, dropped).await?;
@@ -191,6 +232,26 @@ async fn rebuild_alone<S: Replay + ?Sized>(
         position,
         elapsed: started.elapsed(),
     })
+}
+
+/// Writes the rows of tasks whose streams have ended to the shadow tables.
+async fn write_views<S: Replay + ?Sized>(
+    store: &S,
+    views: Vec<TaskView>,
+) -> Result<(), StoreError> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    let tasks = views
+        .into_iter()
+        .filter_map(|view| Some((view.task.as_ref()?.id, view)))
+        .collect();
+    store
+        .write_shadows(ReadModels {
+            tasks,
+            ..ReadModels::default()
+        })
+        .await
 }
 
 /// Projects the page of events after `position` onto the shadow tables; returns the page.

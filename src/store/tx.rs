@@ -100,11 +100,19 @@ pub struct IdempotencyRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Every row of the read models, as stored.
+/// Where a read of the log stream after stream goes on from: after this stream's version.
+pub type StreamCursor = (Uuid, i64);
+
+/// The stored task and share rows of one range of task ids.
 #[derive(Debug, Default)]
-pub struct AllRows {
+pub struct TaskRange {
     pub tasks: Vec<TaskRow>,
     pub shares: Vec<ShareRow>,
+}
+
+/// Every stored per-user row: what a verify keeps whole (users are far fewer than events).
+#[derive(Debug, Default)]
+pub struct UserTables {
     pub stats: Vec<DashboardStats>,
     /// The trend rows that count something.
     pub daily: Vec<DailyRow>,
@@ -212,9 +220,16 @@ pub trait Replay: Send + Sync {
     /// Keeps every other rebuild of the database out until released, and is let go of by
     /// itself when its process dies. `Err(StoreError::RebuildRunning)` when taken.
     async fn lock_rebuilds(&self) -> Result<Box<dyn RebuildLock>, StoreError>;
-    /// A page of the log for a rebuild to fold, read outside any transaction.
-    async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError>;
-    /// Writes a rebuild's folded models into the empty shadow tables.
+    /// A page of the log stream after stream (events up to position `head` of the streams
+    /// after `after`), for a rebuild to fold, read outside any transaction.
+    async fn read_streams(
+        &self,
+        after: StreamCursor,
+        head: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// Writes rows of a rebuild's fold into the shadow tables (a range of tasks with their
+    /// shares, or the per-user rows), none of which they hold yet.
     async fn write_shadows(&self, models: ReadModels) -> Result<(), StoreError>;
 }
 
@@ -234,9 +249,23 @@ pub trait ReplayTx: Tx {
         position: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
-    /// Every task, share and dashboard row of `tables`, and the trend rows that count
-    /// something, for comparison with a fold.
-    async fn all_rows(&mut self, tables: Tables) -> Result<AllRows, StoreError>;
+    /// Like [`Replay::read_streams`], in this transaction.
+    async fn events_by_stream(
+        &mut self,
+        after: StreamCursor,
+        head: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// The task rows of `tables` whose id lies in `from..=to`, and their share rows (those of
+    /// tasks that do not exist included), for comparison with a fold.
+    async fn task_range(
+        &mut self,
+        tables: Tables,
+        from: Uuid,
+        to: Uuid,
+    ) -> Result<TaskRange, StoreError>;
+    /// Every dashboard row of `tables` and the trend rows that count something.
+    async fn user_tables(&mut self, tables: Tables) -> Result<UserTables, StoreError>;
     /// Sets the checkpoint of projection `name` to `position` at `version`.
     async fn set_checkpoint(
         &mut self,

@@ -2,21 +2,30 @@
 //! the invariants that must hold whatever the log says.
 //!
 //! Everything is read in one snapshot, so commands arriving meanwhile cannot look like drift.
-//! With `--repair` the check runs in a transaction that holds the writers' lock, and the rows
-//! that differ from the fold are rewritten in it: one atomic fix.
+//! The log is folded stream after stream ([`StreamFold`]); as each range of tasks ends, their
+//! stored task and share rows are read and compared, and counted ([`Recount`]) for the
+//! invariants. What stays in memory to the end is per user (dashboard rows, trend counts), so
+//! it grows with users, not with events. With `--repair` the check runs in a transaction that
+//! holds the writers' lock, and the rows that differ from the fold are rewritten in it: one
+//! atomic fix.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use projections::{
-    DailyRow, DashboardFigures, DashboardStats, DayCounts, ReadModels, ShareRow, TaskRow, TaskView,
+    DailyRow, DashboardFigures, DashboardStats, DayCounts, Recount, ShareRow, StreamFold, TaskRow,
+    TaskView,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::rebuild::PAGE;
-use super::tx::{AllRows, DailyWrite, Lock, Replay, ReplayTx, Tables, finish};
+use super::rebuild::{FIRST_STREAM, PAGE, Progress, ROWS_PER_TRANSACTION};
+use super::tx::{DailyWrite, Lock, Replay, ReplayTx, Tables, TaskRange, finish};
 use super::{StoreError, UserRows};
+
+/// Drifted rows named in a report, per table: enough to start looking, bounded whatever the
+/// drift.
+pub const NAMED_ROWS: usize = 20;
 
 /// What `verify` found.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -57,16 +66,54 @@ pub struct UserDrift {
 }
 
 /// Rows that the fold has and the table lacks, the other way round, or that differ.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct RowDrift {
     pub missing: usize,
     pub unexpected: usize,
     pub different: usize,
+    /// The keys of the first [`NAMED_ROWS`] drifted rows (a task's id; a share's task id and
+    /// user; a trend row's user and day), in key order.
+    pub named: Vec<String>,
 }
 
 impl RowDrift {
-    fn is_clean(&self) -> bool {
-        self.missing + self.unexpected + self.different == 0
+    pub fn is_clean(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// Drifted rows in all.
+    pub fn count(&self) -> usize {
+        self.missing + self.unexpected + self.different
+    }
+
+    /// Adds the drift of `stored` from `expected`, naming rows by `name`; answers the rows to
+    /// write (missing or different) and the keys to delete (unexpected).
+    fn compare<'a, K: Ord + Clone, V: PartialEq>(
+        &mut self,
+        expected: &BTreeMap<K, &'a V>,
+        stored: &BTreeMap<K, &V>,
+        name: impl Fn(&K) -> String,
+    ) -> (Vec<&'a V>, Vec<K>) {
+        let mut write = Vec::new();
+        let mut delete = Vec::new();
+        let mut drifted = BTreeSet::new();
+        for (key, row) in expected {
+            match stored.get(key) {
+                None => self.missing += 1,
+                Some(found) if found != row => self.different += 1,
+                Some(_) => continue,
+            }
+            write.push(*row);
+            drifted.insert(key);
+        }
+        for key in stored.keys().filter(|key| !expected.contains_key(key)) {
+            self.unexpected += 1;
+            delete.push(key.clone());
+            drifted.insert(key);
+        }
+        let room = NAMED_ROWS.saturating_sub(self.named.len());
+        self.named.extend(drifted.into_iter().take(room).map(name));
+        (write, delete)
     }
 }
 
@@ -75,6 +122,7 @@ pub(crate) async fn verify<S: Replay + ?Sized>(
     store: &S,
     repair: bool,
     now: DateTime<Utc>,
+    progress: &dyn Progress,
 ) -> Result<VerifyReport, StoreError> {
     let lock = if repair {
         Lock::Writers
@@ -82,135 +130,209 @@ pub(crate) async fn verify<S: Replay + ?Sized>(
         Lock::Snapshot
     };
     let mut tx = store.begin_replay(lock).await?;
-    let report = check(tx.as_mut(), repair, now).await;
+    let report = check(tx.as_mut(), repair, now, progress).await;
     finish(tx, report).await
 }
 
-/// Folds the whole log, compares, and with `repair` rewrites, in `tx`.
+/// What a verify gathers as it goes through the task ranges.
+struct Check {
+    repair: bool,
+    report: VerifyReport,
+    /// The stored task and share rows counted.
+    stored: Recount,
+    /// Every user a stored task or share row names.
+    users: BTreeSet<String>,
+}
+
+/// Folds the log stream after stream, compares, and with `repair` rewrites, in `tx`.
 async fn check(
     tx: &mut dyn ReplayTx,
     repair: bool,
     now: DateTime<Utc>,
+    progress: &dyn Progress,
 ) -> Result<VerifyReport, StoreError> {
-    let mut fold = ReadModels::default();
+    let head = tx.head_position().await?;
+    let mut check = Check {
+        repair,
+        report: VerifyReport::default(),
+        stored: Recount::new(now),
+        users: BTreeSet::new(),
+    };
+    let mut fold = StreamFold::default();
+    let mut ended: Vec<TaskView> = Vec::new();
+    // The first task id of the range not compared yet; `None` once every id has been.
+    let mut from = Some(Uuid::nil());
+    let mut cursor = FIRST_STREAM;
     loop {
-        let page = tx.events_after(fold.position, PAGE).await?;
-        if page.is_empty() {
-            break;
-        }
+        let page = tx.events_by_stream(cursor, head, PAGE).await?;
         for event in &page {
-            fold.apply(event);
+            ended.extend(fold.apply(event));
         }
-    }
-    let stored = tx.all_rows(Tables::LIVE).await?;
-    let mut report = compare(&fold, &stored, now);
-    if repair && !report.is_clean() {
-        rewrite(tx, &fold, &stored).await?;
-        report.repaired = true;
-    }
-    Ok(report)
-}
-
-/// The fold against the stored rows, figure by figure and row by row.
-fn compare(fold: &ReadModels, stored: &AllRows, now: DateTime<Utc>) -> VerifyReport {
-    let stored_models = as_models(stored);
-    let stored_stats: BTreeMap<&str, &DashboardStats> = stored
-        .stats
-        .iter()
-        .map(|row| (row.user_id.as_str(), row))
-        .collect();
-    let users: BTreeSet<String> = fold
-        .users()
-        .into_iter()
-        .chain(stored_models.users())
-        .collect();
-    let mut report = VerifyReport {
-        position: fold.position,
-        users: users.len(),
-        ..VerifyReport::default()
-    };
-    for user in &users {
-        let row = stored_stats.get(user.as_str()).copied();
-        let figures = row.map(|row| row.figures(now)).unwrap_or_default();
-        let expected = fold.figures(user, now);
-        let figures_differ = differences(&figures, &expected);
-        if !figures_differ.is_empty() {
-            report.drifted.push(UserDrift {
-                user_id: user.clone(),
-                figures: figures_differ,
-            });
+        progress.folded(fold.events, head);
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => {
+                cursor = (last.task_id, last.stream_version);
+            }
+            _ => break,
         }
-        // Whatever the log says, the row must agree with COUNT(*) over the tables beside it.
-        let counted = stored_models.recount(user, now);
-        for (name, row_value, count) in differences(&figures, &counted) {
-            report.violations.push(format!(
-                "{user}: {name} is {row_value} in dashboard_stats but {count} by counting tasks \
-                 and shares"
-            ));
-        }
-        if let Some(row) = row
-            && [row.pending, row.completed, row.shared_view, row.shared_edit]
-                .iter()
-                .any(|count| *count < 0)
+        // The ended tasks' ids are in order and below the stream still being folded.
+        if let (Some(start), Some(view)) = (from, ended.last())
+            && ended.len() >= ROWS_PER_TRANSACTION
         {
-            report.violations.push(format!("{user}: a negative count"));
+            let end = view.task.as_ref().map_or(start, |task| task.id);
+            check.range(tx, start, end, &ended).await?;
+            from = end.as_u128().checked_add(1).map(Uuid::from_u128);
+            ended.clear();
         }
     }
-    let task_rows = |models: &ReadModels| -> BTreeMap<Uuid, TaskRow> {
-        models
-            .task_rows()
-            .map(|task| (task.id, task.clone()))
-            .collect()
-    };
-    report.tasks = row_drift(&task_rows(fold), &task_rows(&stored_models));
-    let share_rows = |models: &ReadModels| -> BTreeMap<(Uuid, String), ShareRow> {
-        models
-            .share_rows()
-            .map(|share| ((share.task_id, share.user_id.clone()), share.clone()))
-            .collect()
-    };
-    report.shares = row_drift(&share_rows(fold), &share_rows(&stored_models));
-    report.daily = row_drift(&fold.daily, &stored_models.daily);
-    for user in &users {
-        // Whatever the log says, the trend must agree with COUNT(*) over the tasks beside it.
-        if stored_models.daily_of(user) != stored_models.recount_daily(user) {
-            report.violations.push(format!(
-                "{user}: daily_stats differs from counting tasks by day"
-            ));
-        }
+    ended.extend(fold.finish());
+    if let Some(start) = from {
+        check.range(tx, start, Uuid::max(), &ended).await?;
     }
-    report
+    check.users(tx, &fold, now).await
 }
 
-/// The stored task and share rows as a [`ReadModels`], so they can be counted like the fold.
-fn as_models(stored: &AllRows) -> ReadModels {
-    let mut models = ReadModels::default();
-    for task in &stored.tasks {
-        models.tasks.insert(
-            task.id,
-            TaskView {
-                task: Some(task.clone()),
-                shares: Vec::new(),
-            },
+impl Check {
+    /// Compares the tasks with ids in `from..=to` the fold ended (`expected`) with the stored
+    /// ones, and counts the stored ones; with `repair`, rewrites what differs.
+    async fn range(
+        &mut self,
+        tx: &mut dyn ReplayTx,
+        from: Uuid,
+        to: Uuid,
+        expected: &[TaskView],
+    ) -> Result<(), StoreError> {
+        let TaskRange { tasks, shares } = tx.task_range(Tables::LIVE, from, to).await?;
+        let existing: HashSet<Uuid> = tasks.iter().map(|task| task.id).collect();
+        for task in &tasks {
+            self.stored.add_task(task);
+            self.note_user(&task.owner_id);
+        }
+        for share in &shares {
+            // A share of a task that does not exist counts for nothing.
+            if existing.contains(&share.task_id) {
+                self.stored.add_share(share);
+            }
+            self.note_user(&share.user_id);
+        }
+        let expected_tasks = task_rows(expected.iter().filter_map(|view| view.task.as_ref()));
+        let (write_tasks, delete_tasks) =
+            self.report
+                .tasks
+                .compare(&expected_tasks, &task_rows(tasks.iter()), Uuid::to_string);
+        let expected_shares = share_rows(expected.iter().flat_map(|view| &view.shares));
+        let (write_shares, delete_shares) = self.report.shares.compare(
+            &expected_shares,
+            &share_rows(shares.iter()),
+            |(task, user)| format!("{task} shared with {user}"),
         );
+        if self.repair {
+            let live = Tables::LIVE;
+            let delete_shares: Vec<(Uuid, &str)> = delete_shares
+                .iter()
+                .map(|(task, user)| (*task, user.as_str()))
+                .collect();
+            // Each of these splits its rows into statements of its own size.
+            tx.delete_tasks(live, &delete_tasks).await?;
+            tx.delete_shares(live, &delete_shares).await?;
+            tx.upsert_tasks(live, &write_tasks).await?;
+            tx.upsert_shares(live, &write_shares).await?;
+        }
+        Ok(())
     }
-    for share in &stored.shares {
-        models
-            .tasks
-            .entry(share.task_id)
-            .or_default()
-            .shares
-            .push(share.clone());
+
+    fn note_user(&mut self, user_id: &str) {
+        if !self.users.contains(user_id) {
+            self.users.insert(user_id.to_owned());
+        }
     }
-    for row in &stored.stats {
-        models.stats.insert(row.user_id.clone(), row.clone());
-    }
-    for row in &stored.daily {
-        models
+
+    /// Compares the per-user rows with the fold's and with the recount, and with `repair`
+    /// rewrites them from the fold; answers the report.
+    async fn users(
+        mut self,
+        tx: &mut dyn ReplayTx,
+        fold: &StreamFold,
+        now: DateTime<Utc>,
+    ) -> Result<VerifyReport, StoreError> {
+        let stored = tx.user_tables(Tables::LIVE).await?;
+        let stored_stats: BTreeMap<&str, &DashboardStats> = stored
+            .stats
+            .iter()
+            .map(|row| (row.user_id.as_str(), row))
+            .collect();
+        let stored_daily: BTreeMap<(String, i32), DayCounts> = stored
             .daily
-            .insert((row.user_id.clone(), row.day), row.counts);
+            .iter()
+            .map(|row| ((row.user_id.clone(), row.day), row.counts))
+            .collect();
+        let mut users = std::mem::take(&mut self.users);
+        users.extend(fold.stats.keys().cloned());
+        users.extend(fold.daily.keys().map(|(user, _)| user.clone()));
+        users.extend(stored_stats.keys().map(|user| (*user).to_owned()));
+        users.extend(stored_daily.keys().map(|(user, _)| user.clone()));
+        let report = &mut self.report;
+        report.position = fold.position;
+        report.users = users.len();
+        for user in &users {
+            let row = stored_stats.get(user.as_str()).copied();
+            let figures = row.map(|row| row.figures(now)).unwrap_or_default();
+            let expected = fold
+                .stats
+                .get(user)
+                .map(|stats| stats.figures(now))
+                .unwrap_or_default();
+            let figures_differ = differences(&figures, &expected);
+            if !figures_differ.is_empty() {
+                report.drifted.push(UserDrift {
+                    user_id: user.clone(),
+                    figures: figures_differ,
+                });
+            }
+            // Whatever the log says, the row must agree with COUNT(*) over the tables beside it.
+            let counted = self.stored.figures(user);
+            for (name, row_value, count) in differences(&figures, &counted) {
+                report.violations.push(format!(
+                    "{user}: {name} is {row_value} in dashboard_stats but {count} by counting \
+                     tasks and shares"
+                ));
+            }
+            if let Some(row) = row
+                && [row.pending, row.completed, row.shared_view, row.shared_edit]
+                    .iter()
+                    .any(|count| *count < 0)
+            {
+                report.violations.push(format!("{user}: a negative count"));
+            }
+            // Whatever the log says, the trend must agree with COUNT(*) over the tasks beside it.
+            let days: BTreeMap<i32, DayCounts> = stored_daily
+                .range((user.clone(), i32::MIN)..=(user.clone(), i32::MAX))
+                .map(|((_, day), counts)| (*day, *counts))
+                .collect();
+            if days != self.stored.daily_of(user) {
+                report.violations.push(format!(
+                    "{user}: daily_stats differs from counting tasks by day"
+                ));
+            }
+        }
+        report.daily.compare(
+            &fold
+                .daily
+                .iter()
+                .map(|(key, counts)| (key.clone(), counts))
+                .collect(),
+            &stored_daily
+                .iter()
+                .map(|(key, counts)| (key.clone(), counts))
+                .collect(),
+            |(user, day)| format!("{user} on day {day}"),
+        );
+        if self.repair && !report.is_clean() {
+            rewrite_users(tx, fold, &stored.stats, &stored.daily).await?;
+            report.repaired = true;
+        }
+        Ok(self.report)
     }
-    models
 }
 
 /// The figures that differ, by name, with both values.
@@ -234,47 +356,30 @@ fn differences(
         .collect()
 }
 
-fn row_drift<K: Ord, V: PartialEq>(expected: &BTreeMap<K, V>, stored: &BTreeMap<K, V>) -> RowDrift {
-    RowDrift {
-        missing: expected.keys().filter(|k| !stored.contains_key(k)).count(),
-        unexpected: stored.keys().filter(|k| !expected.contains_key(k)).count(),
-        different: expected
-            .iter()
-            .filter(|(k, v)| stored.get(k).is_some_and(|s| s != *v))
-            .count(),
-    }
+/// Task rows by id.
+fn task_rows<'a>(rows: impl Iterator<Item = &'a TaskRow>) -> BTreeMap<Uuid, &'a TaskRow> {
+    rows.map(|task| (task.id, task)).collect()
 }
 
-/// Makes the live tables equal the fold: rows that differ or are missing are written, task and
-/// share rows the fold lacks are deleted, and every dashboard and trend row is rewritten from
-/// the fold (zeros for a user or day the fold has no row for).
-async fn rewrite(
+/// Share rows by task id and user.
+fn share_rows<'a>(
+    rows: impl Iterator<Item = &'a ShareRow>,
+) -> BTreeMap<(Uuid, String), &'a ShareRow> {
+    rows.map(|share| ((share.task_id, share.user_id.clone()), share))
+        .collect()
+}
+
+/// Makes the live per-user tables equal the fold: every dashboard and trend row is rewritten
+/// from the fold (zeros for a user or day the fold has no row for). The task and share rows
+/// were rewritten range by range.
+async fn rewrite_users(
     tx: &mut dyn ReplayTx,
-    fold: &ReadModels,
-    stored: &AllRows,
+    fold: &StreamFold,
+    stored_stats: &[DashboardStats],
+    stored_daily: &[DailyRow],
 ) -> Result<(), StoreError> {
     let live = Tables::LIVE;
-    let expected_tasks: Vec<&TaskRow> = fold.task_rows().collect();
-    let expected_ids: BTreeSet<Uuid> = expected_tasks.iter().map(|task| task.id).collect();
-    let extra_tasks: Vec<Uuid> = stored
-        .tasks
-        .iter()
-        .map(|task| task.id)
-        .filter(|id| !expected_ids.contains(id))
-        .collect();
-    let expected_shares: Vec<&ShareRow> = fold.share_rows().collect();
-    let expected_keys: BTreeSet<(Uuid, &str)> = expected_shares
-        .iter()
-        .map(|share| (share.task_id, share.user_id.as_str()))
-        .collect();
-    let extra_shares: Vec<(Uuid, &str)> = stored
-        .shares
-        .iter()
-        .map(|share| (share.task_id, share.user_id.as_str()))
-        .filter(|key| !expected_keys.contains(key))
-        .collect();
-    let empty: Vec<DashboardStats> = stored
-        .stats
+    let empty: Vec<DashboardStats> = stored_stats
         .iter()
         .filter(|row| !fold.stats.contains_key(&row.user_id))
         .map(|row| DashboardStats::empty(&row.user_id))
@@ -283,8 +388,7 @@ async fn rewrite(
     // The fold's trend rows, and zeros for the stored ones it lacks.
     let mut daily = fold.daily_rows();
     daily.extend(
-        stored
-            .daily
+        stored_daily
             .iter()
             .filter(|row| !fold.daily.contains_key(&(row.user_id.clone(), row.day)))
             .map(|row| DailyRow {
@@ -292,11 +396,6 @@ async fn rewrite(
                 ..row.clone()
             }),
     );
-    // Each of these splits its rows into statements of its own size.
-    tx.delete_tasks(live, &extra_tasks).await?;
-    tx.delete_shares(live, &extra_shares).await?;
-    tx.upsert_tasks(live, &expected_tasks).await?;
-    tx.upsert_shares(live, &expected_shares).await?;
     tx.save_stats(live, &stats).await?;
     tx.save_daily(live, &daily, DailyWrite::Replace).await
 }
@@ -305,13 +404,17 @@ async fn rewrite(
 /// and of their shares: what the sampled check of the scheduled jobs compares. `None` when they
 /// agree.
 pub(crate) fn check_user(user_id: &str, rows: UserRows, now: DateTime<Utc>) -> Option<UserDrift> {
-    let stored = AllRows {
-        tasks: rows.tasks,
-        shares: rows.shares,
-        stats: Vec::new(),
-        daily: Vec::new(),
-    };
-    let counted = as_models(&stored).recount(user_id, now);
+    let mut recount = Recount::new(now);
+    let existing: HashSet<Uuid> = rows.tasks.iter().map(|task| task.id).collect();
+    for task in rows.tasks.iter().filter(|task| task.owner_id == user_id) {
+        recount.add_task(task);
+    }
+    for share in &rows.shares {
+        if share.user_id == user_id && existing.contains(&share.task_id) {
+            recount.add_share(share);
+        }
+    }
+    let counted = recount.figures(user_id);
     let figures = rows.stats.map(|row| row.figures(now)).unwrap_or_default();
     let drift = differences(&figures, &counted);
     (!drift.is_empty()).then(|| UserDrift {

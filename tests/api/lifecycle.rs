@@ -95,7 +95,7 @@ async fn second_store(app: &TestApp) -> Arc<dyn Store> {
 }
 
 async fn assert_clean(app: &TestApp) {
-    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
     assert!(report.is_clean(), "verify: {report:#?}");
 }
 
@@ -243,7 +243,7 @@ async fn verify_finds_injected_drift_and_repair_fixes_it(app: TestApp) {
         .execute("update dashboard_stats set pending = pending + 5 where user_id = 'ann'")
         .await;
 
-    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
     assert!(!report.is_clean());
     assert_eq!(report.drifted.len(), 1, "{report:#?}");
     assert_eq!(report.drifted[0].user_id, "ann");
@@ -267,7 +267,7 @@ async fn verify_finds_injected_drift_and_repair_fixes_it(app: TestApp) {
         "{text}"
     );
 
-    let repaired = app.store.verify(true, app.clock.now()).await.unwrap();
+    let repaired = app.store.verify(true, app.clock.now(), &()).await.unwrap();
     assert!(repaired.repaired);
     assert_clean(&app).await;
     assert_eq!(app.dashboard("ann").await, dashboard_before);
@@ -283,7 +283,7 @@ async fn verify_repair_and_rebuild_cover_the_trend(app: TestApp) {
     app.db
         .execute("update daily_stats set created = created + 3 where user_id = 'ann'")
         .await;
-    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
     assert!(report.daily.different > 0, "{report:#?}");
     assert!(
         report
@@ -296,7 +296,7 @@ async fn verify_repair_and_rebuild_cover_the_trend(app: TestApp) {
     assert!(text.contains("drift: daily_stats"), "{text}");
     assert!(
         app.store
-            .verify(true, app.clock.now())
+            .verify(true, app.clock.now(), &())
             .await
             .unwrap()
             .repaired
@@ -305,7 +305,7 @@ async fn verify_repair_and_rebuild_cover_the_trend(app: TestApp) {
     assert_eq!(app.db.stored_state().await, before);
 
     app.db.execute("delete from daily_stats").await;
-    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
     assert_eq!(report.daily.missing, before.daily.len(), "{report:#?}");
     app.store
         .rebuild(&[Projection::Trend], &())
@@ -345,7 +345,7 @@ async fn a_database_from_before_the_trend_gets_it_from_its_tasks(app: TestApp) {
 
     let reopened = app.db.open_store(Default::default()).await;
     assert_eq!(app.db.stored_state().await, before);
-    let report = reopened.verify(false, app.clock.now()).await.unwrap();
+    let report = reopened.verify(false, app.clock.now(), &()).await.unwrap();
     assert!(report.is_clean(), "{report:#?}");
     let head = reopened.head_position().await.unwrap();
     let trend = reopened.checkpoints().await.unwrap();
@@ -366,7 +366,7 @@ async fn a_rebuild_fixes_a_corrupted_task_table(app: TestApp) {
     app.db
         .execute("update dashboard_stats set completed = 0, shared_edit = 7")
         .await;
-    let report = app.store.verify(false, app.clock.now()).await.unwrap();
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
     assert!(
         report.shares.missing > 0 && !report.drifted.is_empty(),
         "{report:#?}"

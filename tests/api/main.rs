@@ -53,6 +53,8 @@
 //! - `outages`: commands out of time, and database connections cancelled and terminated
 //!   mid-burst: a 503 was not applied, a 201 is stored, and the write path recovers.
 //! - `tls`: PostgreSQL over TLS only, verified as `sslmode` says (a server of its own).
+//! - `verify_cli`: `tally verify` on more tasks than one range: drift named by id, progress
+//!   on a pipe, a repair that exits 0.
 //! - `crash_safety`: a real `tally serve` killed mid-burst loses nothing it acknowledged;
 //!   `tally token` opens its API; the first run says where things are; each subcommand's
 //!   `--help` lists only its own settings.
@@ -117,3 +119,4 @@ mod lifecycle;
 mod outages;
 mod projection_props;
 mod tls;
+mod verify_cli;

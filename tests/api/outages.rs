@@ -161,7 +161,7 @@ async fn commands_survive_cancelled_and_terminated_connections(app: TestApp) {
     assert_eq!(dashboard.status, StatusCode::OK, "{dashboard:?}");
     let report = app
         .store
-        .verify(false, app.clock.now())
+        .verify(false, app.clock.now(), &())
         .await
         .expect("verify");
     assert!(report.is_clean(), "{report:?}");
@@ -255,7 +255,7 @@ async fn an_unreachable_database_is_answered_503_at_once_and_found_again() {
     let titles = db.texts("select title from tasks order by title").await;
     assert_eq!(titles, ["after the outage", "before the outage"]);
     let report = store
-        .verify(false, chrono::Utc::now())
+        .verify(false, chrono::Utc::now(), &())
         .await
         .expect("verify");
     assert!(report.is_clean(), "{report:?}");

@@ -66,10 +66,11 @@ pub(crate) trait Backend:
         store: &SqlxStore<Self>,
     ) -> impl Future<Output = Result<Box<dyn RebuildLock>, StoreError>> + Send;
 
-    /// See [`Replay::read_log`](crate::store::tx::Replay::read_log).
-    fn read_log(
+    /// See [`Replay::read_streams`](crate::store::tx::Replay::read_streams).
+    fn read_streams(
         store: &SqlxStore<Self>,
-        after: i64,
+        after: crate::store::tx::StreamCursor,
+        head: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 

@@ -14,7 +14,9 @@ use super::rows::{SHARE_FIELDS, StoreRow, stored_day, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
-use crate::store::tx::{Lock, RebuildLock, Replay, ReplayTx, Transactions, Tx, finish};
+use crate::store::tx::{
+    Lock, RebuildLock, Replay, ReplayTx, StreamCursor, Transactions, Tx, finish,
+};
 use crate::store::{
     Checkpoint, PoolUse, SHARES_LISTED, Scope, Store, StoreError, TaskListQuery, TaskRead, UserRows,
 };
@@ -372,8 +374,13 @@ where
         DB::lock_rebuilds(self).await
     }
 
-    async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
-        DB::read_log(self, after, limit).await
+    async fn read_streams(
+        &self,
+        after: StreamCursor,
+        head: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        DB::read_streams(self, after, head, limit).await
     }
 
     async fn write_shadows(&self, models: ReadModels) -> Result<(), StoreError> {

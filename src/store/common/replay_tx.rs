@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::RecordedEvent;
 use sqlx::{AssertSqlSafe, Executor};
+use uuid::Uuid;
 
 use super::Backend;
 use super::binds::{BindRows, bound};
@@ -13,7 +14,7 @@ use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
-use crate::store::tx::{AllRows, ReplayTx, Tables};
+use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, UserTables};
 
 #[async_trait]
 impl<DB: Backend> ReplayTx for SqlxTx<DB>
@@ -29,19 +30,40 @@ where
         events_after::<DB>(self.connection(), position, limit, persistent).await
     }
 
-    async fn all_rows(&mut self, tables: Tables) -> Result<AllRows, StoreError> {
-        // No parameters: sent as simple queries, never prepared.
-        let connection = self.connection();
-        let sql = AssertSqlSafe(sql::all_of(sql::TASK_COLUMNS, tables.tasks));
-        let tasks = connection.fetch_all(sql).await?;
-        let sql = AssertSqlSafe(sql::all_of(sql::SHARE_COLUMNS, tables.shares));
-        let shares = connection.fetch_all(sql).await?;
-        let sql = AssertSqlSafe(sql::all_of(sql::STATS_COLUMNS, tables.stats));
-        let stats = connection.fetch_all(sql).await?;
-        let daily = connection
-            .fetch_all(AssertSqlSafe(sql::daily_of(tables.daily)))
+    async fn events_by_stream(
+        &mut self,
+        after: StreamCursor,
+        head: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let persistent = self.persistent;
+        events_by_stream::<DB>(self.connection(), after, head, limit, persistent).await
+    }
+
+    async fn task_range(
+        &mut self,
+        tables: Tables,
+        from: Uuid,
+        to: Uuid,
+    ) -> Result<TaskRange, StoreError> {
+        let range = || {
+            bound::<DB::Arguments>(|a| {
+                a.id(from)?;
+                a.id(to)
+            })
+        };
+        // Built per table, so not prepared: the shadow tables come and go.
+        let sql = AssertSqlSafe(sql::tasks_between(tables.tasks));
+        let tasks = sqlx::query_with(sql, range()?)
+            .persistent(false)
+            .fetch_all(&mut *self.connection())
             .await?;
-        Ok(AllRows {
+        let sql = AssertSqlSafe(sql::shares_between(tables.shares));
+        let shares = sqlx::query_with(sql, range()?)
+            .persistent(false)
+            .fetch_all(&mut *self.connection())
+            .await?;
+        Ok(TaskRange {
             tasks: tasks
                 .iter()
                 .map(|row| row.task_row())
@@ -50,6 +72,18 @@ where
                 .iter()
                 .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
                 .collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn user_tables(&mut self, tables: Tables) -> Result<UserTables, StoreError> {
+        // No parameters: sent as simple queries, never prepared.
+        let connection = self.connection();
+        let sql = AssertSqlSafe(sql::all_of(sql::STATS_COLUMNS, tables.stats));
+        let stats = connection.fetch_all(sql).await?;
+        let daily = connection
+            .fetch_all(AssertSqlSafe(sql::daily_of(tables.daily)))
+            .await?;
+        Ok(UserTables {
             stats: stats
                 .iter()
                 .map(|row| row.stats_row())
@@ -114,6 +148,32 @@ where
         a.int(limit)
     })?;
     sqlx::query_with(sql::EVENTS_AFTER, arguments)
+        .persistent(persistent)
+        .fetch_all(connection)
+        .await?
+        .iter()
+        .map(|row| row.recorded_event())
+        .collect()
+}
+
+/// Up to `limit` events of the log stream after stream: see [`sql::EVENTS_BY_STREAM`].
+pub(crate) async fn events_by_stream<'c, DB: Backend>(
+    connection: &'c mut DB::Connection,
+    (stream, version): StreamCursor,
+    head: i64,
+    limit: i64,
+    persistent: bool,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let arguments = bound::<DB::Arguments>(|a| {
+        a.id(stream)?;
+        a.int(version)?;
+        a.int(head)?;
+        a.int(limit)
+    })?;
+    sqlx::query_with(sql::EVENTS_BY_STREAM, arguments)
         .persistent(persistent)
         .fetch_all(connection)
         .await?

@@ -99,6 +99,27 @@ pub const EVENTS_AFTER: &str = concat!(
     " from events where position > $1 order by position limit $2"
 );
 
+/// The log stream after stream, for rebuild and verify to fold a task at a time: the events up
+/// to position `$4` of the streams after (`$1` stream, `$2` version), through the unique
+/// (stream_id, stream_version) index. The parameters appear in their order (rusqlite binds
+/// `$n` by appearance).
+pub const EVENTS_BY_STREAM: &str = concat!(
+    "select ",
+    event_columns!(),
+    " from events where (stream_id, stream_version) > ($1, $2) and position <= $3 \
+     order by stream_id, stream_version limit $4"
+);
+
+/// The task rows of a table whose id lies in [`$1`, `$2`], for verify to compare a range.
+pub fn tasks_between(table: &str) -> String {
+    format!("select {TASK_COLUMNS} from {table} where id >= $1 and id <= $2")
+}
+
+/// The share rows of a table whose task id lies in [`$1`, `$2`].
+pub fn shares_between(table: &str) -> String {
+    format!("select {SHARE_COLUMNS} from {table} where task_id >= $1 and task_id <= $2")
+}
+
 pub const SET_CHECKPOINT: &str = "insert into projection_checkpoints \
      (name, version, position, updated_at) values ($1, $2, $3, $4) \
      on conflict (name) do update set version = excluded.version, \

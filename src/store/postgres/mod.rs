@@ -20,12 +20,12 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::StoreError;
 use super::common::binds::{BindRows, bound};
 use super::common::reading::read;
-use super::common::replay_tx::events_after;
+use super::common::replay_tx::events_by_stream;
 use super::common::rows::StoreRow;
 use super::common::sql::{self, Params};
 use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
-use super::tx::{Lock, RebuildLock};
+use super::tx::{Lock, RebuildLock, StreamCursor};
 
 /// How every write transaction begins, in one round trip: a bound on how long it waits for a
 /// lock (the writer's batch deadline: without it, a batch the writer gave up on would leave
@@ -205,13 +205,14 @@ impl Backend for Postgres {
         Ok(Box::new(shadows::lock_rebuilds(&store.local).await?))
     }
 
-    async fn read_log(
+    async fn read_streams(
         store: &SqlxStore<Self>,
-        after: i64,
+        after: StreamCursor,
+        head: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         read!(store, false, |connection| {
-            events_after::<Postgres>(connection, after, limit, store.persistent()).await
+            events_by_stream::<Postgres>(connection, after, head, limit, store.persistent()).await
         })
     }
 

@@ -27,11 +27,11 @@ use uuid::Uuid;
 
 use crate::store::StoreError;
 use crate::store::common::sql::{
-    DAILY_COLUMNS, EVENTS_AFTER, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
+    DAILY_COLUMNS, EVENTS_BY_STREAM, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
 };
 use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
-use crate::store::tx::Tables;
+use crate::store::tx::{StreamCursor, Tables};
 
 /// How long a thread reuses a row it read while no write of this process begins or ends: the
 /// bound on how late it sees a change another process made (`tally rebuild`, `verify --repair`,
@@ -160,17 +160,19 @@ fn read_only(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-/// Up to `limit` events after position `after`, in order. Blocking: a rebuild calls it on a
-/// blocking thread. sqlx hands every row over from its worker thread one by one, which made
-/// reading the log, not folding it, most of a rebuild's time (≈8 µs an event).
+/// Up to `limit` events of the log stream after stream (see `sql::EVENTS_BY_STREAM`).
+/// Blocking: a rebuild calls it on a blocking thread. sqlx hands every row over from its worker
+/// thread one by one, which made reading the log, not folding it, most of a rebuild's time
+/// (≈8 µs an event).
 pub(crate) fn read_events(
     path: &Path,
-    after: i64,
+    (stream, version): StreamCursor,
+    head: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let connection = read_only(path)?;
-    let mut statement = connection.prepare(EVENTS_AFTER)?;
-    let mut rows = statement.query([after, limit])?;
+    let mut statement = connection.prepare(EVENTS_BY_STREAM)?;
+    let mut rows = statement.query(rusqlite::params![stream.as_bytes(), version, head, limit])?;
     let mut events = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(100_000));
     while let Some(row) = rows.next()? {
         let event_type: String = row.get("event_type")?;

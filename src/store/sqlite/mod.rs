@@ -16,7 +16,7 @@ use super::StoreError;
 use super::common::sql::{Params, STATS_COLUMNS, TASK_COLUMNS};
 use super::common::sqlx_tx::WriteEpoch;
 use super::common::{Backend, SqlxStore};
-use super::tx::{Lock, RebuildLock};
+use super::tx::{Lock, RebuildLock, StreamCursor};
 use fast_path::FastPath;
 
 /// How an SQLite database is opened.
@@ -144,13 +144,14 @@ impl Backend for Sqlite {
         shadows::lock_rebuilds(store.local.path()).map(|lock| Box::new(lock) as _)
     }
 
-    async fn read_log(
+    async fn read_streams(
         store: &SqlxStore<Self>,
-        after: i64,
+        after: StreamCursor,
+        head: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let path = store.local.path().to_owned();
-        tokio::task::spawn_blocking(move || fast_path::read_events(&path, after, limit))
+        tokio::task::spawn_blocking(move || fast_path::read_events(&path, after, head, limit))
             .await
             .map_err(|_| StoreError::TaskFailed)?
     }
