@@ -104,19 +104,7 @@ async fn docs_response(response: Response) -> Response {
     } else {
         response
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    super::page::guard(response.headers_mut(), DOCS_CONTENT_SECURITY_POLICY);
     response
 }
 

@@ -123,9 +123,16 @@ fn serve(index: usize, if_none_match: &IfNoneMatch) -> Response {
     // Checked each time (a 304 when unchanged), so an upgraded server's page is never mixed
     // with an older one's scripts.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    guard(headers, CONTENT_SECURITY_POLICY);
+    response
+}
+
+/// The headers of a page that holds a token in its tab (this one, and `/docs` beside it on the
+/// same origin): what it may load and run (`policy`), no type sniffing, no referrer.
+pub(crate) fn guard(headers: &mut axum::http::HeaderMap, policy: &'static str) {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(policy),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -135,7 +142,6 @@ fn serve(index: usize, if_none_match: &IfNoneMatch) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    response
 }
 
 #[cfg(test)]
