@@ -121,7 +121,7 @@ function figuresArrived(figures) {
   showEmptyState(isEmpty(figures));
   const seen = JSON.stringify(figures);
   if (lastFigures && seen !== lastFigures) {
-    tasks.refreshQuietly();
+    tasks.refresh();
     clearTimeout(trendTimer);
     trendTimer = setTimeout(loadTrend, 500);
   }
@@ -148,23 +148,26 @@ async function loadTrend() {
   }
 }
 
+/** Creates the task, then shows the list with it (marked busy until then). */
 async function createTask(event) {
   event.preventDefault();
   const form = event.currentTarget;
   const title = form.elements.title.value;
   const description = form.elements.description.value;
-  try {
-    await request('POST', '/api/tasks', description ? { title, description } : { title });
-    form.reset();
-    showProblem($('tasks-notice'), null);
-    if ($('scope').value !== 'owned') {
-      $('scope').value = 'owned';
-      tasks.reset();
+  await tasks.working(async () => {
+    try {
+      await request('POST', '/api/tasks', description ? { title, description } : { title });
+      form.reset();
+      showProblem($('tasks-notice'), null);
+      if ($('scope').value !== 'owned') {
+        $('scope').value = 'owned';
+        tasks.reset();
+      }
+    } catch (error) {
+      showProblem($('tasks-notice'), error instanceof ApiError ? error.message : String(error));
     }
-  } catch (error) {
-    showProblem($('tasks-notice'), error instanceof ApiError ? error.message : String(error));
-  }
-  await tasks.refresh();
+    await tasks.refresh();
+  });
 }
 
 start();

@@ -13,8 +13,9 @@ export const CHANGED_MEANWHILE = 'This task was changed elsewhere while you edit
  * The (hidden) edit form of `task`, at `path`. `saved(message)` is called when the list must be
  * drawn anew: after a save (`message` null), or a refusal that the task changed or went
  * (`message` says which); `refused(message)` when the edit can be corrected in the form.
+ * `working(work)` marks the list busy while a save and the redrawing after it are under way.
  */
-export function editForm(task, path, { saved, refused }) {
+export function editForm(task, path, { saved, refused, working }) {
   const id = `edit-${task.id}`;
   const title = el('input', {
     id: `${id}-title`, name: 'title', maxlength: 200, required: true, autocomplete: 'off', value: task.title,
@@ -34,15 +35,18 @@ export function editForm(task, path, { saved, refused }) {
         return;
       }
       save.disabled = true;
-      try {
-        await request('PATCH', path, changes, { 'If-Match': `"${task.version}"` });
-        saved(null);
-      } catch (error) {
-        save.disabled = false;
-        if (error.status === 412) saved(CHANGED_MEANWHILE);
-        else if (error.status === 403 || error.status === 404) saved(error.message);
-        else if (error.status !== 401) refused(error.message);
-      }
+      await working(async () => {
+        try {
+          await request('PATCH', path, changes, { 'If-Match': `"${task.version}"` });
+        } catch (error) {
+          save.disabled = false;
+          if (error.status === 412) await saved(CHANGED_MEANWHILE);
+          else if (error.status === 403 || error.status === 404) await saved(error.message);
+          else if (error.status !== 401) refused(error.message);
+          return;
+        }
+        await saved(null);
+      });
     },
   },
   el('label', { for: title.id }, 'Title'), title,

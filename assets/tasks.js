@@ -10,7 +10,8 @@ const PAGE_SIZE = 10;
 /**
  * The list inside `parts` ({list, scope, status, previous, next, loadError, notice}):
  * `loadError` says why the list could not be loaded (with Retry), `notice` why a command was
- * refused. `refresh()` reloads the page shown.
+ * refused. `refresh()` reloads the page shown; `working(work)` marks the list busy while `work`
+ * (a command whose answer the list will show) is under way.
  */
 export function taskList(parts) {
   const { list, scope, status, previous, next, loadError, notice } = parts;
@@ -19,7 +20,28 @@ export function taskList(parts) {
   let loaded = false;
   let loads = 0; // Numbers each load: only the latest one started may show its answer.
 
-  async function refresh() {
+  let busy = 0; // Commands and loads under way; the list says `aria-busy` while there are any.
+  let resume = null; // While a redraw waits for the caller to leave a form of the list.
+
+  /** Runs `work` with the list marked `aria-busy`: what it shows is about to be drawn anew. */
+  async function working(work) {
+    busy += 1;
+    list.setAttribute('aria-busy', 'true');
+    try {
+      return await work();
+    } finally {
+      busy -= 1;
+      if (busy === 0) list.removeAttribute('aria-busy');
+    }
+  }
+
+  /** Reloads the page shown. A new list would throw away what the caller is typing in a share
+   * or edit form of the list, so unless `force` (that form's own command, whose answer the
+   * list shows) the drawing waits until they leave it: decided when the answer is there, as
+   * they may have opened the form while it was on its way. */
+  const refresh = ({ force = false } = {}) => working(() => loadAndDraw(force));
+
+  async function loadAndDraw(force) {
     const load = ++loads;
     if (!loaded) list.replaceChildren(...[1, 2, 3].map(() => el('li', { class: 'task skeleton-row' })));
     previous.disabled = true;
@@ -33,7 +55,7 @@ export function taskList(parts) {
       page = await request('GET', `/api/tasks?${query}`);
     } catch (error) {
       if (load !== loads) return;
-      if (error.status !== 401) showProblem(loadError, `Tasks could not be loaded: ${error.message}`, refresh);
+      if (error.status !== 401) showProblem(loadError, `Tasks could not be loaded: ${error.message}`, () => refresh());
       previous.disabled = cursors.length === 1;
       return;
     }
@@ -41,9 +63,14 @@ export function taskList(parts) {
     if (page.items.length === 0 && cursors.length > 1) {
       // The page emptied (its last task deleted, or a full page had no successor).
       cursors.pop();
-      refresh();
+      await loadAndDraw(force);
       return;
     }
+    if (!force && inForm(document.activeElement)) {
+      holdBack();
+      return;
+    }
+    stopHolding();
     loaded = true;
     nextCursor = page.next_cursor;
     showProblem(loadError, null);
@@ -75,15 +102,18 @@ export function taskList(parts) {
     (control ?? list.querySelector('button'))?.focus();
   }
 
-  /** Runs a command, then shows the list as it now is (the figures follow by themselves). */
-  async function command(method, path, body) {
-    try {
-      await request(method, path, body);
-      showProblem(notice, null);
-    } catch (error) {
-      if (error.status !== 401) showProblem(notice, error.message);
-    }
-    await refresh();
+  /** Runs a command, then shows the list as it now is (the figures follow by themselves);
+   * `fromForm` when a form of the list sent it, which the new list closes. */
+  function command(method, path, body, fromForm = false) {
+    return working(async () => {
+      try {
+        await request(method, path, body);
+        showProblem(notice, null);
+      } catch (error) {
+        if (error.status !== 401) showProblem(notice, error.message);
+      }
+      await refresh({ force: fromForm });
+    });
   }
 
   function taskItem(task) {
@@ -110,7 +140,9 @@ export function taskList(parts) {
         owns ? action('share', 'Share…', toggleForm,
           { 'aria-expanded': 'false', 'aria-controls': `share-${task.id}` }) : null,
         owns ? deleteButton(action, () => command('DELETE', path)) : null));
-    if (mayChange) item.append(editForm(task, path, { saved: edited, refused: (message) => showProblem(notice, message) }));
+    if (mayChange) {
+      item.append(editForm(task, path, { saved: edited, refused: (message) => showProblem(notice, message), working }));
+    }
     if (owns) item.append(...[shareList(task, path), shareForm(task, path)].filter(Boolean));
     return item;
   }
@@ -141,7 +173,7 @@ export function taskList(parts) {
       id, class: 'share-form', hidden: true,
       onsubmit: (event) => {
         event.preventDefault();
-        command('PUT', `${path}/shares/${encodeURIComponent(user.value.trim())}`, { permission: permission.value });
+        command('PUT', `${path}/shares/${encodeURIComponent(user.value.trim())}`, { permission: permission.value }, true);
       },
     },
     el('label', { for: user.id }, 'Share with user'), user,
@@ -152,7 +184,7 @@ export function taskList(parts) {
   /** After an edit was saved or refused for a reason that the list drawn anew shows. */
   async function edited(message) {
     showProblem(notice, message);
-    await refresh();
+    await refresh({ force: true });
   }
 
   /** Opens or closes the share or edit form the button controls. */
@@ -164,18 +196,25 @@ export function taskList(parts) {
     if (!form.hidden) form.querySelector('input').focus();
   }
 
-  /** A refresh because the figures changed, held back while the caller is in a share or edit
-   * form of the list (a new list would throw the typing away). */
-  let heldBack = false;
-  function refreshQuietly() {
-    if (list.contains(document.activeElement) && document.activeElement.closest('form')) {
-      if (!heldBack) {
-        heldBack = true;
-        list.addEventListener('focusout', () => { heldBack = false; refreshQuietly(); }, { once: true });
-      }
-      return;
-    }
-    refresh();
+  const inForm = (element) => list.contains(element) && element.closest('form') !== null;
+
+  /** Draws the list anew once the focus leaves the list's forms (moving between the fields of
+   * one is not leaving it). */
+  function holdBack() {
+    if (resume) return;
+    resume = (event) => {
+      if (inForm(event.relatedTarget)) return;
+      stopHolding();
+      refresh();
+    };
+    list.addEventListener('focusout', resume);
+  }
+
+  /** The list is drawn as it now is: nothing is waiting (a form taken away with the old list
+   * may never have said that the focus left it). */
+  function stopHolding() {
+    if (resume) list.removeEventListener('focusout', resume);
+    resume = null;
   }
 
   /** Back to the first page, showing nothing until it loads (a new sign-in, a new filter). */
@@ -193,7 +232,7 @@ export function taskList(parts) {
   next.addEventListener('click', () => { cursors.push(nextCursor); refresh(); });
   previous.addEventListener('click', () => { cursors.pop(); refresh(); });
 
-  return { refresh, refreshQuietly, reset };
+  return { refresh, reset, working };
 }
 
 /** Delete asks once more before it acts: the first press arms it for a few seconds. */

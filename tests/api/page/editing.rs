@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{create, sign_in};
+use super::{click_in_list, create, sign_in};
 use crate::support::browser::Browser;
 use crate::support::process::Server;
 use crate::support::{TEST_SECRET, TestRequest};
@@ -25,19 +25,14 @@ async fn a_title_and_description_are_edited_in_the_page_and_a_change_made_meanwh
         .wait_for_text("[data-task-id] .title", "draft the plan")
         .await;
 
-    browser
-        .find("[data-action=edit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_in_list(&browser, "[data-action=edit]").await;
     let title = browser.find(&format!("#edit-{task}-title")).await;
     title.clear().await.unwrap();
     title.send_keys("final plan").await.unwrap();
     let description = browser.find(&format!("#edit-{task}-description")).await;
     description.send_keys("with the budget").await.unwrap();
     let save = format!("#edit-{task} button[type=submit]");
-    browser.find(&save).await.click().await.unwrap();
+    click_in_list(&browser, &save).await;
     browser
         .wait_for_text("[data-task-id] .title", "final plan")
         .await;
@@ -56,12 +51,7 @@ async fn a_title_and_description_are_edited_in_the_page_and_a_change_made_meanwh
     );
 
     // The form is opened on version 2; another client edits before it is saved.
-    browser
-        .find("[data-action=edit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click_in_list(&browser, "[data-action=edit]").await;
     let title = browser.find(&format!("#edit-{task}-title")).await;
     title.clear().await.unwrap();
     title.send_keys("my version").await.unwrap();
@@ -69,7 +59,7 @@ async fn a_title_and_description_are_edited_in_the_page_and_a_change_made_meanwh
         .user("ivan")
         .json(json!({ "title": "their version" }));
     assert_eq!(server.send(elsewhere).await.status, 200);
-    browser.find(&save).await.click().await.unwrap();
+    click_in_list(&browser, &save).await;
     browser
         .wait_for_text("[data-task-id] .title", "their version")
         .await;
