@@ -10,6 +10,9 @@ const NARROWEST = 280;
 /** The days each chart shows, to draw it again at a new width. */
 const shown = new WeakMap();
 
+/** The chart box each container shows now: the one it replaces is no longer watched. */
+const boxes = new WeakMap();
+
 /** The chart is drawn at the width it is shown at, one unit a CSS pixel, so that its labels
  * keep their size on a phone instead of shrinking with a scaled-down drawing. */
 const resized = new ResizeObserver((entries) => {
@@ -39,6 +42,9 @@ export function showTrend(container, days) {
   container.classList.remove('skeleton-block');
   container.replaceChildren(box, legend, table);
   draw(box, days);
+  const replaced = boxes.get(container);
+  if (replaced) resized.unobserve(replaced);
+  boxes.set(container, box);
   resized.observe(box);
 }
 

@@ -10,7 +10,7 @@ use crate::config::Cli;
 /// Parses the process's arguments and environment; on an error prints it (with the variables
 /// behind it) and exits as clap does: 2 for a usage error, 0 for `--help` and `--version`.
 pub fn parse() -> Cli {
-    let arguments: Vec<String> = std::env::args().collect();
+    let arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match Cli::command()
         .try_get_matches_from(&arguments)
         .and_then(|matches| Cli::from_arg_matches(&matches))
@@ -25,6 +25,11 @@ pub fn parse() -> Cli {
             error.exit()
         }
         Err(error) => {
+            // Only to tell whether a flag was given: a path that is not UTF-8 stays a flag.
+            let arguments: Vec<String> = arguments
+                .iter()
+                .map(|argument| argument.to_string_lossy().into_owned())
+                .collect();
             let notes = from_environment(&error, &arguments, |name| std::env::var(name).ok());
             let _ = error.print();
             for note in notes {

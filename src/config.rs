@@ -95,11 +95,11 @@ fn projection_names() -> PossibleValuesParser {
 #[derive(Debug, Clone, Args)]
 pub struct Database {
     /// Database URL: sqlite://PATH or postgres://… [default: sqlite://<data dir>/tally.db]
-    #[arg(long, env = "TALLY_DATABASE_URL")]
+    #[arg(long, env = "TALLY_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// PostgreSQL URL for what needs a session of its own (migrations, a rebuild's lock) when
     /// `--database-url` goes through a transaction pooler (`pgbouncer=true`).
-    #[arg(long, env = "TALLY_DATABASE_DIRECT_URL")]
+    #[arg(long, env = "TALLY_DATABASE_DIRECT_URL", hide_env_values = true)]
     pub database_direct_url: Option<String>,
     /// Where the SQLite database and the generated JWT secret live.
     #[arg(long, env = "TALLY_DATA_DIR", default_value = "./data")]
@@ -359,9 +359,9 @@ fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
         Some(index) => raw.split_at(index),
         None => (raw, "s"),
     };
-    let number: i64 = number
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a duration"))?;
+    let number: i64 = number.parse().map_err(|_| {
+        format!("{raw:?} is not a duration: use a number with s, m, h or d (30s, 5m)")
+    })?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,

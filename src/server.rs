@@ -64,7 +64,10 @@ pub async fn launch(
     // Bound before "serving" is logged, so that a taken address stops the start instead.
     let metrics_listener = match settings.metrics_listen {
         None => None,
-        Some(metrics) if metrics == address || metrics == settings.listen => {
+        // Port 0 asks for a port of its own each time, so never the API's.
+        Some(metrics)
+            if metrics.port() != 0 && (metrics == address || metrics == settings.listen) =>
+        {
             return Err(LaunchError::Settings(format!(
                 "TALLY_METRICS_LISTEN={metrics} is the API's own address: give /metrics an \
                  address of its own (another port), or unset it to serve /metrics beside the API"

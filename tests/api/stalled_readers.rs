@@ -72,6 +72,9 @@ async fn clients_that_stop_reading_are_cut_off_after_the_write_timeout_and_canno
         &[
             ("TALLY_MAX_CONNECTIONS", &max),
             ("TALLY_WRITE_TIMEOUT", &timeout),
+            // Longer than the test: a hog whose answers all fit in the kernel's buffers must
+            // not be let go as an idle keep-alive instead.
+            ("TALLY_HEADER_READ_TIMEOUT", "120s"),
         ],
     )
     .await;
@@ -104,8 +107,15 @@ async fn clients_that_stop_reading_are_cut_off_after_the_write_timeout_and_canno
 async fn a_graceful_stop_waits_for_stalled_readers_no_longer_than_the_write_timeout() {
     let root = tempfile::tempdir().unwrap();
     let timeout = format!("{}s", WRITE_TIMEOUT.as_secs());
-    let mut server =
-        Server::start_with(root.path(), None, &[("TALLY_WRITE_TIMEOUT", &timeout)]).await;
+    let mut server = Server::start_with(
+        root.path(),
+        None,
+        &[
+            ("TALLY_WRITE_TIMEOUT", &timeout),
+            ("TALLY_HEADER_READ_TIMEOUT", "120s"),
+        ],
+    )
+    .await;
     let mut hogs = Vec::new();
     for _ in 0..MAX_CONNECTIONS {
         let mut hog = stalled_reader(&server.address).await;

@@ -1,7 +1,7 @@
 //! Every setting as a user sets it: each variable of README.md's configuration table and each
 //! flag of every subcommand, given to the real binary. A plausible value starts the server (or
 //! the command succeeds); an invalid one stops it at once, naming the variable, the value and
-//! what is expected. A setting the tables below do not know fails the test, so none can ship
+//! what is expected. A setting the tables in `cases.rs` do not know fails the test, so none can ship
 //! without starting the server once (`TALLY_CORS_ORIGINS` once panicked at every start).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,109 +14,8 @@ use futures_util::future::join_all;
 use crate::support::process::{Server, free_port, with_clean_env};
 use crate::support::{PATIENCE, TEST_SECRET, TestRequest};
 
-/// A variable of the configuration table: a value a user might set, and one tally must refuse
-/// (with a fragment of what it says is expected). `{root}` is the test's folder, `{port}` a
-/// free port, `{pem}` a public key.
-struct Variable {
-    name: &'static str,
-    plausible: &'static str,
-    invalid: Option<(&'static str, &'static str)>,
-}
-
-const fn variable(
-    name: &'static str,
-    plausible: &'static str,
-    invalid: Option<(&'static str, &'static str)>,
-) -> Variable {
-    Variable {
-        name,
-        plausible,
-        invalid,
-    }
-}
-
-const VARIABLES: &[Variable] = &[
-    variable(
-        "TALLY_DATABASE_URL",
-        "sqlite://{root}/elsewhere.db",
-        Some(("mysql://127.0.0.1/tally", "expected sqlite://PATH")),
-    ),
-    variable(
-        "TALLY_DATABASE_DIRECT_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
-        Some(("localhost/tally", "expected postgres://")),
-    ),
-    variable(
-        "TALLY_DATA_DIR",
-        "{root}/elsewhere",
-        Some(("/dev/null/data", "Not a directory")),
-    ),
-    variable(
-        "TALLY_LISTEN",
-        "localhost:{port}",
-        Some(("localhost", "HOST:PORT")),
-    ),
-    variable(
-        "TALLY_JWT_SECRET",
-        "a secret of at least thirty-two bytes",
-        Some(("too short", "at least 32 bytes")),
-    ),
-    variable(
-        "TALLY_JWT_PUBLIC_KEY_FILE",
-        "{pem}",
-        Some(("/dev/null", "no RSA, EC (P-256) or Ed25519 public key")),
-    ),
-    variable("TALLY_JWT_ISSUER", "https://id.example.com", None),
-    variable("TALLY_JWT_AUDIENCE", "tally", None),
-    variable(
-        "TALLY_SQLITE_SYNC",
-        "normal",
-        Some(("fast", "full, normal")),
-    ),
-    variable(
-        "TALLY_JOB_ROLL_OVER",
-        "0 5 0 * * *",
-        Some(("0 0 * * *", "6 fields, seconds first")),
-    ),
-    variable(
-        "TALLY_JOB_SAMPLE_VERIFY",
-        "off",
-        Some(("every hour", "6 fields, seconds first")),
-    ),
-    variable(
-        "TALLY_JOB_SAMPLE_USERS",
-        "5",
-        Some(("many", "invalid digit")),
-    ),
-    variable(
-        "TALLY_JOB_EXPIRE_KEYS",
-        "0 0 * * * *",
-        Some(("0 61 * * * *", "6 fields, seconds first")),
-    ),
-    variable("TALLY_MAX_CONNECTIONS", "64", Some(("0", "1..="))),
-    variable(
-        "TALLY_HEADER_READ_TIMEOUT",
-        "5s",
-        Some(("5y", "s, m, h or d")),
-    ),
-    variable("TALLY_STREAMS_PER_USER", "2", Some(("0", "1..="))),
-    variable("TALLY_MAX_STREAMS", "16", Some(("-1", "1..="))),
-    variable(
-        "TALLY_CORS_ORIGINS",
-        "https://app.example.com,http://localhost:5173",
-        Some(("app.example.com", "scheme://host[:port]")),
-    ),
-    variable(
-        "TALLY_METRICS_LISTEN",
-        "127.0.0.1:{port}",
-        Some(("nowhere", "HOST:PORT")),
-    ),
-    variable("TALLY_LOG_FORMAT", "json", Some(("xml", "text, json"))),
-    variable("TALLY_WRITE_TIMEOUT", "10s", Some(("soon", "s, m, h or d"))),
-];
-
-/// Variables whose values are secrets: an error names them but never shows the value.
-const SECRET: &[&str] = &["TALLY_JWT_SECRET"];
+mod cases;
+use cases::{REFUSED, RUNS, SECRET, VARIABLES};
 
 #[tokio::test]
 async fn every_variable_of_the_readme_is_known_to_the_binary_and_to_this_test() {
@@ -237,112 +136,6 @@ async fn the_cors_origins_a_user_sets_pass_preflight() {
     let other = server.send(preflight("https://evil.example.com")).await;
     assert_eq!(other.headers.get("access-control-allow-origin"), None);
 }
-
-/// A run of a subcommand other than `serve`, and a fragment of what it prints on success.
-const RUNS: &[(&[&str], &str)] = &[
-    (
-        &[
-            "--log-format",
-            "json",
-            "migrate",
-            "--data-dir",
-            "{root}/migrate",
-            "--database-url",
-            "sqlite://{root}/migrate.db",
-            "--sqlite-sync",
-            "normal",
-            "--database-direct-url",
-            "postgres://postgres@127.0.0.1/postgres",
-        ],
-        "database is up to date",
-    ),
-    (
-        &[
-            "token",
-            "--user",
-            "alice",
-            "--ttl",
-            "5m",
-            "--link",
-            "--listen",
-            "0.0.0.0:9000",
-            "--jwt-secret",
-            TEST_SECRET,
-            "--jwt-issuer",
-            "https://id.example.com",
-            "--jwt-audience",
-            "tally",
-            "--data-dir",
-            "{root}/token",
-        ],
-        "http://127.0.0.1:9000/#token=ey",
-    ),
-    (
-        &["token", "--user", "alice", "--jwt-public-key-file", "{pem}"],
-        "can only mint tokens for an HS256 secret",
-    ),
-    (
-        &[
-            "rebuild",
-            "--projection",
-            "trend",
-            "--data-dir",
-            "{root}/rebuild",
-            "--database-url",
-            "sqlite://{root}/rebuild.db",
-            "--sqlite-sync",
-            "normal",
-            "--database-direct-url",
-            "postgres://postgres@127.0.0.1/postgres",
-        ],
-        "rebuilt up to position 0",
-    ),
-    (
-        &[
-            "verify",
-            "--repair",
-            "--data-dir",
-            "{root}/verify",
-            "--database-url",
-            "sqlite://{root}/verify.db",
-            "--sqlite-sync",
-            "normal",
-            "--database-direct-url",
-            "postgres://postgres@127.0.0.1/postgres",
-        ],
-        "no drift",
-    ),
-    (
-        &[
-            "seed",
-            "--users",
-            "2",
-            "--tasks",
-            "3",
-            "--data-dir",
-            "{root}/seed",
-            "--database-url",
-            "sqlite://{root}/seed.db",
-            "--sqlite-sync",
-            "normal",
-            "--database-direct-url",
-            "postgres://postgres@127.0.0.1/postgres",
-        ],
-        "seeded 6 tasks",
-    ),
-];
-
-/// Invalid flags of the other subcommands, and a fragment of what is expected.
-const REFUSED: &[(&[&str], &str)] = &[
-    (&["token", "--user", "alice", "--ttl", "1y"], "s, m, h or d"),
-    (
-        &["token", "--user", "alice", "--listen", "nowhere"],
-        "HOST:PORT",
-    ),
-    (&["rebuild", "--projection", "everything"], "trend"),
-    (&["seed", "--users", "many"], "invalid digit"),
-    (&["migrate", "--sqlite-sync", "fast"], "full, normal"),
-];
 
 #[tokio::test]
 async fn every_flag_of_every_other_subcommand_is_run_as_a_user_gives_it() {
