@@ -134,9 +134,10 @@ mod tests {
             variable("job-roll-over"),
             Some(("TALLY_JOB_ROLL_OVER".into(), false))
         );
+        // A database URL may carry a password.
         assert_eq!(
             variable("database-url"),
-            Some(("TALLY_DATABASE_URL".into(), false))
+            Some(("TALLY_DATABASE_URL".into(), true))
         );
         assert_eq!(
             variable("jwt-secret"),
