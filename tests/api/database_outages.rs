@@ -44,9 +44,16 @@ async fn app_on(db: &TestDb) -> Router {
 }
 
 /// 503 `unavailable` with `Retry-After`: the outage's answer, which promises nothing applied.
+/// Through a transaction pooler the pooler holds the query while it retries the server, so
+/// tally's own deadline ends it first: 503 `timeout`, the contract's more precise slug.
 fn assert_unavailable(answer: &TestResponse) {
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE, "{answer:?}");
-    assert_eq!(answer.body["type"], "unavailable", "{answer:?}");
+    let pooled = std::env::var_os("TALLY_TEST_POSTGRES_DIRECT_URL").is_some();
+    let problem = answer.body["type"].as_str().unwrap_or_default();
+    assert!(
+        problem == "unavailable" || (pooled && problem == "timeout"),
+        "{answer:?}"
+    );
     assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
 }
 
