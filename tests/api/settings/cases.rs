@@ -97,7 +97,9 @@ pub const VARIABLES: &[Variable] = &[
     ),
     variable(
         "TALLY_METRICS_LISTEN",
-        "127.0.0.1:{port}",
+        // Port 0: a port of its own, picked when bound. A port picked beforehand and released
+        // could be taken by one of the servers these tests start at the same time.
+        "127.0.0.1:0",
         Some(("nowhere", "HOST:PORT")),
     ),
     variable("TALLY_LOG_FORMAT", "json", Some(("xml", "text, json"))),
