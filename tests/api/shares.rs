@@ -198,7 +198,13 @@ async fn the_owner_pages_through_every_share_and_no_one_else_may(app: TestApp) {
     app.get(&path, "mallory")
         .await
         .assert_problem(404, "not-found");
-    for query in ["limit=0", "limit=201", "cursor=a&cursor=b"] {
+    for query in [
+        "limit=0",
+        "limit=201",
+        "cursor=a&cursor=b",
+        "cursor=%004E",
+        "cursor=a%0Ab",
+    ] {
         app.get(&format!("{path}?{query}"), "alice")
             .await
             .assert_problem(400, "malformed-request");
