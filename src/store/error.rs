@@ -139,6 +139,25 @@ impl StoreError {
         }
     }
 
+    /// Whether no connection could be opened: refused, the server starting or stopping, the
+    /// database dropped or closed to connections (`allow_connections false`), the SQLite file
+    /// or its folder gone. (A pool that timed out is told apart where the pool is known.)
+    pub fn is_connect_failure(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Io(error)) => {
+                error.kind() == std::io::ErrorKind::ConnectionRefused
+            }
+            StoreError::Database(sqlx::Error::Database(error)) => {
+                let code = error.code().unwrap_or_default();
+                match error.try_downcast_ref::<PgDatabaseError>() {
+                    Some(error) => postgres_cannot_connect(&code, error.severity()),
+                    None => code.parse().is_ok_and(sqlite_cannot_open),
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the connection itself failed (closed by the server, reset, unreadable), rather
     /// than a statement on it: what a fresh connection may not repeat.
     pub fn is_connection_lost(&self) -> bool {
@@ -161,19 +180,26 @@ const SQLITE_IOERR_WRITE: i64 = 10 | (3 << 8);
 
 /// PostgreSQL SQLSTATEs that mean "the database cannot take work now".
 fn postgres_outage(code: &str, severity: PgSeverity) -> bool {
-    const OUTAGE: [&str; 7] = [
-        "08",    // connection exception
+    const OUTAGE: [&str; 4] = [
         "53",    // insufficient resources: disk full, out of memory, too many connections
         "57P01", // terminated by an administrator (or shutting down)
         "57P02", // crash shutdown
+        "25006", // read-only transaction: a standby, or default_transaction_read_only
+    ];
+    postgres_cannot_connect(code, severity) || OUTAGE.iter().any(|prefix| code.starts_with(prefix))
+}
+
+/// PostgreSQL SQLSTATEs that mean no session could begin.
+fn postgres_cannot_connect(code: &str, severity: PgSeverity) -> bool {
+    const CANNOT_CONNECT: [&str; 3] = [
+        "08",    // connection exception
         "57P03", // cannot connect now: starting up, shutting down, in recovery
         "3D000", // the database does not exist (dropped, or not yet created)
-        "25006", // read-only transaction: a standby, or default_transaction_read_only
     ];
     // 55000 (object not in prerequisite state) has many causes, most of them a statement's;
     // as a FATAL error it ends the session before it began: the database does not allow
     // connections (`alter database … allow_connections false`).
-    OUTAGE.iter().any(|prefix| code.starts_with(prefix))
+    CANNOT_CONNECT.iter().any(|prefix| code.starts_with(prefix))
         || (code == "55000" && matches!(severity, PgSeverity::Fatal))
 }
 
@@ -184,7 +210,12 @@ fn postgres_outage(code: &str, severity: PgSeverity) -> bool {
 /// the file or its folder is gone or closed to us). CORRUPT and NOTADB are not here: retrying
 /// cannot mend them, so they are 500s for a person to look at.
 fn sqlite_outage(code: i64) -> bool {
-    [8, 10, 13, 14].contains(&(code & 0xff))
+    [8, 10, 13].contains(&(code & 0xff)) || sqlite_cannot_open(code)
+}
+
+/// SQLite's CANTOPEN (14) and its extended codes.
+fn sqlite_cannot_open(code: i64) -> bool {
+    code & 0xff == 14
 }
 
 /// SQLite's busy (5) and locked (6): another connection holds the lock for a moment.

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgDatabaseError, PgSeverity};
 use sqlx::{Database, Pool};
 
 use crate::store::StoreError;
@@ -71,31 +70,15 @@ impl Outage {
     }
 }
 
-/// Whether `error` says no connection could be opened: refused, the server starting or
-/// stopping, the database dropped or closed to connections (`allow_connections false`), the
-/// SQLite file or its folder gone, or the pool timed out with room to open connections (so
-/// not merely busy). The pool retries only a refused connection until it times out; these
-/// others it answers at once, so without this each caller would try again.
+/// Whether `error` says no connection could be opened ([`StoreError::is_connect_failure`]),
+/// or the pool timed out with room to open connections (so not merely busy). The pool retries
+/// only a refused connection until it times out; the others it answers at once, so without
+/// this each caller would try again.
 fn cannot_connect<DB: Database>(error: &StoreError, pool: &Pool<DB>) -> bool {
     match error {
         StoreError::Database(sqlx::Error::PoolTimedOut) => {
             pool.size() < pool.options().get_max_connections()
         }
-        StoreError::Database(sqlx::Error::Io(error)) => {
-            error.kind() == std::io::ErrorKind::ConnectionRefused
-        }
-        StoreError::Database(sqlx::Error::Database(database)) => {
-            let code = database.code().unwrap_or_default();
-            match database.try_downcast_ref::<PgDatabaseError>() {
-                Some(pg) => {
-                    ["57P03", "3D000"].contains(&&*code)
-                        || code.starts_with("08")
-                        || (code == "55000" && matches!(pg.severity(), PgSeverity::Fatal))
-                }
-                // SQLITE_CANTOPEN and its extended codes.
-                None => code.parse::<i64>().is_ok_and(|code| code & 0xff == 14),
-            }
-        }
-        _ => false,
+        error => error.is_connect_failure(),
     }
 }
