@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod logging;
+pub mod progress;
 pub mod report;
 pub mod seed;
 pub mod server;
