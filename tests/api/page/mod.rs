@@ -318,7 +318,11 @@ mod in_a_browser {
         ignore = "no chromedriver: apt-get install chromium chromium-driver"
     )]
     async fn the_page_recovers_when_the_server_restarts() {
-        let (_root, mut server, browser) = signed_in("grace").await;
+        let root = tempfile::tempdir().unwrap();
+        // Restartable: it comes back on the same address, where the page is open.
+        let mut server = Server::start_restartable(root.path(), Some(TEST_SECRET)).await;
+        let browser = Browser::start().await;
+        sign_in(&browser, &root, &server, "grace").await;
         browser.wait_for_text("#connection", "Live").await;
         browser.run("window.notReloaded = true").await;
 
