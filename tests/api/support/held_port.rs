@@ -1,6 +1,7 @@
 //! A port held for a process of ours that must listen on a port known before it starts: a
 //! server started again where a page is open on it, a server whose log cannot be read, two
-//! settings that must name the same address. A port picked by binding port 0 and dropping the
+//! settings that must name the same address, a proxy cut and restored, a port where nothing
+//! listens. A port picked by binding port 0 and dropping the
 //! listener is free only until another test's server takes it; a held one is not.
 //!
 //! Held means bound, with `SO_REUSEADDR`, and not listening. On Linux the kernel then gives the
