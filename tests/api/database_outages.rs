@@ -19,7 +19,8 @@ use tally::clock::Clock;
 use tally::http::{AppState, router};
 use tally::store::SqliteOptions;
 
-use crate::support::process::{PATIENCE, free_port, with_clean_env};
+use crate::support::held_port::HeldPort;
+use crate::support::process::{PATIENCE, with_clean_env};
 use crate::support::{
     Backend, TestDb, TestRequest, TestResponse, send_to, test_auth_config, wait_until,
 };
@@ -257,7 +258,10 @@ fn with_suffix(file: &Path, suffix: &str) -> PathBuf {
 #[tokio::test]
 async fn an_unreachable_database_at_start_is_named_with_its_cause() {
     let root = tempfile::tempdir().expect("temporary folder");
-    let port = free_port();
+    // Held, not listening: connections to it are refused, and no other test's server can take
+    // it meanwhile.
+    let nothing_listens = HeldPort::new();
+    let port = nothing_listens.port();
     let url = format!("postgres://tally:not-to-be-shown@127.0.0.1:{port}/tally");
     let log = root.path().join("serve.log");
     let output = std::fs::File::create(&log).expect("log file");
@@ -270,7 +274,7 @@ async fn an_unreachable_database_at_start_is_named_with_its_cause() {
     with_clean_env(&mut command, root.path(), None);
     command
         .env("TALLY_DATABASE_URL", &url)
-        .env("TALLY_LISTEN", format!("127.0.0.1:{}", free_port()));
+        .env("TALLY_LISTEN", "127.0.0.1:0");
     let mut child = command.spawn().expect("spawn tally serve");
 
     let deadline = Instant::now() + PATIENCE;

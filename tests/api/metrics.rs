@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::support::process::{Server, free_port};
+use crate::support::process::Server;
 use crate::support::{TEST_SECRET, TestRequest};
 
 /// Every sample of a scrape, by series (name and labels, as written).
@@ -130,9 +130,11 @@ async fn metrics_count_commands_and_follow_the_log_and_a_projection_held_back_sh
 #[tokio::test]
 async fn with_a_metrics_address_metrics_are_served_there_and_not_beside_the_api() {
     let root = tempfile::tempdir().unwrap();
-    let metrics = format!("127.0.0.1:{}", free_port());
-    let env = [("TALLY_METRICS_LISTEN", metrics.as_str())];
+    // Port 0: a port of its own, which the log names.
+    let env = [("TALLY_METRICS_LISTEN", "127.0.0.1:0")];
     let server = Server::start_with(root.path(), Some(TEST_SECRET), &env).await;
+    let metrics = server.metrics_address();
+    assert_ne!(metrics, server.address);
     let samples = scrape(&server, &metrics).await;
     assert_eq!(
         sample(

@@ -1,5 +1,6 @@
-//! The API docs page at `/docs`, as Chromium renders it: its tab names the API, and the
-//! route table of docs/API.md (the spec's description) renders as a table in Swagger UI.
+//! The API docs page at `/docs`, as Chromium renders it: its tab names the API, the route
+//! table of docs/API.md (the spec's description) renders as a table in Swagger UI, and its
+//! policy lets Swagger UI run.
 
 use serde_json::json;
 
@@ -66,5 +67,40 @@ async fn the_docs_page_is_titled_tally_api_and_renders_its_route_table_as_a_tabl
         listing.as_str().map(|text| text.split(':').next().unwrap()),
         Some("?scope= owned or shared, &status= pending or completed, &limit=, &cursor=")
     );
+    browser.close().await;
+}
+
+/// The docs page's policy lets Swagger UI run: its scripts fetch the spec and draw every
+/// operation, its stylesheet applies, and an operation opens when clicked.
+#[tokio::test]
+#[cfg_attr(
+    browser_unavailable,
+    ignore = "no chromedriver: apt-get install chromium chromium-driver"
+)]
+async fn the_docs_page_runs_under_its_content_security_policy() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(root.path(), Some(TEST_SECRET)).await;
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("http://{}/docs/", server.address))
+        .await;
+    browser.find(".swagger-ui .info .title").await;
+    let title = browser.text(".swagger-ui .info .title").await.unwrap();
+    assert!(title.contains("tally"), "{title}");
+    let size =
+        "return getComputedStyle(document.querySelector('.swagger-ui .info .title')).fontSize";
+    assert_eq!(browser.run(size).await, json!("36px"));
+    browser.find(".opblock").await;
+    let drawn = browser
+        .run("return document.querySelectorAll('.opblock').length")
+        .await;
+    assert!(drawn.as_u64().unwrap() >= 10, "{drawn} operations");
+    browser
+        .find(".opblock-summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.find(".opblock-body").await;
     browser.close().await;
 }

@@ -4,8 +4,8 @@
 use crate::support::TEST_SECRET;
 
 /// A variable of the configuration table: a value a user might set, and one tally must refuse
-/// (with a fragment of what it says is expected). `{root}` is the test's folder, `{port}` a
-/// free port, `{pem}` a public key.
+/// (with a fragment of what it says is expected). `{root}` is the test's folder, `{pem}` a
+/// public key.
 pub struct Variable {
     pub name: &'static str,
     pub plausible: &'static str,
@@ -42,7 +42,9 @@ pub const VARIABLES: &[Variable] = &[
     ),
     variable(
         "TALLY_LISTEN",
-        "localhost:{port}",
+        // A host name, as a user may write it; port 0, a port of its own, picked when bound
+        // and read back from the log (see `TALLY_METRICS_LISTEN`).
+        "localhost:0",
         Some(("localhost", "HOST:PORT")),
     ),
     variable(

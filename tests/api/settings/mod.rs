@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 
-use crate::support::process::{Server, free_port, with_clean_env};
+use crate::support::held_port::HeldPort;
+use crate::support::process::{Server, with_clean_env};
 use crate::support::{PATIENCE, TEST_SECRET, TestRequest};
 
 mod cases;
@@ -64,13 +65,7 @@ async fn every_flag_of_serve_with_a_plausible_value_starts_the_server() {
         let root = root.path().join(flag.trim_start_matches('-'));
         async move {
             let value = fill(known.plausible, &root);
-            // The health check goes where the server listens.
-            let address = if flag == "--listen" {
-                value.clone()
-            } else {
-                localhost()
-            };
-            let server = start_at(&root, &[], &address, &[flag, &value]).await;
+            let server = start_at(&root, &[], &[flag, &value]).await;
             (flag.clone(), server)
         }
     });
@@ -204,7 +199,10 @@ async fn a_malformed_rust_log_stops_the_start_saying_what_a_filter_looks_like() 
 #[tokio::test]
 async fn a_metrics_address_equal_to_the_api_s_stops_the_start() {
     let root = tempfile::tempdir().unwrap();
-    let address = localhost();
+    // Held, so that no other test's server takes it before this one binds it (the check comes
+    // after the API's address is bound).
+    let held = HeldPort::new();
+    let address = held.address();
     let env = [
         ("TALLY_LISTEN", address.as_str()),
         ("TALLY_METRICS_LISTEN", &address),
@@ -228,26 +226,15 @@ async fn a_log_written_to_a_file_has_no_colours() {
 
 /// Starts `tally serve` in `root` with `env` set, as a user would.
 async fn start_with(root: &Path, env: &[(&str, &str)]) -> Server {
-    let listen = env.iter().find(|(name, _)| *name == "TALLY_LISTEN");
-    let address = listen.map_or_else(localhost, |(_, value)| value.to_string());
-    start_at(root, env, &address, &[]).await
+    start_at(root, env, &[]).await
 }
 
-async fn start_at(root: &Path, env: &[(&str, &str)], address: &str, flags: &[&str]) -> Server {
+/// `tally serve FLAGS` in `root` with `env` set; on a port of its own unless they say where.
+async fn start_at(root: &Path, env: &[(&str, &str)], flags: &[&str]) -> Server {
     std::fs::create_dir_all(root).unwrap();
     let log = root.join("serve.log");
     let output = std::fs::File::create(&log).unwrap();
-    Server::start_at(
-        root,
-        None,
-        output,
-        log,
-        "info",
-        env,
-        address.to_owned(),
-        flags,
-    )
-    .await
+    Server::start_at(root, None, output, log, "info", env, flags).await
 }
 
 /// `tally ARGUMENTS` run to its end (bounded), in `root`, with only `env` set.
@@ -259,8 +246,8 @@ async fn run(root: &Path, arguments: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     with_clean_env(&mut command, root, None);
-    // Runs in parallel, so never the default port.
-    command.env("TALLY_LISTEN", localhost());
+    // Runs in parallel, so never the default port: one the kernel picks when it binds.
+    command.env("TALLY_LISTEN", "127.0.0.1:0");
     command.envs(env.iter().map(|(name, value)| (name, fill(value, root))));
     let started = Instant::now();
     let output = tokio::time::timeout(PATIENCE, tokio::process::Command::from(command).output())
@@ -272,17 +259,9 @@ async fn run(root: &Path, arguments: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// The value with its placeholders filled in.
 fn fill(value: &str, root: &Path) -> String {
-    let mut value = value
-        .replace("{root}", &root.display().to_string())
-        .replace("{pem}", &fixture("rsa-public.pem").display().to_string());
-    while value.contains("{port}") {
-        value = value.replacen("{port}", &free_port().to_string(), 1);
-    }
     value
-}
-
-fn localhost() -> String {
-    format!("127.0.0.1:{}", free_port())
+        .replace("{root}", &root.display().to_string())
+        .replace("{pem}", &fixture("rsa-public.pem").display().to_string())
 }
 
 fn fixture(name: &str) -> PathBuf {

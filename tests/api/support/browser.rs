@@ -3,8 +3,9 @@
 //! reported as ignored with the reason (under `CI` or `TALLY_TEST_BROWSER=required` they run,
 //! and fail).
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -14,7 +15,6 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::PATIENCE;
-use super::process::free_port;
 
 /// How often a wait on the page looks again: a WebDriver round trip costs milliseconds.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
@@ -31,8 +31,8 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts `chromedriver` on a free port and a headless Chromium session through it, in a
-    /// desktop's window.
+    /// Starts `chromedriver` on a port of its own and a headless Chromium session through it,
+    /// in a desktop's window.
     pub async fn start() -> Browser {
         Browser::start_with(Value::Null).await
     }
@@ -46,22 +46,31 @@ impl Browser {
 
     async fn start_with(mobile_emulation: Value) -> Browser {
         let turn = BROWSERS.acquire().await.expect("never closed");
-        let port = free_port();
-        let driver = Command::new(chromedriver())
-            .arg(format!("--port={port}"))
+        // Port 0: it binds a port the kernel picks and says which, so that no port picked
+        // beforehand can be taken meanwhile by a server of another test.
+        let mut driver = Command::new(chromedriver())
+            .arg("--port=0")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             // A group of its own, with the Chromium it starts, so that all of it can be
             // stopped at once, even after a failed test.
             .process_group(0)
             .spawn()
             .expect("chromedriver (apt-get install chromium chromium-driver)");
+        let said = driver.stdout.take().expect("its stdout");
         let mut browser = Browser {
             client: None,
             driver,
             _turn: turn,
         };
+        let port = tokio::time::timeout(PATIENCE, listening_port(said))
+            .await
+            .unwrap_or_else(|_| panic!("chromedriver did not say its port in {PATIENCE:?}"))
+            .unwrap_or_else(|| {
+                let status = browser.driver.try_wait().unwrap();
+                panic!("chromedriver ended ({status:?}) before it said its port")
+            });
         let mut capabilities = json!({
             "goog:chromeOptions": {
                 // No sandbox: tests may run as root, where Chromium's sandbox refuses to start.
@@ -75,27 +84,13 @@ impl Browser {
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
-        let deadline = Instant::now() + PATIENCE;
-        let url = format!("http://127.0.0.1:{port}");
-        loop {
-            let connected = ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await;
-            match connected {
-                Ok(client) => {
-                    browser.client = Some(client);
-                    return browser;
-                }
-                Err(error) => {
-                    if let Some(status) = browser.driver.try_wait().unwrap() {
-                        panic!("chromedriver exited with {status}");
-                    }
-                    assert!(Instant::now() < deadline, "no browser session: {error}");
-                    tokio::time::sleep(LOOK_EVERY).await;
-                }
-            }
-        }
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_or_else(|error| panic!("no browser session: {error}"));
+        browser.client = Some(client);
+        browser
     }
 
     pub fn client(&self) -> &Client {
@@ -174,6 +169,25 @@ impl Drop for Browser {
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
+}
+
+/// The port `chromedriver` says it listens on (`ChromeDriver was started successfully on port
+/// 41005.`), once it does; `None` if it ends first. Its output is read on to the end, so that
+/// it never waits on a full pipe.
+async fn listening_port(said: ChildStdout) -> Option<u16> {
+    let (tell, told) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(said).lines().map_while(Result::ok);
+        let port = lines.by_ref().find_map(|line| {
+            let (_, port) = line.split_once("started successfully on port ")?;
+            port.trim_end_matches('.').parse::<u16>().ok()
+        });
+        if let Some(port) = port {
+            let _ = tell.send(port);
+        }
+        lines.for_each(drop);
+    });
+    told.await.ok()
 }
 
 /// `TALLY_TEST_CHROMEDRIVER`, or Debian's.

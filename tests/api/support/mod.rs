@@ -9,6 +9,7 @@ mod app;
 pub mod browser;
 mod database;
 mod events;
+pub mod held_port;
 pub mod http_client;
 pub mod process;
 pub mod proxy;

@@ -4,10 +4,14 @@
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+use super::held_port::HeldPort;
+
 pub struct Proxy {
     /// The database URL through the proxy.
     pub url: String,
     address: String,
+    /// Its port, held while it is cut, so that no other test's server takes it meanwhile.
+    _held: HeldPort,
     target: String,
     forwarding: Option<JoinHandle<()>>,
 }
@@ -17,11 +21,13 @@ impl Proxy {
     pub async fn in_front_of(url: &str) -> Proxy {
         let (head, rest) = url.split_once('@').expect("a user in the URL");
         let (target, database) = rest.split_once('/').expect("a database in the URL");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let address = listener.local_addr().unwrap().to_string();
+        let held = HeldPort::new();
+        let address = held.address();
+        let listener = TcpListener::bind(&address).await.expect("the held port");
         let mut proxy = Proxy {
             url: format!("{head}@{address}/{database}"),
             address,
+            _held: held,
             target: target.to_owned(),
             forwarding: None,
         };
@@ -41,7 +47,7 @@ impl Proxy {
     pub async fn restore(&mut self) {
         let listener = TcpListener::bind(&self.address)
             .await
-            .expect("the same port");
+            .expect("the same, held port");
         self.forwarding = Some(tokio::spawn(forward(listener, self.target.clone())));
     }
 }

@@ -1,0 +1,70 @@
+//! Commands given in the page: a task created, completed and reopened, and a refusal shown
+//! until the list is drawn again.
+
+use serde_json::json;
+
+use super::{click_in_list, signed_in};
+use crate::support::TestRequest;
+
+#[tokio::test]
+#[cfg_attr(
+    browser_unavailable,
+    ignore = "no chromedriver: apt-get install chromium chromium-driver"
+)]
+async fn a_task_is_created_completed_and_reopened_in_the_page() {
+    let (_root, server, browser) = signed_in("carol").await;
+    browser.wait_for_figure("total", "0").await;
+
+    browser
+        .find("#new-title")
+        .await
+        .send_keys("water the plants")
+        .await
+        .unwrap();
+    browser
+        .find("#create-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("[data-task-id] .title", "water the plants")
+        .await;
+    browser.wait_for_figure("pending", "1").await;
+
+    click_in_list(&browser, "[data-action=complete]").await;
+    browser.wait_for_figure("completed", "1").await;
+    browser.wait_for_figure("completion_rate", "100%").await;
+    browser.find("[data-task-id][data-status=completed]").await;
+    let figures = server
+        .send(TestRequest::get("/api/dashboard").user("carol"))
+        .await;
+    assert_eq!(
+        (&figures.body["total"], &figures.body["completed"]),
+        (&json!(1), &json!(1))
+    );
+
+    click_in_list(&browser, "[data-action=reopen]").await;
+    browser.wait_for_figure("pending", "1").await;
+    browser.wait_for_figure("completed", "0").await;
+
+    // A refusal is shown, and stays shown when the list is drawn again after it.
+    browser.find("#tasks:not([aria-busy])").await;
+    let mark = "document.querySelector('[data-task-id]').dataset.drawnBefore = 1";
+    browser.run(mark).await;
+    click_in_list(&browser, "[data-action=share]").await;
+    let recipient = browser.find(".share-form input").await;
+    recipient.send_keys("carol").await.unwrap();
+    click_in_list(&browser, ".share-form button").await;
+    let refused = "a task cannot be shared with its owner";
+    browser.wait_for_text("#tasks-notice span", refused).await;
+    browser
+        .wait_until("the list drawn again", async || {
+            let left = "return document.querySelectorAll('[data-drawn-before]').length";
+            browser.run(left).await == json!(0)
+        })
+        .await;
+    let notice = browser.text("#tasks-notice span").await;
+    assert_eq!(notice.as_deref(), Some(refused));
+    browser.close().await;
+}
