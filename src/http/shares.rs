@@ -9,12 +9,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::UserId;
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::{Caller, QueryParams, TaskId};
 use super::openapi::ReadProblems;
 use super::tasks::{ShareJson, page_limit};
+use crate::domain::UserId;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
