@@ -99,8 +99,7 @@ impl Drop for Background {
     /// Not shut down: the watchers are told to stop. The writer ends once the last
     /// `Commands` is dropped.
     fn drop(&mut self) {
-        if !self.watchers.is_empty() {
-            self.hub.close();
-        }
+        // After `shutdown` it is closed already; closing again changes nothing.
+        self.hub.close();
     }
 }
