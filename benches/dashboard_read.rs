@@ -113,7 +113,7 @@ fn dashboard_read(c: &mut Criterion) {
             let db = runtime.block_on(common::fresh_database(backend));
             let store = runtime.block_on(db.open(false));
             runtime.block_on(common::seed(&store, tasks));
-            let (router, auth) = runtime.block_on(common::app(store.clone(), &db.dir));
+            let (router, auth, _background) = runtime.block_on(common::app(store.clone(), &db.dir));
             let token = common::token(&auth, "seed-0");
             let naive = runtime.block_on(Naive::connect(db.session_url()));
             group.bench_with_input(BenchmarkId::new("row", tasks), &tasks, |b, _| {

@@ -90,7 +90,7 @@ fn commands(c: &mut Criterion) {
     for backend in common::backends() {
         let db = runtime.block_on(common::fresh_database(backend));
         let store = runtime.block_on(db.open(true));
-        let (router, auth) = runtime.block_on(common::app(store.clone(), &db.dir));
+        let (router, auth, _background) = runtime.block_on(common::app(store.clone(), &db.dir));
         let tokens: Arc<Vec<String>> = Arc::new(
             (0..CLIENTS)
                 .map(|i| common::token(&auth, &format!("bench-{i}")))

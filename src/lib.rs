@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod background;
 pub mod cli_errors;
 pub mod clock;
 pub mod commands;

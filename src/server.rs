@@ -6,9 +6,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
+use crate::background::Background;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{AppState, Tuning, api_router, metrics_router, router};
+use crate::http::{Tuning, api_router, metrics_router, router};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,8 @@ pub enum LaunchError {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests and
-/// queued commands finish. Tests pass a port-0 listener and their own shutdown signal.
+/// queued commands finish, and answers once every background task has ended. Tests pass a
+/// port-0 listener and their own shutdown signal.
 pub async fn launch(
     settings: &Settings,
     listener: TcpListener,
@@ -38,7 +40,6 @@ pub async fn launch(
     )?);
     let store = settings.database.open_store().await?;
     let clock = Clock::system();
-    let mut jobs = crate::jobs::start(store.clone(), clock.clone(), settings.jobs()).await?;
     if settings.max_streams >= settings.max_connections {
         tracing::warn!(
             max_streams = settings.max_streams,
@@ -50,15 +51,15 @@ pub async fn launch(
         streams: settings.stream_limits(),
         ..Tuning::default()
     };
-    let state = AppState::tuned(store.clone(), auth, clock, tuning)
-        .with_cors_origins(settings.cors_origins.clone().unwrap_or_default().0);
+    let (state, background) =
+        Background::start(store.clone(), auth, clock, tuning, Some(settings.jobs())).await?;
+    let state = state.with_cors_origins(settings.cors_origins.clone().unwrap_or_default().0);
     // Open streams would keep a graceful stop waiting for ever: they end when it begins.
     let hub = state.hub.clone();
     let shutdown = async move {
         shutdown.await;
         hub.close();
     };
-    let commands = state.commands.clone();
     let mut metrics_server = None;
     let address = listener.local_addr()?;
     // Bound before "serving" is logged, so that a taken address stops the start instead.
@@ -116,10 +117,7 @@ pub async fn launch(
         let _ = stop.send(());
         let _ = serving.await;
     }
-    if let Err(error) = jobs.shutdown().await {
-        tracing::warn!(%error, "scheduler did not stop cleanly");
-    }
-    commands.close().await;
+    background.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

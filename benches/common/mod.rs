@@ -11,10 +11,11 @@ use axum::http::{Request, header};
 use chrono::Utc;
 use indicatif::ProgressBar;
 use tally::auth::{AuthConfig, Authenticator};
+use tally::background::Background;
 use tally::clock::Clock;
 use tally::commands::Commands;
 use tally::domain::UserId;
-use tally::http::{AppState, router};
+use tally::http::{Tuning, router};
 use tally::store::{SqliteOptions, Store};
 use tempfile::TempDir;
 
@@ -117,9 +118,9 @@ pub async fn seed(store: &Arc<dyn Store>, tasks: usize) {
     commands.close().await;
 }
 
-/// The real router with the real JWT check; async because the app spawns its command writer
-/// on the runtime.
-pub async fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authenticator>) {
+/// The real router with the real JWT check, and its background tasks (keep them: dropping
+/// them stops the streams); async because they start on the runtime.
+pub async fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authenticator>, Background) {
     let auth = Arc::new(
         Authenticator::from_config(
             &AuthConfig {
@@ -130,8 +131,16 @@ pub async fn app(store: Arc<dyn Store>, dir: &TempDir) -> (Router, Arc<Authentic
         )
         .expect("authenticator"),
     );
-    let state = AppState::new(store, auth.clone(), Clock::system());
-    (router(state), auth)
+    let (state, background) = Background::start(
+        store,
+        auth.clone(),
+        Clock::system(),
+        Tuning::default(),
+        None,
+    )
+    .await
+    .expect("the background tasks start");
+    (router(state), auth, background)
 }
 
 /// A day-long token for `user`.

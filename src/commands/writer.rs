@@ -73,7 +73,7 @@ impl Commands {
     /// Starts the writer on `store`'s transactions, with the default deadlines and a hub of
     /// its own.
     pub fn start(store: Arc<dyn Transactions>) -> Self {
-        let hub = Arc::new(Hub::new(StreamLimits::default()));
+        let hub = Arc::new(Hub::new(StreamLimits::default(), 0));
         Self::with_deadlines(store, hub, Deadlines::default())
     }
 

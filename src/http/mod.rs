@@ -51,7 +51,8 @@ pub struct Tuning {
 }
 
 /// What every handler shares, behind one `Arc`: axum clones the state for every request, and
-/// one shared count costs less than one per part.
+/// one shared count costs less than one per part. Made by
+/// [`Background::start`](crate::background::Background::start), with the tasks it needs.
 #[derive(Clone)]
 pub struct AppState(Arc<StateParts>);
 
@@ -85,36 +86,6 @@ impl From<StateParts> for AppState {
 }
 
 impl AppState {
-    /// The state for `store`, with a command writer started on it (a task of the current
-    /// tokio runtime, so this is called inside one).
-    pub fn new(store: Arc<dyn Store>, auth: Arc<Authenticator>, clock: Clock) -> Self {
-        Self::tuned(store, auth, clock, Tuning::default())
-    }
-
-    /// [`new`](Self::new), with the writer's deadlines and the streams' limits given.
-    pub fn tuned(
-        store: Arc<dyn Store>,
-        auth: Arc<Authenticator>,
-        clock: Clock,
-        tuning: Tuning,
-    ) -> Self {
-        let hub = Arc::new(Hub::new(tuning.streams));
-        let days = crate::live::watch_days(Arc::downgrade(&hub), clock.clone(), store.clone());
-        tokio::spawn(days);
-        AppState::from(StateParts {
-            commands: Arc::new(Commands::with_deadlines(
-                store.clone(),
-                hub.clone(),
-                tuning.deadlines,
-            )),
-            hub,
-            store,
-            auth,
-            clock,
-            cors_origins: Vec::new(),
-        })
-    }
-
     /// This state, letting `origins` call the API from a browser.
     pub fn with_cors_origins(self, origins: Vec<HeaderValue>) -> Self {
         AppState::from(StateParts {

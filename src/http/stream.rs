@@ -104,10 +104,6 @@ async fn stream(
     Session { caller, expires }: Session,
     last_event_id: LastEventId,
 ) -> Result<Response, ApiError> {
-    // The first stream starts following other servers' changes.
-    if state.hub.needs_start() && state.hub.start_at(state.store.head_position().await?) {
-        tokio::spawn(crate::live::follow(state.store.clone(), state.hub.clone()));
-    }
     let subscription = state
         .hub
         .subscribe(caller.0.as_str(), last_event_id.position)

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
-use super::subscription::{Change, Shared, Subscription};
+use super::subscription::{Change, Shared, StreamClosed, Subscription};
 
 /// How many streams may be open at once.
 #[derive(Clone, Copy, Debug)]
@@ -71,8 +71,6 @@ pub struct Hub {
 
 /// What the hub knows of changes, by position.
 struct Known {
-    /// Set by [`Hub::start_at`], with the first stream: nothing is remembered before.
-    started: bool,
     /// A client whose figures are as of this position or later is up to date, unless `users`
     /// says otherwise for its user.
     floor: i64,
@@ -81,7 +79,7 @@ struct Known {
     /// A client whose figures are as of this position or earlier may hold yesterday's day and
     /// week counters: the head when this node started or last saw a UTC day begin.
     rolled_at: i64,
-    /// The log's head when the hub started.
+    /// The log's head when the hub started (see [`Hub::new`]).
     start_head: i64,
     /// Events since the start that this node knows the users of: its own commits, and the
     /// other servers' it heard announced. The log holds `head - start_head` events since;
@@ -98,15 +96,16 @@ struct Known {
 }
 
 impl Hub {
-    pub fn new(limits: StreamLimits) -> Hub {
+    /// A hub on a log whose head is `head` now: changes up to it are not known user by user,
+    /// and may predate the last midnight.
+    pub fn new(limits: StreamLimits, head: i64) -> Hub {
         Hub {
             node: Uuid::now_v7(),
             known: Mutex::new(Known {
-                started: false,
-                floor: 0,
-                latest: 0,
-                rolled_at: 0,
-                start_head: 0,
+                floor: head,
+                latest: head,
+                rolled_at: head,
+                start_head: head,
                 accounted: 0,
                 unheard: 0,
                 in_flight: 0,
@@ -129,27 +128,6 @@ impl Hub {
 
     pub fn node(&self) -> Uuid {
         self.node
-    }
-
-    /// Whether [`start_at`](Self::start_at) is still to be called.
-    pub fn needs_start(&self) -> bool {
-        !self.known().started
-    }
-
-    /// Starts the hub at the store's head `head`: changes up to it are not known user by
-    /// user, and may predate the last midnight. Only the first call does; it answers whether
-    /// it was the one.
-    pub fn start_at(&self, head: i64) -> bool {
-        let mut known = self.known();
-        if known.started {
-            return false;
-        }
-        known.started = true;
-        known.floor = head;
-        known.rolled_at = head;
-        known.start_head = head;
-        known.latest = known.latest.max(head);
-        true
     }
 
     /// This node is about to send a commit; the guard says how it ended. Until it does, the
@@ -181,7 +159,7 @@ impl Hub {
     pub fn check_head(&self, head: i64, forget_cached: impl FnOnce()) {
         let mut known = self.known();
         // A commit of this node may be in the head and not yet told: the next check decides.
-        if !known.started || known.in_flight > 0 {
+        if known.in_flight > 0 {
             return;
         }
         let unheard = head - known.start_head - known.accounted;
@@ -202,7 +180,7 @@ impl Hub {
     }
 
     /// Opens a stream for `user`, whose client has the figures as of `last_seen` (its
-    /// `Last-Event-ID`), if any. The hub must have [started](Self::start_at).
+    /// `Last-Event-ID`), if any.
     pub fn subscribe(
         self: &Arc<Self>,
         user: &str,
@@ -262,8 +240,13 @@ impl Hub {
         self.following.load(Ordering::Acquire)
     }
 
-    /// A stream of `user` closed; `receiver` was its.
-    pub(super) fn stream_closed(&self, user: &str, receiver: watch::Receiver<Change>) {
+    pub(super) fn set_following(&self, following: bool) {
+        self.following.store(following, Ordering::Release);
+    }
+}
+
+impl StreamClosed for Hub {
+    fn stream_closed(&self, user: &str, receiver: watch::Receiver<Change>) {
         let open = self.open.fetch_sub(1, Ordering::AcqRel);
         crate::telemetry::streams_open(open - 1);
         let known = self.known();
@@ -279,32 +262,25 @@ impl Hub {
             });
         }
     }
-
-    pub(super) fn set_following(&self, following: bool) {
-        self.following.store(following, Ordering::Release);
-    }
 }
 
 impl Known {
     /// Counts a batch of `events` up to `position`, unless the start's head holds it (a batch
     /// is committed whole, so it is wholly before the start or wholly after).
     fn account(&mut self, position: i64, events: i64) {
-        if self.started && position > self.start_head {
+        if position > self.start_head {
             self.accounted += events;
         }
     }
 
     /// The figures of `users` changed at `position`, each with its dashboard row as of then
-    /// where it is known. Before the hub starts, nothing is kept: the start's head covers it.
+    /// where it is known.
     fn publish<'a>(
         &mut self,
         position: i64,
         users: impl IntoIterator<Item = (&'a str, Option<&'a DashboardStats>)>,
     ) {
         self.latest = self.latest.max(position);
-        if !self.started {
-            return;
-        }
         for (user, row) in users {
             match self.users.get(user) {
                 // Only a later position wakes its streams: a repeat (this node's own

@@ -3,7 +3,12 @@
 use super::*;
 
 fn hub() -> Arc<Hub> {
-    Arc::new(Hub::new(StreamLimits::default()))
+    hub_at(0)
+}
+
+/// A hub started when the log's head was `head`.
+fn hub_at(head: i64) -> Arc<Hub> {
+    Arc::new(Hub::new(StreamLimits::default(), head))
 }
 
 /// Dashboard rows of `users`, as a commit leaves them.
@@ -30,8 +35,7 @@ fn heard(node: Uuid, position: i64, events: i64, users: &[&str]) -> Announcement
 
 #[test]
 fn events_neither_committed_here_nor_heard_wake_every_stream_once() {
-    let hub = hub();
-    hub.start_at(10);
+    let hub = hub_at(10);
     let ann = hub.subscribe("ann", None).unwrap();
     let bob = hub.subscribe("bob", None).unwrap();
 
@@ -51,7 +55,6 @@ fn events_neither_committed_here_nor_heard_wake_every_stream_once() {
 #[test]
 fn a_check_waits_while_a_commit_of_this_node_is_in_flight() {
     let hub = hub();
-    hub.start_at(0);
     let ann = hub.subscribe("ann", None).unwrap();
     let flight = hub.committing();
     // Committed, in the head, not yet told.
@@ -69,8 +72,7 @@ fn a_check_waits_while_a_commit_of_this_node_is_in_flight() {
 
 #[test]
 fn a_resume_waits_only_when_nothing_changed_since_and_no_day_began() {
-    let hub = hub();
-    hub.start_at(5);
+    let hub = hub_at(5);
     // From before the start: unknown, so at once; from the start itself: it may predate
     // the last midnight this server did not see, so at once too.
     assert!(hub.subscribe("ann", Some(4)).unwrap().sends_at_once());
@@ -89,25 +91,14 @@ fn a_resume_waits_only_when_nothing_changed_since_and_no_day_began() {
 }
 
 #[test]
-fn what_is_published_before_the_start_is_not_kept_and_the_start_still_happens() {
-    let hub = hub();
-    for n in 0..(MAX_REMEMBERED as i64 + 10) {
-        hub.committing()
-            .committed(n + 1, 1, &rows(&[&format!("user-{n}")]));
-    }
-    assert!(hub.needs_start());
-    assert!(hub.start_at(MAX_REMEMBERED as i64 + 10));
-    assert!(!hub.start_at(0), "once");
-    assert_eq!(hub.known().users.len(), 0);
-}
-
-#[test]
 fn limits_refuse_and_a_closed_stream_frees_its_place() {
-    let hub = Arc::new(Hub::new(StreamLimits {
-        per_user: 1,
-        per_node: 2,
-    }));
-    hub.start_at(0);
+    let hub = Arc::new(Hub::new(
+        StreamLimits {
+            per_user: 1,
+            per_node: 2,
+        },
+        0,
+    ));
     let first = hub.subscribe("ann", None).unwrap();
     assert_eq!(
         hub.subscribe("ann", None).err(),
@@ -124,7 +115,6 @@ fn limits_refuse_and_a_closed_stream_frees_its_place() {
 #[tokio::test(start_paused = true)]
 async fn a_change_committed_here_carries_its_row_and_each_change_one_data_for_all_streams() {
     let hub = hub();
-    hub.start_at(0);
     let mut tab = hub.subscribe("ann", None).unwrap();
     let mut phone = hub.subscribe("ann", None).unwrap();
     // A stream's first figures are its own read: shared data may predate it.
@@ -169,7 +159,6 @@ async fn a_burst_reaches_a_stream_as_one_change_a_gap_after_the_last() {
     use tokio::time::Instant;
 
     let hub = hub();
-    hub.start_at(0);
     let mut tab = hub.subscribe("ann", None).unwrap();
     tab.next_change().await.unwrap();
 
@@ -206,7 +195,6 @@ async fn a_burst_reaches_a_stream_as_one_change_a_gap_after_the_last() {
 #[test]
 fn the_row_kept_for_a_users_streams_goes_with_the_last_of_them() {
     let hub = hub();
-    hub.start_at(0);
     let tab = hub.subscribe("ann", None).unwrap();
     let phone = hub.subscribe("ann", None).unwrap();
     hub.committing().committed(1, 1, &rows(&["ann"]));

@@ -6,7 +6,7 @@ mod follow;
 mod hub;
 mod subscription;
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use follow::follow;
@@ -20,16 +20,22 @@ use crate::store::Store;
 const DAY_CHECK: Duration = Duration::from_secs(1);
 
 /// Wakes every stream when the clock passes into a new UTC day (today's counters fall to
-/// zero), until the hub is gone. Looks at the clock each second rather than sleeping until
+/// zero), until the hub closes. Looks at the clock each second rather than sleeping until
 /// midnight, so that it follows a clock that jumps (a test's, or the system's after a
 /// correction).
-pub async fn watch_days(hub: Weak<Hub>, clock: Clock, store: Arc<dyn Store>) {
+pub async fn watch_days(hub: Arc<Hub>, clock: Clock, store: Arc<dyn Store>) {
+    tokio::select! {
+        () = roll_days(&hub, &clock, store.as_ref()) => {}
+        () = hub.closed() => {}
+    }
+}
+
+async fn roll_days(hub: &Hub, clock: &Clock, store: &dyn Store) {
     let mut day = clock.now().date_naive();
     let mut ticks = tokio::time::interval(DAY_CHECK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
-        let Some(hub) = hub.upgrade() else { return };
         let today = clock.now().date_naive();
         if today != day {
             day = today;

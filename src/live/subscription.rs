@@ -8,8 +8,6 @@ use projections::DashboardStats;
 use tokio::sync::{OnceCell, watch};
 use tokio::time::Instant;
 
-use super::hub::Hub;
-
 /// A change of one user's figures, as their streams see it.
 #[derive(Clone, Debug)]
 pub struct Change {
@@ -55,6 +53,13 @@ impl Shared {
 /// at most this long, well inside the 100 ms a change may take to reach its streams.
 pub const EVENT_GAP: Duration = Duration::from_millis(50);
 
+/// Where a closing stream hands its receiver back: the hub, named by what a stream needs of it
+/// alone, so that this module need not know the hub (which makes the subscriptions).
+pub(super) trait StreamClosed: Send + Sync {
+    /// A stream of `user` closed; `receiver` was its.
+    fn stream_closed(&self, user: &str, receiver: watch::Receiver<Change>);
+}
+
 /// One open stream: woken when its user's figures may have changed.
 pub struct Subscription {
     user: String,
@@ -62,7 +67,7 @@ pub struct Subscription {
     send_at_once: bool,
     /// When the last change was handed out.
     last_handed: Option<Instant>,
-    hub: Arc<Hub>,
+    hub: Arc<dyn StreamClosed>,
 }
 
 impl Subscription {
@@ -70,7 +75,7 @@ impl Subscription {
         user: &str,
         changes: watch::Receiver<Change>,
         send_at_once: bool,
-        hub: Arc<Hub>,
+        hub: Arc<dyn StreamClosed>,
     ) -> Self {
         Subscription {
             user: user.to_owned(),

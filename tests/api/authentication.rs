@@ -10,12 +10,13 @@ use chrono::{Duration, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tally::auth::{AuthConfig, Authenticator, KeyError, SECRET_FILE};
+use tally::background::Background;
 use tally::clock::Clock;
 use tally::domain::UserId;
-use tally::http::{AppState, router};
+use tally::http::router;
 
 use crate::support::{
-    Backend, TEST_SECRET, TestDb, TestRequest, TestResponse, claims, send_to, signed,
+    Backend, TEST_SECRET, TestDb, TestRequest, TestResponse, claims, send_to, serving, signed,
     test_auth_config, token,
 };
 
@@ -39,6 +40,7 @@ fn fixture(name: &str) -> PathBuf {
 /// The real router on a fresh SQLite database, verifying tokens as `config` says.
 struct KeyedApp {
     router: Router,
+    _background: Background,
     _db: TestDb,
 }
 
@@ -47,8 +49,12 @@ impl KeyedApp {
         let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
         let store = db.open_store(Default::default()).await;
         let auth = Authenticator::from_config(&config, db.dir.path()).expect("authenticator");
-        let router = router(AppState::new(store, Arc::new(auth), Clock::system()));
-        KeyedApp { router, _db: db }
+        let (state, background) = serving(store, Arc::new(auth), Clock::system()).await;
+        KeyedApp {
+            router: router(state),
+            _background: background,
+            _db: db,
+        }
     }
 
     async fn with_public_key(file: &str) -> KeyedApp {

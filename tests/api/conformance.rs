@@ -4,9 +4,9 @@ use axum::http::{StatusCode, header};
 use chrono::{DateTime, Duration, Utc};
 use projections::ReadModels;
 use serde_json::{Value, json};
-use tally::http::{AppState, router};
+use tally::http::router;
 
-use crate::support::{TestApp, TestRequest, TestResponse, on_both_backends, send_to};
+use crate::support::{TestApp, TestRequest, TestResponse, on_both_backends, send_to, serving};
 
 on_both_backends!(
     a_created_and_completed_task_shows_on_the_dashboard,
@@ -294,11 +294,8 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
 
     app.store.close().await;
     let reopened = app.db.open_store(Default::default()).await;
-    let router = router(AppState::new(
-        reopened.clone(),
-        app.auth.clone(),
-        app.clock.clock(),
-    ));
+    let (state, _background) = serving(reopened.clone(), app.auth.clone(), app.clock.clock()).await;
+    let router = router(state);
 
     assert_eq!(app.db.stored_state().await, stored_before);
     assert_eq!(reopened.events_after(0, 10_000).await.unwrap(), log_before);

@@ -15,14 +15,15 @@ use axum::Router;
 use axum::http::StatusCode;
 use serde_json::json;
 use tally::auth::Authenticator;
+use tally::background::Background;
 use tally::clock::Clock;
-use tally::http::{AppState, router};
+use tally::http::router;
 use tally::store::SqliteOptions;
 
 use crate::support::held_port::HeldPort;
 use crate::support::process::{PATIENCE, with_clean_env};
 use crate::support::{
-    Backend, TestDb, TestRequest, TestResponse, send_to, test_auth_config, wait_until,
+    Backend, TestDb, TestRequest, TestResponse, send_to, serving, test_auth_config, wait_until,
 };
 
 fn create(title: &str) -> TestRequest {
@@ -35,13 +36,14 @@ fn dashboard() -> TestRequest {
     TestRequest::get("/api/dashboard").user("alice")
 }
 
-/// The app on `db`, as `tally serve` builds it.
-async fn app_on(db: &TestDb) -> Router {
+/// The app on `db`, as `tally serve` builds it, with its background tasks.
+async fn app_on(db: &TestDb) -> (Router, Background) {
     let store = db.open_store(SqliteOptions::default()).await;
     let auth = Arc::new(
         Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
     );
-    router(AppState::new(store, auth, Clock::system()))
+    let (state, background) = serving(store, auth, Clock::system()).await;
+    (router(state), background)
 }
 
 /// 503 `unavailable` with `Retry-After`: the outage's answer, which promises nothing applied.
@@ -80,7 +82,7 @@ async fn a_database_closed_to_connections_is_answered_503_until_it_opens_again()
     let db = TestDb::create(Backend::Postgres)
         .await
         .expect("PostgreSQL was available when this test binary was built");
-    let app = app_on(&db).await;
+    let (app, _background) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 
@@ -122,7 +124,7 @@ async fn a_dropped_database_is_answered_503_and_health_says_so() {
     let db = TestDb::create(Backend::Postgres)
         .await
         .expect("PostgreSQL was available when this test binary was built");
-    let app = app_on(&db).await;
+    let (app, _background) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 
@@ -176,7 +178,7 @@ fn chattr(flag: &str, files: &[PathBuf]) {
 )]
 async fn an_sqlite_file_that_cannot_be_written_is_answered_503_until_it_can() {
     let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
-    let app = app_on(&db).await;
+    let (app, _background) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 
@@ -221,7 +223,7 @@ impl Drop for MovedAway {
 #[tokio::test]
 async fn an_sqlite_file_moved_away_is_answered_503_until_it_is_back() {
     let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
-    let app = app_on(&db).await;
+    let (app, _background) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 

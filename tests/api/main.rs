@@ -103,6 +103,7 @@ mod errors;
 
 // The server.
 mod api_description;
+mod background;
 mod connections;
 mod cors_and_compression;
 mod metrics;

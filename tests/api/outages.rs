@@ -14,14 +14,14 @@ use serde_json::json;
 use tally::auth::Authenticator;
 use tally::clock::Clock;
 use tally::commands::Deadlines;
-use tally::http::{AppState, Tuning, router};
+use tally::http::{Tuning, router};
 use tally::store::SqliteOptions;
 use tokio::task::JoinSet;
 
 use crate::support::proxy::Proxy;
 use crate::support::{
-    Backend, TestApp, TestDb, TestRequest, TestResponse, on_both_backends, send_to,
-    test_auth_config, wait_until,
+    Backend, TestApp, TestDb, TestRequest, TestResponse, on_both_backends, send_to, serving,
+    started, test_auth_config, wait_until,
 };
 
 on_both_backends!(
@@ -54,12 +54,13 @@ async fn a_command_out_of_time_is_answered_503_and_never_applied(app: TestApp) {
         deadlines: SHORT,
         ..Tuning::default()
     };
-    let short = AppState::tuned(
+    let (short, _background) = started(
         app.store.clone(),
         app.auth.clone(),
         app.clock.clock(),
         tuning,
-    );
+    )
+    .await;
     let commands = short.commands.clone();
     let short = router(short);
     let before = app.db.stored_state().await;
@@ -220,7 +221,8 @@ async fn an_unreachable_database_is_answered_503_at_once_and_found_again() {
     let auth = Arc::new(
         Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
     );
-    let app = router(AppState::new(store.clone(), auth, Clock::system()));
+    let (state, _background) = serving(store.clone(), auth, Clock::system()).await;
+    let app = router(state);
     let before = send_to(&app, create("before the outage")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 

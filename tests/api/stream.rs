@@ -7,16 +7,17 @@ use axum::Router;
 use chrono::{TimeZone, Utc};
 use clap::Parser;
 use serde_json::{Value, json};
+use tally::background::Background;
 use tally::config::{Cli, CliCommand};
-use tally::http::{AppState, Tuning, router};
+use tally::http::{Tuning, router};
 use tally::live::StreamLimits;
 use tally::store::SqliteOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::{
-    Backend, EventStream, TEST_SECRET, TestApp, TestRequest, on_both_backends, signed, token,
-    wait_until,
+    Backend, EventStream, TEST_SECRET, TestApp, TestRequest, on_both_backends, serving, signed,
+    token, wait_until,
 };
 
 on_both_backends!(
@@ -225,11 +226,9 @@ async fn a_resume_from_past_the_head_gets_the_figures_at_once(app: TestApp) {
 async fn a_server_that_started_later_knows_only_what_came_after(app: TestApp) {
     let (_, before) = create(&app, "alice", "before the restart").await;
     // A second server on the same store: it knows nothing of what happened before it began.
-    let later = router(AppState::new(
-        app.store.clone(),
-        app.auth.clone(),
-        app.clock.clock(),
-    ));
+    let (later, _background) =
+        serving(app.store.clone(), app.auth.clone(), app.clock.clock()).await;
+    let later = router(later);
 
     // From before its start, or from its start (which may predate a midnight it did not
     // see): the figures at once.
@@ -279,20 +278,17 @@ async fn the_start_of_a_utc_day_sends_the_fallen_counters(app: TestApp) {
 }
 
 /// A second server on the test app's database (its own store, writer and streams), once it
-/// follows the first one's changes.
-async fn second_server(app: &TestApp) -> Router {
+/// follows the first one's changes: from its start, before any stream opens on it.
+async fn second_server(app: &TestApp) -> (Router, Background) {
     let store = app.db.open_store(SqliteOptions::default()).await;
-    let state = AppState::new(store, app.auth.clone(), app.clock.clock());
+    let (state, background) = serving(store, app.auth.clone(), app.clock.clock()).await;
     let hub = state.hub.clone();
-    let other = router(state);
-    // The first stream starts following.
-    drop(open(&other, stream_request("nobody")).await);
     wait_until("the second server follows", async || hub.is_following()).await;
-    other
+    (router(state), background)
 }
 
 async fn a_change_on_one_server_reaches_a_stream_on_another(app: TestApp) {
-    let other = second_server(&app).await;
+    let (other, _background) = second_server(&app).await;
     // Opened once the second server follows: only what it hears or finds unheard wakes them.
     let mut alice = open(&other, stream_request("alice")).await;
     let mut bob = open(&other, stream_request("bob")).await;
@@ -332,7 +328,7 @@ async fn on_postgres_a_change_while_the_listener_was_away_still_arrives() {
     let app = TestApp::start(Backend::Postgres)
         .await
         .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
-    let other = second_server(&app).await;
+    let (other, _background) = second_server(&app).await;
     let mut stream = open(&other, stream_request("ann")).await;
     stream.next_figures().await;
     let listener = app.db.scalar(LISTENER_PID, &[]).await;

@@ -11,10 +11,10 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use serde_json::json;
 use tally::auth::Authenticator;
 use tally::clock::Clock;
-use tally::http::{AppState, router};
+use tally::http::router;
 use tally::store::SqliteOptions;
 
-use crate::support::{TestRequest, send_to, test_auth_config, tls_only_server};
+use crate::support::{TestRequest, send_to, serving, test_auth_config, tls_only_server};
 
 /// A certificate authority, and a server certificate for `localhost` it signed.
 struct Authority {
@@ -108,12 +108,11 @@ async fn serves_a_command(url: &str, data_dir: &Path) {
         .unwrap_or_else(|error| panic!("{url}: {error}"));
     let auth =
         Arc::new(Authenticator::from_config(&test_auth_config(), data_dir).expect("authenticator"));
-    let state = AppState::new(store.clone(), auth, Clock::system());
-    let commands = state.commands.clone();
+    let (state, background) = serving(store.clone(), auth, Clock::system()).await;
     let app = router(state);
     let create = TestRequest::post("/api/tasks").user("alice");
     let created = send_to(&app, create.json(json!({ "title": "over TLS" }))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
-    commands.close().await;
+    background.shutdown().await;
     store.close().await;
 }

@@ -8,6 +8,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tally::auth::Authenticator;
+use tally::background::Background;
 use tally::clock::Clock;
 use tally::commands::{Commands, Deadlines};
 use tally::http::{AppState, Tuning, router};
@@ -52,6 +53,8 @@ pub struct TestApp {
     pub commands: Arc<Commands>,
     pub auth: Arc<Authenticator>,
     pub clock: ManualClock,
+    /// The app's writer, day watcher and follower; dropped (so stopped) with the app.
+    _background: Background,
     pub db: TestDb,
 }
 
@@ -78,7 +81,7 @@ impl TestApp {
             Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
         );
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap());
-        let state = AppState::tuned(store.clone(), auth.clone(), clock.clock(), tuning);
+        let (state, background) = started(store.clone(), auth.clone(), clock.clock(), tuning).await;
         let commands = state.commands.clone();
         let router = router(state);
         Some(TestApp {
@@ -87,6 +90,7 @@ impl TestApp {
             commands,
             auth,
             clock,
+            _background: background,
             db,
         })
     }
@@ -169,4 +173,26 @@ impl TestApp {
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         response.body
     }
+}
+
+/// The state for `store` and its background tasks, as `tally serve` starts them (without the
+/// scheduled jobs). Keep the [`Background`]: dropping it stops the streams and the follower.
+pub async fn started(
+    store: Arc<dyn Store>,
+    auth: Arc<Authenticator>,
+    clock: Clock,
+    tuning: Tuning,
+) -> (AppState, Background) {
+    Background::start(store, auth, clock, tuning, None)
+        .await
+        .expect("the background tasks start")
+}
+
+/// [`started`], untuned.
+pub async fn serving(
+    store: Arc<dyn Store>,
+    auth: Arc<Authenticator>,
+    clock: Clock,
+) -> (AppState, Background) {
+    started(store, auth, clock, Tuning::default()).await
 }

@@ -18,7 +18,7 @@ mod throwaway;
 mod tokens;
 mod waiting;
 
-pub use app::TestApp;
+pub use app::{TestApp, serving, started};
 pub use database::{Backend, TestDb, tls_only_server};
 pub use events::EventStream;
 pub use requests::{TestRequest, TestResponse, send_to};
