@@ -8,7 +8,7 @@ use tally::auth::Authenticator;
 use tally::commands::Commands;
 use tally::config::{Cli, CliCommand};
 use tally::domain::UserId;
-use tally::progress::{self, FoldBar};
+use tally::progress::Meter;
 use tally::store::Projection;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -71,10 +71,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database,
         } => {
             let store = database.open_store().await?;
-            let progress = FoldBar(progress::bar("rebuild", "events")?);
+            let progress = Meter::start("rebuild", "events")?;
             let projections = Projection::chosen(&projection).ok_or("unknown projection")?;
             let report = store.rebuild(&projections, &progress).await?;
-            progress.0.finish_and_clear();
+            progress.finish();
             store.close().await;
             println!(
                 "rebuilt up to position {}: {} events replayed in {:.1}s ({:.0} events/s)",
@@ -86,9 +86,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         CliCommand::Verify { repair, database } => {
             let store = database.open_store().await?;
-            let progress = FoldBar(progress::bar("verify", "events")?);
+            let progress = Meter::start("verify", "events")?;
             let report = store.verify(repair, chrono::Utc::now(), &progress).await?;
-            progress.0.finish_and_clear();
+            progress.finish();
             print!("{}", tally::report::verify_report(&report));
             // A repair rewrites rows from the fold; whether that left nothing wrong (an
             // invariant the fold itself breaks is not mended by it) takes a second look.
@@ -115,9 +115,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database,
         } => {
             let store = database.open_store().await?;
-            let progress = progress::bar("seed", "tasks")?;
+            let progress = Meter::start("seed", "tasks")?;
             let commands = Arc::new(Commands::start(store.clone()));
-            let report = tally::seed::seed(commands.clone(), users, tasks, progress).await?;
+            let report = tally::seed::seed(commands.clone(), users, tasks, progress.bar()).await?;
+            progress.finish();
             commands.close().await;
             store.close().await;
             println!(

@@ -1,6 +1,6 @@
 //! How a long command (seed, rebuild, verify) shows its progress: a bar on a terminal; where
-//! none can be drawn (stderr a pipe, a file, a CI log), a plain line every 5 s instead, so
-//! that a long run is never silent.
+//! none can be drawn (stderr a pipe, a file, a CI log), a plain line every 5 s and one at the
+//! end instead, so that no run is silent.
 
 use std::io::Write;
 use std::time::Duration;
@@ -12,37 +12,69 @@ use crate::store::Progress;
 /// How often the plain line is written.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
-/// A bar of `unit`s for `what` (a task of the current tokio runtime writes the plain lines,
-/// until the bar is finished).
-pub fn bar(
+/// The progress of one command: `what` has done so many `unit`s.
+pub struct Meter {
     what: &'static str,
     unit: &'static str,
-) -> Result<ProgressBar, indicatif::style::TemplateError> {
-    // A whole-number rate: indicatif's `{per_sec}` shows four decimals.
-    let style = ProgressStyle::with_template(&format!(
-        "{what}: {{bar:40}} {{pos}}/{{len}} {unit}  {{rate}}  eta {{eta}}"
-    ))?
-    .with_key(
-        "rate",
-        |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-            let _ = write!(out, "{:.0}/s", state.per_sec());
-        },
-    );
-    let bar = ProgressBar::new(0).with_style(style);
-    if bar.is_hidden() {
-        tokio::spawn(plain_lines(bar.clone(), what, unit));
-    }
-    Ok(bar)
+    bar: ProgressBar,
 }
 
-async fn plain_lines(bar: ProgressBar, what: &'static str, unit: &'static str) {
-    let mut every = tokio::time::interval(PLAIN_EVERY);
-    every.tick().await;
-    loop {
-        every.tick().await;
-        if bar.is_finished() {
-            return;
+impl Meter {
+    /// A meter shown from now (a task of the current tokio runtime writes the plain lines).
+    pub fn start(
+        what: &'static str,
+        unit: &'static str,
+    ) -> Result<Meter, indicatif::style::TemplateError> {
+        // A whole-number rate: indicatif's `{per_sec}` shows four decimals.
+        let style = ProgressStyle::with_template(&format!(
+            "{what}: {{bar:40}} {{pos}}/{{len}} {unit}  {{rate}}  eta {{eta}}"
+        ))?
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0}/s", state.per_sec());
+            },
+        );
+        let meter = Meter {
+            what,
+            unit,
+            bar: ProgressBar::new(0).with_style(style),
+        };
+        if meter.bar.is_hidden() {
+            let every = Meter {
+                bar: meter.bar.clone(),
+                ..meter
+            };
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(PLAIN_EVERY);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    if every.bar.is_finished() {
+                        return;
+                    }
+                    every.plain_line();
+                }
+            });
         }
+        Ok(meter)
+    }
+
+    /// The bar itself, for work that counts on it (`seed`).
+    pub fn bar(&self) -> ProgressBar {
+        self.bar.clone()
+    }
+
+    /// Done: the bar leaves the terminal; elsewhere the last plain line says what was done.
+    pub fn finish(&self) {
+        if self.bar.is_hidden() {
+            self.plain_line();
+        }
+        self.bar.finish_and_clear();
+    }
+
+    fn plain_line(&self) {
+        let Meter { what, unit, bar } = self;
         // Not `eprintln!`: it panics when stderr cannot be written.
         let _ = writeln!(
             std::io::stderr(),
@@ -55,12 +87,10 @@ async fn plain_lines(bar: ProgressBar, what: &'static str, unit: &'static str) {
     }
 }
 
-/// A rebuild's or verify's fold, shown on a [`bar`] of events.
-pub struct FoldBar(pub ProgressBar);
-
-impl Progress for FoldBar {
+/// A rebuild's or verify's fold: events folded, of about the log's head.
+impl Progress for Meter {
     fn folded(&self, events: u64, head: i64) {
-        self.0.set_length((head.max(0) as u64).max(events));
-        self.0.set_position(events);
+        self.bar.set_length((head.max(0) as u64).max(events));
+        self.bar.set_position(events);
     }
 }

@@ -77,7 +77,7 @@ async fn verify_names_drifted_tasks_by_id_across_ranges_and_a_repair_exits_0(app
     );
     // Piped, not a terminal: a plain line rather than a bar, so the run is not silent.
     assert!(
-        stderr.contains("verify: ") && stderr.contains("events folded"),
+        stderr.contains("verify: ") && stderr.contains(" events in "),
         "{stderr}"
     );
 
