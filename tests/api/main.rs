@@ -119,5 +119,6 @@ mod database_outages;
 mod lifecycle;
 mod outages;
 mod projection_props;
+mod replay_statistics;
 mod tls;
 mod verify_cli;

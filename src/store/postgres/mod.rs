@@ -220,6 +220,15 @@ impl Backend for Postgres {
         write_models(store, &models).await
     }
 
+    /// A log with no statistics yet (just bulk-loaded or restored: `pg_restore` leaves none,
+    /// and autovacuum has not analyzed it) makes the planner sort the whole log for every page
+    /// instead of following the (stream_id, stream_version) index: a rebuild quadratic in the
+    /// log's length. Analyzed first, then (a sample: about a second at 10M events).
+    const BEFORE_READING_STREAMS: Option<&'static str> = Some(
+        "do $$ begin if not exists (select from pg_stats where schemaname = current_schema() \
+         and tablename = 'events' and attname = 'stream_id') then analyze events; end if; end $$",
+    );
+
     const ANNOUNCE: Option<&'static str> = Some("select pg_notify($1, $2)");
 
     /// The direct URL's: a transaction pooler cannot hold a `LISTEN`.
