@@ -34,6 +34,10 @@ pub async fn launch(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), LaunchError> {
+    let address = listener.local_addr()?;
+    // Bound before anything starts (and before "serving" is logged), so that a taken address
+    // stops the start instead.
+    let metrics_listener = bind_metrics(settings, address).await?;
     let auth = Arc::new(Authenticator::from_config(
         &settings.keys.auth(),
         &settings.database.data_dir,
@@ -61,25 +65,6 @@ pub async fn launch(
         hub.close();
     };
     let mut metrics_server = None;
-    let address = listener.local_addr()?;
-    // Bound before "serving" is logged, so that a taken address stops the start instead.
-    let metrics_listener = match settings.metrics_listen {
-        None => None,
-        // Port 0 asks for a port of its own each time, so never the API's.
-        Some(metrics)
-            if metrics.port() != 0 && (metrics == address || metrics == settings.listen) =>
-        {
-            return Err(LaunchError::Settings(format!(
-                "TALLY_METRICS_LISTEN={metrics} is the API's own address: give /metrics an \
-                 address of its own (another port), or unset it to serve /metrics beside the API"
-            )));
-        }
-        Some(metrics) => Some(TcpListener::bind(metrics).await.map_err(|error| {
-            LaunchError::Settings(format!(
-                "TALLY_METRICS_LISTEN={metrics}: cannot listen there ({error})"
-            ))
-        })?),
-    };
     let browse = crate::http::page::reachable(address);
     tracing::info!(
         %address,
@@ -121,6 +106,30 @@ pub async fn launch(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The listener of `/metrics` where it has an address of its own: never the API's `address`.
+async fn bind_metrics(
+    settings: &Settings,
+    address: std::net::SocketAddr,
+) -> Result<Option<TcpListener>, LaunchError> {
+    match settings.metrics_listen {
+        None => Ok(None),
+        // Port 0 asks for a port of its own each time, so never the API's.
+        Some(metrics)
+            if metrics.port() != 0 && (metrics == address || metrics == settings.listen) =>
+        {
+            Err(LaunchError::Settings(format!(
+                "TALLY_METRICS_LISTEN={metrics} is the API's own address: give /metrics an \
+                 address of its own (another port), or unset it to serve /metrics beside the API"
+            )))
+        }
+        Some(metrics) => TcpListener::bind(metrics).await.map(Some).map_err(|error| {
+            LaunchError::Settings(format!(
+                "TALLY_METRICS_LISTEN={metrics}: cannot listen there ({error})"
+            ))
+        }),
+    }
 }
 
 /// `url` with its password, in the user info or a `password=` parameter, replaced: fit for a
