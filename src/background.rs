@@ -18,8 +18,9 @@ use crate::server::LaunchError;
 use crate::store::Store;
 
 /// The running tasks (see the module's description). [`shutdown`](Self::shutdown) stops and
-/// joins them; dropped without it (a test that ends early), they are told to stop and left to
-/// end on their own.
+/// joins them; dropped without it (a test that ends early), the watchers are told to stop and
+/// the writer ends with the last `Commands`, but the jobs would run on: only `launch` starts
+/// them, and it always shuts down.
 pub struct Background {
     hub: Arc<Hub>,
     commands: Arc<Commands>,
@@ -77,7 +78,7 @@ impl Background {
     }
 
     /// Stops every task and waits for each to end: open streams end, the watchers stop, the
-    /// writer commits what is queued, then the jobs stop. Call it once no request can come in
+    /// jobs stop, then the writer commits what is queued. Call it once no request can come in
     /// any more; the store may close after it.
     pub async fn shutdown(mut self) {
         self.hub.close();
@@ -86,18 +87,19 @@ impl Background {
                 tracing::warn!(%error, "a background task did not end cleanly");
             }
         }
-        self.commands.close().await;
+        // The jobs first: none of them goes through the writer, and a tick must not start
+        // while the writer drains (up to its deadline, in an outage) or the store closes.
         if let Some(mut jobs) = self.jobs.take()
             && let Err(error) = jobs.shutdown().await
         {
             tracing::warn!(%error, "scheduler did not stop cleanly");
         }
+        self.commands.close().await;
     }
 }
 
 impl Drop for Background {
-    /// Not shut down: the watchers are told to stop. The writer ends once the last
-    /// `Commands` is dropped.
+    /// Not shut down: the watchers are told to stop.
     fn drop(&mut self) {
         // After `shutdown` it is closed already; closing again changes nothing.
         self.hub.close();

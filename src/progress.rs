@@ -67,10 +67,11 @@ impl Meter {
 
     /// Done: the bar leaves the terminal; elsewhere the last plain line says what was done.
     pub fn finish(&self) {
+        // Finished first, so that the ticker writes no line after the last.
+        self.bar.finish_and_clear();
         if self.bar.is_hidden() {
             self.plain_line();
         }
-        self.bar.finish_and_clear();
     }
 
     fn plain_line(&self) {

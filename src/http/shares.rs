@@ -71,14 +71,14 @@ async fn list(
         }
         _ => return Err(ApiError::NotFound("no such task".into())),
     }
-    // The cursor is the last user id of the previous page; anything else (a NUL byte, which
-    // PostgreSQL cannot even compare) was never given out.
-    let after = match params.cursor {
-        None => String::new(),
-        Some(cursor) => UserId::parse(&cursor)
-            .map(|user| user.as_str().to_owned())
-            .map_err(|_| ApiError::Malformed("cursor is not one this API gave out".into()))?,
-    };
+    // The cursor is the last user id of the previous page (empty: the first page); anything
+    // else (a NUL byte, which PostgreSQL cannot even compare) was never given out.
+    let after = params.cursor.unwrap_or_default();
+    if !after.is_empty() && UserId::parse(&after).is_err() {
+        return Err(ApiError::Malformed(
+            "cursor is not one this API gave out".into(),
+        ));
+    }
     let page = state.store.task_shares(task_id, &after, limit).await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|share| share.user_id.clone()))

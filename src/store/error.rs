@@ -142,7 +142,7 @@ impl StoreError {
     /// Whether no connection could be opened: refused, the server starting or stopping, the
     /// database dropped or closed to connections (`allow_connections false`), the SQLite file
     /// or its folder gone. (A pool that timed out is told apart where the pool is known.)
-    pub fn is_connect_failure(&self) -> bool {
+    pub(crate) fn is_connect_failure(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Io(error)) => {
                 error.kind() == std::io::ErrorKind::ConnectionRefused

@@ -155,6 +155,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     // before it written: the two cores share the work.
     let mut fold = StreamFold::default();
     let mut ended: Vec<TaskView> = Vec::new();
+    store.prepare_stream_reads().await?;
     let mut page = store.read_streams(FIRST_STREAM, head, PAGE).await?;
     loop {
         let full = page.len() as i64 == PAGE;

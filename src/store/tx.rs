@@ -220,6 +220,9 @@ pub trait Replay: Send + Sync {
     /// Keeps every other rebuild of the database out until released, and is let go of by
     /// itself when its process dies. `Err(StoreError::RebuildRunning)` when taken.
     async fn lock_rebuilds(&self) -> Result<Box<dyn RebuildLock>, StoreError>;
+    /// Readies the database to read the log stream by stream ([`read_streams`](Self::read_streams),
+    /// [`ReplayTx::events_by_stream`]) along its index; before a rebuild or verify begins.
+    async fn prepare_stream_reads(&self) -> Result<(), StoreError>;
     /// A page of the log stream after stream (events up to position `head` of the streams
     /// after `after`), for a rebuild to fold, read outside any transaction.
     async fn read_streams(

@@ -37,6 +37,7 @@ pub(crate) async fn verify<S: Replay + ?Sized>(
     } else {
         Lock::Snapshot
     };
+    store.prepare_stream_reads().await?;
     let mut tx = store.begin_replay(lock).await?;
     let report = check(tx.as_mut(), repair, now, progress).await;
     finish(tx, report).await

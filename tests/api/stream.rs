@@ -331,7 +331,13 @@ async fn on_postgres_a_change_while_the_listener_was_away_still_arrives() {
     let (other, _background) = second_server(&app).await;
     let mut stream = open(&other, stream_request("ann")).await;
     stream.next_figures().await;
-    let listener = app.db.scalar(LISTENER_PID, &[]).await;
+    // Both nodes listen: the test app's and the second server.
+    let mut listeners = Vec::new();
+    wait_until("both nodes listen", async || {
+        listeners = app.db.texts(LISTENER_PIDS).await;
+        listeners.len() == 2
+    })
+    .await;
 
     // The listener's connection is cut; a change is committed meanwhile (its announcement
     // is heard if the listener is back in time, else found unheard in the log).
@@ -344,16 +350,16 @@ async fn on_postgres_a_change_while_the_listener_was_away_still_arrives() {
     create(&app, "ann", "made while the listener was away").await;
     let (_, figures) = stream.next_figures().await;
     assert_eq!(figures["total"], 1);
-    wait_until("the listener is back", async || {
-        let now = app.db.scalar(LISTENER_PID, &[]).await;
-        now != 0 && now != listener
+    wait_until("both listeners are back, on new connections", async || {
+        let now = app.db.texts(LISTENER_PIDS).await;
+        now.len() == 2 && now.iter().all(|pid| !listeners.contains(pid))
     })
     .await;
 }
 
-/// The pid of the connection listening for announcements on the test's database (0: none).
-const LISTENER_PID: &str = "select coalesce(max(pid), 0)::bigint from pg_stat_activity \
-                            where datname = current_database() and query like 'LISTEN%'";
+/// The pids of the connections listening for announcements on the test's database.
+const LISTENER_PIDS: &str = "select pid::text from pg_stat_activity \
+                             where datname = current_database() and query like 'LISTEN%'";
 
 async fn a_graceful_stop_ends_every_stream(app: TestApp) {
     let data = app.db.dir.path().display().to_string();

@@ -74,9 +74,12 @@ pub(crate) trait Backend:
         limit: i64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
-    /// What is run before the log's first page stream by stream (rebuild, verify), where the
-    /// database needs it to read that order from the index.
-    const BEFORE_READING_STREAMS: Option<&'static str> = None;
+    /// See [`Replay::prepare_stream_reads`](crate::store::tx::Replay::prepare_stream_reads).
+    fn prepare_stream_reads(
+        _store: &SqlxStore<Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
 
     /// The statement that announces a committed batch to other servers (`$1` the channel,
     /// `$2` the payload), where they can listen.

@@ -374,6 +374,10 @@ where
         DB::lock_rebuilds(self).await
     }
 
+    async fn prepare_stream_reads(&self) -> Result<(), StoreError> {
+        DB::prepare_stream_reads(self).await
+    }
+
     async fn read_streams(
         &self,
         after: StreamCursor,

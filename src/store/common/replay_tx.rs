@@ -14,7 +14,6 @@ use super::rows::{SHARE_FIELDS, StoreRow};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
-use crate::store::rebuild::FIRST_STREAM;
 use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, UserTables};
 
 #[async_trait]
@@ -157,23 +156,17 @@ where
         .collect()
 }
 
-/// Up to `limit` events of the log stream after stream: see [`sql::EVENTS_BY_STREAM`]. The
-/// first page is preceded by [`Backend::BEFORE_READING_STREAMS`].
-pub(crate) async fn events_by_stream<DB: Backend>(
-    connection: &mut DB::Connection,
+/// Up to `limit` events of the log stream after stream: see [`sql::EVENTS_BY_STREAM`].
+pub(crate) async fn events_by_stream<'c, DB: Backend>(
+    connection: &'c mut DB::Connection,
     (stream, version): StreamCursor,
     head: i64,
     limit: i64,
     persistent: bool,
 ) -> Result<Vec<RecordedEvent>, StoreError>
 where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    if let Some(prepare) = DB::BEFORE_READING_STREAMS
-        && (stream, version) == FIRST_STREAM
-    {
-        connection.execute(prepare).await?;
-    }
     let arguments = bound::<DB::Arguments>(|a| {
         a.id(stream)?;
         a.int(version)?;

@@ -10,6 +10,7 @@
 //! transaction at a time, which the writer's group commit amortises.
 
 mod shadows;
+mod statistics;
 
 use std::time::Duration;
 
@@ -220,14 +221,9 @@ impl Backend for Postgres {
         write_models(store, &models).await
     }
 
-    /// A log with no statistics yet (just bulk-loaded or restored: `pg_restore` leaves none,
-    /// and autovacuum has not analyzed it) makes the planner sort the whole log for every page
-    /// instead of following the (stream_id, stream_version) index: a rebuild quadratic in the
-    /// log's length. Analyzed first, then (a sample: about a second at 10M events).
-    const BEFORE_READING_STREAMS: Option<&'static str> = Some(
-        "do $$ begin if not exists (select from pg_stats where schemaname = current_schema() \
-         and tablename = 'events' and attname = 'stream_id') then analyze events; end if; end $$",
-    );
+    async fn prepare_stream_reads(store: &SqlxStore<Self>) -> Result<(), StoreError> {
+        statistics::analyze_an_unanalyzed_log(&store.local).await
+    }
 
     const ANNOUNCE: Option<&'static str> = Some("select pg_notify($1, $2)");
 

@@ -84,13 +84,29 @@ impl Browser {
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|error| panic!("no browser session: {error}"));
-        browser.client = Some(client);
-        browser
+        // Chromium may be slow to start on a busy machine: a refused session is asked for
+        // again until the deadline.
+        let deadline = Instant::now() + PATIENCE;
+        let url = format!("http://127.0.0.1:{port}");
+        loop {
+            let connected = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+            match connected {
+                Ok(client) => {
+                    browser.client = Some(client);
+                    return browser;
+                }
+                Err(error) => {
+                    if let Some(status) = browser.driver.try_wait().unwrap() {
+                        panic!("chromedriver exited with {status}");
+                    }
+                    assert!(Instant::now() < deadline, "no browser session: {error}");
+                    tokio::time::sleep(LOOK_EVERY).await;
+                }
+            }
+        }
     }
 
     pub fn client(&self) -> &Client {

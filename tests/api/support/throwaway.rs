@@ -24,6 +24,8 @@ mod server {
 
     use sqlx::Connection;
 
+    use crate::support::held_port::HeldPort;
+
     /// Enough for many tests at once, each opening a few pools (an app holds about ten
     /// connections, a multi-node test three times that).
     const MAX_CONNECTIONS: u32 = 500;
@@ -57,6 +59,7 @@ mod server {
         /// Never written: closing it stops the server (see the module's doc).
         _lifeline: ChildStdin,
         _supervisor: Child,
+        _port: HeldPort,
     }
 
     /// The admin URL of the throwaway server, started on the first call; `None` when no
@@ -223,12 +226,10 @@ mod server {
             return fail(error);
         }
 
-        let port = match std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-        {
-            Ok(address) => address.port(),
-            Err(error) => return fail(format!("no free port: {error}")),
-        };
+        // Held for the server's life: PostgreSQL binds it too (with `SO_REUSEADDR`), and no
+        // other test's server can take it in between.
+        let held = HeldPort::new();
+        let port = held.port();
         let mut supervisor = Command::new("/bin/sh");
         supervisor
             .args(["-c", SUPERVISOR, "sh"])
@@ -308,6 +309,7 @@ mod server {
             url,
             _lifeline: lifeline,
             _supervisor: supervisor,
+            _port: held,
         })
     }
 }

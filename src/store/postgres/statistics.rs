@@ -1,0 +1,55 @@
+//! Statistics the planner needs before the log is read stream by stream.
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+
+use crate::store::StoreError;
+
+/// Whether the log has statistics on its stream order.
+const LOG_HAS_STATISTICS: &str = "select exists (select from pg_stats where schemaname = \
+     current_schema() and tablename = 'events' and attname = 'stream_id')";
+
+/// A log with no statistics yet (just bulk-loaded, or restored: `pg_restore` leaves none, and
+/// autovacuum has not come by) makes the planner sort the whole log for every page read
+/// stream by stream instead of following the (stream_id, stream_version) index: a rebuild or
+/// verify quadratic in the log's length. Such a log is analyzed first (a sample: about a
+/// second at 10M events), in a session of its own so that the statistics are committed
+/// whatever a pooler or the caller's transaction does. Best effort: a role that may not
+/// analyze the table, or a standby, gets a warning saying what to run.
+pub(super) async fn analyze_an_unanalyzed_log(
+    session: &PgConnectOptions,
+) -> Result<(), StoreError> {
+    let mut connection = PgConnection::connect_with(session).await?;
+    let analyzed = async {
+        if sqlx::query_scalar::<_, bool>(LOG_HAS_STATISTICS)
+            .fetch_one(&mut connection)
+            .await?
+        {
+            return Ok(true);
+        }
+        tracing::info!("the event log has no statistics yet: analyzing it before reading it");
+        sqlx::query("analyze events")
+            .execute(&mut connection)
+            .await?;
+        // A role that does not own the table is only warned, and nothing is analyzed.
+        sqlx::query_scalar::<_, bool>(LOG_HAS_STATISTICS)
+            .fetch_one(&mut connection)
+            .await
+    };
+    let outcome: Result<bool, sqlx::Error> = analyzed.await;
+    let _ = connection.close().await;
+    match outcome {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "the event log has no statistics and this role could not make them: reading it \
+             may be slow; run `analyze events` as the table's owner"
+        ),
+        Err(error) if error.as_database_error().is_some() => tracing::warn!(
+            %error,
+            "cannot analyze the event log: reading it may be slow; run `analyze events` as the \
+             table's owner on the primary"
+        ),
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
