@@ -5,9 +5,15 @@
 use std::collections::BTreeSet;
 
 use axum::http::{StatusCode, header};
+use clap::Parser;
 use serde_json::{Value, json};
+use tally::config::{Cli, CliCommand};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::{TestApp, TestRequest, TestResponse, on_both_backends};
+use crate::support::{
+    PATIENCE, TEST_SECRET, TestApp, TestRequest, TestResponse, on_both_backends, token,
+};
 
 /// The newest protocol version with a handshake (`initialize`) and sessions.
 const VERSION: &str = "2025-11-25";
@@ -233,7 +239,123 @@ async fn refusals_are_tool_errors_naming_the_problem_type(app: TestApp) {
     assert_eq!(app.get("/api/dashboard", "bob").await.body["total"], 0);
 }
 
+/// A real server (`tally::launch`) whose stop begins while a client holds a session's event
+/// stream open (`GET /mcp`): the stream ends and the server stops, rather than the stop
+/// waiting for the client.
+async fn a_graceful_stop_ends_open_mcp_streams(app: TestApp) {
+    let data = app.db.dir.path().display().to_string();
+    let mut args = vec![
+        "tally".to_owned(),
+        "serve".into(),
+        "--data-dir".into(),
+        data,
+        "--database-url".into(),
+        app.db.url.clone(),
+        "--jwt-secret".into(),
+        TEST_SECRET.into(),
+    ];
+    if let Some(direct) = &app.db.direct_url {
+        args.extend(["--database-direct-url".into(), direct.clone()]);
+    }
+    let CliCommand::Serve(settings) = Cli::try_parse_from(args).expect("settings").command else {
+        panic!("parsed as serve")
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        tally::launch(&settings, listener, shutdown).await
+    });
+
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "tally-tests", "version": "0"},
+        },
+    });
+    let answer = exchange(&address, "POST", None, Some(initialize)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let session = answer
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("mcp-session-id:")
+                .map(|id| id.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no session id in {answer}"));
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let answer = exchange(&address, "POST", Some(&session), Some(initialized)).await;
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+
+    let mut stream = send_raw(&address, "GET", Some(&session), None).await;
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    while !String::from_utf8_lossy(&received).contains("\r\n\r\n") {
+        let read = stream.read(&mut buffer).await.expect("the stream");
+        assert!(read > 0, "the stream ended before it opened");
+        received.extend_from_slice(&buffer[..read]);
+    }
+    let head = String::from_utf8_lossy(&received).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/event-stream"), "{head}");
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received))
+        .await
+        .expect("the stream ends")
+        .expect("the server closes the stream cleanly");
+    let served = tokio::time::timeout(PATIENCE, serving)
+        .await
+        .expect("the server stops");
+    served.unwrap().expect("a clean stop");
+}
+
+/// A connection that has sent one request to `/mcp` as Alice, in session `session` if given.
+async fn send_raw(
+    address: &str,
+    method: &str,
+    session: Option<&str>,
+    body: Option<Value>,
+) -> TcpStream {
+    let body = body.map(|body| body.to_string()).unwrap_or_default();
+    let session = session
+        .map(|id| format!("Mcp-Session-Id: {id}\r\nMCP-Protocol-Version: {VERSION}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} /mcp HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n\
+         {session}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        token("alice"),
+        body.len(),
+    );
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+/// The whole answer to one request of [`send_raw`].
+async fn exchange(
+    address: &str,
+    method: &str,
+    session: Option<&str>,
+    body: Option<Value>,
+) -> String {
+    let mut stream = send_raw(address, method, session, body).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 on_both_backends!(
+    a_graceful_stop_ends_open_mcp_streams,
     without_a_token_mcp_answers_the_apis_401_with_where_to_learn_about_tokens,
     every_tool_is_listed_with_its_schemas_and_hints,
     a_task_added_by_tool_shows_in_the_dashboard_the_api_serves,
