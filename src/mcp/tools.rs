@@ -94,6 +94,8 @@ pub(super) struct CommandDone {
     position: i64,
 }
 
+// A command repeated on the same task changes nothing more (a second complete is refused as
+// `invalid-transition`), hence `idempotent_hint` on all but add_task.
 // Each tool answers `Result<Json<T>, CallToolResult>`, spelled out: rmcp's macro finds the
 // output schema in that spelling (not through an alias); the error is the `isError` refusal.
 #[tool_router]
@@ -142,7 +144,7 @@ impl Tools {
         annotations(
             read_only_hint = false,
             destructive_hint = false,
-            idempotent_hint = false
+            idempotent_hint = true
         )
     )]
     async fn complete_task(
@@ -159,7 +161,7 @@ impl Tools {
         annotations(
             read_only_hint = false,
             destructive_hint = false,
-            idempotent_hint = false
+            idempotent_hint = true
         )
     )]
     async fn reopen_task(
@@ -176,7 +178,7 @@ impl Tools {
         annotations(
             read_only_hint = false,
             destructive_hint = true,
-            idempotent_hint = false
+            idempotent_hint = true
         )
     )]
     async fn delete_task(

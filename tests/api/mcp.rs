@@ -168,6 +168,11 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
             name == "delete_task",
             "{name}"
         );
+        assert_eq!(
+            tool["annotations"]["idempotentHint"],
+            name != "add_task",
+            "{name}"
+        );
     }
     let add = tools.iter().find(|t| t["name"] == "add_task").unwrap();
     assert_eq!(add["inputSchema"]["required"], json!(["title"]));
