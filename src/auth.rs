@@ -141,6 +141,11 @@ impl Authenticator {
         })
     }
 
+    /// The issuer (`iss`) every token must name, when one is configured.
+    pub fn issuer(&self) -> Option<&str> {
+        self.config.issuer.as_deref()
+    }
+
     /// The caller a token names, if the token is valid.
     pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
         self.verify_until(token).map(|(user, _)| user)

@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod live;
 pub mod logging;
+pub mod mcp;
 pub mod progress;
 pub mod report;
 pub mod seed;

@@ -19,8 +19,8 @@ use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
 use super::openapi::{CommandHeaderParams, CommandProblems, empty_body, share_permission};
 use super::{AppState, REQUEST_TIMEOUT};
-use crate::commands::{CommandOutcome, Submission};
-use crate::domain::{Command, CommandRequest, Description, Title};
+use crate::commands::{CommandOutcome, Idempotency, Submission};
+use crate::domain::{Command, CommandRequest, Description, Title, UserId};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -292,38 +292,50 @@ async fn unshare(
     .await
 }
 
-fn parse_title(raw: &str) -> Result<Title, ApiError> {
+pub(crate) fn parse_title(raw: &str) -> Result<Title, ApiError> {
     Title::parse(raw).map_err(|error| ApiError::Validation(error.to_string()))
 }
 
-fn parse_description(raw: &str) -> Result<Description, ApiError> {
+pub(crate) fn parse_description(raw: &str) -> Result<Description, ApiError> {
     Description::parse(raw).map_err(|error| ApiError::Validation(error.to_string()))
 }
 
 async fn submit(
     state: &AppState,
-    actor: crate::domain::UserId,
+    actor: UserId,
     task_id: Uuid,
     command: Command,
     headers: &CommandHeaders,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let kind = command.kind();
+    let request = CommandRequest {
+        task_id,
+        actor,
+        command,
+        expected_version: headers.expected_version,
+        now: state.clock.now(),
+    };
+    let outcome = execute(state, request, headers.idempotency(body)).await?;
+    Ok(command_response(outcome))
+}
+
+/// Runs one command and counts its outcome: the one way in for every command, the API's and
+/// the AI assistants' (`crate::mcp`) alike.
+pub(crate) async fn execute(
+    state: &AppState,
+    request: CommandRequest,
+    idempotency: Option<Idempotency>,
+) -> Result<CommandOutcome, ApiError> {
+    let kind = request.command.kind();
     let submission = Submission {
-        request: CommandRequest {
-            task_id,
-            actor,
-            command,
-            expected_version: headers.expected_version,
-            now: state.clock.now(),
-        },
-        idempotency: headers.idempotency(body),
+        request,
+        idempotency,
         correlation_id: Uuid::now_v7(),
     };
     match state.commands.execute(submission).await {
         Ok(outcome) => {
             crate::telemetry::command(kind, "applied");
-            Ok(command_response(outcome))
+            Ok(outcome)
         }
         Err(error) => {
             let error = ApiError::from(error);

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use projections::DashboardFigures;
+use schemars::JsonSchema;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::Object;
@@ -29,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's figures now: one single-row read. No row yet means all zeros.
-pub(super) async fn figures(
+pub(crate) async fn figures(
     state: &AppState,
     caller: &Caller,
 ) -> Result<DashboardFigures, ApiError> {
@@ -44,8 +45,8 @@ pub(super) async fn figures(
 
 /// Every figure of the caller's dashboard. Tasks the caller owns unless said otherwise;
 /// deleted tasks count nowhere; days and ISO weeks are UTC.
-#[derive(Serialize, ToSchema)]
-pub(super) struct Everything {
+#[derive(Serialize, ToSchema, JsonSchema)]
+pub(crate) struct Everything {
     /// Tasks the caller owns: `pending + completed`.
     total: i64,
     pending: i64,

@@ -194,13 +194,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let bytes = value.as_bytes();
+    idempotency_key_of(value.as_bytes()).map(Some)
+}
+
+/// An idempotency key, wherever it came from (a header, an AI assistant's tool argument): 1 to
+/// 255 printable ASCII characters.
+pub(crate) fn idempotency_key_of(bytes: &[u8]) -> Result<String, ApiError> {
     if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
         return Err(ApiError::Malformed(
             "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
         ));
     }
-    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+    Ok(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// Query parameters read into `T`, with the contract's problem for what cannot be read: a

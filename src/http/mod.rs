@@ -1,19 +1,19 @@
 //! The HTTP API: one module per resource, each with its `router()`, merged here with the
 //! limits every route shares.
 
-mod commands;
+pub(crate) mod commands;
 mod conditional;
 pub mod cors;
-mod dashboard;
+pub(crate) mod dashboard;
 pub mod error;
-mod extract;
+pub(crate) mod extract;
 mod openapi;
 pub mod page;
 pub mod request_id;
 mod shares;
 mod stream;
 mod strict_json;
-mod tasks;
+pub(crate) mod tasks;
 mod trend;
 
 use std::sync::Arc;
@@ -153,7 +153,9 @@ fn app(state: AppState, with_metrics: bool) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(limits));
+        .layer(middleware::from_fn(limits))
+        // After `limits`: an MCP event stream is a GET that lasts; rmcp bounds its bodies.
+        .merge(crate::mcp::router(&state));
     let router = if state.cors_origins.is_empty() {
         router
     } else {

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use projections::{RecordedEvent, TaskEvent, TaskStatus};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
@@ -32,14 +33,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A task as the contract shows it to one caller.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 #[schema(as = Task)]
+#[schemars(rename = "Task")]
 pub struct TaskJson {
     id: Uuid,
     owner_id: String,
     title: String,
     description: String,
+    /// `pending` or `completed`.
     #[schema(schema_with = task_status)]
+    #[schemars(with = "String")]
     status: TaskStatus,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -62,8 +66,9 @@ pub struct TaskJson {
     shares_total: Option<i64>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 #[schema(as = Share)]
+#[schemars(rename = "Share")]
 pub(super) struct ShareJson {
     pub(super) user_id: String,
     #[schema(schema_with = share_permission)]
@@ -138,29 +143,38 @@ async fn show(
     TaskId(task_id): TaskId,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let read = state.store.task(task_id, caller.as_str()).await?;
-    let task = TaskJson::for_caller(read, &caller)
-        .ok_or_else(|| ApiError::NotFound("no such task".into()))?;
+    let task = task_for(&state, &caller, task_id).await?;
     // Every change a caller could see (shares and permissions included) is an event on the
     // task's stream, so its version tags the caller's view too.
     Ok(if_none_match.answer(format!("\"{}\"", task.version), &task))
 }
 
+/// One task as `caller` sees it: `not-found` when it does not exist, was deleted, or is not
+/// the caller's to see (the API and the AI assistants' tool alike).
+pub(crate) async fn task_for(
+    state: &AppState,
+    caller: &UserId,
+    task_id: Uuid,
+) -> Result<TaskJson, ApiError> {
+    let read = state.store.task(task_id, caller.as_str()).await?;
+    TaskJson::for_caller(read, caller).ok_or_else(|| ApiError::NotFound("no such task".into()))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ListParams {
+pub(crate) struct ListParams {
     /// `owned` (the default): the caller's own tasks; `shared`: tasks shared with the caller.
     #[param(value_type = Option<String>, schema_with = list_scope)]
-    scope: Option<String>,
+    pub(crate) scope: Option<String>,
     /// Only tasks with this status.
     #[param(value_type = Option<String>, schema_with = task_status)]
-    status: Option<String>,
+    pub(crate) status: Option<String>,
     /// Page size, 1 to 200; 50 when absent.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
     /// `next_cursor` of the previous page.
     #[param(value_type = Option<Uuid>)]
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 fn list_scope() -> Object {
@@ -168,8 +182,8 @@ fn list_scope() -> Object {
 }
 
 /// A page of tasks, newest first.
-#[derive(Serialize, ToSchema)]
-struct TaskPage {
+#[derive(Serialize, ToSchema, JsonSchema)]
+pub(crate) struct TaskPage {
     items: Vec<TaskJson>,
     /// Pass as `cursor` for the next page; `null` on the last one.
     next_cursor: Option<String>,
@@ -190,6 +204,15 @@ async fn list(
     Caller(caller): Caller,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<TaskPage>, ApiError> {
+    page_of(&state, &caller, params).await.map(Json)
+}
+
+/// A page of the caller's tasks as `params` ask (the API's query and the AI assistants' tool).
+pub(crate) async fn page_of(
+    state: &AppState,
+    caller: &UserId,
+    params: ListParams,
+) -> Result<TaskPage, ApiError> {
     let malformed = |what: &str| ApiError::Malformed(what.to_owned());
     let scope = match params.scope.as_deref() {
         None | Some("owned") => Scope::Owned,
@@ -223,12 +246,12 @@ async fn list(
     let full = page.len() as i64 == limit;
     let items: Vec<TaskJson> = page
         .into_iter()
-        .filter_map(|read| TaskJson::for_caller(read, &caller))
+        .filter_map(|read| TaskJson::for_caller(read, caller))
         .collect();
     let next_cursor = full
         .then(|| items.last().map(|task| task.id.to_string()))
         .flatten();
-    Ok(Json(TaskPage { items, next_cursor }))
+    Ok(TaskPage { items, next_cursor })
 }
 
 /// One event of a task's history.

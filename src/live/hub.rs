@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use projections::DashboardStats;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
@@ -65,8 +66,9 @@ pub struct Hub {
     open: AtomicUsize,
     /// Whether other servers' changes are being followed (see `follow`), for tests to wait on.
     following: AtomicBool,
-    /// `true` once the hub has closed.
-    closing: watch::Sender<bool>,
+    /// Cancelled once the hub has closed: a token, so that the MCP service's open streams can
+    /// end on it too (see [`Hub::closing`]).
+    closing: CancellationToken,
 }
 
 /// What the hub knows of changes, by position.
@@ -115,7 +117,7 @@ impl Hub {
             limits,
             open: AtomicUsize::new(0),
             following: AtomicBool::new(false),
-            closing: watch::Sender::new(false),
+            closing: CancellationToken::new(),
         }
     }
 
@@ -220,14 +222,18 @@ impl Hub {
         known.closed = true;
         // Dropping the senders ends every receiver's wait.
         known.users.clear();
-        self.closing.send_replace(true);
+        self.closing.cancel();
     }
 
     /// Completes once the hub has closed.
     pub async fn closed(&self) {
-        let mut closing = self.closing.subscribe();
-        // The sender lives as long as the hub, so this wait ends only by closing.
-        let _ = closing.wait_for(|closed| *closed).await;
+        self.closing.cancelled().await;
+    }
+
+    /// A token cancelled when the hub closes, for what must stop with the streams but is
+    /// not one of them (the MCP service's sessions).
+    pub fn closing(&self) -> CancellationToken {
+        self.closing.clone()
     }
 
     /// Streams open now.

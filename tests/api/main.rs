@@ -37,6 +37,8 @@
 //! - `request_ids`: ids echoed or made, named in problems, carried by JSON log lines.
 //! - `cors_and_compression`: allowed origins pass preflight, others get nothing; large answers
 //!   are compressed, dashboard reads are not.
+//! - `mcp`: the MCP endpoint for AI assistants: the API's 401 with RFC 9728 metadata, the tools'
+//!   schemas and hints, each tool agreeing with the API, idempotent retries, refusals as tool errors.
 //! - `settings`: every variable of README's configuration table and every flag of every
 //!   subcommand, given to the real binary: plausible values start it, invalid ones are refused
 //!   naming the variable, the value and the rule.
@@ -106,6 +108,7 @@ mod api_description;
 mod background;
 mod connections;
 mod cors_and_compression;
+mod mcp;
 mod metrics;
 mod page;
 mod request_ids;
