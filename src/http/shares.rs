@@ -26,7 +26,8 @@ struct SharesParams {
     /// Page size, 1 to 200; 50 when absent.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page: a user id.
+    #[param(max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     cursor: Option<String>,
 }
 
@@ -71,10 +72,11 @@ async fn list(
         }
         _ => return Err(ApiError::NotFound("no such task".into())),
     }
-    // The cursor is the last user id of the previous page (empty: the first page); anything
-    // else (a NUL byte, which PostgreSQL cannot even compare) was never given out.
+    // The cursor is the last user id of the previous page (empty: the first page), compared
+    // as text; one that no user id could be (a NUL byte, which PostgreSQL cannot even compare)
+    // was never given out.
     let after = params.cursor.unwrap_or_default();
-    if !after.is_empty() && UserId::parse(&after).is_err() {
+    if after.chars().count() > UserId::MAX_CHARS || after.chars().any(char::is_control) {
         return Err(ApiError::Malformed(
             "cursor is not one this API gave out".into(),
         ));
