@@ -5,14 +5,12 @@
 use std::collections::BTreeSet;
 
 use axum::http::{StatusCode, header};
-use clap::Parser;
 use serde_json::{Value, json};
-use tally::config::{Cli, CliCommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::support::{
-    PATIENCE, TEST_SECRET, TestApp, TestRequest, TestResponse, on_both_backends, token,
+    Launched, PATIENCE, TestApp, TestRequest, TestResponse, on_both_backends, token,
 };
 
 /// The newest protocol version with a handshake (`initialize`) and sessions.
@@ -33,16 +31,21 @@ fn post(body: Value) -> TestRequest {
         .header(header::HOST, "localhost")
 }
 
+/// The `initialize` request that opens a session of [`VERSION`].
+fn initialize_request() -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "tally-tests", "version": "0"},
+        },
+    })
+}
+
 impl<'a> Session<'a> {
     async fn open(app: &'a TestApp, user: &'static str) -> Session<'a> {
-        let initialize = json!({
-            "jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": {
-                "protocolVersion": VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": "tally-tests", "version": "0"},
-            },
-        });
+        let initialize = initialize_request();
         let response = app.send(post(initialize).user(user)).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.body);
         let id = response.headers["mcp-session-id"]
@@ -248,41 +251,10 @@ async fn refusals_are_tool_errors_naming_the_problem_type(app: TestApp) {
 /// stream open (`GET /mcp`): the stream ends and the server stops, rather than the stop
 /// waiting for the client.
 async fn a_graceful_stop_ends_open_mcp_streams(app: TestApp) {
-    let data = app.db.dir.path().display().to_string();
-    let mut args = vec![
-        "tally".to_owned(),
-        "serve".into(),
-        "--data-dir".into(),
-        data,
-        "--database-url".into(),
-        app.db.url.clone(),
-        "--jwt-secret".into(),
-        TEST_SECRET.into(),
-    ];
-    if let Some(direct) = &app.db.direct_url {
-        args.extend(["--database-direct-url".into(), direct.clone()]);
-    }
-    let CliCommand::Serve(settings) = Cli::try_parse_from(args).expect("settings").command else {
-        panic!("parsed as serve")
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        tally::launch(&settings, listener, shutdown).await
-    });
+    let mut server = Launched::start(&app).await;
+    let address = server.address.clone();
 
-    let initialize = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {
-            "protocolVersion": VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "tally-tests", "version": "0"},
-        },
-    });
+    let initialize = initialize_request();
     let answer = exchange(&address, "POST", None, Some(initialize)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let session = answer
@@ -309,15 +281,12 @@ async fn a_graceful_stop_ends_open_mcp_streams(app: TestApp) {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/event-stream"), "{head}");
 
-    stop.send(()).unwrap();
+    server.stop();
     tokio::time::timeout(PATIENCE, stream.read_to_end(&mut received))
         .await
         .expect("the stream ends")
         .expect("the server closes the stream cleanly");
-    let served = tokio::time::timeout(PATIENCE, serving)
-        .await
-        .expect("the server stops");
-    served.unwrap().expect("a clean stop");
+    server.stopped().await;
 }
 
 /// A connection that has sent one request to `/mcp` as Alice, in session `session` if given.

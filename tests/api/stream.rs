@@ -5,19 +5,17 @@
 
 use axum::Router;
 use chrono::{TimeZone, Utc};
-use clap::Parser;
 use serde_json::{Value, json};
 use tally::background::Background;
-use tally::config::{Cli, CliCommand};
 use tally::http::{Tuning, router};
 use tally::live::StreamLimits;
 use tally::store::SqliteOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::support::{
-    Backend, EventStream, TEST_SECRET, TestApp, TestRequest, on_both_backends, serving, signed,
-    token, wait_until,
+    Backend, EventStream, Launched, TEST_SECRET, TestApp, TestRequest, on_both_backends, serving,
+    signed, token, wait_until,
 };
 
 on_both_backends!(
@@ -362,32 +360,8 @@ const LISTENER_PIDS: &str = "select pid::text from pg_stat_activity \
                              where datname = current_database() and query like 'LISTEN%'";
 
 async fn a_graceful_stop_ends_every_stream(app: TestApp) {
-    let data = app.db.dir.path().display().to_string();
-    let mut args = vec![
-        "tally".to_owned(),
-        "serve".into(),
-        "--data-dir".into(),
-        data,
-        "--database-url".into(),
-        app.db.url.clone(),
-        "--jwt-secret".into(),
-        TEST_SECRET.into(),
-    ];
-    if let Some(direct) = &app.db.direct_url {
-        args.extend(["--database-direct-url".into(), direct.clone()]);
-    }
-    let CliCommand::Serve(settings) = Cli::try_parse_from(args).expect("settings").command else {
-        panic!("parsed as serve")
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        tally::launch(&settings, listener, shutdown).await
-    });
+    let mut server = Launched::start(&app).await;
+    let address = server.address.clone();
 
     let mut connection = connect_stream(&address).await;
     let mut received = Vec::new();
@@ -398,7 +372,7 @@ async fn a_graceful_stop_ends_every_stream(app: TestApp) {
         received.extend_from_slice(&buffer[..read]);
     }
 
-    stop.send(()).unwrap();
+    server.stop();
     let rest = tokio::time::timeout(
         crate::support::PATIENCE,
         connection.read_to_end(&mut received),
@@ -410,10 +384,7 @@ async fn a_graceful_stop_ends_every_stream(app: TestApp) {
     // chunk of a chunked answer is there.
     let received = String::from_utf8_lossy(&received);
     assert!(received.ends_with("\r\n0\r\n\r\n"), "{received:?}");
-    let served = tokio::time::timeout(crate::support::PATIENCE, serving)
-        .await
-        .expect("the server stops");
-    served.unwrap().expect("a clean stop");
+    server.stopped().await;
 }
 
 /// A raw connection that has asked for Alice's stream, once the server answers.
