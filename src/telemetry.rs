@@ -63,6 +63,15 @@ fn describe() {
         "tally_commands_total",
         "Commands answered over HTTP, by kind and outcome (`applied` or the problem type)."
     );
+    describe_counter!(
+        "tally_mcp_tool_calls_total",
+        "MCP tool calls answered, by tool and outcome (`ok`, `refused`, `protocol-error`)."
+    );
+    describe_histogram!(
+        "tally_mcp_tool_call_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an MCP tool call, by tool."
+    );
     describe_histogram!(
         "tally_commit_batch_size",
         Unit::Count,
@@ -210,6 +219,15 @@ fn known_method(method: &Method) -> &'static str {
 /// One command's answer: `applied`, or the problem type it was refused or failed with.
 pub fn command(kind: &'static str, outcome: &'static str) {
     counter!("tally_commands_total", "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// One MCP tool call: by tool and outcome (`ok`, `refused`: an `isError` result, or
+/// `protocol-error`), and its time.
+pub fn tool_call(tool: &str, outcome: &'static str, took: Duration) {
+    let tool = tool.to_owned();
+    counter!("tally_mcp_tool_calls_total", "tool" => tool.clone(), "outcome" => outcome)
+        .increment(1);
+    histogram!("tally_mcp_tool_call_duration_seconds", "tool" => tool).record(took.as_secs_f64());
 }
 
 /// One batch committed: its commands, the events they appended, and its time from begin to

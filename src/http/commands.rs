@@ -82,16 +82,26 @@ impl PartialSchema for Empty {
 
 impl ToSchema for Empty {}
 
-/// The body of every successful command.
-#[derive(Serialize, ToSchema)]
+/// The body of every successful command (and an MCP command tool's structured result).
+#[derive(Serialize, ToSchema, schemars::JsonSchema)]
 #[schema(as = CommandResult)]
-struct CommandBody {
+pub(crate) struct CommandBody {
     task_id: Uuid,
     /// The task's version after the command (what `If-Match` names next).
     version: i64,
     /// The global log position of the last event the command appended (the current one when
     /// it changed nothing).
     position: i64,
+}
+
+impl From<&CommandOutcome> for CommandBody {
+    fn from(outcome: &CommandOutcome) -> CommandBody {
+        CommandBody {
+            task_id: outcome.task_id,
+            version: outcome.version,
+            position: outcome.position,
+        }
+    }
 }
 
 /// Create a task owned by the caller.
@@ -351,11 +361,7 @@ fn command_response(outcome: CommandOutcome) -> Response {
     } else {
         StatusCode::OK
     };
-    let body = CommandBody {
-        task_id: outcome.task_id,
-        version: outcome.version,
-        position: outcome.position,
-    };
+    let body = CommandBody::from(&outcome);
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.version)) {

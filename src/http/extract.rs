@@ -17,6 +17,7 @@ use crate::commands::Idempotency;
 use crate::domain::{ExpectedVersion, UserId};
 
 /// The authenticated caller: the `sub` of a valid bearer token.
+#[derive(Clone, Debug)]
 pub struct Caller(pub UserId);
 
 impl FromRequestParts<AppState> for Caller {

@@ -19,6 +19,11 @@ tokio::task_local! {
     static CURRENT: HeaderValue;
 }
 
+/// A request's id, also in its extensions: for work done outside the request's task (an MCP
+/// tool call runs in its session's), where [`current`] does not reach.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub HeaderValue);
+
 /// The id of the request being answered, when there is one.
 pub fn current() -> Option<String> {
     CURRENT
@@ -28,13 +33,14 @@ pub fn current() -> Option<String> {
 }
 
 /// The middleware: outermost, so that every answer (refusals by other layers included) has it.
-pub async fn request_id(request: Request, next: Next) -> Response {
+pub async fn request_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&X_REQUEST_ID)
         .filter(|value| is_plain_token(value.as_bytes()))
         .cloned()
         .unwrap_or_else(new_id);
+    request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",
         request_id = id.to_str().unwrap_or_default(),

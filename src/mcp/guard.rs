@@ -9,7 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::domain::UserId;
 use crate::http::AppState;
 use crate::http::extract::Caller;
 
@@ -17,12 +16,8 @@ use crate::http::extract::Caller;
 /// the resource's URL).
 pub(super) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 
-/// The caller an MCP request's token names, put in the request's extensions for the tools:
-/// the caller's identity comes from the token only, never from a tool's arguments.
-#[derive(Clone, Debug)]
-pub(super) struct McpCaller(pub(super) UserId);
-
-/// Lets a request on with its verified caller, or answers the API's 401 with where to learn
+/// Lets a request on with its verified caller in its extensions (where the tools find it: the
+/// caller's identity comes from the token only, never from a tool's arguments), or answers the API's 401 with where to learn
 /// about tokens.
 pub(super) async fn bearer(
     State(state): State<AppState>,
@@ -31,8 +26,8 @@ pub(super) async fn bearer(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     match Caller::from_request_parts(&mut parts, &state).await {
-        Ok(Caller(user)) => {
-            parts.extensions.insert(McpCaller(user));
+        Ok(caller) => {
+            parts.extensions.insert(caller);
             next.run(Request::from_parts(parts, body)).await
         }
         Err(refusal) => {

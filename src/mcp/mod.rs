@@ -4,6 +4,7 @@
 
 mod guard;
 mod refusal;
+mod server;
 mod tools;
 
 use std::sync::Arc;

@@ -1,23 +1,21 @@
 //! The tools: each a thin call into the API's own command path or query, as the caller the
-//! request's token names (see [`McpCaller`]).
+//! request's token names (or, over stdio, the one `tally mcp --user` names).
 
 use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::model::{CallToolResult, Extensions};
+use rmcp::{Json, tool, tool_router};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::guard::McpCaller;
 use super::refusal::refusal;
 use crate::commands::Idempotency;
 use crate::domain::{Command, CommandRequest, UserId};
 use crate::http::AppState;
-use crate::http::commands::{execute, parse_description, parse_title};
+use crate::http::commands::{CommandBody, execute, parse_description, parse_title};
 use crate::http::dashboard::{Everything, figures};
 use crate::http::error::ApiError;
 use crate::http::extract::{Caller, idempotency_key_of};
@@ -25,9 +23,12 @@ use crate::http::tasks::{ListParams, TaskJson, TaskPage, page_of, task_for};
 
 /// One MCP session's (or stateless request's) handler; every one shares the app's state.
 #[derive(Clone)]
-pub(super) struct Tools {
-    state: AppState,
-    tool_router: ToolRouter<Tools>,
+pub(crate) struct Tools {
+    pub(super) state: AppState,
+    /// The one caller of a local session (stdio); `None` over HTTP, where each request's
+    /// token names it.
+    local_caller: Option<UserId>,
+    pub(super) tool_router: ToolRouter<Tools>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -84,26 +85,26 @@ pub(super) struct ListTasks {
     cursor: Option<String>,
 }
 
-/// What a command did.
-#[derive(Serialize, JsonSchema)]
-pub(super) struct CommandDone {
-    task_id: Uuid,
-    /// The task's version after the command.
-    version: i64,
-    /// The position in the event log of the command's last event.
-    position: i64,
-}
-
 // A command repeated on the same task changes nothing more (a second complete is refused as
 // `invalid-transition`), hence `idempotent_hint` on all but add_task.
 // Each tool answers `Result<Json<T>, CallToolResult>`, spelled out: rmcp's macro finds the
 // output schema in that spelling (not through an alias); the error is the `isError` refusal.
 #[tool_router]
 impl Tools {
+    /// Tools for HTTP sessions, whose requests name their caller.
     pub(super) fn new(state: AppState) -> Tools {
         Tools {
             state,
+            local_caller: None,
             tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Tools for a local session (stdio) that acts as `caller` throughout.
+    pub(crate) fn local(state: AppState, caller: UserId) -> Tools {
+        Tools {
+            local_caller: Some(caller),
+            ..Tools::new(state)
         }
     }
 
@@ -117,9 +118,9 @@ impl Tools {
     )]
     async fn add_task(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<AddTask>,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
+    ) -> Result<Json<CommandBody>, CallToolResult> {
         let key = args.idempotency_key.as_deref();
         let fingerprint = serde_json::json!({"title": args.title, "description": args.description});
         let command = || {
@@ -129,7 +130,7 @@ impl Tools {
             })
         };
         self.command(
-            &parts,
+            &extensions,
             "add_task",
             Uuid::now_v7(),
             command,
@@ -149,10 +150,10 @@ impl Tools {
     )]
     async fn complete_task(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<TaskCommand>,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
-        self.on_task(&parts, "complete_task", args, Command::Complete)
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        self.on_task(&extensions, "complete_task", args, Command::Complete)
             .await
     }
 
@@ -166,10 +167,10 @@ impl Tools {
     )]
     async fn reopen_task(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<TaskCommand>,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
-        self.on_task(&parts, "reopen_task", args, Command::Reopen)
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        self.on_task(&extensions, "reopen_task", args, Command::Reopen)
             .await
     }
 
@@ -183,10 +184,10 @@ impl Tools {
     )]
     async fn delete_task(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<TaskCommand>,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
-        self.on_task(&parts, "delete_task", args, Command::Delete)
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        self.on_task(&extensions, "delete_task", args, Command::Delete)
             .await
     }
 
@@ -200,9 +201,9 @@ impl Tools {
     )]
     async fn update_task(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<UpdateTask>,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
+    ) -> Result<Json<CommandBody>, CallToolResult> {
         let task_id = task_id(&args.task_id).map_err(refusal)?;
         let fingerprint = serde_json::json!({
             "task_id": args.task_id, "title": args.title, "description": args.description,
@@ -218,8 +219,15 @@ impl Tools {
             })
         };
         let key = args.idempotency_key.as_deref();
-        self.command(&parts, "update_task", task_id, command, key, fingerprint)
-            .await
+        self.command(
+            &extensions,
+            "update_task",
+            task_id,
+            command,
+            key,
+            fingerprint,
+        )
+        .await
     }
 
     #[tool(
@@ -232,12 +240,12 @@ impl Tools {
     )]
     async fn get_task(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<GetTask>,
     ) -> Result<Json<TaskJson>, CallToolResult> {
         let read = async {
             let task_id = task_id(&args.task_id)?;
-            task_for(&self.state, &caller(&parts)?, task_id).await
+            task_for(&self.state, &self.caller(&extensions)?, task_id).await
         };
         read.await.map(Json).map_err(refusal)
     }
@@ -252,7 +260,7 @@ impl Tools {
     )]
     async fn list_tasks(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
         Parameters(args): Parameters<ListTasks>,
     ) -> Result<Json<TaskPage>, CallToolResult> {
         let params = ListParams {
@@ -261,7 +269,7 @@ impl Tools {
             limit: args.limit.map(|limit| limit.to_string()),
             cursor: args.cursor,
         };
-        let read = async { page_of(&self.state, &caller(&parts)?, params).await };
+        let read = async { page_of(&self.state, &self.caller(&extensions)?, params).await };
         read.await.map(Json).map_err(refusal)
     }
 
@@ -275,9 +283,9 @@ impl Tools {
     )]
     async fn get_dashboard(
         &self,
-        Extension(parts): Extension<Parts>,
+        extensions: Extensions,
     ) -> Result<Json<Everything>, CallToolResult> {
-        let read = async { figures(&self.state, &Caller(caller(&parts)?)).await };
+        let read = async { figures(&self.state, &Caller(self.caller(&extensions)?)).await };
         read.await
             .map(|figures| Json(Everything::from(figures)))
             .map_err(refusal)
@@ -288,32 +296,32 @@ impl Tools {
     /// A command without arguments of its own on the task `args` names.
     async fn on_task(
         &self,
-        parts: &Parts,
+        extensions: &Extensions,
         tool: &str,
         args: TaskCommand,
         command: Command,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
+    ) -> Result<Json<CommandBody>, CallToolResult> {
         let task_id = task_id(&args.task_id).map_err(refusal)?;
         let fingerprint = serde_json::json!({ "task_id": args.task_id });
         let key = args.idempotency_key.as_deref();
-        self.command(parts, tool, task_id, || Ok(command), key, fingerprint)
+        self.command(extensions, tool, task_id, || Ok(command), key, fingerprint)
             .await
     }
 
     /// Runs `command` through the API's own command path, as the request's caller.
     async fn command(
         &self,
-        parts: &Parts,
+        extensions: &Extensions,
         tool: &str,
         task_id: Uuid,
         command: impl FnOnce() -> Result<Command, ApiError>,
         key: Option<&str>,
         fingerprint: serde_json::Value,
-    ) -> Result<Json<CommandDone>, CallToolResult> {
+    ) -> Result<Json<CommandBody>, CallToolResult> {
         let run = async {
             let request = CommandRequest {
                 task_id,
-                actor: caller(parts)?,
+                actor: self.caller(extensions)?,
                 command: command()?,
                 expected_version: None,
                 now: self.state.clock.now(),
@@ -322,34 +330,21 @@ impl Tools {
             execute(&self.state, request, idempotency).await
         };
         let outcome = run.await.map_err(refusal)?;
-        Ok(Json(CommandDone {
-            task_id: outcome.task_id,
-            version: outcome.version,
-            position: outcome.position,
-        }))
+        Ok(Json(CommandBody::from(&outcome)))
     }
-}
 
-#[tool_handler(router = self.tool_router)]
-impl ServerHandler for Tools {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("tally", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "tally keeps your tasks and a dashboard of them. Tasks are named by task_id \
-                 (list_tasks finds them). Give commands an idempotency_key to retry them safely.",
-            )
+    /// Who is calling: the local session's user, or the one the HTTP request's token named
+    /// (put there by the bearer check, which every request to `/mcp` passes first).
+    pub(super) fn caller(&self, extensions: &Extensions) -> Result<UserId, ApiError> {
+        if let Some(user) = &self.local_caller {
+            return Ok(user.clone());
+        }
+        extensions
+            .get::<Parts>()
+            .and_then(|parts| parts.extensions.get::<Caller>())
+            .map(|Caller(user)| user.clone())
+            .ok_or(ApiError::Unauthorized("a bearer token is required"))
     }
-}
-
-/// The caller the request's token named (put there by the bearer check, which every request
-/// to `/mcp` passes first).
-fn caller(parts: &Parts) -> Result<UserId, ApiError> {
-    parts
-        .extensions
-        .get::<McpCaller>()
-        .map(|McpCaller(user)| user.clone())
-        .ok_or(ApiError::Unauthorized("a bearer token is required"))
 }
 
 fn task_id(raw: &str) -> Result<Uuid, ApiError> {
