@@ -259,15 +259,9 @@ async fn share(
     headers: CommandHeaders,
     body: JsonBody<ShareTask>,
 ) -> Result<Response, ApiError> {
-    let permission = Permission::parse(&body.value.permission).ok_or_else(|| {
-        ApiError::Validation(format!(
-            "unknown permission {:?}: use \"view\" or \"edit\"",
-            body.value.permission
-        ))
-    })?;
     let command = Command::Share {
         user_id,
-        permission,
+        permission: parse_permission(&body.value.permission)?,
     };
     submit(&state, caller, task_id, command, &headers, Some(&body.raw)).await
 }
@@ -304,6 +298,15 @@ async fn unshare(
 
 pub(crate) fn parse_title(raw: &str) -> Result<Title, ApiError> {
     Title::parse(raw).map_err(|error| ApiError::Validation(error.to_string()))
+}
+
+/// A share's permission: `view` or `edit`.
+pub(crate) fn parse_permission(raw: &str) -> Result<Permission, ApiError> {
+    Permission::parse(raw).ok_or_else(|| {
+        ApiError::Validation(format!(
+            "unknown permission {raw:?}: use \"view\" or \"edit\""
+        ))
+    })
 }
 
 pub(crate) fn parse_description(raw: &str) -> Result<Description, ApiError> {

@@ -90,10 +90,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ShareUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let raw = path_param(parts, state, "user_id").await?;
-        UserId::parse(&raw)
-            .map(ShareUser)
-            .map_err(|error| ApiError::Validation(format!("user id: {error}")))
+        share_user_of(&raw).map(ShareUser)
     }
+}
+
+/// The user a share names, wherever it came from (a path, an AI assistant's tool argument).
+pub(crate) fn share_user_of(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).map_err(|error| ApiError::Validation(format!("user id: {error}")))
 }
 
 /// The percent-decoded path parameter `name` of the matched route.

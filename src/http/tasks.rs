@@ -255,8 +255,9 @@ pub(crate) async fn page_of(
 }
 
 /// One event of a task's history.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 #[schema(as = TaskHistoryEvent)]
+#[schemars(rename = "TaskHistoryEvent")]
 struct EventJson {
     position: i64,
     event_id: Uuid,
@@ -275,8 +276,8 @@ struct EventJson {
 }
 
 /// A page of a task's history, oldest first.
-#[derive(Serialize, ToSchema)]
-struct History {
+#[derive(Serialize, ToSchema, JsonSchema)]
+pub(crate) struct History {
     task_id: Uuid,
     events: Vec<EventJson>,
     /// Pass as `after` for the next page; `null` on the last one.
@@ -285,13 +286,13 @@ struct History {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct HistoryParams {
+pub(crate) struct HistoryParams {
     /// Page size, 1 to 200; 50 when absent.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
     /// Only events after this log position (`next_after` of the previous page).
     #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
-    after: Option<String>,
+    pub(crate) after: Option<String>,
 }
 
 /// A task's history, oldest first, for its owner and those it is shared with.
@@ -310,6 +311,17 @@ async fn history(
     TaskId(task_id): TaskId,
     QueryParams(params): QueryParams<HistoryParams>,
 ) -> Result<Json<History>, ApiError> {
+    history_of(&state, &caller, task_id, params).await.map(Json)
+}
+
+/// A page of a task's history as `caller` may see it (the API's query and the AI assistants'
+/// tool): `not-found` for a task the caller may not see.
+pub(crate) async fn history_of(
+    state: &AppState,
+    caller: &UserId,
+    task_id: Uuid,
+    params: HistoryParams,
+) -> Result<History, ApiError> {
     let limit = page_limit(params.limit.as_deref())?;
     let after = match params.after.as_deref() {
         None => 0,
@@ -321,7 +333,7 @@ async fn history(
     };
     let read = state.store.task(task_id, caller.as_str()).await?;
     let owner = read.view.task.as_ref().map(|task| task.owner_id.clone());
-    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(read, &caller)) else {
+    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(read, caller)) else {
         return Err(ApiError::NotFound("no such task".into()));
     };
     let is_owner = owner == caller.as_str();
@@ -344,11 +356,11 @@ async fn history(
             recorded_at: recorded.recorded_at,
         })
         .collect();
-    Ok(Json(History {
+    Ok(History {
         task_id,
         events,
         next_after,
-    }))
+    })
 }
 
 /// A page size: `limit` if given, from 1 to [`MAX_LIMIT`].

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use projections::calendar::{date_of_day_key, day_key};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
 use super::extract::{Caller, QueryParams};
 use super::openapi::ReadProblems;
+use crate::domain::UserId;
 
 /// Days a trend covers when the caller does not say.
 const DEFAULT_DAYS: i32 = 30;
@@ -26,14 +28,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct TrendParams {
+pub(crate) struct TrendParams {
     /// How many days, ending today (UTC): 1 to 366; 30 when absent.
     #[param(value_type = Option<i32>, minimum = 1, maximum = 366)]
-    days: Option<String>,
+    pub(crate) days: Option<String>,
 }
 
 /// One UTC day of the trend.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 struct TrendDay {
     /// `YYYY-MM-DD`.
     #[schema(value_type = String, format = Date)]
@@ -44,8 +46,8 @@ struct TrendDay {
     completed: i64,
 }
 
-#[derive(Serialize, ToSchema)]
-struct Trend {
+#[derive(Serialize, ToSchema, JsonSchema)]
+pub(crate) struct Trend {
     /// One entry per day, oldest first, ending today; days with nothing count zeros.
     days: Vec<TrendDay>,
 }
@@ -67,6 +69,16 @@ async fn trend(
     if_none_match: IfNoneMatch,
     QueryParams(params): QueryParams<TrendParams>,
 ) -> Result<Response, ApiError> {
+    let trend = trend_of(&state, &caller, params).await?;
+    Ok(if_none_match.answer_hashed(&trend))
+}
+
+/// The caller's trend as `params` ask (the API's query and the AI assistants' tool).
+pub(crate) async fn trend_of(
+    state: &AppState,
+    caller: &UserId,
+    params: TrendParams,
+) -> Result<Trend, ApiError> {
     let count = match params.days.as_deref() {
         None => DEFAULT_DAYS,
         Some(raw) => raw
@@ -98,5 +110,5 @@ async fn trend(
             }
         })
         .collect();
-    Ok(if_none_match.answer_hashed(&Trend { days }))
+    Ok(Trend { days })
 }

@@ -20,10 +20,14 @@ fn advice(slug: &str) -> &'static str {
     match slug {
         "not-found" => {
             "Check the task_id: list_tasks shows the tasks you own or that are shared with you; \
-             a deleted task is not found"
+             a deleted task is not found (and unshare_task: the task is not shared with that user)"
         }
         "forbidden" => "Only the task's owner (or, for changes, an editor) may do this",
         "invalid-transition" => "Read the task with get_task to see its status first",
+        "version-mismatch" => {
+            "The task has changed since that version: read the task with get_task for its \
+             version, then decide again"
+        }
         "malformed-request" | "validation" | "limit" => "Correct the arguments and call again",
         "idempotency-key-reuse" => "Use a new idempotency_key for a different request",
         "timeout" | "unavailable" => "Nothing was changed: call again shortly",

@@ -11,7 +11,7 @@ use crate::support::process::Server;
 use crate::support::{TEST_SECRET, TestRequest};
 
 /// Every sample of a scrape, by series (name and labels, as written).
-async fn scrape(server: &Server, address: &str) -> BTreeMap<String, f64> {
+pub(crate) async fn scrape(server: &Server, address: &str) -> BTreeMap<String, f64> {
     let response = crate::support::http_client::send(address, TestRequest::get("/metrics"))
         .await
         .unwrap_or_else(|error| panic!("{error}\n{}", server.log()));
@@ -27,7 +27,7 @@ async fn scrape(server: &Server, address: &str) -> BTreeMap<String, f64> {
 }
 
 #[track_caller]
-fn sample(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
+pub(crate) fn sample(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
     *samples
         .get(series)
         .unwrap_or_else(|| panic!("no {series} in {samples:#?}"))

@@ -3,6 +3,9 @@
 //! tools' schemas and hints, and each tool agreeing with the API it calls into.
 
 mod access;
+mod conditions;
+mod metrics;
 mod session;
+mod sharing;
 mod stop;
 mod tools;

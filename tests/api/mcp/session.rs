@@ -1,29 +1,72 @@
 //! An MCP client's side of the conversation, as the tests speak it: a session over the test
 //! app's router, and raw requests to a real server.
 
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{PATIENCE, TestApp, TestRequest, TestResponse, token};
+use crate::support::{PATIENCE, TestApp, TestRequest, http_client, token};
 
 /// The newest protocol version with a handshake (`initialize`) and sessions.
 pub const VERSION: &str = "2025-11-25";
 
 /// An initialized MCP session of one user.
 pub struct Session<'a> {
-    app: &'a TestApp,
+    via: Via<'a>,
     user: &'static str,
     id: String,
 }
 
+/// Where a session's requests go: the test app's router, or a real server (`tally serve`).
+#[derive(Clone, Copy)]
+enum Via<'a> {
+    App(&'a TestApp),
+    Address(&'a str),
+}
+
+/// What the tests read of an answer, wherever it came from.
+struct Answer {
+    status: u16,
+    session_id: Option<String>,
+    body: Value,
+}
+
+impl Via<'_> {
+    async fn send(self, request: TestRequest) -> Answer {
+        match self {
+            Via::App(app) => {
+                let response = app.send(request.header(header::HOST, "localhost")).await;
+                let session_id = response.headers.get("mcp-session-id");
+                Answer {
+                    status: response.status.as_u16(),
+                    session_id: session_id.map(|id| id.to_str().unwrap().to_owned()),
+                    body: response.body,
+                }
+            }
+            // The client names the address as the host itself.
+            Via::Address(address) => {
+                let response = http_client::send(address, request).await.unwrap();
+                Answer {
+                    status: response.status,
+                    session_id: response.headers.get("mcp-session-id").cloned(),
+                    body: response.body,
+                }
+            }
+        }
+    }
+}
+
 /// A POST to `/mcp` as the protocol asks for one: both answer types accepted, a loopback host.
 pub fn post(body: Value) -> TestRequest {
+    mcp_post(body).header(header::HOST, "localhost")
+}
+
+/// [`post`] without a `Host`.
+fn mcp_post(body: Value) -> TestRequest {
     TestRequest::post("/mcp")
         .json(body)
         .header(header::ACCEPT, "application/json, text/event-stream")
-        .header(header::HOST, "localhost")
 }
 
 /// The `initialize` request that opens a session of [`VERSION`].
@@ -39,24 +82,33 @@ pub fn initialize_request() -> Value {
 }
 
 impl<'a> Session<'a> {
+    /// A session over the test app's router.
     pub async fn open(app: &'a TestApp, user: &'static str) -> Session<'a> {
-        let initialize = initialize_request();
-        let response = app.send(post(initialize).user(user)).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-        let id = response.headers["mcp-session-id"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert_eq!(message(&response, 0)["result"]["protocolVersion"], VERSION);
-        let session = Session { app, user, id };
+        Session::open_via(Via::App(app), user).await
+    }
+
+    /// A session with the real server at `address` (`127.0.0.1:PORT`).
+    pub async fn open_at(address: &'a str, user: &'static str) -> Session<'a> {
+        Session::open_via(Via::Address(address), user).await
+    }
+
+    async fn open_via(via: Via<'a>, user: &'static str) -> Session<'a> {
+        let response = via.send(mcp_post(initialize_request()).user(user)).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        let id = response.session_id.expect("a session id");
+        assert_eq!(
+            message(&response.body, 0)["result"]["protocolVersion"],
+            VERSION
+        );
+        let session = Session { via, user, id };
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = app.send(session.request(initialized)).await;
-        assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.body);
+        let response = via.send(session.request(initialized)).await;
+        assert_eq!(response.status, 202, "{}", response.body);
         session
     }
 
-    pub fn request(&self, body: Value) -> TestRequest {
-        post(body)
+    fn request(&self, body: Value) -> TestRequest {
+        mcp_post(body)
             .user(self.user)
             .header("mcp-session-id", &self.id)
             .header("mcp-protocol-version", VERSION)
@@ -65,9 +117,9 @@ impl<'a> Session<'a> {
     /// The result of `method` with `params`.
     pub async fn call(&self, method: &str, params: Value) -> Value {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let response = self.app.send(self.request(body)).await;
-        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-        let answer = message(&response, 1);
+        let response = self.via.send(self.request(body)).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+        let answer = message(&response.body, 1);
         assert!(answer.get("error").is_none(), "{method}: {answer}");
         answer["result"].clone()
     }
@@ -94,11 +146,10 @@ impl<'a> Session<'a> {
 }
 
 /// The JSON-RPC message answering request `id` in an answer of server-sent events.
-pub fn message(response: &TestResponse, id: i64) -> Value {
-    let text = response
-        .body
+fn message(body: &Value, id: i64) -> Value {
+    let text = body
         .as_str()
-        .unwrap_or_else(|| panic!("events, not {}", response.body));
+        .unwrap_or_else(|| panic!("events, not {body}"));
     text.lines()
         .filter_map(|line| line.strip_prefix("data:"))
         .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())

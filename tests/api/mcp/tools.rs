@@ -20,7 +20,11 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
         "get_dashboard",
         "get_task",
         "list_tasks",
+        "get_trend",
         "reopen_task",
+        "share_task",
+        "task_history",
+        "unshare_task",
         "update_task",
     ];
     assert_eq!(names, BTreeSet::from(expected));
@@ -29,13 +33,31 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
         assert!(!tool["description"].as_str().unwrap().is_empty(), "{name}");
         assert_eq!(tool["inputSchema"]["type"], "object", "{name}");
         assert_eq!(tool["outputSchema"]["type"], "object", "{name}");
-        let read_only = name.as_str().unwrap().starts_with("get_") || name == "list_tasks";
+        let read_only = name.as_str().unwrap().starts_with("get_")
+            || name == "list_tasks"
+            || name == "task_history";
         assert_eq!(tool["annotations"]["readOnlyHint"], read_only, "{name}");
         assert_eq!(
             tool["annotations"]["destructiveHint"],
-            name == "delete_task",
+            name == "delete_task" || name == "unshare_task",
             "{name}"
         );
+        // Every command but add_task may be made conditional on the task's version.
+        let conditional = !read_only && name != "add_task";
+        assert_eq!(
+            tool["inputSchema"]["properties"]
+                .get("expected_version")
+                .is_some(),
+            conditional,
+            "{name}"
+        );
+        for (argument, schema) in tool["inputSchema"]["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            assert!(schema["description"].is_string(), "{name}.{argument}");
+        }
         assert_eq!(
             tool["annotations"]["idempotentHint"],
             name != "add_task",
@@ -44,6 +66,15 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
     }
     let add = tools.iter().find(|t| t["name"] == "add_task").unwrap();
     assert_eq!(add["inputSchema"]["required"], json!(["title"]));
+    let share = tools.iter().find(|t| t["name"] == "share_task").unwrap();
+    assert_eq!(
+        share["inputSchema"]["required"],
+        json!(["task_id", "user_id", "permission"])
+    );
+    assert_eq!(
+        share["inputSchema"]["properties"]["permission"]["enum"],
+        json!(["view", "edit"])
+    );
 }
 
 async fn a_task_added_by_tool_shows_in_the_dashboard_the_api_serves(app: TestApp) {
@@ -112,9 +143,44 @@ async fn refusals_are_tool_errors_naming_the_problem_type(app: TestApp) {
     assert_eq!(app.get("/api/dashboard", "bob").await.body["total"], 0);
 }
 
+/// Arguments that do not fit a tool's schema are the tool's refusal (which the assistant reads
+/// and acts on), not a protocol error; nothing is changed and the session goes on.
+async fn arguments_that_do_not_fit_the_schema_are_refused_as_malformed(app: TestApp) {
+    let alice = Session::open(&app, "alice").await;
+    let misfits = [
+        ("add_task", json!({"title": 7}), "invalid type"),
+        (
+            "add_task",
+            json!({"title": "a", "owner": "bob"}),
+            "unknown field `owner`",
+        ),
+        ("add_task", json!({}), "missing field `title`"),
+        ("list_tasks", json!({"limit": "ten"}), "invalid type"),
+        ("get_trend", json!({"days": 1.5}), "invalid type"),
+        (
+            "complete_task",
+            json!({"task_id": "x", "expected_version": "1"}),
+            "invalid type",
+        ),
+    ];
+    for (tool, arguments, says) in misfits {
+        let refusal = alice.tool_refused(tool, arguments).await;
+        assert!(
+            refusal.starts_with("malformed-request: "),
+            "{tool}: {refusal}"
+        );
+        assert!(refusal.contains(says), "{tool}: {refusal}");
+    }
+    assert_eq!(app.dashboard("alice").await["total"], 0);
+    alice
+        .tool_ok("add_task", json!({"title": "Still here"}))
+        .await;
+}
+
 on_both_backends!(
     every_tool_is_listed_with_its_schemas_and_hints,
     a_task_added_by_tool_shows_in_the_dashboard_the_api_serves,
     a_retried_add_task_with_the_same_key_creates_one_task,
     refusals_are_tool_errors_naming_the_problem_type,
+    arguments_that_do_not_fit_the_schema_are_refused_as_malformed,
 );

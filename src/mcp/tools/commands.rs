@@ -1,0 +1,291 @@
+//! The command tools: each reads its arguments as the API reads a request, then runs the
+//! command through the API's own command path (`crate::http::commands::execute`), with the
+//! tool's `idempotency_key` and `expected_version` in place of the API's `Idempotency-Key` and
+//! `If-Match`.
+
+use rmcp::model::{CallToolResult, Extensions, JsonObject};
+use rmcp::{Json, tool, tool_router};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Tools;
+use super::args::{
+    AddTask, ShareTask, TaskCommand, UnshareTask, UpdateTask, expected_version, input_schema, read,
+    task_id,
+};
+use crate::commands::Idempotency;
+use crate::domain::{Command, CommandRequest};
+use crate::http::commands::{
+    CommandBody, execute, parse_description, parse_permission, parse_title,
+};
+use crate::http::error::ApiError;
+use crate::http::extract::{idempotency_key_of, share_user_of};
+use crate::mcp::refusal::refusal;
+
+/// What makes a command safe to retry and conditional: the tool's `idempotency_key` (with the
+/// arguments it came with, which a retry must repeat) and `expected_version`.
+struct Conditions<'a, A> {
+    tool: &'static str,
+    arguments: &'a A,
+    key: Option<&'a str>,
+    expected_version: Option<i64>,
+}
+
+// A command repeated on the same task changes nothing more (a second complete is refused as
+// `invalid-transition`, a second unshare as `not-found`), hence `idempotent_hint` on all but
+// add_task. Each tool answers `Result<Json<T>, CallToolResult>`, spelled out: rmcp's macro finds
+// the output schema in that spelling (not through an alias); the error is the `isError` refusal.
+#[tool_router(router = command_tools, vis = "pub(super)")]
+impl Tools {
+    #[tool(
+        description = "Create a task owned by you; answers its task_id.",
+        input_schema = input_schema::<AddTask>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false
+        )
+    )]
+    async fn add_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        let run = async {
+            let args: AddTask = read(arguments)?;
+            let command = Command::Create {
+                title: parse_title(&args.title)?,
+                description: parse_description(args.description.as_deref().unwrap_or_default())?,
+            };
+            let conditions = Conditions {
+                tool: "add_task",
+                arguments: &args,
+                key: args.idempotency_key.as_deref(),
+                expected_version: None,
+            };
+            self.submit(&extensions, Uuid::now_v7(), command, conditions)
+                .await
+        };
+        run.await.map(Json).map_err(refusal)
+    }
+
+    #[tool(
+        description = "Mark a pending task completed (owner or editor).",
+        input_schema = input_schema::<TaskCommand>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn complete_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        self.on_task(&extensions, "complete_task", arguments, Command::Complete)
+            .await
+    }
+
+    #[tool(
+        description = "Reopen a completed task (owner or editor).",
+        input_schema = input_schema::<TaskCommand>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn reopen_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        self.on_task(&extensions, "reopen_task", arguments, Command::Reopen)
+            .await
+    }
+
+    #[tool(
+        description = "Delete a task for good (owner only); it then counts nowhere.",
+        input_schema = input_schema::<TaskCommand>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn delete_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        self.on_task(&extensions, "delete_task", arguments, Command::Delete)
+            .await
+    }
+
+    #[tool(
+        description = "Change a task's title and/or description (owner or editor).",
+        input_schema = input_schema::<UpdateTask>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn update_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        let run = async {
+            let args: UpdateTask = read(arguments)?;
+            let task_id = task_id(&args.task_id)?;
+            let command = Command::Edit {
+                title: args.title.as_deref().map(parse_title).transpose()?,
+                description: args
+                    .description
+                    .as_deref()
+                    .map(parse_description)
+                    .transpose()?,
+            };
+            let conditions = Conditions {
+                tool: "update_task",
+                arguments: &args,
+                key: args.idempotency_key.as_deref(),
+                expected_version: args.expected_version,
+            };
+            self.submit(&extensions, task_id, command, conditions).await
+        };
+        run.await.map(Json).map_err(refusal)
+    }
+
+    #[tool(
+        description = "Share a task you own with another user, or change their permission (view or edit).",
+        input_schema = input_schema::<ShareTask>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true
+        )
+    )]
+    async fn share_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        let run = async {
+            let args: ShareTask = read(arguments)?;
+            let task_id = task_id(&args.task_id)?;
+            let command = Command::Share {
+                user_id: share_user_of(&args.user_id)?,
+                permission: parse_permission(&args.permission)?,
+            };
+            let conditions = Conditions {
+                tool: "share_task",
+                arguments: &args,
+                key: args.idempotency_key.as_deref(),
+                expected_version: args.expected_version,
+            };
+            self.submit(&extensions, task_id, command, conditions).await
+        };
+        run.await.map(Json).map_err(refusal)
+    }
+
+    #[tool(
+        description = "Stop sharing a task you own with a user; they lose access to it.",
+        input_schema = input_schema::<UnshareTask>(),
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true
+        )
+    )]
+    async fn unshare_task(
+        &self,
+        extensions: Extensions,
+        arguments: JsonObject,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        let run = async {
+            let args: UnshareTask = read(arguments)?;
+            let task_id = task_id(&args.task_id)?;
+            let command = Command::Unshare {
+                user_id: share_user_of(&args.user_id)?,
+            };
+            let conditions = Conditions {
+                tool: "unshare_task",
+                arguments: &args,
+                key: args.idempotency_key.as_deref(),
+                expected_version: args.expected_version,
+            };
+            self.submit(&extensions, task_id, command, conditions).await
+        };
+        run.await.map(Json).map_err(refusal)
+    }
+}
+
+impl Tools {
+    /// A command without arguments of its own on the task the arguments name.
+    async fn on_task(
+        &self,
+        extensions: &Extensions,
+        tool: &'static str,
+        arguments: JsonObject,
+        command: Command,
+    ) -> Result<Json<CommandBody>, CallToolResult> {
+        let run = async {
+            let args: TaskCommand = read(arguments)?;
+            let task_id = task_id(&args.task_id)?;
+            let conditions = Conditions {
+                tool,
+                arguments: &args,
+                key: args.idempotency_key.as_deref(),
+                expected_version: args.expected_version,
+            };
+            self.submit(extensions, task_id, command, conditions).await
+        };
+        run.await.map(Json).map_err(refusal)
+    }
+
+    /// Runs `command` through the API's own command path, as the request's caller.
+    async fn submit(
+        &self,
+        extensions: &Extensions,
+        task_id: Uuid,
+        command: Command,
+        conditions: Conditions<'_, impl Serialize>,
+    ) -> Result<CommandBody, ApiError> {
+        let request = CommandRequest {
+            task_id,
+            actor: self.caller(extensions)?,
+            command,
+            expected_version: expected_version(conditions.expected_version)?,
+            now: self.state.clock.now(),
+        };
+        let outcome = execute(&self.state, request, idempotency(&conditions)?).await?;
+        Ok(CommandBody::from(&outcome))
+    }
+}
+
+/// The key with a fingerprint of the tool and its arguments: a retry must repeat both. Apart
+/// from the API's fingerprints (a key first used there does not match a tool call).
+fn idempotency(
+    conditions: &Conditions<'_, impl Serialize>,
+) -> Result<Option<Idempotency>, ApiError> {
+    let Some(key) = conditions.key else {
+        return Ok(None);
+    };
+    let key = idempotency_key_of(key.as_bytes())?;
+    let arguments = serde_json::to_string(conditions.arguments)
+        .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    let mut digest = Sha256::new();
+    digest.update("mcp");
+    digest.update([0]);
+    digest.update(conditions.tool);
+    digest.update([0]);
+    digest.update(arguments);
+    Ok(Some(Idempotency {
+        key,
+        fingerprint: hex::encode(digest.finalize()),
+    }))
+}
