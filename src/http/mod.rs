@@ -14,7 +14,7 @@ mod shares;
 mod stream;
 mod strict_json;
 pub(crate) mod tasks;
-mod trend;
+pub(crate) mod trend;
 
 use std::sync::Arc;
 use std::time::Duration;

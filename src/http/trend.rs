@@ -16,7 +16,7 @@ use super::extract::{Caller, QueryParams};
 use super::openapi::ReadProblems;
 
 /// Days a trend covers when the caller does not say.
-const DEFAULT_DAYS: i32 = 30;
+pub(crate) const DEFAULT_DAYS: i32 = 30;
 /// At most a year, a leap year's included.
 const MAX_DAYS: i32 = 366;
 
@@ -45,7 +45,7 @@ struct TrendDay {
 }
 
 #[derive(Serialize, ToSchema)]
-struct Trend {
+pub(crate) struct Trend {
     /// One entry per day, oldest first, ending today; days with nothing count zeros.
     days: Vec<TrendDay>,
 }
@@ -77,11 +77,17 @@ async fn trend(
                 ApiError::Malformed(format!("days must be a number from 1 to {MAX_DAYS}"))
             })?,
     };
+    let trend = trend_of(&state, caller.as_str(), count).await?;
+    Ok(if_none_match.answer_hashed(&trend))
+}
+
+/// `user`'s trend over the last `count` UTC days (1 to [`MAX_DAYS`]), ending today.
+pub(crate) async fn trend_of(state: &AppState, user: &str, count: i32) -> Result<Trend, ApiError> {
     let today = day_key(state.clock.now());
     let first = today - (count - 1);
     let mut stored = state
         .store
-        .trend(caller.as_str(), first, today)
+        .trend(user, first, today)
         .await?
         .into_iter()
         .peekable();
@@ -98,5 +104,5 @@ async fn trend(
             }
         })
         .collect();
-    Ok(if_none_match.answer_hashed(&Trend { days }))
+    Ok(Trend { days })
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::refusal::refusal;
+use super::resources::SessionSubscriptions;
 use crate::commands::Idempotency;
 use crate::domain::{Command, CommandRequest, UserId};
 use crate::http::AppState;
@@ -29,6 +30,8 @@ pub(crate) struct Tools {
     /// token names it.
     local_caller: Option<UserId>,
     pub(super) tool_router: ToolRouter<Tools>,
+    /// The session's `resources/subscribe`s (see `resources`).
+    pub(super) subscriptions: SessionSubscriptions,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -97,6 +100,7 @@ impl Tools {
             state,
             local_caller: None,
             tool_router: Self::tool_router(),
+            subscriptions: SessionSubscriptions::default(),
         }
     }
 

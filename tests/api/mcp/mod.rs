@@ -3,6 +3,7 @@
 //! tools' schemas and hints, and each tool agreeing with the API it calls into.
 
 mod access;
+mod resources;
 mod session;
 mod stop;
 mod tools;

@@ -1,7 +1,7 @@
 //! An MCP client's side of the conversation, as the tests speak it: a session over the test
 //! app's router, and raw requests to a real server.
 
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -58,6 +58,17 @@ impl<'a> Session<'a> {
     pub fn request(&self, body: Value) -> TestRequest {
         post(body)
             .user(self.user)
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", VERSION)
+    }
+
+    /// A request without a body in this session: `GET` opens its event stream (where the
+    /// server's own notifications come), `DELETE` ends it.
+    pub fn without_body(&self, method: Method) -> TestRequest {
+        TestRequest::new(method, "/mcp")
+            .user(self.user)
+            .header(header::ACCEPT, "text/event-stream")
+            .header(header::HOST, "localhost")
             .header("mcp-session-id", &self.id)
             .header("mcp-protocol-version", VERSION)
     }
