@@ -64,9 +64,8 @@ impl Messages {
             let frame = tokio::time::timeout(PATIENCE, self.body.frame())
                 .await
                 .expect("a message within the patience");
-            let Some(frame) = frame else {
-                return None;
-            };
+            // The stream ended.
+            let frame = frame?;
             if let Ok(data) = frame.expect("the stream does not fail").into_data() {
                 let text = std::str::from_utf8(&data).expect("UTF-8");
                 self.pending.push_str(&text.replace("\r\n", "\n"));
