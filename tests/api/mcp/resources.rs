@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
+use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tally::live::StreamLimits;
@@ -71,6 +72,11 @@ impl Messages {
                 self.pending.push_str(&text.replace("\r\n", "\n"));
             }
         }
+    }
+
+    /// A message that has arrived already, without waiting for one.
+    fn arrived(&mut self) -> Option<Value> {
+        self.next().now_or_never().flatten()
     }
 
     /// The URI of the next message, which must say a resource was updated.
@@ -163,12 +169,23 @@ async fn a_subscribed_session_hears_of_its_own_changes_only(app: TestApp) {
     let alices = app.create_task("alice", "Alice's").await;
     let bobs = app.create_task("bob", "Bob's").await;
     let alice = Session::open(&app, "alice").await;
+    // The stream first: anything the subscription sent (it must send nothing until a change)
+    // would be on it.
+    let mut events = Messages::open(&app, alice.without_body(Method::GET)).await;
     alice
         .call("resources/subscribe", json!({"uri": DASHBOARD}))
         .await;
-    let mut events = Messages::open(&app, alice.without_body(Method::GET)).await;
+    let bob = Session::open(&app, "bob").await;
+    let mut bobs_events = Messages::open(&app, bob.without_body(Method::GET)).await;
+    bob.call("resources/subscribe", json!({"uri": DASHBOARD}))
+        .await;
 
+    // Bob's change wakes the hub's streams of his at the same moment it would wake Alice's
+    // (were hers told of it): once his client has heard, hers would have too.
     app.complete_task(&bobs, "bob").await;
+    assert_eq!(bobs_events.next_update().await, DASHBOARD);
+    assert_eq!(events.arrived(), None, "told of a change not hers");
+
     let commanded = Instant::now();
     app.complete_task(&alices, "alice").await;
     assert_eq!(events.next_update().await, DASHBOARD);
@@ -185,8 +202,7 @@ async fn a_subscribed_session_hears_of_its_own_changes_only(app: TestApp) {
     told.sort();
     assert_eq!(told, [DASHBOARD, TREND]);
 
-    // Ending the session ends its stream: whatever else it was sent is there before the end,
-    // and Bob's change (before Alice's, whose notification came) sent nothing.
+    // Ending the session ends its stream.
     let ended = app.send(alice.without_body(Method::DELETE)).await;
     assert!(ended.status.is_success(), "{}", ended.status);
     let mut rest = Vec::new();
