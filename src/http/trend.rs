@@ -18,7 +18,7 @@ use super::openapi::ReadProblems;
 use crate::domain::UserId;
 
 /// Days a trend covers when the caller does not say.
-const DEFAULT_DAYS: i32 = 30;
+pub(crate) const DEFAULT_DAYS: i32 = 30;
 /// At most a year, a leap year's included.
 const MAX_DAYS: i32 = 366;
 

@@ -4,6 +4,7 @@
 
 mod guard;
 mod refusal;
+mod resources;
 mod server;
 mod tools;
 

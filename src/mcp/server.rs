@@ -1,28 +1,87 @@
 //! What the MCP server says about itself and how it answers: the tools (counted and logged per
-//! call) and, as the protocol asks for them, the capabilities a session negotiates.
+//! call), the dashboard's resources and their subscriptions (see `resources`), and, as the
+//! protocol asks for them, the capabilities a session negotiates.
 
 use std::time::Instant;
 
 use axum::http::request::Parts;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, Implementation, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
+use super::resources;
 use super::tools::Tools;
 use crate::http::request_id::RequestId;
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Tools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            // Both ways of subscribing: `resources/subscribe` and `subscriptions/listen`.
+            .enable_resources_subscribe()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("tally", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "tally keeps your tasks and a dashboard of them. Tasks are named by task_id \
-                 (list_tasks finds them). Give commands an idempotency_key to retry them safely.",
+                 (list_tasks finds them). Give commands an idempotency_key to retry them safely. \
+                 The resource tally://dashboard is your dashboard; subscribe to it to hear when \
+                 it changes.",
             )
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(resources::list())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let caller = self.caller(&context.extensions).map_err(unauthorized)?;
+        let result = resources::read(&self.state, caller, &request.uri).await?;
+        Ok(result.into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let caller = self.caller(&context.extensions).map_err(unauthorized)?;
+        self.subscriptions
+            .subscribe(&self.state, caller, &request.uri, &context.peer)
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions.unsubscribe(&request.uri)
+    }
+
+    fn accepted_subscription_filter(&self, _: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        // rmcp keeps, of this, what the client asked for.
+        Some(resources::subscription_filter())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let extensions = &context.request_context().extensions;
+        let caller = self.caller(extensions).map_err(unauthorized)?;
+        resources::listen(&self.state, caller, context).await
     }
 
     /// Runs the tool, then counts the call by tool and outcome and logs it with the HTTP
@@ -64,4 +123,9 @@ impl ServerHandler for Tools {
         );
         answer
     }
+}
+
+/// A request without its caller (which the bearer check lets through to no resource).
+fn unauthorized(error: crate::http::error::ApiError) -> ErrorData {
+    ErrorData::invalid_request(error.to_string(), None)
 }

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::Extensions;
 
+use super::resources::SessionSubscriptions;
 use crate::domain::UserId;
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -22,6 +23,8 @@ pub(crate) struct Tools {
     /// token names it.
     local_caller: Option<UserId>,
     pub(super) tool_router: ToolRouter<Tools>,
+    /// The session's `resources/subscribe`s (see `resources`).
+    pub(super) subscriptions: SessionSubscriptions,
 }
 
 impl Tools {
@@ -31,6 +34,7 @@ impl Tools {
             state,
             local_caller: None,
             tool_router: Self::command_tools() + Self::query_tools(),
+            subscriptions: SessionSubscriptions::default(),
         }
     }
 

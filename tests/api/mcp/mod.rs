@@ -5,6 +5,7 @@
 mod access;
 mod conditions;
 mod metrics;
+mod resources;
 mod session;
 mod sharing;
 mod stop;

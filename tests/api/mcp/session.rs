@@ -1,7 +1,7 @@
 //! An MCP client's side of the conversation, as the tests speak it: a session over the test
 //! app's router, and raw requests to a real server.
 
-use axum::http::header;
+use axum::http::{Method, header};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -107,9 +107,20 @@ impl<'a> Session<'a> {
         session
     }
 
-    fn request(&self, body: Value) -> TestRequest {
+    pub fn request(&self, body: Value) -> TestRequest {
         mcp_post(body)
             .user(self.user)
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", VERSION)
+    }
+
+    /// A request without a body in this session: `GET` opens its event stream (where the
+    /// server's own notifications come), `DELETE` ends it.
+    pub fn without_body(&self, method: Method) -> TestRequest {
+        TestRequest::new(method, "/mcp")
+            .user(self.user)
+            .header(header::ACCEPT, "text/event-stream")
+            .header(header::HOST, "localhost")
             .header("mcp-session-id", &self.id)
             .header("mcp-protocol-version", VERSION)
     }
@@ -146,7 +157,7 @@ impl<'a> Session<'a> {
 }
 
 /// The JSON-RPC message answering request `id` in an answer of server-sent events.
-fn message(body: &Value, id: i64) -> Value {
+pub fn message(body: &Value, id: i64) -> Value {
     let text = body
         .as_str()
         .unwrap_or_else(|| panic!("events, not {body}"));
