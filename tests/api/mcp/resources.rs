@@ -103,7 +103,9 @@ async fn read(session: &Session<'_>, uri: &str) -> Value {
 /// The whole JSON-RPC answer to `method` on `uri`, error or not.
 async fn answer(app: &TestApp, session: &Session<'_>, method: &str, uri: &str) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": {"uri": uri}});
-    let response = app.send(session.request(body)).await;
+    let response = app
+        .send(session.request(body).header(header::HOST, "localhost"))
+        .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     message(&response.body, 1)
 }
