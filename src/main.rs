@@ -109,6 +109,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 return Ok(ExitCode::from(1));
             }
         }
+        CliCommand::Mcp { user, database } => {
+            tally::mcp::stdio::serve(&database, user, tally::server::shutdown_signal()).await?;
+        }
         CliCommand::Seed {
             users,
             tasks,

@@ -5,6 +5,7 @@
 mod guard;
 mod refusal;
 mod server;
+pub mod stdio;
 mod tools;
 
 use std::sync::Arc;

@@ -4,5 +4,6 @@
 
 mod access;
 mod session;
+mod stdio;
 mod stop;
 mod tools;
