@@ -20,6 +20,7 @@ use crate::support::{
 on_both_backends!(
     a_session_over_stdio_acts_as_its_user_and_ends_when_stdin_closes,
     beside_a_running_serve_a_command_over_stdio_reaches_its_dashboard_and_streams,
+    a_session_stops_cleanly_on_sigterm_with_stdin_still_open,
 );
 
 /// A running `tally mcp`, killed when dropped so that a failing test leaves no process behind.
@@ -145,6 +146,24 @@ impl StdioClient {
                 let log = std::fs::read_to_string(&stderr).unwrap_or_default();
                 panic!("tally mcp still running with stdin closed:\n{log}")
             })
+    }
+
+    /// SIGTERM with stdin still open, as a client that stops its servers sends it, and waits
+    /// (bounded) for the process to end.
+    async fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().expect("running").to_string();
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(signalled.is_ok_and(|status| status.success()), "kill -TERM");
+        let log = self.stderr.clone();
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("tally mcp still running after SIGTERM:\n{log}")
+            })
+            .expect("wait for tally mcp")
     }
 
     fn log(&self) -> String {
@@ -309,4 +328,19 @@ async fn a_missing_or_bad_user_stops_the_start_saying_why() {
         !root.path().join("data").exists(),
         "nothing is created before the arguments are checked"
     );
+}
+
+async fn a_session_stops_cleanly_on_sigterm_with_stdin_still_open(app: TestApp) {
+    let mut alice = StdioClient::start(&app, "alice").await;
+    let added = alice
+        .call("add_task", json!({"title": "before the signal"}))
+        .await;
+    let task = added["task_id"].as_str().expect("a task_id").to_owned();
+    let stderr = alice.stderr.clone();
+    let status = alice.terminate().await;
+    let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(status.success(), "{status}:\n{log}");
+    assert!(log.contains("stopped"), "{log}");
+    let own = app.get(&format!("/api/tasks/{task}"), "alice").await;
+    assert_eq!(own.status, 200, "{}", own.body);
 }
