@@ -1,7 +1,7 @@
 //! `tally mcp --user ID`: the same tools on stdin and stdout, for assistants that launch a
 //! local command (Claude Desktop's `command` and `args`). The session acts as that one user
-//! throughout, with no token: whoever can start the command on this machine can read the
-//! database anyway.
+//! throughout, with no token: whoever can start it with this configuration can reach the
+//! database (its file, its URL) directly anyway.
 //!
 //! It runs the command writer, the hub and its follower as `tally serve` does (not the
 //! scheduled jobs: those are the server's), so it is one more writer on the store, as
