@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::AuthConfig;
 use crate::connections::ConnectionLimits;
+use crate::domain::UserId;
 use crate::jobs::JobSettings;
 use crate::live::StreamLimits;
 use crate::logging::LogFormat;
@@ -70,6 +71,15 @@ pub enum CliCommand {
         /// Rewrite the drifted rows, in one transaction.
         #[arg(long)]
         repair: bool,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Speak MCP on stdin and stdout as one user, for AI assistants that launch a local
+    /// command; safe beside a running `tally serve` on the same database.
+    Mcp {
+        /// The user the assistant acts as (what a token's `sub` would name).
+        #[arg(long, value_parser = UserId::parse)]
+        user: UserId,
         #[command(flatten)]
         database: Database,
     },

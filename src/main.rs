@@ -109,6 +109,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 return Ok(ExitCode::from(1));
             }
         }
+        CliCommand::Mcp { user, database } => {
+            let served =
+                tally::mcp::stdio::serve(&database, user, tally::server::shutdown_signal()).await;
+            // Where stdin is not a pipe (a terminal, a file), it is read on a blocking thread
+            // that no stop interrupts, and the runtime would wait for its next line before
+            // exiting. Everything is closed by now: the process ends here.
+            if let Err(error) = served {
+                let _ = writeln!(std::io::stderr(), "tally: {error}");
+                std::process::exit(1);
+            }
+            std::process::exit(0);
+        }
         CliCommand::Seed {
             users,
             tasks,

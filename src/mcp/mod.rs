@@ -6,6 +6,7 @@ mod guard;
 mod refusal;
 mod resources;
 mod server;
+pub mod stdio;
 mod tools;
 
 use std::sync::Arc;

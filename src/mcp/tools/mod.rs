@@ -39,10 +39,6 @@ impl Tools {
     }
 
     /// Tools for a local session (stdio) that acts as `caller` throughout.
-    #[allow(
-        dead_code,
-        reason = "`tally mcp` (stdio), built beside this, calls it; drop this on merging it"
-    )]
     pub(crate) fn local(state: AppState, caller: UserId) -> Tools {
         Tools {
             local_caller: Some(caller),

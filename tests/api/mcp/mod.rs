@@ -8,5 +8,6 @@ mod metrics;
 mod resources;
 mod session;
 mod sharing;
+mod stdio;
 mod stop;
 mod tools;

@@ -203,6 +203,23 @@ pub const RUNS: &[(&[&str], &str)] = &[
         ],
         "seeded 6 tasks",
     ),
+    (
+        &[
+            "mcp",
+            "--user",
+            "alice",
+            "--data-dir",
+            "{root}/mcp",
+            "--database-url",
+            "sqlite://{root}/mcp.db",
+            "--sqlite-sync",
+            "normal",
+            "--database-direct-url",
+            "postgres://postgres@127.0.0.1/postgres",
+        ],
+        // Its stdin is empty: the client is gone before it said hello.
+        "stdin closed before the client initialized a session",
+    ),
 ];
 
 /// Invalid flags of the other subcommands, and a fragment of what is expected.
@@ -215,4 +232,8 @@ pub const REFUSED: &[(&[&str], &str)] = &[
     (&["rebuild", "--projection", "everything"], "trend"),
     (&["seed", "--users", "many"], "invalid digit"),
     (&["migrate", "--sqlite-sync", "fast"], "full, normal"),
+    (
+        &["mcp", "--user", ".."],
+        "a user id must be usable as a path segment",
+    ),
 ];
