@@ -3,6 +3,8 @@
 //! tools' schemas and hints, and each tool agreeing with the API it calls into.
 
 mod access;
+mod deployment;
+mod owners;
 mod session;
 mod stop;
 mod tools;
