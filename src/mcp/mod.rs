@@ -7,6 +7,7 @@ mod http_refusals;
 mod refusal;
 mod server;
 mod sessions;
+mod stopping;
 mod tools;
 
 use std::sync::Arc;
@@ -26,11 +27,12 @@ pub use sessions::SESSIONS_PER_USER;
 pub fn router(state: &AppState) -> Router<AppState> {
     // Sessions for clients of protocol versions up to 2025-11-25 (newer ones are served
     // statelessly), as rmcp does by default.
+    let stopping = stopping::Stopping::watch(state.hub.closing());
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(state))
         .with_max_request_body_bytes(MAX_BODY_BYTES)
-        // Open event streams would keep a graceful stop waiting: they end when the hub closes.
-        .with_cancellation_token(state.hub.closing());
+        // Not the hub's: a tool call in flight when the stop begins still gets its answer.
+        .with_cancellation_token(stopping.sessions());
     let config = match allowed_origins(&state.cors_origins) {
         origins if origins.is_empty() => config,
         origins => config.with_allowed_origins(origins),
@@ -45,6 +47,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn(http_refusals::as_problems))
+        .layer(middleware::from_fn_with_state(stopping, stopping::around))
         .layer(middleware::from_fn_with_state(
             (state.clone(), sessions),
             guard::bearer,
