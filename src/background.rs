@@ -73,6 +73,7 @@ impl Background {
             auth,
             clock,
             cors_origins: Vec::new(),
+            public_url: None,
         });
         Ok((state, background))
     }

@@ -16,7 +16,9 @@ use crate::logging::LogFormat;
 use crate::store::{Projection, SqliteOptions, Store, StoreError};
 
 mod parse;
+mod public_url;
 use parse::{check_postgres_url, parse_duration, parse_listen, parse_schedule};
+pub use public_url::{PublicUrl, parse_public_url};
 
 /// tally: task activity turned into live dashboard figures.
 #[derive(Debug, Parser)]
@@ -160,6 +162,11 @@ pub struct Settings {
     /// `https://app.example.com,http://localhost:5173`); none: CORS off.
     #[arg(long, env = "TALLY_CORS_ORIGINS", value_parser = crate::http::cors::parse_origins)]
     pub cors_origins: Option<crate::http::cors::Origins>,
+    /// The URL clients reach this server at, when not `http://<Host>` (behind a proxy, on a
+    /// public name), e.g. `https://tally.example.com`: `/mcp`'s metadata and 401 name it, and
+    /// `/mcp` accepts its host besides loopback ones.
+    #[arg(long, env = "TALLY_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<PublicUrl>,
     /// Cron (6 fields, UTC) of the day/week roll-over job; `off` disables it.
     #[arg(long, env = "TALLY_JOB_ROLL_OVER", default_value = "0 0 0 * * *", value_parser = parse_schedule)]
     pub job_roll_over: String,

@@ -38,7 +38,7 @@ pub struct ConnectionLimits {
 }
 
 /// How long a stop waits for requests in flight before it closes their connections.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How long accepting pauses after an error other than a client's (out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 

@@ -58,6 +58,7 @@ pub async fn launch(
     let (state, background) =
         Background::start(store.clone(), auth, clock, tuning, Some(settings.jobs())).await?;
     let state = state.with_cors_origins(settings.cors_origins.clone().unwrap_or_default().0);
+    let state = state.with_public_url(settings.public_url.clone());
     // Open streams would keep a graceful stop waiting for ever: they end when it begins.
     let hub = state.hub.clone();
     let shutdown = async move {

@@ -35,10 +35,12 @@ pub fn parse_origins(raw: &str) -> Result<Origins, String> {
         .map(Origins)
 }
 
-/// Lets `origins` call the API: preflights answered, credentials by header (not cookies),
-/// and the headers a client reads from answers exposed.
+/// Lets `origins` call the API and `/mcp`: preflights answered, credentials by header (not
+/// cookies), and the headers a client reads from answers exposed (for a browser-based MCP
+/// client: its session's id, and where to learn about tokens).
 pub fn layer(origins: &[HeaderValue]) -> CorsLayer {
     let idempotency_key = HeaderName::from_static("idempotency-key");
+    let mcp_session_id = HeaderName::from_static("mcp-session-id");
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([
@@ -55,12 +57,17 @@ pub fn layer(origins: &[HeaderValue]) -> CorsLayer {
             header::IF_NONE_MATCH,
             idempotency_key,
             X_REQUEST_ID.clone(),
+            mcp_session_id.clone(),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
             X_REQUEST_ID.clone(),
+            mcp_session_id,
+            header::WWW_AUTHENTICATE,
         ])
         .max_age(Duration::from_secs(600))
 }

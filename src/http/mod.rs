@@ -69,6 +69,8 @@ pub struct StateParts {
     pub clock: Clock,
     /// Origins allowed to call the API from a browser (none: CORS off).
     pub cors_origins: Vec<HeaderValue>,
+    /// Where clients reach this server (`TALLY_PUBLIC_URL`; none: `http://<Host>`).
+    pub public_url: Option<crate::config::PublicUrl>,
 }
 
 impl std::ops::Deref for AppState {
@@ -90,6 +92,14 @@ impl AppState {
     pub fn with_cors_origins(self, origins: Vec<HeaderValue>) -> Self {
         AppState::from(StateParts {
             cors_origins: origins,
+            ..StateParts::clone(&self)
+        })
+    }
+
+    /// This state, reached by clients at `url` (`TALLY_PUBLIC_URL`).
+    pub fn with_public_url(self, url: Option<crate::config::PublicUrl>) -> Self {
+        AppState::from(StateParts {
+            public_url: url,
             ..StateParts::clone(&self)
         })
     }
@@ -150,12 +160,14 @@ fn app(state: AppState, with_metrics: bool) -> Router {
     let router = api
         .merge(openapi::docs().layer(compression()))
         .merge(page::router().layer(compression()))
+        // Behind `limits` like the API: a declared oversize body is refused before rmcp reads
+        // it. Its event streams are GETs whose answer begins at once, so `limits`' deadline
+        // (on the answer's start) does not end them.
+        .merge(crate::mcp::router(&state))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(limits))
-        // After `limits`: an MCP event stream is a GET that lasts; rmcp bounds its bodies.
-        .merge(crate::mcp::router(&state));
+        .layer(middleware::from_fn(limits));
     let router = if state.cors_origins.is_empty() {
         router
     } else {

@@ -17,6 +17,7 @@ fn with_cors(app: &TestApp) -> axum::Router {
         auth: app.auth.clone(),
         clock: app.clock.clock(),
         cors_origins: vec![HeaderValue::from_static(ALLOWED)],
+        public_url: None,
     });
     router(state)
 }

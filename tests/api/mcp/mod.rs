@@ -4,7 +4,9 @@
 
 mod access;
 mod conditions;
+mod deployment;
 mod metrics;
+mod owners;
 mod resources;
 mod session;
 mod sharing;

@@ -98,6 +98,14 @@ pub const VARIABLES: &[Variable] = &[
         Some(("app.example.com", "scheme://host[:port]")),
     ),
     variable(
+        "TALLY_PUBLIC_URL",
+        "https://tally.example.com",
+        Some((
+            "tally.example.com/mcp?x=1",
+            "absolute http:// or https:// URL",
+        )),
+    ),
+    variable(
         "TALLY_METRICS_LISTEN",
         // Port 0: a port of its own, picked when bound. A port picked beforehand and released
         // could be taken by one of the servers these tests start at the same time.
