@@ -189,9 +189,13 @@ async def tool_and_rest_rows(server: Server, calls: int) -> list[tuple[str, list
     return rows
 
 
+# More than src/live/subscription.rs's EVENT_GAP.
+SPACING = 0.06
+
+
 async def notification_rows(server: Server, count: int) -> list[tuple[str, list[float], list[float]]]:
     """REST create → the subscribed session hears of it: from sending the command, and from its
-    answer. A notification counts once a read of the resource shows the new task."""
+    answer; commands SPACING apart. A notification counts once a read of the resource shows the new task."""
     rows = []
     for mode in ("auto", "legacy"):
         token = server.token(f"bench-{uuid.uuid4().hex[:8]}")
@@ -227,6 +231,10 @@ async def notification_rows(server: Server, count: int) -> list[tuple[str, list[
 
             from_send, from_answer = [], []
             for i in range(count + WARMUP):
+                # Commands further apart than the streams' pacing (EVENT_GAP, 50 ms): back to
+                # back, each notification would wait out the gap after the last one and measure
+                # the pacing, not the delivery.
+                await anyio.sleep(SPACING)
                 sent = time.perf_counter()
                 answer = await http.post("/api/tasks", json={"title": f"notify {i}"})
                 answered = time.perf_counter()
