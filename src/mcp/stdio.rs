@@ -78,6 +78,11 @@ pub async fn serve(
         shutdown.await;
         on_signal.cancel();
     });
+    // Known limit: rmcp's loop, once `stop` is cancelled (or stdin ends), writes the answers
+    // of tool calls in flight for 2 s (5 s at stdin's end) and then closes stdout, while
+    // `background.shutdown()` below still commits their queued commands: a call whose command
+    // waits longer than that is applied with no answer written. The HTTP side waits for its
+    // calls first (`stopping.rs`); doing so here needs the tool calls counted in `server.rs`.
     let session = session(Tools::local(state, user), stop).await;
     signal.abort();
     background.shutdown().await;
