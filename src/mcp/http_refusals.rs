@@ -13,9 +13,11 @@ use crate::http::error::ApiError;
 /// rmcp's refusals are a line of text; more is not one of them.
 const LONGEST_REFUSAL: usize = 4096;
 
-/// Turns rmcp's plain-text refusals into problem documents of the same status. Answers in
-/// JSON (JSON-RPC errors, the API's problems) pass as they are, as do statuses the contract
-/// has no problem type for (406: the client must accept both JSON and event streams).
+/// Turns rmcp's plain-text refusals into problem documents of the same status (its 500s, such
+/// as "empty response", into the API's `internal`, its text logged rather than sent). Answers
+/// in JSON (JSON-RPC errors, the API's problems) pass as they are, as do statuses the contract
+/// has no problem type for (406: the client must accept both JSON and event streams), with
+/// rmcp's own headers.
 pub(super) async fn as_problems(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let plain_text = response
@@ -26,14 +28,20 @@ pub(super) async fn as_problems(request: Request, next: Next) -> Response {
     {
         return response;
     }
-    let status = response.status();
-    let text = match to_bytes(response.into_body(), LONGEST_REFUSAL).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
-        Err(_) => String::new(),
-    };
-    match problem(status, text.clone()) {
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, LONGEST_REFUSAL).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    if parts.status.is_server_error() && parts.status != StatusCode::SERVICE_UNAVAILABLE {
+        return ApiError::Internal(format!("rmcp answered {}: {text}", parts.status).into())
+            .into_response();
+    }
+    match problem(parts.status, text) {
         Some(problem) => problem.into_response(),
-        None => (status, Body::from(text)).into_response(),
+        None => {
+            // The body is rmcp's own again; its length is the new body's to state.
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(bytes))
+        }
     }
 }
 

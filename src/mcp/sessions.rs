@@ -10,6 +10,9 @@ use std::time::Duration;
 use rmcp::transport::streamable_http_server::session::SessionId;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
 use crate::http::error::ApiError;
 
 /// Sessions one user may hold at once on this server; another `initialize` is answered 503.
@@ -63,7 +66,7 @@ impl Sessions {
     /// Records that `user` opened the session `id`, or ends it and refuses when `user` holds
     /// [`SESSIONS_PER_USER`] already. Counted once rmcp has made the session (only then is it
     /// known that the request opened one), and under one lock, so two at once count as two.
-    pub async fn opened(&self, id: &str, user: &str) -> Result<(), ApiError> {
+    pub async fn opened(&self, id: &str, user: &str) -> Result<(), AtCapacity> {
         let refused = {
             let live = self.manager.sessions.read().await;
             let mut owners = self.owners();
@@ -82,9 +85,26 @@ impl Sessions {
         }
         use rmcp::transport::streamable_http_server::session::SessionManager;
         let _ = self.manager.close_session(&SessionId::from(id)).await;
-        Err(ApiError::Unavailable(format!(
+        Err(AtCapacity)
+    }
+}
+
+/// The refusal of a session over [`SESSIONS_PER_USER`]: the API's 503, but its `Retry-After`
+/// is the idle timeout, not the API's second. Room comes only when the user ends a session
+/// or one goes unused that long; retrying sooner (without ending one) is refused again.
+pub struct AtCapacity;
+
+impl IntoResponse for AtCapacity {
+    fn into_response(self) -> Response {
+        let mut response = ApiError::Unavailable(format!(
             "this user holds {SESSIONS_PER_USER} MCP sessions on this server already: \
              end one (DELETE /mcp with its Mcp-Session-Id) or let one expire"
-        )))
+        ))
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(SESSION_IDLE.as_secs()),
+        );
+        response
     }
 }

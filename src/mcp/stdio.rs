@@ -78,6 +78,13 @@ pub async fn serve(
         shutdown.await;
         on_signal.cancel();
     });
+    // Known limit: rmcp's loop, once `stop` is cancelled (or stdin ends), writes the answers
+    // of tool calls in flight for 2 s (5 s at stdin's end) and then closes stdout, while
+    // `background.shutdown()` below still commits their queued commands: a call whose command
+    // waits longer than that is applied with no answer written. The HTTP side waits for its
+    // calls first (`stopping.rs`); here that needs the calls counted (in `server.rs`, or by a
+    // transport wrapper pairing requests read with answers written, which could also hold
+    // stdin's end back until they are answered, bounded by the stop's grace).
     let session = session(Tools::local(state, user), stop).await;
     signal.abort();
     background.shutdown().await;

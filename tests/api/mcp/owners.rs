@@ -54,9 +54,20 @@ async fn one_user_holds_a_bounded_number_of_sessions(app: TestApp) {
                 .expect("a session under the bound"),
         );
     }
-    let (status, body) = open(&app, "alice").await.expect_err("one over the bound");
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["type"], "unavailable");
+    let over = app.send(post(initialize_request()).user("alice")).await;
+    over.assert_problem(503, "unavailable");
+    assert!(over.headers.get("mcp-session-id").is_none());
+    let retry_after = over
+        .headers
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().to_owned());
+    // Honest about when room comes: not before a session could have idled out.
+    assert_eq!(
+        retry_after,
+        // The idle timeout, five minutes.
+        Some("300".to_owned()),
+        "Retry-After"
+    );
     // Other users are not held back by Alice's sessions.
     open(&app, "bob").await.expect("bob's session");
 
