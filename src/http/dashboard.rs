@@ -18,6 +18,7 @@ use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
 use super::extract::Caller;
 use super::openapi::{ReadProblems, one_of};
+use crate::domain::UserId;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,12 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The caller's figures now: one single-row read. No row yet means all zeros.
 pub(crate) async fn figures(
     state: &AppState,
-    caller: &Caller,
+    caller: &UserId,
 ) -> Result<DashboardFigures, ApiError> {
     let now = state.clock.now();
     Ok(state
         .store
-        .dashboard_stats(caller.0.as_str())
+        .dashboard_stats(caller.as_str())
         .await?
         .map(|stats| stats.figures(now))
         .unwrap_or_default())
@@ -88,7 +89,7 @@ async fn everything(
     caller: Caller,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller).await?;
+    let f = figures(&state, &caller.0).await?;
     Ok(if_none_match.answer_hashed(&Everything::from(f)))
 }
 
@@ -134,7 +135,7 @@ async fn statistics(
     caller: Caller,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller).await?;
+    let f = figures(&state, &caller.0).await?;
     Ok(if_none_match.answer_hashed(&Statistics {
         total: f.total,
         pending: f.pending,
@@ -167,7 +168,7 @@ async fn activity(
     caller: Caller,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller).await?;
+    let f = figures(&state, &caller.0).await?;
     Ok(if_none_match.answer_hashed(&Activity {
         created_today: f.created_today,
         completed_today: f.completed_today,
@@ -199,7 +200,7 @@ async fn breakdown(
     caller: Caller,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller).await?;
+    let f = figures(&state, &caller.0).await?;
     Ok(if_none_match.answer_hashed(&Breakdown {
         pending: f.pending,
         completed: f.completed,
@@ -229,7 +230,7 @@ async fn shared(
     caller: Caller,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller).await?;
+    let f = figures(&state, &caller.0).await?;
     Ok(if_none_match.answer_hashed(&Shared {
         total_shared: f.shared,
         view_only: f.view_only,

@@ -143,29 +143,33 @@ impl CommandHeaders {
     /// JSON value (so whitespace and key order do not make a repeat look different).
     pub fn idempotency(&self, body: Option<&serde_json::Value>) -> Option<Idempotency> {
         let key = self.idempotency_key.clone()?;
-        let mut digest = Sha256::new();
-        digest.update(self.method.as_str());
-        digest.update([0]);
-        digest.update(&self.path);
-        digest.update([0]);
-        if let Some(body) = body {
-            digest.update(body.to_string());
-        }
-        // Last and only when present, so keys stored before If-Match counted keep matching
-        // (serialized JSON never holds a raw NUL, so the end of the body stays unambiguous).
+        let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+        // If-Match last and only when present, so keys stored before it counted keep matching.
         let if_match = self.expected_version.map(|expected| match expected {
             ExpectedVersion::Strong(version) => version.to_string(),
             ExpectedVersion::Weak(tag) => format!("W/{tag}"),
         });
-        if let Some(if_match) = if_match {
-            digest.update([0]);
-            digest.update(if_match);
-        }
+        let mut parts = vec![self.method.as_str(), &self.path, &body];
+        parts.extend(if_match.as_deref());
         Some(Idempotency {
             key,
-            fingerprint: hex::encode(digest.finalize()),
+            fingerprint: fingerprint(&parts),
         })
     }
+}
+
+/// What an idempotency key's first use is remembered by: the SHA-256 of `parts` with a NUL
+/// between each, in hex. Serialized JSON never holds a raw NUL, so no two lists of parts
+/// (methods, paths, tool names, JSON) run into one another.
+pub(crate) fn fingerprint(parts: &[&str]) -> String {
+    let mut digest = Sha256::new();
+    for (index, part) in parts.iter().enumerate() {
+        if index > 0 {
+            digest.update([0]);
+        }
+        digest.update(part);
+    }
+    hex::encode(digest.finalize())
 }
 
 fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
@@ -353,6 +357,12 @@ mod tests {
         assert_eq!(
             edit.idempotency(Some(&body)).unwrap().fingerprint,
             "2cf8b0e287d87982e6a9c2cd200e420a09cc67a87537dbee53615a11ae1253af"
+        );
+        let complete = headers(Method::POST, "/api/tasks/0199/complete", strong);
+        assert_eq!(
+            complete.idempotency(None).unwrap().fingerprint,
+            "a263b011f4a8879656f2117e32396c0c9576e95dddc87810dba8d77db41ff9ba",
+            "no body, then If-Match"
         );
         let weak = headers(
             Method::PATCH,

@@ -207,7 +207,7 @@ impl Feed {
     async fn data(&self, row: Option<&DashboardStats>) -> Result<Arc<str>, ApiError> {
         match row {
             Some(row) => event_data(row.figures(self.state.clock.now())),
-            None => event_data(figures(&self.state, &self.caller).await?),
+            None => event_data(figures(&self.state, &self.caller.0).await?),
         }
     }
 }

@@ -23,7 +23,6 @@ use crate::domain::UserId;
 use crate::http::AppState;
 use crate::http::dashboard::{Everything, figures};
 use crate::http::error::ApiError;
-use crate::http::extract::Caller;
 use crate::http::trend::{DEFAULT_DAYS, TrendParams, trend_of};
 use crate::live::{Refused, Subscription};
 
@@ -62,7 +61,7 @@ pub(super) async fn read(
 ) -> Result<ReadResourceResult, ErrorData> {
     let json = match uri {
         DASHBOARD => {
-            let figures = figures(state, &Caller(caller)).await.map_err(read_failed)?;
+            let figures = figures(state, &caller).await.map_err(read_failed)?;
             serde_json::to_string(&Everything::from(figures))
         }
         TREND => {

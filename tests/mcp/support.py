@@ -26,7 +26,8 @@ MODES = ("auto", "legacy")
 NEWEST = "2026-07-28"
 LEGACY = "2025-11-25"
 
-ALL_TOOLS = {
+# The command tools change tasks; the rest only read them.
+COMMANDS = {
     "add_task",
     "update_task",
     "complete_task",
@@ -34,12 +35,15 @@ ALL_TOOLS = {
     "delete_task",
     "share_task",
     "unshare_task",
+}
+QUERIES = {
     "list_tasks",
     "get_task",
     "task_history",
     "get_dashboard",
     "get_trend",
 }
+ALL_TOOLS = COMMANDS | QUERIES
 
 
 def setting(name: str) -> str:

@@ -3,20 +3,20 @@ schemas, and what a client without a token is told."""
 
 import pytest
 
-from support import ALL_TOOLS, LEGACY, NEWEST, User, base_url, http_client, mcp_client
+from support import (
+    ALL_TOOLS,
+    COMMANDS,
+    LEGACY,
+    NEWEST,
+    QUERIES,
+    User,
+    base_url,
+    http_client,
+    mcp_client,
+)
 
 pytestmark = pytest.mark.anyio
 
-COMMANDS = {
-    "add_task",
-    "update_task",
-    "complete_task",
-    "reopen_task",
-    "delete_task",
-    "share_task",
-    "unshare_task",
-}
-QUERIES = ALL_TOOLS - COMMANDS
 REQUIRED = {
     "add_task": {"title"},
     "update_task": {"task_id"},

@@ -36,9 +36,43 @@ pub(super) fn read<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, ApiE
     })
 }
 
-// The command arguments serialize into the idempotency fingerprint: all of them but the key
-// itself, and `expected_version` only when given (so that calls without it fingerprint as
-// they did before it existed).
+/// A command tool's arguments: they serialize into the idempotency fingerprint (all of them
+/// but the key itself, and `expected_version` only when given, so that calls without it
+/// fingerprint as they did before it existed), and carry the key and the expected version.
+pub(super) trait CommandArgs: Serialize {
+    /// `idempotency_key`: a retry with the same key and arguments is applied once.
+    fn idempotency_key(&self) -> Option<&str>;
+    /// `expected_version`: apply only if the task is still at this version.
+    fn expected_version(&self) -> Option<i64>;
+}
+
+impl CommandArgs for AddTask {
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    /// A task being created has no version to expect.
+    fn expected_version(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// For the arguments of a command on an existing task: both fields, by these names.
+macro_rules! on_existing_task {
+    ($($args:ty),+) => {$(
+        impl CommandArgs for $args {
+            fn idempotency_key(&self) -> Option<&str> {
+                self.idempotency_key.as_deref()
+            }
+
+            fn expected_version(&self) -> Option<i64> {
+                self.expected_version
+            }
+        }
+    )+};
+}
+
+on_existing_task!(TaskCommand, UpdateTask, ShareTask, UnshareTask);
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +190,11 @@ pub(super) struct TaskHistory {
     #[schemars(range(min = 0))]
     pub(super) after: Option<i64>,
 }
+
+/// get_dashboard takes no arguments: any given is refused, as every tool refuses an unknown one.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GetDashboard {}
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,14 +5,12 @@
 
 use rmcp::model::{CallToolResult, Extensions, JsonObject};
 use rmcp::{Json, tool, tool_router};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::Tools;
 use super::args::{
-    AddTask, ShareTask, TaskCommand, UnshareTask, UpdateTask, expected_version, input_schema, read,
-    task_id,
+    AddTask, CommandArgs, ShareTask, TaskCommand, UnshareTask, UpdateTask, expected_version,
+    input_schema, read, task_id,
 };
 use crate::commands::Idempotency;
 use crate::domain::{Command, CommandRequest};
@@ -20,17 +18,8 @@ use crate::http::commands::{
     CommandBody, execute, parse_description, parse_permission, parse_title,
 };
 use crate::http::error::ApiError;
-use crate::http::extract::{idempotency_key_of, share_user_of};
+use crate::http::extract::{fingerprint, idempotency_key_of, share_user_of};
 use crate::mcp::refusal::refusal;
-
-/// What makes a command safe to retry and conditional: the tool's `idempotency_key` (with the
-/// arguments it came with, which a retry must repeat) and `expected_version`.
-struct Conditions<'a, A> {
-    tool: &'static str,
-    arguments: &'a A,
-    key: Option<&'a str>,
-    expected_version: Option<i64>,
-}
 
 // A command repeated on the same task changes nothing more (a second complete is refused as
 // `invalid-transition`, a second unshare as `not-found`), hence `idempotent_hint` on all but
@@ -58,13 +47,7 @@ impl Tools {
                 title: parse_title(&args.title)?,
                 description: parse_description(args.description.as_deref().unwrap_or_default())?,
             };
-            let conditions = Conditions {
-                tool: "add_task",
-                arguments: &args,
-                key: args.idempotency_key.as_deref(),
-                expected_version: None,
-            };
-            self.submit(&extensions, Uuid::now_v7(), command, conditions)
+            self.submit(&extensions, "add_task", Uuid::now_v7(), command, &args)
                 .await
         };
         run.await.map(Json).map_err(refusal)
@@ -149,13 +132,8 @@ impl Tools {
                     .map(parse_description)
                     .transpose()?,
             };
-            let conditions = Conditions {
-                tool: "update_task",
-                arguments: &args,
-                key: args.idempotency_key.as_deref(),
-                expected_version: args.expected_version,
-            };
-            self.submit(&extensions, task_id, command, conditions).await
+            self.submit(&extensions, "update_task", task_id, command, &args)
+                .await
         };
         run.await.map(Json).map_err(refusal)
     }
@@ -181,13 +159,8 @@ impl Tools {
                 user_id: share_user_of(&args.user_id)?,
                 permission: parse_permission(&args.permission)?,
             };
-            let conditions = Conditions {
-                tool: "share_task",
-                arguments: &args,
-                key: args.idempotency_key.as_deref(),
-                expected_version: args.expected_version,
-            };
-            self.submit(&extensions, task_id, command, conditions).await
+            self.submit(&extensions, "share_task", task_id, command, &args)
+                .await
         };
         run.await.map(Json).map_err(refusal)
     }
@@ -212,13 +185,8 @@ impl Tools {
             let command = Command::Unshare {
                 user_id: share_user_of(&args.user_id)?,
             };
-            let conditions = Conditions {
-                tool: "unshare_task",
-                arguments: &args,
-                key: args.idempotency_key.as_deref(),
-                expected_version: args.expected_version,
-            };
-            self.submit(&extensions, task_id, command, conditions).await
+            self.submit(&extensions, "unshare_task", task_id, command, &args)
+                .await
         };
         run.await.map(Json).map_err(refusal)
     }
@@ -236,56 +204,44 @@ impl Tools {
         let run = async {
             let args: TaskCommand = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
-            let conditions = Conditions {
-                tool,
-                arguments: &args,
-                key: args.idempotency_key.as_deref(),
-                expected_version: args.expected_version,
-            };
-            self.submit(extensions, task_id, command, conditions).await
+            self.submit(extensions, tool, task_id, command, &args).await
         };
         run.await.map(Json).map_err(refusal)
     }
 
-    /// Runs `command` through the API's own command path, as the request's caller.
+    /// Runs `command` through the API's own command path, as the request's caller, on the
+    /// conditions `args` carry.
     async fn submit(
         &self,
         extensions: &Extensions,
+        tool: &str,
         task_id: Uuid,
         command: Command,
-        conditions: Conditions<'_, impl Serialize>,
+        args: &impl CommandArgs,
     ) -> Result<CommandBody, ApiError> {
         let request = CommandRequest {
             task_id,
             actor: self.caller(extensions)?,
             command,
-            expected_version: expected_version(conditions.expected_version)?,
+            expected_version: expected_version(args.expected_version())?,
             now: self.state.clock.now(),
         };
-        let outcome = execute(&self.state, request, idempotency(&conditions)?).await?;
+        let outcome = execute(&self.state, request, idempotency(tool, args)?).await?;
         Ok(CommandBody::from(&outcome))
     }
 }
 
 /// The key with a fingerprint of the tool and its arguments: a retry must repeat both. Apart
 /// from the API's fingerprints (a key first used there does not match a tool call).
-fn idempotency(
-    conditions: &Conditions<'_, impl Serialize>,
-) -> Result<Option<Idempotency>, ApiError> {
-    let Some(key) = conditions.key else {
+fn idempotency(tool: &str, args: &impl CommandArgs) -> Result<Option<Idempotency>, ApiError> {
+    let Some(key) = args.idempotency_key() else {
         return Ok(None);
     };
     let key = idempotency_key_of(key.as_bytes())?;
-    let arguments = serde_json::to_string(conditions.arguments)
-        .map_err(|error| ApiError::Internal(Box::new(error)))?;
-    let mut digest = Sha256::new();
-    digest.update("mcp");
-    digest.update([0]);
-    digest.update(conditions.tool);
-    digest.update([0]);
-    digest.update(arguments);
+    let arguments =
+        serde_json::to_string(args).map_err(|error| ApiError::Internal(Box::new(error)))?;
     Ok(Some(Idempotency {
         key,
-        fingerprint: hex::encode(digest.finalize()),
+        fingerprint: fingerprint(&["mcp", tool, &arguments]),
     }))
 }

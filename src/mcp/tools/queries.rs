@@ -4,9 +4,10 @@ use rmcp::model::{CallToolResult, Extensions, JsonObject};
 use rmcp::{Json, tool, tool_router};
 
 use super::Tools;
-use super::args::{GetTask, GetTrend, ListTasks, TaskHistory, input_schema, read, task_id};
+use super::args::{
+    GetDashboard, GetTask, GetTrend, ListTasks, TaskHistory, input_schema, read, task_id,
+};
 use crate::http::dashboard::{Everything, figures};
-use crate::http::extract::Caller;
 use crate::http::tasks::{
     History, HistoryParams, ListParams, TaskJson, TaskPage, history_of, page_of, task_for,
 };
@@ -94,6 +95,7 @@ impl Tools {
 
     #[tool(
         description = "Your dashboard: task counts by status, shared with you, done today and this week, completion rate.",
+        input_schema = input_schema::<GetDashboard>(),
         annotations(
             read_only_hint = true,
             destructive_hint = false,
@@ -103,8 +105,12 @@ impl Tools {
     async fn get_dashboard(
         &self,
         extensions: Extensions,
+        arguments: JsonObject,
     ) -> Result<Json<Everything>, CallToolResult> {
-        let query = async { figures(&self.state, &Caller(self.caller(&extensions)?)).await };
+        let query = async {
+            let GetDashboard {} = read(arguments)?;
+            figures(&self.state, &self.caller(&extensions)?).await
+        };
         query
             .await
             .map(|figures| Json(Everything::from(figures)))

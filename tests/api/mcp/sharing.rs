@@ -135,11 +135,17 @@ async fn one_users_tools_never_touch_another_users_tasks(app: TestApp) {
             json!({"task_id": task_id, "title": "Mine now"}),
         ),
         ("get_task", json!({"task_id": task_id})),
+        ("complete_task", json!({"task_id": task_id})),
+        ("reopen_task", json!({"task_id": task_id})),
+        ("delete_task", json!({"task_id": task_id})),
     ];
     for (tool, arguments) in calls {
         let refusal = bob.tool_refused(tool, arguments).await;
         assert!(refusal.starts_with("not-found: "), "{tool}: {refusal}");
     }
+    // Nor is it among the tasks shared with him.
+    let shared = bob.tool_ok("list_tasks", json!({"scope": "shared"})).await;
+    assert_eq!(shared["items"], json!([]));
     let after = (
         app.get(&task, "alice").await.body,
         app.dashboard("alice").await,

@@ -157,6 +157,7 @@ async fn arguments_that_do_not_fit_the_schema_are_refused_as_malformed(app: Test
         ("add_task", json!({}), "missing field `title`"),
         ("list_tasks", json!({"limit": "ten"}), "invalid type"),
         ("get_trend", json!({"days": 1.5}), "invalid type"),
+        ("get_dashboard", json!({"days": 7}), "unknown field `days`"),
         (
             "complete_task",
             json!({"task_id": "x", "expected_version": "1"}),
