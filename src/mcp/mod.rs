@@ -22,6 +22,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
 use crate::http::{AppState, MAX_BODY_BYTES, REQUEST_TIMEOUT};
+pub use resources::{PING_EVERY, PING_PATIENCE};
 pub use sessions::SESSIONS_PER_USER;
 
 /// `/mcp` behind the bearer-token check, and the unauthenticated metadata that tells a client

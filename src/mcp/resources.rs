@@ -9,15 +9,17 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use rmcp::model::{
-    CacheScope, ListResourcesResult, ReadResourceResult, Resource, ResourceContents,
-    ResourceUpdatedNotificationParam, SubscriptionFilter,
+    CacheScope, ListResourcesResult, PingRequest, ReadResourceResult, Resource, ResourceContents,
+    ResourceUpdatedNotificationParam, ServerRequest, SubscriptionFilter,
 };
-use rmcp::service::SubscriptionContext;
+use rmcp::service::{PeerRequestOptions, SubscriptionContext};
 use rmcp::{ErrorData, Peer, RoleServer};
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
 
 use crate::domain::UserId;
 use crate::http::AppState;
@@ -25,12 +27,21 @@ use crate::http::dashboard::{Everything, figures};
 use crate::http::error::ApiError;
 use crate::http::trend::{DEFAULT_DAYS, TrendParams, trend_of};
 use crate::live::{Refused, Subscription};
+use crate::mcp::sessions::SESSION_IDLE;
 
 pub(super) const DASHBOARD: &str = "tally://dashboard";
 pub(super) const TREND: &str = "tally://dashboard/trend";
 /// Every resource: both change whenever the caller's figures do.
 const URIS: [&str; 2] = [DASHBOARD, TREND];
 const JSON: &str = "application/json";
+/// How often a subscribed session's client is pinged: rmcp counts only messages as use, not
+/// an open event stream, so a client listening quietly would lose its session after
+/// [`SESSION_IDLE`] (the ping and its answer count as use, a minute before that); and a
+/// client gone without ending its session would, while the user's changes kept being sent
+/// to it, hold its session and its hub stream for ever (it does not answer).
+pub const PING_EVERY: Duration = SESSION_IDLE.saturating_sub(Duration::from_secs(60));
+/// How long the client has to answer a ping before its subscriptions end.
+pub const PING_PATIENCE: Duration = Duration::from_secs(30);
 
 /// The resources, as `resources/list` answers them.
 pub(super) fn list() -> ListResourcesResult {
@@ -177,7 +188,9 @@ impl SessionSubscriptions {
             _ => {
                 let subscription = subscribe_hub(state, &user)?;
                 let uris = Arc::new(Mutex::new(BTreeSet::new()));
-                let task = tokio::spawn(notify(subscription, uris.clone(), peer.clone()));
+                let first_ping = Instant::now() + PING_EVERY;
+                let notifying = notify(subscription, uris.clone(), peer.clone(), first_ping);
+                let task = tokio::spawn(notifying);
                 *watcher = Some(Watcher { user, uris, task });
             }
         }
@@ -205,21 +218,52 @@ impl SessionSubscriptions {
     }
 }
 
-/// Tells the session's client of each change to the subscribed URIs until the hub closes or
-/// the session is gone.
+/// Tells the session's client of each change to the subscribed URIs until the hub closes,
+/// the session is gone, or its client stops answering pings (every [`PING_EVERY`], changes
+/// or not: a notification is sent whether or not anyone reads it).
 async fn notify(
     mut subscription: Subscription,
     uris: Arc<Mutex<BTreeSet<&'static str>>>,
     peer: Peer<RoleServer>,
+    mut next_ping: Instant,
 ) {
-    while subscription.next_change().await.is_some() {
-        let subscribed: Vec<&str> = lock(&uris).iter().copied().collect();
-        for uri in subscribed {
-            let updated = ResourceUpdatedNotificationParam::new(uri);
-            if peer.notify_resource_updated(updated).await.is_err() {
-                return; // The session ended.
+    loop {
+        tokio::select! {
+            // Cancel-safe: a change not yet handed stays in the hub's channel.
+            change = subscription.next_change() => {
+                if change.is_none() {
+                    return; // The server is stopping.
+                }
+                let subscribed: Vec<&str> = lock(&uris).iter().copied().collect();
+                for uri in subscribed {
+                    let updated = ResourceUpdatedNotificationParam::new(uri);
+                    if peer.notify_resource_updated(updated).await.is_err() {
+                        return; // The session ended.
+                    }
+                }
+            }
+            () = sleep_until(next_ping) => {
+                // Counted from the ping's sending, not its answer: a slow answer does not
+                // push the next ping past the session's idle time.
+                next_ping = Instant::now() + PING_EVERY;
+                if !answers_ping(&peer).await {
+                    // Its hub stream closes with this task; rmcp ends the session once idle.
+                    tracing::info!("an MCP client did not answer a ping: its subscriptions end");
+                    return;
+                }
             }
         }
+    }
+}
+
+/// Whether the session's client answers a `ping` within [`PING_PATIENCE`].
+async fn answers_ping(peer: &Peer<RoleServer>) -> bool {
+    let ping = ServerRequest::PingRequest(PingRequest::default());
+    let mut options = PeerRequestOptions::no_options();
+    options.timeout = Some(PING_PATIENCE);
+    match peer.send_request_with_option(ping, options).await {
+        Ok(pending) => pending.await_response().await.is_ok(),
+        Err(_) => false,
     }
 }
 

@@ -3,14 +3,14 @@
 //! session (`resources/subscribe`, up to 2025-11-25) or on a `subscriptions/listen` stream
 //! (2026-07-28).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
-use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tally::live::StreamLimits;
+use tally::mcp::{PING_EVERY, PING_PATIENCE};
 use tower::ServiceExt;
 
 use super::session::{Session, message, post};
@@ -72,11 +72,6 @@ impl Messages {
                 self.pending.push_str(&text.replace("\r\n", "\n"));
             }
         }
-    }
-
-    /// A message that has arrived already, without waiting for one.
-    fn arrived(&mut self) -> Option<Value> {
-        self.next().now_or_never().flatten()
     }
 
     /// The URI of the next message, which must say a resource was updated.
@@ -182,12 +177,12 @@ async fn a_subscribed_session_hears_of_its_own_changes_only(app: TestApp) {
     bob.call("resources/subscribe", json!({"uri": DASHBOARD}))
         .await;
 
-    // Bob's change wakes the hub's streams of his at the same moment it would wake Alice's
-    // (were hers told of it): once his client has heard, hers would have too.
     app.complete_task(&bobs, "bob").await;
     assert_eq!(bobs_events.next_update().await, DASHBOARD);
-    assert_eq!(events.arrived(), None, "told of a change not hers");
 
+    // Alice's stream is read in order below: her change, then (subscribed to both) her next
+    // one, then its end. Had Bob's change been told to her, one update more would be on it
+    // (unless her task coalesced it with her own change, which nothing could tell apart).
     let commanded = Instant::now();
     app.complete_task(&alices, "alice").await;
     assert_eq!(events.next_update().await, DASHBOARD);
@@ -195,14 +190,13 @@ async fn a_subscribed_session_hears_of_its_own_changes_only(app: TestApp) {
     eprintln!("notified {latency:?} after the REST command was sent");
     assert_eq!(read(&alice, DASHBOARD).await["completed"], 1);
 
-    // Subscribed to both, a change tells of both.
+    // Subscribed to both, a change tells of both (in the order of their URIs).
     alice
         .call("resources/subscribe", json!({"uri": TREND}))
         .await;
     app.reopen_task(&alices, "alice").await;
-    let mut told = [events.next_update().await, events.next_update().await];
-    told.sort();
-    assert_eq!(told, [DASHBOARD, TREND]);
+    let told = [events.next_update().await, events.next_update().await];
+    assert_eq!(told, [DASHBOARD, TREND], "told of a change not hers");
 
     // Ending the session ends its stream.
     let ended = app.send(alice.without_body(Method::DELETE)).await;
@@ -303,10 +297,72 @@ async fn a_listen_stream_hears_of_changes(app: TestApp) {
     );
 }
 
+/// Lets `quiet` pass at once on the app's clock (paused only for that: the database's own
+/// waits need a running clock), so a ping falls due.
+async fn let_pass(quiet: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(quiet).await;
+    tokio::time::resume();
+}
+
+/// The next message on `events`, which must be a ping.
+async fn next_ping(events: &mut Messages) -> Value {
+    let ping = events.next().await.expect("the stream goes on");
+    assert_eq!(ping["method"], "ping", "{ping}");
+    ping
+}
+
+async fn a_quiet_subscriber_is_pinged_and_let_go_when_it_does_not_answer(app: TestApp) {
+    let task = app.create_task("alice", "Alice's").await;
+    // All but one of Alice's places taken: the subscription's is the last.
+    let mut streams = Vec::new();
+    for _ in 1..StreamLimits::default().per_user {
+        let request = TestRequest::get("/api/dashboard/stream").user("alice");
+        streams.push(EventStream::open(&app.router, request).await.unwrap());
+    }
+    let alice = Session::open(&app, "alice").await;
+    let mut events = Messages::open(&app, alice.without_body(Method::GET)).await;
+    alice
+        .call("resources/subscribe", json!({"uri": DASHBOARD}))
+        .await;
+
+    // Nothing changes for a while: the client is pinged (before the session's idle time ends
+    // it); it answers, and keeps hearing of changes.
+    let_pass(PING_EVERY).await;
+    let ping = next_ping(&mut events).await;
+    let pong = json!({"jsonrpc": "2.0", "id": ping["id"], "result": {}});
+    let answered = app
+        .send(alice.request(pong).header(header::HOST, "localhost"))
+        .await;
+    assert_eq!(answered.status, StatusCode::ACCEPTED, "{}", answered.body);
+    app.complete_task(&task, "alice").await;
+    assert_eq!(events.next_update().await, DASHBOARD);
+
+    // Pinged again (changes or not), it does not answer: its subscription ends, freeing its
+    // place among Alice's streams.
+    let_pass(PING_EVERY).await;
+    next_ping(&mut events).await;
+    let request = TestRequest::get("/api/dashboard/stream").user("alice");
+    let full = EventStream::open(&app.router, request).await;
+    full.err()
+        .expect("no room yet")
+        .assert_problem(503, "unavailable");
+    let_pass(PING_PATIENCE).await;
+    wait_until(
+        "the unanswered subscription's place to be free",
+        async || {
+            let request = TestRequest::get("/api/dashboard/stream").user("alice");
+            EventStream::open(&app.router, request).await.is_ok()
+        },
+    )
+    .await;
+}
+
 on_both_backends!(
     the_dashboard_is_listed_and_read_as_the_api_answers_it,
     an_unknown_resource_is_not_found,
     a_subscribed_session_hears_of_its_own_changes_only,
     a_subscription_counts_as_one_of_the_users_streams,
     a_listen_stream_hears_of_changes,
+    a_quiet_subscriber_is_pinged_and_let_go_when_it_does_not_answer,
 );
