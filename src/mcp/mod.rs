@@ -2,6 +2,7 @@
 //! tools at `/mcp` (streamable HTTP), with the API's own bearer tokens and the API's own code
 //! paths behind each tool.
 
+mod answered;
 mod guard;
 mod http_refusals;
 mod refusal;

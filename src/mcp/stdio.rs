@@ -14,10 +14,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use rmcp::RoleServer;
 use rmcp::service::{QuitReason, ServerInitializeError, serve_server_with_ct};
+use rmcp::transport::Transport;
+use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::io::stdio_pipes;
 use tokio_util::sync::CancellationToken;
 
+use super::answered::Answered;
 use super::tools::Tools;
 use crate::auth::{AuthConfig, Authenticator};
 use crate::background::Background;
@@ -72,20 +76,16 @@ pub async fn serve(
         database = %without_password(&database.database_url()),
         "serving MCP on stdin and stdout"
     );
+    let (transport, calls) = Answered::new(stdio_transport());
+    // rmcp's token, cancelled once the tool calls in flight at the signal are answered.
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     let signal = tokio::spawn(async move {
         shutdown.await;
+        calls.answered().await;
         on_signal.cancel();
     });
-    // Known limit: rmcp's loop, once `stop` is cancelled (or stdin ends), writes the answers
-    // of tool calls in flight for 2 s (5 s at stdin's end) and then closes stdout, while
-    // `background.shutdown()` below still commits their queued commands: a call whose command
-    // waits longer than that is applied with no answer written. The HTTP side waits for its
-    // calls first (`stopping.rs`); here that needs the calls counted (in `server.rs`, or by a
-    // transport wrapper pairing requests read with answers written, which could also hold
-    // stdin's end back until they are answered, bounded by the stop's grace).
-    let session = session(Tools::local(state, user), stop).await;
+    let session = session(Tools::local(state, user), transport, stop).await;
     signal.abort();
     background.shutdown().await;
     store.close().await;
@@ -93,11 +93,20 @@ pub async fn serve(
     session
 }
 
+/// Non-blocking pipes where stdin and stdout are pipes (as clients start us): a pending read
+/// of stdin ends with the session instead of holding the stop up.
+fn stdio_transport() -> impl Transport<RoleServer> {
+    let (stdin, stdout) = stdio_pipes();
+    AsyncRwTransport::new_server(stdin, stdout)
+}
+
 /// The session from the client's `initialize` to the end of stdin (or `stop`).
-async fn session(tools: Tools, stop: CancellationToken) -> Result<(), StdioError> {
-    // Non-blocking pipes where stdin and stdout are pipes (as clients start us): a pending
-    // read of stdin ends with the session instead of holding the stop up.
-    let running = match serve_server_with_ct(tools, stdio_pipes(), stop).await {
+async fn session(
+    tools: Tools,
+    transport: impl Transport<RoleServer> + 'static,
+    stop: CancellationToken,
+) -> Result<(), StdioError> {
+    let running = match serve_server_with_ct(tools, transport, stop).await {
         Ok(running) => running,
         Err(ServerInitializeError::ConnectionClosed(_)) => {
             tracing::info!("stdin closed before the client initialized a session");

@@ -21,6 +21,8 @@ on_both_backends!(
     a_session_over_stdio_acts_as_its_user_and_ends_when_stdin_closes,
     beside_a_running_serve_a_command_over_stdio_reaches_its_dashboard_and_streams,
     a_session_stops_cleanly_on_sigterm_with_stdin_still_open,
+    a_tool_call_in_flight_when_stdin_closes_gets_its_answer,
+    a_tool_call_in_flight_at_sigterm_gets_its_answer,
 );
 
 /// A running `tally mcp`, killed when dropped so that a failing test leaves no process behind.
@@ -42,7 +44,8 @@ fn command(app: &TestApp, arguments: &[&str], stderr: &Path) -> tokio::process::
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(stderr).expect("stderr file"))
-        .env("RUST_LOG", "info");
+        // The debug line of a tool call read lets a test signal once the call is in flight.
+        .env("RUST_LOG", "info,tally::mcp::answered=debug");
     with_clean_env(&mut command, app.db.dir.path(), None);
     command.env("TALLY_DATABASE_URL", &app.db.url);
     if let Some(direct) = &app.db.direct_url {
@@ -94,13 +97,24 @@ impl StdioClient {
         stdin.flush().await.expect("flush stdin");
     }
 
-    /// Sends a request and answers its response. Every line on stdout must be JSON-RPC: a
-    /// log line there would break the client.
+    /// Sends a request and answers its response.
     async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params).await;
+        self.answer_to(id, method).await
+    }
+
+    /// Sends a request without waiting for its answer; answers its id.
+    async fn send_request(&mut self, method: &str, params: Value) -> i64 {
         self.last_id += 1;
         let id = self.last_id;
         let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send(request).await;
+        id
+    }
+
+    /// The answer to request `id`. Every line on stdout must be JSON-RPC: a log line there
+    /// would break the client.
+    async fn answer_to(&mut self, id: i64, method: &str) -> Value {
         loop {
             let line = tokio::time::timeout(PATIENCE, self.stdout.next_line())
                 .await
@@ -114,6 +128,31 @@ impl StdioClient {
             if message["id"] == id {
                 return message;
             }
+        }
+    }
+
+    /// Waits until stderr shows `line`.
+    async fn wait_for_log(&self, line: &str) {
+        wait_until(&format!("{line:?} on tally mcp's stderr"), async || {
+            self.log().contains(line)
+        })
+        .await;
+    }
+
+    /// Sends SIGTERM, as a client that stops its servers does.
+    fn signal(&self) {
+        let pid = self.child.id().expect("running").to_string();
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        assert!(signalled.is_ok_and(|status| status.success()), "kill -TERM");
+    }
+
+    /// Waits (bounded) for the process to end.
+    async fn exited(mut self) -> ExitStatus {
+        match tokio::time::timeout(PATIENCE, self.child.wait()).await {
+            Ok(status) => status.expect("wait for tally mcp"),
+            Err(_) => panic!("tally mcp still running:\n{}", self.log()),
         }
     }
 
@@ -148,22 +187,10 @@ impl StdioClient {
             })
     }
 
-    /// SIGTERM with stdin still open, as a client that stops its servers sends it, and waits
-    /// (bounded) for the process to end.
-    async fn terminate(mut self) -> ExitStatus {
-        let pid = self.child.id().expect("running").to_string();
-        let signalled = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status();
-        assert!(signalled.is_ok_and(|status| status.success()), "kill -TERM");
-        let log = self.stderr.clone();
-        tokio::time::timeout(PATIENCE, self.child.wait())
-            .await
-            .unwrap_or_else(|_| {
-                let log = std::fs::read_to_string(&log).unwrap_or_default();
-                panic!("tally mcp still running after SIGTERM:\n{log}")
-            })
-            .expect("wait for tally mcp")
+    /// SIGTERM with stdin still open, and waits (bounded) for the process to end.
+    async fn terminate(self) -> ExitStatus {
+        self.signal();
+        self.exited().await
     }
 
     fn log(&self) -> String {
@@ -343,4 +370,54 @@ async fn a_session_stops_cleanly_on_sigterm_with_stdin_still_open(app: TestApp) 
     assert!(log.contains("stopped"), "{log}");
     let own = app.get(&format!("/api/tasks/{task}"), "alice").await;
     assert_eq!(own.status, 200, "{}", own.body);
+}
+
+/// A tool call whose command waits for the write lock when the client closes stdin: the
+/// session's end waits for its answer (rmcp alone would close stdout 5 s after stdin's end,
+/// with the command still applied by the stop).
+async fn a_tool_call_in_flight_when_stdin_closes_gets_its_answer(app: TestApp) {
+    let mut alice = StdioClient::start(&app, "alice").await;
+    let held = app.db.hold_writes().await;
+    let call = json!({"name": "add_task", "arguments": {"title": "Answered at the end"}});
+    let id = alice.send_request("tools/call", call).await;
+    drop(alice.stdin.take());
+    alice
+        .wait_for_log("answering the tool calls in flight before stopping")
+        .await;
+    held.release().await;
+    let answer = alice.answer_to(id, "tools/call").await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(answer["result"]["structuredContent"]["position"], 1);
+    let status = alice.exited().await;
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        app.db.event_count().await,
+        1,
+        "the command was applied once"
+    );
+}
+
+/// The same at SIGTERM, with stdin still open: the stop waits for the answer before it ends
+/// the session (rmcp alone would give it 2 s).
+async fn a_tool_call_in_flight_at_sigterm_gets_its_answer(app: TestApp) {
+    let mut alice = StdioClient::start(&app, "alice").await;
+    let held = app.db.hold_writes().await;
+    let call = json!({"name": "add_task", "arguments": {"title": "Answered at the signal"}});
+    let id = alice.send_request("tools/call", call).await;
+    alice.wait_for_log("tool call read").await;
+    alice.signal();
+    alice
+        .wait_for_log("answering the tool calls in flight before stopping")
+        .await;
+    held.release().await;
+    let answer = alice.answer_to(id, "tools/call").await;
+    assert_eq!(answer["result"]["isError"], false, "{answer}");
+    assert_eq!(answer["result"]["structuredContent"]["position"], 1);
+    let status = alice.exited().await;
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        app.db.event_count().await,
+        1,
+        "the command was applied once"
+    );
 }
