@@ -56,7 +56,7 @@ pub(super) async fn run_batch(
         .collect();
 
     let mut plan = Plan {
-        changes: Changeset::new(tx.load_views(Tables::LIVE, &task_ids).await?),
+        changes: Changeset::new(tx.load_views(Tables::Live, &task_ids).await?),
         // No ids or keys, no statement.
         stream_heads: tx.stream_heads(&maybe_unchanged).await?,
         // Expired ones too: each command checks the window against its own time.
@@ -181,7 +181,7 @@ impl Plan {
             tx.save_checkpoints(self.head, last.recorded.recorded_at)
                 .await?;
         }
-        let stats = tx.write_changeset(Tables::LIVE, &self.changes).await?;
+        let stats = tx.write_changeset(Tables::Live, &self.changes).await?;
         let mut responses = self.responses;
         let new: Vec<IdempotencyRecord> = self
             .new_responses

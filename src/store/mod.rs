@@ -11,6 +11,7 @@ mod error;
 mod postgres;
 mod rebuild;
 mod sqlite;
+mod tables;
 pub mod tx;
 mod verify;
 

@@ -26,6 +26,7 @@ use projections::{Changeset, ReadModels, RecordedEvent, StreamFold, TaskView};
 use uuid::Uuid;
 
 use super::StoreError;
+use super::tables::{Table, daily_stats, dashboard_stats, task_shares, tasks};
 use super::tx::{DailyWrite, Lock, Replay, ReplayTx, StreamCursor, Tables, finish};
 
 /// Events read from the log at a time.
@@ -76,13 +77,12 @@ impl Projection {
         Some(vec![found])
     }
 
-    /// The live tables it owns, each with its shadow.
-    fn tables(self) -> &'static [(&'static str, &'static str)] {
-        // `Tables::PAIRS` is tasks, shares, stats, daily.
+    /// The tables it owns.
+    fn tables(self) -> &'static [&'static Table] {
         match self {
-            Projection::Tasks => &Tables::PAIRS[..2],
-            Projection::Dashboard => &Tables::PAIRS[2..3],
-            Projection::Trend => &Tables::PAIRS[3..],
+            Projection::Tasks => &[&tasks::TABLE, &task_shares::TABLE],
+            Projection::Dashboard => &[&dashboard_stats::TABLE],
+            Projection::Trend => &[&daily_stats::TABLE],
         }
     }
 }
@@ -258,7 +258,7 @@ async fn write_views<S: Replay + ?Sized>(
 /// Projects the page of events after `position` onto the shadow tables; returns the page.
 async fn catch_up(tx: &mut dyn ReplayTx, position: i64) -> Result<Vec<RecordedEvent>, StoreError> {
     let page = tx.events_after(position, PAGE).await?;
-    project_events(tx, Tables::SHADOW, &page).await?;
+    project_events(tx, Tables::Shadow, &page).await?;
     Ok(page)
 }
 
@@ -275,7 +275,7 @@ async fn swap_in(
         let Some(last) = page.last() else { break };
         position = last.position;
         tail += page.len() as u64;
-        project_events(tx, Tables::SHADOW, &page).await?;
+        project_events(tx, Tables::Shadow, &page).await?;
     }
     let tables: Vec<_> = projections
         .iter()
@@ -318,25 +318,25 @@ pub(crate) async fn write_models<S: Replay + ?Sized>(
     let tasks: Vec<_> = models.task_rows().collect();
     for chunk in tasks.chunks(ROWS_PER_TRANSACTION) {
         let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx.upsert_tasks(Tables::SHADOW, chunk).await;
+        let written = tx.upsert_tasks(Tables::Shadow, chunk).await;
         finish(tx, written).await?;
     }
     let shares: Vec<_> = models.share_rows().collect();
     for chunk in shares.chunks(ROWS_PER_TRANSACTION) {
         let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx.upsert_shares(Tables::SHADOW, chunk).await;
+        let written = tx.upsert_shares(Tables::Shadow, chunk).await;
         finish(tx, written).await?;
     }
     let stats: Vec<_> = models.stats.values().collect();
     for chunk in stats.chunks(ROWS_PER_TRANSACTION) {
         let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx.save_stats(Tables::SHADOW, chunk).await;
+        let written = tx.save_stats(Tables::Shadow, chunk).await;
         finish(tx, written).await?;
     }
     for chunk in models.daily_rows().chunks(ROWS_PER_TRANSACTION) {
         let mut tx = store.begin_replay(Lock::Shadow).await?;
         let written = tx
-            .save_daily(Tables::SHADOW, chunk, DailyWrite::Replace)
+            .save_daily(Tables::Shadow, chunk, DailyWrite::Replace)
             .await;
         finish(tx, written).await?;
     }

@@ -18,6 +18,9 @@ use projections::{
 use uuid::Uuid;
 
 use super::StoreError;
+use super::tables::Table;
+pub use super::tables::Tables;
+pub use super::tables::daily_stats::DailyWrite;
 
 /// Which transaction to open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,49 +33,6 @@ pub enum Lock {
     Shadow,
     /// Reads one consistent snapshot, writes nothing.
     Snapshot,
-}
-
-/// The read-model tables a write goes to: the live ones, or a rebuild's shadow copies.
-#[derive(Clone, Copy, Debug)]
-pub struct Tables {
-    pub tasks: &'static str,
-    pub shares: &'static str,
-    pub stats: &'static str,
-    pub daily: &'static str,
-}
-
-impl Tables {
-    pub const LIVE: Tables = Tables {
-        tasks: "tasks",
-        shares: "task_shares",
-        stats: "dashboard_stats",
-        daily: "daily_stats",
-    };
-
-    /// Where a rebuild builds the read models before it swaps them in.
-    pub const SHADOW: Tables = Tables {
-        tasks: "tasks_rebuild",
-        shares: "task_shares_rebuild",
-        stats: "dashboard_stats_rebuild",
-        daily: "daily_stats_rebuild",
-    };
-
-    /// Each live table with its shadow.
-    pub const PAIRS: [(&'static str, &'static str); 4] = [
-        (Tables::LIVE.tasks, Tables::SHADOW.tasks),
-        (Tables::LIVE.shares, Tables::SHADOW.shares),
-        (Tables::LIVE.stats, Tables::SHADOW.stats),
-        (Tables::LIVE.daily, Tables::SHADOW.daily),
-    ];
-}
-
-/// How [`Tx::save_daily`] writes a (user, day)'s counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DailyWrite {
-    /// Adds them to the stored counts: the fold's changes.
-    Add,
-    /// Replaces the stored counts: a rebuild's or a repair's rows.
-    Replace,
 }
 
 /// An event about to be appended, its position already assigned.
@@ -281,7 +241,7 @@ pub trait ReplayTx: Tx {
     /// the live ones (keys and indexes included).
     async fn create_shadows(&mut self) -> Result<(), StoreError>;
     /// Replaces each of the live `tables` by its shadow (inside the writers' lock).
-    async fn swap_in(&mut self, tables: &[(&'static str, &'static str)]) -> Result<(), StoreError>;
+    async fn swap_in(&mut self, tables: &[&'static Table]) -> Result<(), StoreError>;
     async fn drop_shadows(&mut self) -> Result<(), StoreError>;
 }
 

@@ -111,7 +111,7 @@ impl Check {
         to: Uuid,
         expected: &[TaskView],
     ) -> Result<(), StoreError> {
-        let TaskRange { tasks, shares } = tx.task_range(Tables::LIVE, from, to).await?;
+        let TaskRange { tasks, shares } = tx.task_range(Tables::Live, from, to).await?;
         let existing: HashSet<Uuid> = tasks.iter().map(|task| task.id).collect();
         for task in &tasks {
             self.stored.add_task(task);
@@ -136,7 +136,7 @@ impl Check {
             |(task, user)| format!("{task} shared with {user}"),
         );
         if self.repair {
-            let live = Tables::LIVE;
+            let live = Tables::Live;
             let delete_shares: Vec<(Uuid, &str)> = delete_shares
                 .iter()
                 .map(|(task, user)| (*task, user.as_str()))
@@ -164,7 +164,7 @@ impl Check {
         fold: &StreamFold,
         now: DateTime<Utc>,
     ) -> Result<VerifyReport, StoreError> {
-        let stored = tx.user_tables(Tables::LIVE).await?;
+        let stored = tx.user_tables(Tables::Live).await?;
         let stored_stats: BTreeMap<&str, &DashboardStats> = stored
             .stats
             .iter()
@@ -287,7 +287,7 @@ async fn rewrite_users(
     stored_stats: &[DashboardStats],
     stored_daily: &[DailyRow],
 ) -> Result<(), StoreError> {
-    let live = Tables::LIVE;
+    let live = Tables::Live;
     let empty: Vec<DashboardStats> = stored_stats
         .iter()
         .filter(|row| !fold.stats.contains_key(&row.user_id))

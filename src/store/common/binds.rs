@@ -1,14 +1,15 @@
-//! Encoding tally's rows as bind parameters, once for both backends: each row type binds its
-//! columns in the order of the constants in `sql.rs`. The encode bounds are written once, on
-//! the blanket impl; generic code asks only for `BindRows`.
+//! Encoding values as bind parameters, once for both backends: the read models' rows through
+//! [`Values`] (each row type's columns in its table's order, see `store/tables/`), the log's
+//! and the idempotency keys' rows in the order of the constants in `sql.rs`. The encode bounds
+//! are written once, on the blanket impl; generic code asks only for `BindRows`.
 
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, ShareRow, TaskRow};
 use sqlx::error::BoxDynError;
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, Type};
 use uuid::Uuid;
 
+use crate::store::tables::Values;
 use crate::store::tx::{IdempotencyRecord, NewEvent};
 
 /// A statement's arguments, filled row by row.
@@ -18,12 +19,7 @@ pub(crate) trait BindRows: Arguments {
     fn int(&mut self, value: i64) -> Result<(), BoxDynError>;
     fn int32(&mut self, value: i32) -> Result<(), BoxDynError>;
     fn time(&mut self, at: DateTime<Utc>) -> Result<(), BoxDynError>;
-    /// The columns of `sql::TASK_COLUMNS`.
-    fn task(&mut self, task: &TaskRow) -> Result<(), BoxDynError>;
-    /// The columns of `sql::SHARE_COLUMNS`.
-    fn share(&mut self, share: &ShareRow) -> Result<(), BoxDynError>;
-    /// The columns of `sql::STATS_COLUMNS`.
-    fn stats(&mut self, row: &DashboardStats) -> Result<(), BoxDynError>;
+    fn optional_time(&mut self, at: Option<DateTime<Utc>>) -> Result<(), BoxDynError>;
     /// The columns of `sql::EVENT_INSERT_COLUMNS`.
     fn event(&mut self, new: &NewEvent) -> Result<(), BoxDynError>;
     /// The columns of `sql::IDEMPOTENCY_COLUMNS`.
@@ -63,40 +59,8 @@ where
         self.add(at)
     }
 
-    fn task(&mut self, task: &TaskRow) -> Result<(), BoxDynError> {
-        self.add(task.id)?;
-        self.add(task.owner_id.as_str())?;
-        self.add(task.title.as_str())?;
-        self.add(task.description.as_str())?;
-        self.add(task.status.as_str())?;
-        self.add(task.created_at)?;
-        self.add(task.updated_at)?;
-        self.add(task.completed_at)?;
-        self.add(task.version)
-    }
-
-    fn share(&mut self, share: &ShareRow) -> Result<(), BoxDynError> {
-        self.add(share.task_id)?;
-        self.add(share.user_id.as_str())?;
-        self.add(share.permission.as_str())
-    }
-
-    fn stats(&mut self, row: &DashboardStats) -> Result<(), BoxDynError> {
-        self.add(row.user_id.as_str())?;
-        self.add(row.pending)?;
-        self.add(row.completed)?;
-        self.add(row.shared_view)?;
-        self.add(row.shared_edit)?;
-        for bucket in [
-            row.created_day,
-            row.created_week,
-            row.completed_day,
-            row.completed_week,
-        ] {
-            self.add(bucket.key)?;
-            self.add(bucket.count)?;
-        }
-        Ok(())
+    fn optional_time(&mut self, at: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
+        self.add(at)
     }
 
     fn event(&mut self, new: &NewEvent) -> Result<(), BoxDynError> {
@@ -126,6 +90,33 @@ where
     }
 }
 
+/// A read model's row binds its columns through these.
+impl<'a, A: BindRows> Values<'a> for A {
+    fn uuid(&mut self, value: Uuid) -> Result<(), BoxDynError> {
+        BindRows::id(self, value)
+    }
+
+    fn text(&mut self, value: &'a str) -> Result<(), BoxDynError> {
+        BindRows::text(self, value)
+    }
+
+    fn int(&mut self, value: i64) -> Result<(), BoxDynError> {
+        BindRows::int(self, value)
+    }
+
+    fn int32(&mut self, value: i32) -> Result<(), BoxDynError> {
+        BindRows::int32(self, value)
+    }
+
+    fn time(&mut self, value: DateTime<Utc>) -> Result<(), BoxDynError> {
+        BindRows::time(self, value)
+    }
+
+    fn optional_time(&mut self, value: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
+        BindRows::optional_time(self, value)
+    }
+}
+
 /// The arguments `fill` adds, for a statement of a few fixed parameters.
 pub(crate) fn bound<A: BindRows>(
     fill: impl FnOnce(&mut A) -> Result<(), BoxDynError>,
@@ -138,46 +129,29 @@ pub(crate) fn bound<A: BindRows>(
 #[cfg(test)]
 mod tests {
     //! A column list and the binds of its row must agree: a column added to one and not the
-    //! other would shift every later value into the wrong column.
+    //! other would shift every later value into the wrong column. (Each read model's rows are
+    //! checked against their table in `store/tables/`.)
 
     use chrono::Utc;
-    use projections::{Permission, TaskEvent, TaskStatus};
+    use projections::TaskEvent;
     use sqlx::postgres::PgArguments;
     use sqlx::sqlite::SqliteArguments;
 
     use super::*;
-    use crate::store::common::sql::{
-        EVENT_INSERT_COLUMNS, IDEMPOTENCY_COLUMNS, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
-    };
+    use crate::store::common::sql::{EVENT_INSERT_COLUMNS, IDEMPOTENCY_COLUMNS};
 
     fn columns(list: &str) -> usize {
         list.split(',').count()
     }
 
-    /// How many values each row type binds, on arguments of type `A`.
-    fn bound_counts<A: BindRows>() -> [usize; 5] {
+    /// How many values an event and an idempotency record bind, on arguments of type `A`.
+    fn bound_counts<A: BindRows>() -> [usize; 2] {
         let now = Utc::now();
-        let task = TaskRow {
-            id: Uuid::now_v7(),
-            owner_id: "ann".into(),
-            title: "t".into(),
-            description: String::new(),
-            status: TaskStatus::Pending,
-            created_at: now,
-            updated_at: now,
-            completed_at: None,
-            version: 1,
-        };
-        let share = ShareRow {
-            task_id: task.id,
-            user_id: "ben".into(),
-            permission: Permission::View,
-        };
         let event = NewEvent {
             recorded: projections::RecordedEvent {
                 position: 1,
                 event_id: Uuid::now_v7(),
-                task_id: task.id,
+                task_id: Uuid::now_v7(),
                 stream_version: 1,
                 actor: "ann".into(),
                 recorded_at: now,
@@ -189,7 +163,7 @@ mod tests {
             user_id: "ann".into(),
             key: "k".into(),
             fingerprint: "f".into(),
-            task_id: task.id,
+            task_id: event.recorded.task_id,
             version: 1,
             position: 1,
             created: true,
@@ -201,25 +175,12 @@ mod tests {
             bind(&mut arguments).expect("bound");
             arguments.len()
         };
-        [
-            count(&|a| a.task(&task)),
-            count(&|a| a.share(&share)),
-            count(&|a| a.stats(&DashboardStats::empty("ann"))),
-            count(&|a| a.event(&event)),
-            count(&|a| a.record(&record)),
-        ]
+        [count(&|a| a.event(&event)), count(&|a| a.record(&record))]
     }
 
     #[test]
     fn every_row_binds_one_value_per_column_of_its_list() {
-        let lists = [
-            TASK_COLUMNS,
-            SHARE_COLUMNS,
-            STATS_COLUMNS,
-            EVENT_INSERT_COLUMNS,
-            IDEMPOTENCY_COLUMNS,
-        ]
-        .map(columns);
+        let lists = [EVENT_INSERT_COLUMNS, IDEMPOTENCY_COLUMNS].map(columns);
         assert_eq!(bound_counts::<SqliteArguments>(), lists);
         assert_eq!(bound_counts::<PgArguments>(), lists);
     }

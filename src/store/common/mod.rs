@@ -112,7 +112,7 @@ pub(crate) trait ShadowTables: sqlx::Database {
     /// See [`ReplayTx::swap_in`](crate::store::tx::ReplayTx::swap_in).
     fn swap_in(
         connection: &mut Self::Connection,
-        tables: &[(&'static str, &'static str)],
+        tables: &[&'static crate::store::tables::Table],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

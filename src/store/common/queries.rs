@@ -3,17 +3,19 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, ShareRow};
+use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, ShareRow, TaskRow};
 use sqlx::Executor;
 use uuid::Uuid;
 
 use super::binds::{BindRows, bound};
 use super::reading::read;
 use super::replay_tx::events_after;
-use super::rows::{SHARE_FIELDS, StoreRow, stored_day, views_of};
+use super::rows::{StoreRow, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
+use crate::store::tables::daily_stats::stored_day;
+use crate::store::tables::{Columns, Decode};
 use crate::store::tx::{
     Lock, RebuildLock, Replay, ReplayTx, StreamCursor, Transactions, Tx, finish,
 };
@@ -151,7 +153,7 @@ where
                 .fetch_all(&mut *connection)
                 .await?
                 .iter()
-                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                .map(ShareRow::decode)
                 .collect()
         })
     }
@@ -230,21 +232,21 @@ where
                 .persistent(self.persistent())
                 .fetch_optional(&mut *connection)
                 .await?
-                .map(|row| row.stats_row())
+                .map(|row| DashboardStats::decode(&row))
                 .transpose()?;
             let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
                 .persistent(self.persistent())
                 .fetch_all(&mut *connection)
                 .await?
                 .iter()
-                .map(|row| row.task_row())
+                .map(TaskRow::decode)
                 .collect::<Result<_, _>>()?;
             let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
                 .persistent(self.persistent())
                 .fetch_all(&mut *connection)
                 .await?
                 .iter()
-                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                .map(ShareRow::decode)
                 .collect::<Result<_, _>>()?;
             Ok(UserRows {
                 stats,

@@ -10,10 +10,13 @@ use uuid::Uuid;
 
 use super::Backend;
 use super::binds::{BindRows, bound};
-use super::rows::{SHARE_FIELDS, StoreRow};
+use super::rows::StoreRow;
 use super::sql;
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
+use crate::store::tables::{
+    Decode, READ_MODELS, Table, daily_stats, dashboard_stats, task_shares, tasks,
+};
 use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, UserTables};
 
 #[async_trait]
@@ -53,24 +56,23 @@ where
             })
         };
         // Built per table, so not prepared: the shadow tables come and go.
-        let sql = AssertSqlSafe(sql::tasks_between(tables.tasks));
+        let sql = tasks::TABLE.select_where(tables, "id >= $1 and id <= $2");
+        let sql = AssertSqlSafe(sql);
         let tasks = sqlx::query_with(sql, range()?)
             .persistent(false)
             .fetch_all(&mut *self.connection())
             .await?;
-        let sql = AssertSqlSafe(sql::shares_between(tables.shares));
+        let sql = task_shares::TABLE.select_where(tables, "task_id >= $1 and task_id <= $2");
+        let sql = AssertSqlSafe(sql);
         let shares = sqlx::query_with(sql, range()?)
             .persistent(false)
             .fetch_all(&mut *self.connection())
             .await?;
         Ok(TaskRange {
-            tasks: tasks
-                .iter()
-                .map(|row| row.task_row())
-                .collect::<Result<_, _>>()?,
+            tasks: tasks.iter().map(Decode::decode).collect::<Result<_, _>>()?,
             shares: shares
                 .iter()
-                .filter_map(|row| row.share_row(SHARE_FIELDS).transpose())
+                .map(Decode::decode)
                 .collect::<Result<_, _>>()?,
         })
     }
@@ -78,20 +80,13 @@ where
     async fn user_tables(&mut self, tables: Tables) -> Result<UserTables, StoreError> {
         // No parameters: sent as simple queries, never prepared.
         let connection = self.connection();
-        let sql = AssertSqlSafe(sql::all_of(sql::STATS_COLUMNS, tables.stats));
-        let stats = connection.fetch_all(sql).await?;
-        let daily = connection
-            .fetch_all(AssertSqlSafe(sql::daily_of(tables.daily)))
-            .await?;
+        let sql = dashboard_stats::TABLE.select_where(tables, "true");
+        let stats = connection.fetch_all(AssertSqlSafe(sql)).await?;
+        let sql = daily_stats::counting(tables);
+        let daily = connection.fetch_all(AssertSqlSafe(sql)).await?;
         Ok(UserTables {
-            stats: stats
-                .iter()
-                .map(|row| row.stats_row())
-                .collect::<Result<_, _>>()?,
-            daily: daily
-                .iter()
-                .map(|row| row.daily_row())
-                .collect::<Result<_, _>>()?,
+            stats: stats.iter().map(Decode::decode).collect::<Result<_, _>>()?,
+            daily: daily.iter().map(Decode::decode).collect::<Result<_, _>>()?,
         })
     }
 
@@ -120,13 +115,13 @@ where
         DB::create_shadows(self.connection()).await
     }
 
-    async fn swap_in(&mut self, tables: &[(&'static str, &'static str)]) -> Result<(), StoreError> {
+    async fn swap_in(&mut self, tables: &[&'static Table]) -> Result<(), StoreError> {
         DB::swap_in(self.connection(), tables).await
     }
 
     async fn drop_shadows(&mut self) -> Result<(), StoreError> {
-        for (_, shadow) in Tables::PAIRS {
-            let sql = AssertSqlSafe(format!("drop table if exists {shadow}"));
+        for table in READ_MODELS {
+            let sql = AssertSqlSafe(format!("drop table if exists {}", table.shadow));
             self.connection().execute(sql).await?;
         }
         Ok(())

@@ -1,61 +1,75 @@
-//! Decoding read-model, event and idempotency rows, once for both backends: the column names
-//! are the same and sqlx maps each backend's types (TEXT or timestamptz, BLOB or uuid) to the
-//! same Rust ones, so one generic implementation serves `SqliteRow` and `PgRow`. The decode
-//! bounds are written once, on the blanket impl; generic code asks only for `StoreRow`.
+//! Decoding rows, once for both backends: the column names are the same and sqlx maps each
+//! backend's types (TEXT or timestamptz, BLOB or uuid) to the same Rust ones, so one generic
+//! implementation serves `SqliteRow` and `PgRow`: [`Columns`] for the read models' rows (each
+//! decoded in its table's module, `store/tables/`), [`StoreRow`] for the log's, the
+//! idempotency keys' and the checkpoints'. The decode bounds are written once, on the blanket
+//! impls; generic code asks only for `StoreRow`.
 
 use chrono::{DateTime, Utc};
-use projections::{
-    Bucket, DailyRow, DashboardStats, DayCounts, Permission, RecordedEvent, ShareRow, TaskEvent,
-    TaskRow, TaskStatus, TaskView,
-};
+use projections::{RecordedEvent, TaskEvent, TaskRow, TaskView};
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
+use crate::store::tables::{self, Columns, Decode as _};
 use crate::store::tx::IdempotencyRecord;
 use crate::store::{Checkpoint, StoreError, TaskRead};
 
-/// The columns of a `task_shares` row.
-pub(crate) const SHARE_FIELDS: [&str; 3] = ["task_id", "user_id", "permission"];
-/// The share columns of a task joined with its shares (`sql::LOAD_TASK`, `sql::LIST_OWNED`,
-/// `sql::LIST_SHARED`).
-pub(crate) const LISTED_SHARE_FIELDS: [&str; 3] = ["id", "share_user_id", "share_permission"];
-
-/// A stored day (a `bigint` on PostgreSQL) as a day key.
-pub(crate) fn stored_day(day: i64) -> Result<i32, StoreError> {
-    i32::try_from(day).map_err(|_| corrupt("day", &day.to_string()))
-}
-
 /// A database row that holds one of tally's records.
-pub(crate) trait StoreRow {
-    /// A `tasks` row (the columns of `sql::task_columns!`).
-    fn task_row(&self) -> Result<TaskRow, StoreError>;
-    /// A share from the columns named `[task, user, permission]`; `None` where the user
-    /// column is null (a task without shares in an outer join).
-    fn share_row(&self, columns: [&str; 3]) -> Result<Option<ShareRow>, StoreError>;
-    /// A `dashboard_stats` row.
-    fn stats_row(&self) -> Result<DashboardStats, StoreError>;
-    /// The columns of `sql::DAILY_COLUMNS`.
-    fn daily_row(&self) -> Result<DailyRow, StoreError>;
+pub(crate) trait StoreRow: Columns {
     /// An `events` row.
     fn recorded_event(&self) -> Result<RecordedEvent, StoreError>;
     /// An `idempotency_keys` row.
     fn idempotency_record(&self) -> Result<IdempotencyRecord, StoreError>;
     /// A `projection_checkpoints` row.
     fn checkpoint(&self) -> Result<Checkpoint, StoreError>;
-    fn int(&self, column: &str) -> Result<i64, StoreError>;
     fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
-    fn text(&self, column: &str) -> Result<String, StoreError>;
-    fn uuid(&self, column: &str) -> Result<Uuid, StoreError>;
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("unexpected {what} {value:?}"))
+impl<R> Columns for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int32(&self, column: &str) -> Result<i32, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn time(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn optional_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.try_get(column)?)
+    }
 }
 
 impl<R> StoreRow for R
 where
-    R: Row,
+    R: Row + Columns,
     for<'a> &'a str: ColumnIndex<R>,
     for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
@@ -65,72 +79,8 @@ where
     for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Option<DateTime<Utc>>: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Json<serde_json::Value>: Decode<'r, R::Database> + Type<R::Database>,
 {
-    fn task_row(&self) -> Result<TaskRow, StoreError> {
-        let status: String = self.try_get("status")?;
-        Ok(TaskRow {
-            id: self.try_get("id")?,
-            owner_id: self.try_get("owner_id")?,
-            title: self.try_get("title")?,
-            description: self.try_get("description")?,
-            status: TaskStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-            created_at: self.try_get("created_at")?,
-            updated_at: self.try_get("updated_at")?,
-            completed_at: self.try_get("completed_at")?,
-            version: self.try_get("version")?,
-        })
-    }
-
-    fn share_row(
-        &self,
-        [task, user, permission]: [&str; 3],
-    ) -> Result<Option<ShareRow>, StoreError> {
-        let user_id: Option<String> = self.try_get(user)?;
-        let Some(user_id) = user_id else {
-            return Ok(None);
-        };
-        let permission: String = self.try_get(permission)?;
-        Ok(Some(ShareRow {
-            task_id: self.try_get(task)?,
-            user_id,
-            permission: Permission::parse(&permission)
-                .ok_or_else(|| corrupt("permission", &permission))?,
-        }))
-    }
-
-    fn stats_row(&self) -> Result<DashboardStats, StoreError> {
-        let bucket = |key: &str, count: &str| -> Result<Bucket, StoreError> {
-            Ok(Bucket {
-                key: self.try_get(key)?,
-                count: self.try_get(count)?,
-            })
-        };
-        Ok(DashboardStats {
-            user_id: self.try_get("user_id")?,
-            pending: self.try_get("pending")?,
-            completed: self.try_get("completed")?,
-            shared_view: self.try_get("shared_view")?,
-            shared_edit: self.try_get("shared_edit")?,
-            created_day: bucket("created_day", "created_day_count")?,
-            created_week: bucket("created_week", "created_week_count")?,
-            completed_day: bucket("completed_day", "completed_day_count")?,
-            completed_week: bucket("completed_week", "completed_week_count")?,
-        })
-    }
-
-    fn daily_row(&self) -> Result<DailyRow, StoreError> {
-        Ok(DailyRow {
-            user_id: self.try_get("user_id")?,
-            day: stored_day(self.try_get("day")?)?,
-            counts: DayCounts {
-                created: self.try_get("created")?,
-                completed: self.try_get("completed")?,
-            },
-        })
-    }
-
     fn recorded_event(&self) -> Result<RecordedEvent, StoreError> {
         let event_type: String = self.try_get("event_type")?;
         let Json(payload) = self.try_get("payload")?;
@@ -154,19 +104,7 @@ where
         })
     }
 
-    fn int(&self, column: &str) -> Result<i64, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
     fn optional_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn text(&self, column: &str) -> Result<String, StoreError> {
-        Ok(self.try_get(column)?)
-    }
-
-    fn uuid(&self, column: &str) -> Result<Uuid, StoreError> {
         Ok(self.try_get(column)?)
     }
 
@@ -190,8 +128,8 @@ where
 pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskRead>, StoreError> {
     let mut reads: Vec<TaskRead> = Vec::new();
     for row in rows {
-        let task = row.task_row()?;
-        let share = row.share_row(LISTED_SHARE_FIELDS)?;
+        let task = TaskRow::decode(row)?;
+        let share = tables::task_shares::decode_from(row, tables::task_shares::LISTED)?;
         match reads.last_mut() {
             Some(read) if read.view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
             _ => reads.push(TaskRead {

@@ -5,27 +5,14 @@
 
 use std::fmt::Write;
 
-/// The columns `rows::task_row` decodes.
-macro_rules! task_columns {
-    () => {
-        "id, owner_id, title, description, status, created_at, updated_at, completed_at, version"
-    };
-}
+use crate::store::tables::dashboard_stats::stats_columns;
+use crate::store::tables::tasks::task_columns;
 
 /// The columns `rows::recorded_event` decodes.
 macro_rules! event_columns {
     () => {
         "position, event_id, stream_id, stream_version, event_type, event_version, payload, \
          actor, recorded_at"
-    };
-}
-
-/// The columns `rows::stats_row` decodes.
-macro_rules! stats_columns {
-    () => {
-        "user_id, pending, completed, shared_view, shared_edit, created_day, created_day_count, \
-         created_week, created_week_count, completed_day, completed_day_count, completed_week, \
-         completed_week_count"
     };
 }
 
@@ -66,24 +53,9 @@ pub const LOAD_STATS: &str = concat!(
     " from dashboard_stats where user_id = $1"
 );
 
-pub const TASK_COLUMNS: &str = task_columns!();
-
-pub const STATS_COLUMNS: &str = stats_columns!();
-
-/// The columns of a trend row.
-pub const DAILY_COLUMNS: &str = "user_id, day, created, completed";
-
 /// One user's trend rows from day key `$2` to `$3`, oldest first: one range of the primary key.
 pub const TREND: &str = "select day, created, completed from daily_stats \
      where user_id = $1 and day >= $2 and day <= $3 order by day";
-
-/// The trend rows of a table that count something, for verify.
-pub fn daily_of(table: &str) -> String {
-    format!(
-        "select {DAILY_COLUMNS} from {table} where created <> 0 or completed <> 0 \
-         order by user_id, day"
-    )
-}
 
 pub const TASK_EVENTS: &str = concat!(
     "select ",
@@ -109,16 +81,6 @@ pub const EVENTS_BY_STREAM: &str = concat!(
     " from events where (stream_id, stream_version) > ($1, $2) and position <= $3 \
      order by stream_id, stream_version limit $4"
 );
-
-/// The task rows of a table whose id lies in [`$1`, `$2`], for verify to compare a range.
-pub fn tasks_between(table: &str) -> String {
-    format!("select {TASK_COLUMNS} from {table} where id >= $1 and id <= $2")
-}
-
-/// The share rows of a table whose task id lies in [`$1`, `$2`].
-pub fn shares_between(table: &str) -> String {
-    format!("select {SHARE_COLUMNS} from {table} where task_id >= $1 and task_id <= $2")
-}
 
 pub const SET_CHECKPOINT: &str = "insert into projection_checkpoints \
      (name, version, position, updated_at) values ($1, $2, $3, $4) \
@@ -186,8 +148,6 @@ pub const TASK_SHARES: &str = "select task_id, user_id, permission from task_sha
 pub const EVENT_INSERT_COLUMNS: &str = "position, event_id, stream_id, stream_version, \
      event_type, event_version, payload, actor, correlation_id, recorded_at";
 
-pub const SHARE_COLUMNS: &str = "task_id, user_id, permission";
-
 /// The columns of `idempotency_keys` that `rows::idempotency_record` decodes.
 pub const IDEMPOTENCY_COLUMNS: &str =
     "user_id, key, fingerprint, task_id, version, position, created, created_at, refusal";
@@ -248,9 +208,4 @@ impl Params {
             }
         }
     }
-}
-
-/// Every row of a read-model table.
-pub fn all_of(columns: &str, table: &str) -> String {
-    format!("select {columns} from {table}")
 }

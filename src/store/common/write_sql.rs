@@ -1,11 +1,8 @@
-//! The statements [`Tx`](crate::store::tx::Tx)'s bulk writes send (see `write_tx.rs`), built for
-//! a number of rows and a backend's placeholders.
+//! The statements [`Tx`](crate::store::tx::Tx)'s bulk writes send (see `write_tx.rs`) beyond
+//! the read models' own (their tables' modules, `store/tables/`), built for a number of rows
+//! and a backend's placeholders.
 
-use super::sql::{
-    DAILY_COLUMNS, EVENT_INSERT_COLUMNS, IDEMPOTENCY_COLUMNS, Params, SHARE_COLUMNS, STATS_COLUMNS,
-    TASK_COLUMNS,
-};
-use crate::store::tx::DailyWrite;
+use super::sql::{EVENT_INSERT_COLUMNS, IDEMPOTENCY_COLUMNS, Params};
 
 /// The upsert of [`save_responses`]. A key older than the replay window, which lookups no
 /// longer see, is overwritten.
@@ -13,21 +10,6 @@ const SAVE_RESPONSES_TAIL: &str = "on conflict (user_id, key) do update set \
      fingerprint = excluded.fingerprint, task_id = excluded.task_id, \
      version = excluded.version, position = excluded.position, created = excluded.created, \
      created_at = excluded.created_at, refusal = excluded.refusal";
-
-/// The upsert of `insert into <stats> (STATS_COLUMNS) values (…), (…)`.
-const SAVE_STATS_TAIL: &str = "on conflict (user_id) do update set pending = excluded.pending, \
-     completed = excluded.completed, shared_view = excluded.shared_view, \
-     shared_edit = excluded.shared_edit, created_day = excluded.created_day, \
-     created_day_count = excluded.created_day_count, created_week = excluded.created_week, \
-     created_week_count = excluded.created_week_count, completed_day = excluded.completed_day, \
-     completed_day_count = excluded.completed_day_count, \
-     completed_week = excluded.completed_week, completed_week_count = excluded.completed_week_count";
-
-/// The upsert of `insert into <tasks> (TASK_COLUMNS) values (…), (…)`.
-const UPSERT_TASK_TAIL: &str = "on conflict (id) do update set title = excluded.title, \
-     description = excluded.description, status = excluded.status, \
-     updated_at = excluded.updated_at, completed_at = excluded.completed_at, \
-     version = excluded.version";
 
 /// Every projection is applied by the live write path, in the transaction of its events.
 pub(super) const SAVE_LIVE_CHECKPOINTS: &str =
@@ -49,52 +31,6 @@ pub(super) const ROLL_OVER: &str = "update dashboard_stats set \
      where user_id in (select user_id from dashboard_stats \
      where created_day <> $1 or completed_day <> $1 or created_week <> $2 or completed_week <> $2 \
      limit 10000)";
-
-const UPSERT_SHARE_TAIL: &str =
-    "on conflict (task_id, user_id) do update set permission = excluded.permission";
-
-/// Upserts `rows` task rows into `table`.
-pub(super) fn upsert_tasks(params: Params, table: &str, rows: usize) -> String {
-    let values = params.tuples(9, rows, 1);
-    format!("insert into {table} ({TASK_COLUMNS}) values {values} {UPSERT_TASK_TAIL}")
-}
-
-pub(super) fn delete_tasks(params: Params, table: &str, ids: usize) -> String {
-    format!("delete from {table} where id in ({})", params.list(ids, 1))
-}
-
-/// Upserts `rows` share rows into `table`.
-pub(super) fn upsert_shares(params: Params, table: &str, rows: usize) -> String {
-    let values = params.tuples(3, rows, 1);
-    format!("insert into {table} ({SHARE_COLUMNS}) values {values} {UPSERT_SHARE_TAIL}")
-}
-
-pub(super) fn delete_shares(params: Params, table: &str, keys: usize) -> String {
-    let keys = params.tuples(2, keys, 1);
-    format!("delete from {table} where (task_id, user_id) in ({keys})")
-}
-
-/// Upserts `rows` dashboard rows into `table`.
-pub(super) fn save_stats(params: Params, table: &str, rows: usize) -> String {
-    let values = params.tuples(13, rows, 1);
-    format!("insert into {table} ({STATS_COLUMNS}) values {values} {SAVE_STATS_TAIL}")
-}
-
-/// Adds `rows` trend rows to `table`'s counts, or replaces them.
-pub(super) fn save_daily(params: Params, table: &str, rows: usize, write: DailyWrite) -> String {
-    let values = params.tuples(4, rows, 1);
-    let (created, completed) = match write {
-        DailyWrite::Add => (
-            format!("{table}.created + excluded.created"),
-            format!("{table}.completed + excluded.completed"),
-        ),
-        DailyWrite::Replace => ("excluded.created".into(), "excluded.completed".into()),
-    };
-    format!(
-        "insert into {table} ({DAILY_COLUMNS}) values {values} on conflict (user_id, day) \
-         do update set created = {created}, completed = {completed}"
-    )
-}
 
 /// Upserts `rows` idempotency records.
 pub(super) fn save_responses(params: Params, rows: usize) -> String {

@@ -9,20 +9,24 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{Changeset, DailyRow, DashboardStats, ShareRow, TaskRow, TaskView};
 use sqlx::Executor;
+use sqlx::error::BoxDynError;
 use uuid::Uuid;
 
 use super::Backend;
 use super::binds::{BindRows, bound};
-use super::rows::{SHARE_FIELDS, StoreRow};
+use super::rows::StoreRow;
 use super::sql::HEAD_POSITION;
 use super::sqlx_tx::SqlxTx;
 use super::write_sql::{
-    PROBE_WRITE, ROLL_OVER, SAVE_LIVE_CHECKPOINTS, append_events, delete_shares, delete_tasks,
-    find_responses, save_daily, save_responses, save_stats, stream_heads, upsert_shares,
-    upsert_tasks,
+    PROBE_WRITE, ROLL_OVER, SAVE_LIVE_CHECKPOINTS, append_events, find_responses, save_responses,
+    stream_heads,
 };
 use crate::live::announcement;
 use crate::store::StoreError;
+use crate::store::tables::task_shares::ShareKey;
+use crate::store::tables::{
+    Columns, Decode, Encode, Table, daily_stats, dashboard_stats, task_shares, tasks,
+};
 use crate::store::tx::{DailyWrite, IdempotencyRecord, NewEvent, Tables, Tx};
 
 #[async_trait]
@@ -81,12 +85,12 @@ where
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError> {
         let mut views = HashMap::with_capacity(task_ids.len());
-        let statement = |n| DB::tasks_by_id(tables.tasks, n);
+        let statement = |n| DB::tasks_by_id(tasks::TABLE.named(tables), n);
         for row in self
             .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?
         {
-            let task = row.task_row()?;
+            let task = TaskRow::decode(&row)?;
             let id = task.id;
             let view = TaskView {
                 task: Some(task),
@@ -97,14 +101,13 @@ where
         if views.is_empty() {
             return Ok(views);
         }
-        let statement = |n| DB::shares_of_tasks(tables.shares, n);
+        let statement = |n| DB::shares_of_tasks(task_shares::TABLE.named(tables), n);
         for row in self
             .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?
         {
-            if let Some(share) = row.share_row(SHARE_FIELDS)?
-                && let Some(view) = views.get_mut(&share.task_id)
-            {
+            let share = ShareRow::decode(&row)?;
+            if let Some(view) = views.get_mut(&share.task_id) {
                 view.shares.push(share);
             }
         }
@@ -119,14 +122,11 @@ where
     }
 
     async fn upsert_tasks(&mut self, tables: Tables, tasks: &[&TaskRow]) -> Result<(), StoreError> {
-        let statement = |n| upsert_tasks(DB::PARAMS, tables.tasks, n);
-        self.each_chunk(tasks, 9, statement, |a, t| a.task(t))
-            .await?;
-        Ok(())
+        self.upsert(&tasks::TABLE, tables, tasks).await
     }
 
     async fn delete_tasks(&mut self, tables: Tables, task_ids: &[Uuid]) -> Result<(), StoreError> {
-        let statement = |n| delete_tasks(DB::PARAMS, tables.tasks, n);
+        let statement = |n| tasks::TABLE.delete(DB::PARAMS, tables, n);
         self.each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?;
         Ok(())
@@ -137,10 +137,7 @@ where
         tables: Tables,
         shares: &[&ShareRow],
     ) -> Result<(), StoreError> {
-        let statement = |n| upsert_shares(DB::PARAMS, tables.shares, n);
-        self.each_chunk(shares, 3, statement, |a, s| a.share(s))
-            .await?;
-        Ok(())
+        self.upsert(&task_shares::TABLE, tables, shares).await
     }
 
     async fn delete_shares(
@@ -148,12 +145,14 @@ where
         tables: Tables,
         shares: &[(Uuid, &str)],
     ) -> Result<(), StoreError> {
-        let statement = |n| delete_shares(DB::PARAMS, tables.shares, n);
-        let bind = |a: &mut DB::Arguments, (task, user): &(Uuid, &str)| {
-            a.id(*task)?;
-            a.text(user)
-        };
-        self.each_chunk(shares, 2, statement, bind).await?;
+        let keys: Vec<ShareKey> = shares
+            .iter()
+            .map(|(task, user)| ShareKey(*task, user))
+            .collect();
+        let table = &task_shares::TABLE;
+        let statement = |n| table.delete(DB::PARAMS, tables, n);
+        self.each_chunk(&keys, table.key_width(), statement, encode)
+            .await?;
         Ok(())
     }
 
@@ -162,11 +161,11 @@ where
         tables: Tables,
         user_ids: &[&str],
     ) -> Result<Vec<DashboardStats>, StoreError> {
-        let statement = |n| DB::stats_of_users(tables.stats, n);
+        let statement = |n| DB::stats_of_users(dashboard_stats::TABLE.named(tables), n);
         self.each_chunk(user_ids, 1, statement, |a, user| a.text(user))
             .await?
             .iter()
-            .map(|row| row.stats_row())
+            .map(DashboardStats::decode)
             .collect()
     }
 
@@ -175,10 +174,7 @@ where
         tables: Tables,
         stats: &[&DashboardStats],
     ) -> Result<(), StoreError> {
-        let statement = |n| save_stats(DB::PARAMS, tables.stats, n);
-        self.each_chunk(stats, 13, statement, |a, row| a.stats(row))
-            .await?;
-        Ok(())
+        self.upsert(&dashboard_stats::TABLE, tables, stats).await
     }
 
     async fn save_daily(
@@ -187,14 +183,10 @@ where
         rows: &[DailyRow],
         write: DailyWrite,
     ) -> Result<(), StoreError> {
-        let statement = |n| save_daily(DB::PARAMS, tables.daily, n, write);
-        let bind = |a: &mut DB::Arguments, row: &DailyRow| {
-            a.text(&row.user_id)?;
-            a.int(i64::from(row.day))?;
-            a.int(row.counts.created)?;
-            a.int(row.counts.completed)
-        };
-        self.each_chunk(rows, 4, statement, bind).await?;
+        let table = &daily_stats::TABLE;
+        let statement = |n| daily_stats::save(DB::PARAMS, tables, n, write);
+        self.each_chunk(rows, table.width(), statement, encode)
+            .await?;
         Ok(())
     }
 
@@ -285,4 +277,27 @@ where
     async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
         self.end("rollback").await
     }
+}
+
+impl<DB: Backend> SqlxTx<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    /// Upserts `rows` into `table` among `tables`, as many to a statement as fit.
+    async fn upsert<R: Encode + Sync>(
+        &mut self,
+        table: &Table,
+        tables: Tables,
+        rows: &[&R],
+    ) -> Result<(), StoreError> {
+        let statement = |n| table.upsert(DB::PARAMS, tables, n);
+        self.each_chunk(rows, table.width(), statement, |a, row| encode(a, *row))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Binds `row`'s columns.
+fn encode<A: BindRows, R: Encode>(arguments: &mut A, row: &R) -> Result<(), BoxDynError> {
+    row.encode(arguments)
 }

@@ -22,10 +22,10 @@ use super::StoreError;
 use super::common::binds::{BindRows, bound};
 use super::common::reading::read;
 use super::common::replay_tx::events_by_stream;
-use super::common::rows::StoreRow;
 use super::common::sql::{self, Params};
 use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
+use super::tables::{Decode, dashboard_stats, task_shares, tasks};
 use super::tx::{Lock, RebuildLock, StreamCursor};
 
 /// How every write transaction begins, in one round trip: a bound on how long it waits for a
@@ -165,7 +165,10 @@ impl Backend for Postgres {
     fn tasks_by_id(table: &str, ids: usize) -> String {
         probe_each(
             ids,
-            &format!("select {} from {table} where id = v.id", sql::TASK_COLUMNS),
+            &format!(
+                "select {} from {table} where id = v.id",
+                tasks::TABLE.columns
+            ),
         )
     }
 
@@ -173,7 +176,7 @@ impl Backend for Postgres {
     fn stats_of_users(table: &str, users: usize) -> String {
         let probe = format!(
             "select {} from {table} where user_id = v.id",
-            sql::STATS_COLUMNS
+            dashboard_stats::TABLE.columns
         );
         probe_each(users, &probe)
     }
@@ -182,8 +185,8 @@ impl Backend for Postgres {
     /// say (see [`probe_each`]). `task_id in (…)` became a sequential scan of every share on a
     /// database whose statistics lagged behind a bulk load (no autovacuum analyze yet).
     fn shares_of_tasks(table: &str, tasks: usize) -> String {
-        let probe =
-            format!("select task_id, user_id, permission from {table} where task_id = v.id");
+        let columns = task_shares::TABLE.columns;
+        let probe = format!("select {columns} from {table} where task_id = v.id");
         format!("{} order by task_id, user_id", probe_each(tasks, &probe))
     }
 
@@ -197,7 +200,7 @@ impl Backend for Postgres {
                 .persistent(store.persistent())
                 .fetch_optional(&mut *connection)
                 .await?
-                .map(|row| row.stats_row())
+                .map(|row| DashboardStats::decode(&row))
                 .transpose()
         })
     }

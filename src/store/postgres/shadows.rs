@@ -7,7 +7,8 @@ use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres};
 
 use crate::store::StoreError;
 use crate::store::common::ShadowTables;
-use crate::store::tx::{RebuildLock, Tables};
+use crate::store::tables::{READ_MODELS, Table};
+use crate::store::tx::RebuildLock;
 
 /// The advisory lock a rebuild holds for its whole run (`"rebuild"` in ASCII).
 const REBUILD_LOCK: i64 = 0x0072_6562_7569_6c64;
@@ -50,7 +51,10 @@ impl RebuildLock for RebuildSession {
 impl ShadowTables for Postgres {
     /// Creates each shadow table like its live twin, keys and indexes included.
     async fn create_shadows(connection: &mut PgConnection) -> Result<(), StoreError> {
-        for (live, shadow) in Tables::PAIRS {
+        for Table {
+            name: live, shadow, ..
+        } in READ_MODELS
+        {
             let sql = format!("create table {shadow} (like {live} including all)");
             connection.execute(AssertSqlSafe(sql)).await?;
         }
@@ -61,9 +65,12 @@ impl ShadowTables for Postgres {
     /// names back.
     async fn swap_in(
         connection: &mut PgConnection,
-        tables: &[(&'static str, &'static str)],
+        tables: &[&'static Table],
     ) -> Result<(), StoreError> {
-        for (live, shadow) in tables {
+        for Table {
+            name: live, shadow, ..
+        } in tables
+        {
             let live_indexes = indexes(connection, live).await?;
             let shadow_indexes = indexes(connection, shadow).await?;
             let mut statements = vec![

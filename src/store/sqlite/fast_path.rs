@@ -17,21 +17,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use projections::{
-    Bucket, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskEvent, TaskRow,
+    DailyRow, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskEvent, TaskRow,
 };
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use thread_local::ThreadLocal;
-use uuid::Uuid;
 
+use super::values::{Fetched, Parameters, corrupt};
 use crate::store::StoreError;
-use crate::store::common::sql::{
-    DAILY_COLUMNS, EVENTS_BY_STREAM, LOAD_STATS, Params, SHARE_COLUMNS, STATS_COLUMNS, TASK_COLUMNS,
-};
+use crate::store::common::sql::{EVENTS_BY_STREAM, LOAD_STATS, Params};
 use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
-use crate::store::tx::{StreamCursor, Tables};
+use crate::store::tables::{self, Columns, Decode, Encode, Table, Tables};
+use crate::store::tx::StreamCursor;
 
 /// How long a thread reuses a row it read while no write of this process begins or ends: the
 /// bound on how late it sees a change another process made (`tally rebuild`, `verify --repair`,
@@ -108,8 +106,9 @@ impl FastPath {
         // A connection whose read failed is dropped, not reused (a replaced file, an I/O error).
         let stats = connection
             .prepare_cached(LOAD_STATS)?
-            .query_row([user_id], stats_row)
-            .optional()?;
+            .query_row([user_id], |row| Ok(DashboardStats::decode(&Fetched(row))))
+            .optional()?
+            .transpose()?;
         reader.connection = Some(connection);
         if reader.rows.len() >= MEMO_ROWS {
             reader.rows.clear();
@@ -178,151 +177,57 @@ pub(crate) fn read_events(
         let event_type: String = row.get("event_type")?;
         let payload: String = row.get("payload")?;
         let payload = serde_json::from_str(&payload).map_err(|e| corrupt("payload", &e))?;
-        let recorded_at: String = row.get("recorded_at")?;
         events.push(RecordedEvent {
             position: row.get("position")?,
-            event_id: uuid(row, "event_id")?,
-            task_id: uuid(row, "stream_id")?,
+            event_id: Fetched(row).uuid("event_id")?,
+            task_id: Fetched(row).uuid("stream_id")?,
             stream_version: row.get("stream_version")?,
             actor: row.get("actor")?,
-            recorded_at: DateTime::parse_from_rfc3339(&recorded_at)
-                .map_err(|e| corrupt("recorded_at", &e))?
-                .with_timezone(&Utc),
+            recorded_at: Fetched(row).time("recorded_at")?,
             event: TaskEvent::from_stored(&event_type, row.get("event_version")?, payload)?,
         });
     }
     Ok(events)
 }
 
-fn uuid(row: &Row<'_>, column: &str) -> Result<Uuid, StoreError> {
-    let bytes: Vec<u8> = row.get(column)?;
-    Uuid::from_slice(&bytes).map_err(|e| corrupt(column, &e))
-}
-
-fn corrupt(what: &str, error: &dyn std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {error}"))
-}
-
-fn stats_row(row: &Row<'_>) -> rusqlite::Result<DashboardStats> {
-    let bucket = |key: &str, count: &str| -> rusqlite::Result<Bucket> {
-        Ok(Bucket {
-            key: row.get(key)?,
-            count: row.get(count)?,
-        })
-    };
-    Ok(DashboardStats {
-        user_id: row.get("user_id")?,
-        pending: row.get("pending")?,
-        completed: row.get("completed")?,
-        shared_view: row.get("shared_view")?,
-        shared_edit: row.get("shared_edit")?,
-        created_day: bucket("created_day", "created_day_count")?,
-        created_week: bucket("created_week", "created_week_count")?,
-        completed_day: bucket("completed_day", "completed_day_count")?,
-        completed_week: bucket("completed_week", "completed_week_count")?,
-    })
-}
-
 /// Writes a rebuild's folded models into the empty shadow tables, in place. Blocking. Values
-/// are encoded exactly as sqlx encodes them (uuid as 16-byte blob, times as RFC 3339 with
-/// `SecondsFormat::AutoSi`), so the rows equal those the live path writes. Through sqlx, binding
-/// the rows cost ≈ 6 µs each, most of a rebuild's write phase.
+/// are encoded exactly as sqlx encodes them (see `values.rs`), so the rows equal those the
+/// live path writes. Through sqlx, binding the rows cost ≈ 6 µs each, most of a rebuild's
+/// write phase.
 pub(crate) fn write_shadows(path: &Path, models: &ReadModels) -> Result<(), StoreError> {
     let mut connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     connection.busy_timeout(Duration::from_secs(10))?;
-    let shadow = Tables::SHADOW;
     let tasks: Vec<&TaskRow> = models.task_rows().collect();
-    let sql = format!(
-        "insert into {} ({TASK_COLUMNS}) values ({})",
-        shadow.tasks,
-        Params::Positional.list(9, 1)
-    );
-    insert_all(&mut connection, &sql, &tasks, |insert, task| {
-        insert.execute(rusqlite::params![
-            task.id.as_bytes(),
-            task.owner_id,
-            task.title,
-            task.description,
-            task.status.as_str(),
-            time(task.created_at),
-            time(task.updated_at),
-            task.completed_at.map(time),
-            task.version,
-        ])
-    })?;
+    insert_all(&mut connection, &tables::tasks::TABLE, &tasks)?;
     let shares: Vec<&ShareRow> = models.share_rows().collect();
-    let sql = format!(
-        "insert into {} ({SHARE_COLUMNS}) values ({})",
-        shadow.shares,
-        Params::Positional.list(3, 1)
-    );
-    insert_all(&mut connection, &sql, &shares, |insert, share| {
-        insert.execute(rusqlite::params![
-            share.task_id.as_bytes(),
-            share.user_id,
-            share.permission.as_str(),
-        ])
-    })?;
+    insert_all(&mut connection, &tables::task_shares::TABLE, &shares)?;
     let stats: Vec<&DashboardStats> = models.stats.values().collect();
-    let sql = format!(
-        "insert into {} ({STATS_COLUMNS}) values ({})",
-        shadow.stats,
-        Params::Positional.list(13, 1)
-    );
-    insert_all(&mut connection, &sql, &stats, |insert, row| {
-        insert.execute(rusqlite::params![
-            row.user_id,
-            row.pending,
-            row.completed,
-            row.shared_view,
-            row.shared_edit,
-            row.created_day.key,
-            row.created_day.count,
-            row.created_week.key,
-            row.created_week.count,
-            row.completed_day.key,
-            row.completed_day.count,
-            row.completed_week.key,
-            row.completed_week.count,
-        ])
-    })?;
+    insert_all(&mut connection, &tables::dashboard_stats::TABLE, &stats)?;
     let daily = models.daily_rows();
-    let sql = format!(
-        "insert into {} ({DAILY_COLUMNS}) values ({})",
-        shadow.daily,
-        Params::Positional.list(4, 1)
-    );
-    insert_all(&mut connection, &sql, &daily, |insert, row| {
-        insert.execute(rusqlite::params![
-            row.user_id,
-            row.day,
-            row.counts.created,
-            row.counts.completed,
-        ])
-    })
+    let daily: Vec<&DailyRow> = daily.iter().collect();
+    insert_all(&mut connection, &tables::daily_stats::TABLE, &daily)
 }
 
-/// Runs the prepared `sql` once per row, `ROWS_PER_TRANSACTION` rows per transaction.
-fn insert_all<T>(
+/// Inserts `rows` into `table`'s shadow, one prepared statement run per row,
+/// `ROWS_PER_TRANSACTION` rows per transaction.
+fn insert_all<R: Encode>(
     connection: &mut Connection,
-    sql: &str,
-    rows: &[T],
-    insert: impl Fn(&mut rusqlite::CachedStatement<'_>, &T) -> rusqlite::Result<usize>,
+    table: &Table,
+    rows: &[&R],
 ) -> Result<(), StoreError> {
+    let sql = table.insert(Params::Positional, Tables::Shadow);
     for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
         let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            let mut statement = tx.prepare_cached(sql)?;
+            let mut statement = tx.prepare_cached(&sql)?;
+            let mut values = Parameters(Vec::with_capacity(table.width()));
             for row in chunk {
-                insert(&mut statement, row)?;
+                values.0.clear();
+                row.encode(&mut values).map_err(sqlx::Error::Encode)?;
+                statement.execute(rusqlite::params_from_iter(&values.0))?;
             }
         }
         tx.commit()?;
     }
     Ok(())
-}
-
-/// A time as sqlx's SQLite driver stores it.
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }

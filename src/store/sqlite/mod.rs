@@ -4,6 +4,7 @@
 
 mod fast_path;
 mod shadows;
+mod values;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,9 +14,10 @@ use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::StoreError;
-use super::common::sql::{Params, STATS_COLUMNS, TASK_COLUMNS};
+use super::common::sql::Params;
 use super::common::sqlx_tx::WriteEpoch;
 use super::common::{Backend, SqlxStore};
+use super::tables::{dashboard_stats, task_shares, tasks};
 use super::tx::{Lock, RebuildLock, StreamCursor};
 use fast_path::FastPath;
 
@@ -112,14 +114,16 @@ impl Backend for Sqlite {
     /// SQLite probes the primary key for each id of an `in` list.
     fn tasks_by_id(table: &str, ids: usize) -> String {
         format!(
-            "select {TASK_COLUMNS} from {table} where id in ({})",
+            "select {} from {table} where id in ({})",
+            tasks::TABLE.columns,
             Params::Positional.list(ids, 1)
         )
     }
 
     fn stats_of_users(table: &str, users: usize) -> String {
         format!(
-            "select {STATS_COLUMNS} from {table} where user_id in ({})",
+            "select {} from {table} where user_id in ({})",
+            dashboard_stats::TABLE.columns,
             Params::Positional.list(users, 1)
         )
     }
@@ -127,8 +131,8 @@ impl Backend for Sqlite {
     /// SQLite probes the `(task_id, user_id)` key for each id of an `in` list.
     fn shares_of_tasks(table: &str, tasks: usize) -> String {
         format!(
-            "select task_id, user_id, permission from {table} where task_id in ({}) \
-             order by task_id, user_id",
+            "select {} from {table} where task_id in ({}) order by task_id, user_id",
+            task_shares::TABLE.columns,
             Params::Positional.list(tasks, 1)
         )
     }

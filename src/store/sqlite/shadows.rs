@@ -8,7 +8,8 @@ use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 
 use crate::store::StoreError;
 use crate::store::common::ShadowTables;
-use crate::store::tx::{RebuildLock, Tables};
+use crate::store::tables::{READ_MODELS, Table};
+use crate::store::tx::RebuildLock;
 
 /// An OS lock on `<database>-rebuild.lock`, released when the file is closed or the process
 /// dies.
@@ -38,7 +39,10 @@ impl ShadowTables for Sqlite {
     /// Creates each shadow table from its live twin's own DDL, table first, then its indexes
     /// under other names.
     async fn create_shadows(connection: &mut SqliteConnection) -> Result<(), StoreError> {
-        for (live, shadow) in Tables::PAIRS {
+        for Table {
+            name: live, shadow, ..
+        } in READ_MODELS
+        {
             let ddl: Vec<(String, String, String)> = sqlx::query_as(
                 "select type, name, sql from sqlite_master \
              where tbl_name = $1 and sql is not null order by type = 'index'",
@@ -72,9 +76,12 @@ impl ShadowTables for Sqlite {
     /// Replaces each live table by its shadow, indexes and all.
     async fn swap_in(
         connection: &mut SqliteConnection,
-        tables: &[(&'static str, &'static str)],
+        tables: &[&'static Table],
     ) -> Result<(), StoreError> {
-        for (live, shadow) in tables {
+        for Table {
+            name: live, shadow, ..
+        } in tables
+        {
             execute(connection, format!("drop table {live}")).await?;
             execute(connection, format!("alter table {shadow} rename to {live}")).await?;
         }

@@ -1,0 +1,259 @@
+//! The read-model tables, one module each. A module owns its table's name, its columns, its
+//! key, what an upsert changes, and how its row type is written into a statement and read back
+//! ([`Encode`], [`Decode`]: once for sqlx on both backends and for rusqlite alike). What is
+//! generic over tables (the bulk upserts and deletes, a rebuild's shadow copies, verify's
+//! reads) is written once here against [`Table`], and [`READ_MODELS`] lists them for whatever
+//! goes over every table.
+
+pub(crate) mod daily_stats;
+pub(crate) mod dashboard_stats;
+pub(crate) mod task_shares;
+pub(crate) mod tasks;
+mod values;
+
+pub(crate) use values::{Columns, Decode, Encode, Values};
+
+use super::common::sql::Params;
+
+/// The read-model tables a statement goes to: the live ones, or a rebuild's shadow copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tables {
+    Live,
+    /// Where a rebuild builds the read models before it swaps them in.
+    Shadow,
+}
+
+/// A read-model table, as the statements that write, copy and compare it see it.
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    /// Its copy while a rebuild builds it: `<name>_rebuild`.
+    pub shadow: &'static str,
+    /// Its columns, in the order its rows are encoded and decoded.
+    pub columns: &'static str,
+    /// The columns of its primary key, in the key's order.
+    pub key: &'static str,
+    /// The columns an upsert leaves as they are, besides the key: what a row is born with.
+    pub kept: &'static [&'static str],
+}
+
+/// Every read-model table, in the order a rebuild writes them.
+pub(crate) const READ_MODELS: [&Table; 4] = [
+    &tasks::TABLE,
+    &task_shares::TABLE,
+    &dashboard_stats::TABLE,
+    &daily_stats::TABLE,
+];
+
+impl Table {
+    /// Its name among `tables`.
+    pub fn named(&self, tables: Tables) -> &'static str {
+        match tables {
+            Tables::Live => self.name,
+            Tables::Shadow => self.shadow,
+        }
+    }
+
+    /// How many columns a row has.
+    pub const fn width(&self) -> usize {
+        count_columns(self.columns)
+    }
+
+    /// How many columns its key has.
+    pub const fn key_width(&self) -> usize {
+        count_columns(self.key)
+    }
+
+    /// Inserts `rows` rows into the table of `tables`, or updates those whose key is taken.
+    pub fn upsert(&self, params: Params, tables: Tables, rows: usize) -> String {
+        self.upsert_setting(params, tables, rows, &self.updates())
+    }
+
+    /// Like [`upsert`](Self::upsert), with `set` (`column = …, …`) for a taken key.
+    pub fn upsert_setting(&self, params: Params, tables: Tables, rows: usize, set: &str) -> String {
+        format!(
+            "insert into {} ({}) values {} on conflict ({}) do update set {set}",
+            self.named(tables),
+            self.columns,
+            params.tuples(self.width(), rows, 1),
+            self.key,
+        )
+    }
+
+    /// Inserts one row (a rebuild's shadow rows, into empty tables).
+    pub fn insert(&self, params: Params, tables: Tables) -> String {
+        format!(
+            "insert into {} ({}) values ({})",
+            self.named(tables),
+            self.columns,
+            params.list(self.width(), 1)
+        )
+    }
+
+    /// Deletes the rows under `keys` keys.
+    pub fn delete(&self, params: Params, tables: Tables, keys: usize) -> String {
+        let table = self.named(tables);
+        match self.key_width() {
+            1 => format!(
+                "delete from {table} where {} in ({})",
+                self.key,
+                params.list(keys, 1)
+            ),
+            width => format!(
+                "delete from {table} where ({}) in ({})",
+                self.key,
+                params.tuples(width, keys, 1)
+            ),
+        }
+    }
+
+    /// Every row (`where` a condition, or `true`), for verify.
+    pub fn select_where(&self, tables: Tables, condition: &str) -> String {
+        format!(
+            "select {} from {} where {condition}",
+            self.columns,
+            self.named(tables)
+        )
+    }
+
+    /// `column = excluded.column` for each column an upsert changes.
+    fn updates(&self) -> String {
+        self.columns
+            .split(", ")
+            .skip(self.key_width())
+            .filter(|column| !self.kept.contains(column))
+            .map(|column| format!("{column} = excluded.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The columns of a list written `a, b, c`.
+const fn count_columns(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let mut count = 1;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b',' {
+            count += 1;
+        }
+        at += 1;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use projections::{DailyRow, DashboardStats, Permission, ShareRow, TaskRow, TaskStatus};
+    use sqlx::error::BoxDynError;
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Counts the values a row encodes.
+    #[derive(Default)]
+    struct Count(usize);
+
+    impl Values<'_> for Count {
+        fn uuid(&mut self, _: Uuid) -> Result<(), BoxDynError> {
+            self.one()
+        }
+        fn text(&mut self, _: &str) -> Result<(), BoxDynError> {
+            self.one()
+        }
+        fn int(&mut self, _: i64) -> Result<(), BoxDynError> {
+            self.one()
+        }
+        fn int32(&mut self, _: i32) -> Result<(), BoxDynError> {
+            self.one()
+        }
+        fn time(&mut self, _: DateTime<Utc>) -> Result<(), BoxDynError> {
+            self.one()
+        }
+        fn optional_time(&mut self, _: Option<DateTime<Utc>>) -> Result<(), BoxDynError> {
+            self.one()
+        }
+    }
+
+    impl Count {
+        fn one(&mut self) -> Result<(), BoxDynError> {
+            self.0 += 1;
+            Ok(())
+        }
+    }
+
+    fn encoded(row: &dyn Encode) -> usize {
+        let mut count = Count::default();
+        row.encode(&mut count).expect("encoded");
+        count.0
+    }
+
+    /// A column added to a table and not to its row's encoding (or the other way round) would
+    /// shift every later value into the wrong column.
+    #[test]
+    fn every_row_encodes_one_value_per_column_of_its_table() {
+        let now = Utc::now();
+        let task = TaskRow {
+            id: Uuid::now_v7(),
+            owner_id: "ann".into(),
+            title: "t".into(),
+            description: String::new(),
+            status: TaskStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            version: 1,
+        };
+        let share = ShareRow {
+            task_id: task.id,
+            user_id: "ben".into(),
+            permission: Permission::View,
+        };
+        let daily = DailyRow {
+            user_id: "ann".into(),
+            day: 1,
+            counts: Default::default(),
+        };
+        let rows: [(&Table, &dyn Encode); 4] = [
+            (&tasks::TABLE, &task),
+            (&task_shares::TABLE, &share),
+            (&dashboard_stats::TABLE, &DashboardStats::empty("ann")),
+            (&daily_stats::TABLE, &daily),
+        ];
+        for (table, row) in rows {
+            assert_eq!(encoded(row), table.width(), "{}", table.name);
+        }
+        let key = task_shares::ShareKey(task.id, "ben");
+        assert_eq!(encoded(&key), task_shares::TABLE.key_width());
+    }
+
+    #[test]
+    fn an_upsert_changes_every_column_but_the_key_and_the_kept_ones() {
+        let sql = tasks::TABLE.upsert(Params::Numbered, Tables::Live, 1);
+        assert!(sql.starts_with("insert into tasks (id, owner_id,"), "{sql}");
+        assert!(sql.contains("on conflict (id) do update set title = excluded.title"));
+        assert!(!sql.contains("owner_id = excluded"), "{sql}");
+        assert!(!sql.contains("created_at = excluded"), "{sql}");
+        assert!(sql.ends_with("version = excluded.version"), "{sql}");
+    }
+
+    #[test]
+    fn a_delete_names_its_keys_in_the_keys_shape() {
+        assert_eq!(
+            tasks::TABLE.delete(Params::Numbered, Tables::Shadow, 2),
+            "delete from tasks_rebuild where id in ($1, $2)"
+        );
+        assert_eq!(
+            task_shares::TABLE.delete(Params::Positional, Tables::Live, 2),
+            "delete from task_shares where (task_id, user_id) in ((?, ?), (?, ?))"
+        );
+    }
+
+    #[test]
+    fn each_shadow_is_its_tables_name_with_rebuild() {
+        for table in READ_MODELS {
+            assert_eq!(table.shadow, format!("{}_rebuild", table.name));
+        }
+    }
+}
