@@ -26,8 +26,8 @@ use projections::{Changeset, ReadModels, RecordedEvent, StreamFold, TaskView};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::tables::{Table, daily_stats, dashboard_stats, task_shares, tasks};
-use super::tx::{DailyWrite, Lock, Replay, ReplayTx, StreamCursor, Tables, finish};
+use super::tables::{self, Table, daily_stats, dashboard_stats, task_shares, tasks};
+use super::tx::{Lock, Replay, ReplayTx, StreamCursor, Tables, finish};
 
 /// Events read from the log at a time.
 pub(crate) const PAGE: i64 = 20_000;
@@ -315,30 +315,13 @@ pub(crate) async fn write_models<S: Replay + ?Sized>(
     store: &S,
     models: &ReadModels,
 ) -> Result<(), StoreError> {
-    let tasks: Vec<_> = models.task_rows().collect();
-    for chunk in tasks.chunks(ROWS_PER_TRANSACTION) {
-        let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx.upsert_tasks(Tables::Shadow, chunk).await;
-        finish(tx, written).await?;
-    }
-    let shares: Vec<_> = models.share_rows().collect();
-    for chunk in shares.chunks(ROWS_PER_TRANSACTION) {
-        let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx.upsert_shares(Tables::Shadow, chunk).await;
-        finish(tx, written).await?;
-    }
-    let stats: Vec<_> = models.stats.values().collect();
-    for chunk in stats.chunks(ROWS_PER_TRANSACTION) {
-        let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx.save_stats(Tables::Shadow, chunk).await;
-        finish(tx, written).await?;
-    }
-    for chunk in models.daily_rows().chunks(ROWS_PER_TRANSACTION) {
-        let mut tx = store.begin_replay(Lock::Shadow).await?;
-        let written = tx
-            .save_daily(Tables::Shadow, chunk, DailyWrite::Replace)
-            .await;
-        finish(tx, written).await?;
+    let daily = models.daily_rows();
+    for (table, rows) in tables::rows_of(models, &daily) {
+        for chunk in rows.chunks(ROWS_PER_TRANSACTION) {
+            let mut tx = store.begin_replay(Lock::Shadow).await?;
+            let written = tx.upsert(table, Tables::Shadow, chunk).await;
+            finish(tx, written).await?;
+        }
     }
     Ok(())
 }

@@ -18,9 +18,8 @@ use projections::{
 use uuid::Uuid;
 
 use super::StoreError;
-use super::tables::Table;
 pub use super::tables::Tables;
-pub use super::tables::daily_stats::DailyWrite;
+use super::tables::{Row, Table};
 
 /// Which transaction to open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,36 +107,27 @@ pub trait Tx: Send {
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError>;
     async fn append(&mut self, events: &[NewEvent]) -> Result<(), StoreError>;
-    async fn upsert_tasks(&mut self, tables: Tables, tasks: &[&TaskRow]) -> Result<(), StoreError>;
-    async fn delete_tasks(&mut self, tables: Tables, task_ids: &[Uuid]) -> Result<(), StoreError>;
-    async fn upsert_shares(
+    /// Writes each of `rows` (rows of `table`) to `table` among `tables`, in the place of the
+    /// row with its key if there is one.
+    async fn upsert(
         &mut self,
+        table: &'static Table,
         tables: Tables,
-        shares: &[&ShareRow],
+        rows: &[&Row<'_>],
     ) -> Result<(), StoreError>;
-    async fn delete_shares(
+    /// Deletes the rows of `table` among `tables` under `keys` (each its key's columns).
+    async fn delete(
         &mut self,
+        table: &'static Table,
         tables: Tables,
-        shares: &[(Uuid, &str)],
+        keys: &[&Row<'_>],
     ) -> Result<(), StoreError>;
+    /// The dashboard rows of `user_ids` in `tables` (users without one absent).
     async fn load_stats(
         &mut self,
         tables: Tables,
         user_ids: &[&str],
     ) -> Result<Vec<DashboardStats>, StoreError>;
-    async fn save_stats(
-        &mut self,
-        tables: Tables,
-        stats: &[&DashboardStats],
-    ) -> Result<(), StoreError>;
-    /// Adds each row's counts to the trend's counts of its (user, day) in `tables`, or with
-    /// `DailyWrite::Replace` puts them in their place.
-    async fn save_daily(
-        &mut self,
-        tables: Tables,
-        rows: &[DailyRow],
-        write: DailyWrite,
-    ) -> Result<(), StoreError>;
     /// Writes the rows `changes` changed to `tables`: the one way events reach the read
     /// models, for the writer's batches and a rebuild's catch-up alike. Answers the dashboard
     /// rows as it left them (what the live streams of those users show next).

@@ -19,7 +19,9 @@ use projections::{
 use uuid::Uuid;
 
 use super::rebuild::{FIRST_STREAM, PAGE, Progress, ROWS_PER_TRANSACTION};
-use super::tx::{DailyWrite, Lock, Replay, ReplayTx, Tables, TaskRange, finish};
+use super::tables::task_shares::ShareKey;
+use super::tables::{daily_stats, dashboard_stats, rows, rows_at, task_shares, tasks};
+use super::tx::{Lock, Replay, ReplayTx, Tables, TaskRange, finish};
 use super::{StoreError, UserRows};
 
 mod report;
@@ -137,15 +139,18 @@ impl Check {
         );
         if self.repair {
             let live = Tables::Live;
-            let delete_shares: Vec<(Uuid, &str)> = delete_shares
+            let delete_shares: Vec<ShareKey> = delete_shares
                 .iter()
-                .map(|(task, user)| (*task, user.as_str()))
+                .map(|(task, user)| ShareKey(*task, user))
                 .collect();
             // Each of these splits its rows into statements of its own size.
-            tx.delete_tasks(live, &delete_tasks).await?;
-            tx.delete_shares(live, &delete_shares).await?;
-            tx.upsert_tasks(live, &write_tasks).await?;
-            tx.upsert_shares(live, &write_shares).await?;
+            tx.delete(&tasks::TABLE, live, &rows(&delete_tasks)).await?;
+            tx.delete(&task_shares::TABLE, live, &rows(&delete_shares))
+                .await?;
+            tx.upsert(&tasks::TABLE, live, &rows_at(&write_tasks))
+                .await?;
+            tx.upsert(&task_shares::TABLE, live, &rows_at(&write_shares))
+                .await?;
         }
         Ok(())
     }
@@ -305,8 +310,10 @@ async fn rewrite_users(
                 ..row.clone()
             }),
     );
-    tx.save_stats(live, &stats).await?;
-    tx.save_daily(live, &daily, DailyWrite::Replace).await
+    // Upserted, each row replaces the stored one.
+    tx.upsert(&dashboard_stats::TABLE, live, &rows_at(&stats))
+        .await?;
+    tx.upsert(&daily_stats::TABLE, live, &rows(&daily)).await
 }
 
 /// One user's stored row against a recount of the tasks they own or that are shared with them

@@ -25,9 +25,10 @@ use crate::live::announcement;
 use crate::store::StoreError;
 use crate::store::tables::task_shares::ShareKey;
 use crate::store::tables::{
-    Columns, Decode, Encode, Table, daily_stats, dashboard_stats, task_shares, tasks,
+    Columns, Decode, Encode, Row, Table, daily_stats, dashboard_stats, rows, rows_at, task_shares,
+    tasks,
 };
-use crate::store::tx::{DailyWrite, IdempotencyRecord, NewEvent, Tables, Tx};
+use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
 #[async_trait]
 impl<DB: Backend> Tx for SqlxTx<DB>
@@ -121,37 +122,26 @@ where
         Ok(())
     }
 
-    async fn upsert_tasks(&mut self, tables: Tables, tasks: &[&TaskRow]) -> Result<(), StoreError> {
-        self.upsert(&tasks::TABLE, tables, tasks).await
-    }
-
-    async fn delete_tasks(&mut self, tables: Tables, task_ids: &[Uuid]) -> Result<(), StoreError> {
-        let statement = |n| tasks::TABLE.delete(DB::PARAMS, tables, n);
-        self.each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
+    async fn upsert(
+        &mut self,
+        table: &'static Table,
+        tables: Tables,
+        rows: &[&Row<'_>],
+    ) -> Result<(), StoreError> {
+        let statement = |n| table.upsert(DB::PARAMS, tables, n);
+        self.each_chunk(rows, table.width(), statement, encode)
             .await?;
         Ok(())
     }
 
-    async fn upsert_shares(
+    async fn delete(
         &mut self,
+        table: &'static Table,
         tables: Tables,
-        shares: &[&ShareRow],
+        keys: &[&Row<'_>],
     ) -> Result<(), StoreError> {
-        self.upsert(&task_shares::TABLE, tables, shares).await
-    }
-
-    async fn delete_shares(
-        &mut self,
-        tables: Tables,
-        shares: &[(Uuid, &str)],
-    ) -> Result<(), StoreError> {
-        let keys: Vec<ShareKey> = shares
-            .iter()
-            .map(|(task, user)| ShareKey(*task, user))
-            .collect();
-        let table = &task_shares::TABLE;
         let statement = |n| table.delete(DB::PARAMS, tables, n);
-        self.each_chunk(&keys, table.key_width(), statement, encode)
+        self.each_chunk(keys, table.key_width(), statement, encode)
             .await?;
         Ok(())
     }
@@ -167,27 +157,6 @@ where
             .iter()
             .map(DashboardStats::decode)
             .collect()
-    }
-
-    async fn save_stats(
-        &mut self,
-        tables: Tables,
-        stats: &[&DashboardStats],
-    ) -> Result<(), StoreError> {
-        self.upsert(&dashboard_stats::TABLE, tables, stats).await
-    }
-
-    async fn save_daily(
-        &mut self,
-        tables: Tables,
-        rows: &[DailyRow],
-        write: DailyWrite,
-    ) -> Result<(), StoreError> {
-        let table = &daily_stats::TABLE;
-        let statement = |n| daily_stats::save(DB::PARAMS, tables, n, write);
-        self.each_chunk(rows, table.width(), statement, encode)
-            .await?;
-        Ok(())
     }
 
     async fn save_checkpoints(
@@ -255,18 +224,24 @@ where
     ) -> Result<Vec<DashboardStats>, StoreError> {
         // No rows, no statement: `each_chunk` runs one per chunk.
         let (upserts, deletes) = changes.tasks();
-        self.delete_tasks(tables, &deletes).await?;
-        self.upsert_tasks(tables, &upserts).await?;
+        self.delete(&tasks::TABLE, tables, &rows(&deletes)).await?;
+        self.upsert(&tasks::TABLE, tables, &rows_at(&upserts))
+            .await?;
         let (upserts, deletes) = changes.shares();
-        self.delete_shares(tables, &deletes).await?;
-        self.upsert_shares(tables, &upserts).await?;
+        let deletes: Vec<ShareKey> = deletes
+            .into_iter()
+            .map(|(task, user)| ShareKey(task, user))
+            .collect();
+        self.delete(&task_shares::TABLE, tables, &rows(&deletes))
+            .await?;
+        self.upsert(&task_shares::TABLE, tables, &rows_at(&upserts))
+            .await?;
         // Each dashboard row touched is read once and written once.
         let users = changes.stats_users();
         let stats = changes.stats_after(self.load_stats(tables, &users).await?);
-        self.save_stats(tables, &stats.iter().collect::<Vec<_>>())
+        self.upsert(&dashboard_stats::TABLE, tables, &rows(&stats))
             .await?;
-        self.save_daily(tables, &changes.daily_changes(), DailyWrite::Add)
-            .await?;
+        self.add_daily(tables, &changes.daily_changes()).await?;
         Ok(stats)
     }
 
@@ -283,21 +258,17 @@ impl<DB: Backend> SqlxTx<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// Upserts `rows` into `table` among `tables`, as many to a statement as fit.
-    async fn upsert<R: Encode + Sync>(
-        &mut self,
-        table: &Table,
-        tables: Tables,
-        rows: &[&R],
-    ) -> Result<(), StoreError> {
-        let statement = |n| table.upsert(DB::PARAMS, tables, n);
-        self.each_chunk(rows, table.width(), statement, |a, row| encode(a, *row))
+    /// Adds each row's counts to the trend's counts of its (user, day) in `tables`.
+    async fn add_daily(&mut self, tables: Tables, rows: &[DailyRow]) -> Result<(), StoreError> {
+        let table = &daily_stats::TABLE;
+        let statement = |n| daily_stats::add(DB::PARAMS, tables, n);
+        self.each_chunk(rows, table.width(), statement, |a, row| row.encode(a))
             .await?;
         Ok(())
     }
 }
 
 /// Binds `row`'s columns.
-fn encode<A: BindRows, R: Encode>(arguments: &mut A, row: &R) -> Result<(), BoxDynError> {
+fn encode<A: BindRows>(arguments: &mut A, row: &&Row<'_>) -> Result<(), BoxDynError> {
     row.encode(arguments)
 }

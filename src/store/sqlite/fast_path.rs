@@ -17,9 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use projections::{
-    DailyRow, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskEvent, TaskRow,
-};
+use projections::{DashboardStats, ReadModels, RecordedEvent, TaskEvent};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use thread_local::ThreadLocal;
 
@@ -28,7 +26,7 @@ use crate::store::StoreError;
 use crate::store::common::sql::{EVENTS_BY_STREAM, LOAD_STATS, Params};
 use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
-use crate::store::tables::{self, Columns, Decode, Encode, Table, Tables};
+use crate::store::tables::{self, Columns, Decode, Row, Table, Tables};
 use crate::store::tx::StreamCursor;
 
 /// How long a thread reuses a row it read while no write of this process begins or ends: the
@@ -197,23 +195,19 @@ pub(crate) fn read_events(
 pub(crate) fn write_shadows(path: &Path, models: &ReadModels) -> Result<(), StoreError> {
     let mut connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     connection.busy_timeout(Duration::from_secs(10))?;
-    let tasks: Vec<&TaskRow> = models.task_rows().collect();
-    insert_all(&mut connection, &tables::tasks::TABLE, &tasks)?;
-    let shares: Vec<&ShareRow> = models.share_rows().collect();
-    insert_all(&mut connection, &tables::task_shares::TABLE, &shares)?;
-    let stats: Vec<&DashboardStats> = models.stats.values().collect();
-    insert_all(&mut connection, &tables::dashboard_stats::TABLE, &stats)?;
     let daily = models.daily_rows();
-    let daily: Vec<&DailyRow> = daily.iter().collect();
-    insert_all(&mut connection, &tables::daily_stats::TABLE, &daily)
+    for (table, rows) in tables::rows_of(models, &daily) {
+        insert_all(&mut connection, table, &rows)?;
+    }
+    Ok(())
 }
 
 /// Inserts `rows` into `table`'s shadow, one prepared statement run per row,
 /// `ROWS_PER_TRANSACTION` rows per transaction.
-fn insert_all<R: Encode>(
+fn insert_all(
     connection: &mut Connection,
     table: &Table,
-    rows: &[&R],
+    rows: &[&Row<'_>],
 ) -> Result<(), StoreError> {
     let sql = table.insert(Params::Positional, Tables::Shadow);
     for chunk in rows.chunks(ROWS_PER_TRANSACTION) {

@@ -16,25 +16,14 @@ pub(crate) const TABLE: Table = Table {
     kept: &[],
 };
 
-/// How [`save`] writes a (user, day)'s counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DailyWrite {
-    /// Adds them to the stored counts: the fold's changes.
-    Add,
-    /// Replaces the stored counts: a rebuild's or a repair's rows.
-    Replace,
-}
-
-/// Adds `rows` rows' counts to those of their (user, day), or replaces them.
-pub(crate) fn save(params: Params, tables: Tables, rows: usize, write: DailyWrite) -> String {
+/// Adds `rows` rows' counts to those stored for their (user, day): the fold's changes. (A
+/// rebuild's or a repair's rows replace them: [`Table::upsert`].)
+pub(crate) fn add(params: Params, tables: Tables, rows: usize) -> String {
     let table = TABLE.named(tables);
-    let set = match write {
-        DailyWrite::Add => format!(
-            "created = {table}.created + excluded.created, \
-             completed = {table}.completed + excluded.completed"
-        ),
-        DailyWrite::Replace => "created = excluded.created, completed = excluded.completed".into(),
-    };
+    let set = format!(
+        "created = {table}.created + excluded.created, \
+         completed = {table}.completed + excluded.completed"
+    );
     TABLE.upsert_setting(params, tables, rows, &set)
 }
 

@@ -11,9 +11,15 @@ pub(crate) mod task_shares;
 pub(crate) mod tasks;
 mod values;
 
-pub(crate) use values::{Columns, Decode, Encode, Values};
+pub(crate) use values::{Columns, Decode};
+pub use values::{Encode, Values};
+
+use projections::{DailyRow, ReadModels};
 
 use super::common::sql::Params;
+
+/// A row of some table (or a key of one), as the transactions write it.
+pub type Row<'a> = dyn Encode + Sync + 'a;
 
 /// The read-model tables a statement goes to: the live ones, or a rebuild's shadow copies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +50,38 @@ pub(crate) const READ_MODELS: [&Table; 4] = [
     &dashboard_stats::TABLE,
     &daily_stats::TABLE,
 ];
+
+/// Every row of the folded `models`, table by table, in [`READ_MODELS`]' order; `daily` is
+/// `models.daily_rows()` (the models keep the trend as counts by user and day).
+pub(crate) fn rows_of<'m>(
+    models: &'m ReadModels,
+    daily: &'m [DailyRow],
+) -> [(&'static Table, Vec<&'m Row<'m>>); 4] {
+    [
+        (&tasks::TABLE, models.task_rows().map(row).collect()),
+        (&task_shares::TABLE, models.share_rows().map(row).collect()),
+        (
+            &dashboard_stats::TABLE,
+            models.stats.values().map(row).collect(),
+        ),
+        (&daily_stats::TABLE, daily.iter().map(row).collect()),
+    ]
+}
+
+/// `value` as a row the transactions write.
+pub(crate) fn row<'a, R: Encode + Sync + 'a>(value: &'a R) -> &'a Row<'a> {
+    value
+}
+
+/// Each of `values` as a row.
+pub(crate) fn rows<'a, R: Encode + Sync + 'a>(values: &'a [R]) -> Vec<&'a Row<'a>> {
+    values.iter().map(row).collect()
+}
+
+/// Each row `refs` points to.
+pub(crate) fn rows_at<'a, R: Encode + Sync + 'a>(refs: &[&'a R]) -> Vec<&'a Row<'a>> {
+    refs.iter().map(|value| row(*value)).collect()
+}
 
 impl Table {
     /// Its name among `tables`.

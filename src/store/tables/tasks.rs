@@ -37,6 +37,13 @@ impl Encode for TaskRow {
     }
 }
 
+/// A task's key, to delete it.
+impl Encode for uuid::Uuid {
+    fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError> {
+        values.uuid(*self)
+    }
+}
+
 impl Decode for TaskRow {
     fn decode(row: &impl Columns) -> Result<Self, StoreError> {
         let status = row.text("status")?;

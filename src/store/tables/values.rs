@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::store::StoreError;
 
 /// Where a row's values go, column by column, in its table's order.
-pub(crate) trait Values<'a> {
+pub trait Values<'a> {
     fn uuid(&mut self, value: Uuid) -> Result<(), BoxDynError>;
     fn text(&mut self, value: &'a str) -> Result<(), BoxDynError>;
     fn int(&mut self, value: i64) -> Result<(), BoxDynError>;
@@ -19,8 +19,8 @@ pub(crate) trait Values<'a> {
     fn optional_time(&mut self, value: Option<DateTime<Utc>>) -> Result<(), BoxDynError>;
 }
 
-/// A row that writes its table's columns.
-pub(crate) trait Encode {
+/// A row that writes its table's columns (or a key, its key's).
+pub trait Encode {
     fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError>;
 }
 
