@@ -22,6 +22,7 @@ use sqlx::database::HasStatementCache;
 use sqlx::{IntoArguments, Pool};
 
 use super::StoreError;
+use super::tables::{Table, Tables};
 use super::tx::{Lock, RebuildLock};
 use binds::BindRows;
 use rows::StoreRow;
@@ -46,14 +47,10 @@ pub(crate) trait Backend:
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
-    /// The tasks of `table` among `ids` ids, bound one id each.
-    fn tasks_by_id(table: &str, ids: usize) -> String;
-
-    /// The dashboard rows of `table` among `users` user ids, bound one each.
-    fn stats_of_users(table: &str, users: usize) -> String;
-
-    /// The shares of `tasks` tasks of `table`, bound one id each, ordered by task and user.
-    fn shares_of_tasks(table: &str, tasks: usize) -> String;
+    /// The rows of `table` among `tables` whose `column` (its key or the key's first column)
+    /// holds one of `values` values, bound one each, in key order: an index probe per value,
+    /// which each backend words its own way.
+    fn rows_where_in(table: &Table, tables: Tables, column: &str, values: usize) -> String;
 
     /// One user's dashboard row: the hottest read, which each backend does its own way.
     fn dashboard_stats(

@@ -86,7 +86,7 @@ where
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError> {
         let mut views = HashMap::with_capacity(task_ids.len());
-        let statement = |n| DB::tasks_by_id(tasks::TABLE.named(tables), n);
+        let statement = |n| DB::rows_where_in(&tasks::TABLE, tables, "id", n);
         for row in self
             .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?
@@ -102,7 +102,7 @@ where
         if views.is_empty() {
             return Ok(views);
         }
-        let statement = |n| DB::shares_of_tasks(task_shares::TABLE.named(tables), n);
+        let statement = |n| DB::rows_where_in(&task_shares::TABLE, tables, "task_id", n);
         for row in self
             .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
             .await?
@@ -151,7 +151,7 @@ where
         tables: Tables,
         user_ids: &[&str],
     ) -> Result<Vec<DashboardStats>, StoreError> {
-        let statement = |n| DB::stats_of_users(dashboard_stats::TABLE.named(tables), n);
+        let statement = |n| DB::rows_where_in(&dashboard_stats::TABLE, tables, "user_id", n);
         self.each_chunk(user_ids, 1, statement, |a, user| a.text(user))
             .await?
             .iter()

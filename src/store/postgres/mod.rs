@@ -25,7 +25,7 @@ use super::common::replay_tx::events_by_stream;
 use super::common::sql::{self, Params};
 use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
-use super::tables::{Decode, dashboard_stats, task_shares, tasks};
+use super::tables::{Decode, Table, Tables};
 use super::tx::{Lock, RebuildLock, StreamCursor};
 
 /// How every write transaction begins, in one round trip: a bound on how long it waits for a
@@ -160,34 +160,16 @@ impl Backend for Postgres {
         result.rows_affected()
     }
 
-    /// One probe of the primary key per id, whatever the planner's statistics say (see
-    /// [`probe_each`]).
-    fn tasks_by_id(table: &str, ids: usize) -> String {
-        probe_each(
-            ids,
-            &format!(
-                "select {} from {table} where id = v.id",
-                tasks::TABLE.columns
-            ),
-        )
-    }
-
-    /// One probe of the primary key per user (see [`probe_each`]).
-    fn stats_of_users(table: &str, users: usize) -> String {
-        let probe = format!(
-            "select {} from {table} where user_id = v.id",
-            dashboard_stats::TABLE.columns
-        );
-        probe_each(users, &probe)
-    }
-
-    /// One probe of the `(task_id, user_id)` key per id, whatever the planner's statistics
-    /// say (see [`probe_each`]). `task_id in (…)` became a sequential scan of every share on a
-    /// database whose statistics lagged behind a bulk load (no autovacuum analyze yet).
-    fn shares_of_tasks(table: &str, tasks: usize) -> String {
-        let columns = task_shares::TABLE.columns;
-        let probe = format!("select {columns} from {table} where task_id = v.id");
-        format!("{} order by task_id, user_id", probe_each(tasks, &probe))
+    /// One probe of the index per value, whatever the planner's statistics say (see
+    /// [`probe_each`]). `task_id in (…)` became a sequential scan of every share on a database
+    /// whose statistics lagged behind a bulk load (no autovacuum analyze yet).
+    fn rows_where_in(table: &Table, tables: Tables, column: &str, values: usize) -> String {
+        let probe = table.select_where(tables, &format!("{column} = v.id"));
+        let mut sql = probe_each(values, &probe);
+        if column != table.key {
+            sql.push_str(&format!(" order by {}", table.key));
+        }
+        sql
     }
 
     async fn dashboard_stats(

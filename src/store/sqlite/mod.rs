@@ -17,7 +17,7 @@ use super::StoreError;
 use super::common::sql::Params;
 use super::common::sqlx_tx::WriteEpoch;
 use super::common::{Backend, SqlxStore};
-use super::tables::{dashboard_stats, task_shares, tasks};
+use super::tables::{Table, Tables};
 use super::tx::{Lock, RebuildLock, StreamCursor};
 use fast_path::FastPath;
 
@@ -111,30 +111,16 @@ impl Backend for Sqlite {
         result.rows_affected()
     }
 
-    /// SQLite probes the primary key for each id of an `in` list.
-    fn tasks_by_id(table: &str, ids: usize) -> String {
-        format!(
-            "select {} from {table} where id in ({})",
-            tasks::TABLE.columns,
-            Params::Positional.list(ids, 1)
-        )
-    }
-
-    fn stats_of_users(table: &str, users: usize) -> String {
-        format!(
-            "select {} from {table} where user_id in ({})",
-            dashboard_stats::TABLE.columns,
-            Params::Positional.list(users, 1)
-        )
-    }
-
-    /// SQLite probes the `(task_id, user_id)` key for each id of an `in` list.
-    fn shares_of_tasks(table: &str, tasks: usize) -> String {
-        format!(
-            "select {} from {table} where task_id in ({}) order by task_id, user_id",
-            task_shares::TABLE.columns,
-            Params::Positional.list(tasks, 1)
-        )
+    /// SQLite probes the index for each value of an `in` list.
+    fn rows_where_in(table: &Table, tables: Tables, column: &str, values: usize) -> String {
+        let mut sql = table.select_where(
+            tables,
+            &format!("{column} in ({})", Params::Positional.list(values, 1)),
+        );
+        if column != table.key {
+            sql.push_str(&format!(" order by {}", table.key));
+        }
+        sql
     }
 
     async fn dashboard_stats(
