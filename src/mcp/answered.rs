@@ -3,46 +3,54 @@
 //! cancel) and then closes stdout, while the stop still commits the queued commands: a tool
 //! call whose command waited longer (for the write lock, say) would be applied with no answer,
 //! and its answer is the client's only way to know. [`Answered`] is the transport between: it
-//! counts the tool calls read until their answers are written, holds stdin's end back until
-//! none is left, and lets the stop wait the same way ([`ToolCalls::answered`]) before it
-//! cancels the session; both bounded by the stop's grace.
+//! counts the tool calls read until their answers are written, and ends the session (the end of
+//! stdin, or the stop: then nothing more is read) only once none is left, or the stop's grace
+//! has passed since the end began.
 
 use std::collections::HashSet;
 use std::pin::pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rmcp::RoleServer;
 use rmcp::model::{ClientNotification, ClientRequest, JsonRpcMessage, RequestId};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
+use std::sync::Arc;
 use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::connections::SHUTDOWN_GRACE;
 
 /// The tool calls read and not answered yet.
 #[derive(Default)]
-pub(super) struct ToolCalls {
+struct ToolCalls {
     unanswered: Mutex<HashSet<RequestId>>,
     changed: Notify,
 }
 
 impl ToolCalls {
-    /// Waits until every tool call read is answered, or the stop's grace has passed.
-    pub async fn answered(&self) {
+    fn left(&self) -> usize {
+        self.unanswered.lock().expect("tool calls").len()
+    }
+
+    /// Waits until every tool call read is answered, or `deadline`.
+    async fn answered_by(&self, deadline: Instant) {
         let all = async {
             loop {
                 let mut changed = pin!(self.changed.notified());
                 changed.as_mut().enable();
-                let left = self.unanswered.lock().expect("tool calls").len();
-                if left == 0 {
+                if self.left() == 0 {
                     return;
                 }
-                tracing::info!(left, "answering the tool calls in flight before stopping");
                 changed.await;
             }
         };
-        if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
-            tracing::warn!("tool calls still unanswered after {SHUTDOWN_GRACE:?}; stopping");
+        if tokio::time::timeout_at(deadline, all).await.is_err() {
+            tracing::warn!(
+                left = self.left(),
+                "tool calls still unanswered after {SHUTDOWN_GRACE:?}; stopping"
+            );
         }
     }
 
@@ -58,20 +66,43 @@ impl ToolCalls {
     }
 }
 
-/// A transport that keeps [`ToolCalls`] for the one it wraps.
+/// A transport that ends its session only once the tool calls it read are answered.
 pub(super) struct Answered<T> {
     inner: T,
     calls: Arc<ToolCalls>,
+    /// Cancelled when the process is asked to stop: nothing more is read.
+    stop: CancellationToken,
+    /// Set when the end began (stdin's end or `stop`): the grace runs out then, however often
+    /// rmcp asks again (it drops a pending `receive` whenever it has something to write).
+    deadline: Option<Instant>,
 }
 
 impl<T> Answered<T> {
-    pub fn new(inner: T) -> (Answered<T>, Arc<ToolCalls>) {
-        let calls = Arc::new(ToolCalls::default());
-        let answered = Answered {
+    /// `inner`, ended at its own end or once `stop` is cancelled.
+    pub fn new(inner: T, stop: CancellationToken) -> Answered<T> {
+        Answered {
             inner,
-            calls: calls.clone(),
+            calls: Arc::default(),
+            stop,
+            deadline: None,
+        }
+    }
+
+    /// The end of the session: after the tool calls read are answered.
+    async fn end(&mut self) {
+        let deadline = match self.deadline {
+            Some(deadline) => deadline,
+            None => {
+                let deadline = Instant::now() + SHUTDOWN_GRACE;
+                self.deadline = Some(deadline);
+                let left = self.calls.left();
+                if left > 0 {
+                    tracing::info!(left, "answering the tool calls in flight before stopping");
+                }
+                deadline
+            }
         };
-        (answered, calls)
+        self.calls.answered_by(deadline).await;
     }
 }
 
@@ -100,7 +131,14 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for Answered<T> {
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
-        let message = self.inner.receive().await;
+        let message = if self.stop.is_cancelled() {
+            None
+        } else {
+            tokio::select! {
+                message = self.inner.receive() => message,
+                () = self.stop.cancelled() => None,
+            }
+        };
         match &message {
             Some(JsonRpcMessage::Request(request)) => {
                 if let ClientRequest::CallToolRequest(_) = request.request {
@@ -117,7 +155,7 @@ impl<T: Transport<RoleServer>> Transport<RoleServer> for Answered<T> {
                 }
             }
             Some(_) => {}
-            None => self.calls.answered().await,
+            None => self.end().await,
         }
         message
     }

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use rmcp::RoleServer;
-use rmcp::service::{QuitReason, ServerInitializeError, serve_server_with_ct};
+use rmcp::service::{QuitReason, ServerInitializeError, serve_server};
 use rmcp::transport::Transport;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::transport::io::stdio_pipes;
@@ -76,16 +76,16 @@ pub async fn serve(
         database = %without_password(&database.database_url()),
         "serving MCP on stdin and stdout"
     );
-    let (transport, calls) = Answered::new(stdio_transport());
-    // rmcp's token, cancelled once the tool calls in flight at the signal are answered.
+    // The stop ends the session as the end of stdin does: nothing more is read, and the tool
+    // calls read are answered first (`answered.rs`).
     let stop = CancellationToken::new();
     let on_signal = stop.clone();
     let signal = tokio::spawn(async move {
         shutdown.await;
-        calls.answered().await;
         on_signal.cancel();
     });
-    let session = session(Tools::local(state, user), transport, stop).await;
+    let transport = Answered::new(stdio_transport(), stop);
+    let session = session(Tools::local(state, user), transport).await;
     signal.abort();
     background.shutdown().await;
     store.close().await;
@@ -100,26 +100,24 @@ fn stdio_transport() -> impl Transport<RoleServer> {
     AsyncRwTransport::new_server(stdin, stdout)
 }
 
-/// The session from the client's `initialize` to the end of stdin (or `stop`).
+/// The session from the client's `initialize` to the end of stdin (or the stop).
 async fn session(
     tools: Tools,
     transport: impl Transport<RoleServer> + 'static,
-    stop: CancellationToken,
 ) -> Result<(), StdioError> {
-    let running = match serve_server_with_ct(tools, transport, stop).await {
+    let running = match serve_server(tools, transport).await {
         Ok(running) => running,
         Err(ServerInitializeError::ConnectionClosed(_)) => {
-            tracing::info!("stdin closed before the client initialized a session");
+            tracing::info!("the session ended before the client initialized it");
             return Ok(());
         }
-        Err(ServerInitializeError::Cancelled) => return Ok(()),
         Err(error) => return Err(StdioError::Session(error.to_string())),
     };
     match running.waiting().await {
         Ok(QuitReason::JoinError(error)) | Err(error) => Err(StdioError::Session(format!(
             "a task of the session failed: {error}"
         ))),
-        // Closed (stdin ended) or cancelled (`stop`): the ends asked for.
+        // Closed: stdin ended, or the stop.
         Ok(_) => Ok(()),
     }
 }

@@ -107,8 +107,8 @@ pub trait Tx: Send {
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError>;
     async fn append(&mut self, events: &[NewEvent]) -> Result<(), StoreError>;
-    /// Writes each of `rows` (rows of `table`) to `table` among `tables`, in the place of the
-    /// row with its key if there is one.
+    /// Writes each of `rows` (rows of `table`) to `table` among `tables`; where a row with its
+    /// key is stored, the columns an upsert changes (all but its key and `Table::kept`).
     async fn upsert(
         &mut self,
         table: &'static Table,

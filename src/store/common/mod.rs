@@ -48,7 +48,8 @@ pub(crate) trait Backend:
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
     /// The rows of `table` among `tables` whose `column` (its key or the key's first column)
-    /// holds one of `values` values, bound one each, in key order: an index probe per value,
+    /// holds one of `values` values, bound one each, in key order where a value may find
+    /// several rows (`column` is not the whole key): an index probe per value,
     /// which each backend words its own way.
     fn rows_where_in(table: &Table, tables: Tables, column: &str, values: usize) -> String;
 

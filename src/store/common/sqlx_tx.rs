@@ -102,6 +102,13 @@ where
             for row in chunk {
                 bind(&mut arguments, row).map_err(sqlx::Error::Encode)?;
             }
+            // A row of another table (or a key instead of a row) would shift every value after
+            // it into the wrong column.
+            debug_assert_eq!(
+                sqlx::Arguments::len(&arguments),
+                columns * chunk.len(),
+                "values bound"
+            );
             let sql = AssertSqlSafe(statement(chunk.len()));
             found.extend(
                 sqlx::query_with::<DB, _>(sql, arguments)

@@ -25,6 +25,11 @@ on_both_backends!(
     a_tool_call_in_flight_at_sigterm_gets_its_answer,
 );
 
+/// Longer than rmcp gives the answers still coming once a session ends (5 s at stdin's end, 2 s
+/// at a cancel): how long a test's command waits for the write lock, so that without tally's
+/// own hold-back its answer would be lost.
+const OUTLASTING_RMCP: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// A running `tally mcp`, killed when dropped so that a failing test leaves no process behind.
 struct StdioClient {
     child: Child,
@@ -384,6 +389,8 @@ async fn a_tool_call_in_flight_when_stdin_closes_gets_its_answer(app: TestApp) {
     alice
         .wait_for_log("answering the tool calls in flight before stopping")
         .await;
+    // The command outlasts rmcp's own drain (5 s): only the hold-back keeps stdout open.
+    tokio::time::sleep(OUTLASTING_RMCP).await;
     held.release().await;
     let answer = alice.answer_to(id, "tools/call").await;
     assert_eq!(answer["result"]["isError"], false, "{answer}");
@@ -397,8 +404,8 @@ async fn a_tool_call_in_flight_when_stdin_closes_gets_its_answer(app: TestApp) {
     );
 }
 
-/// The same at SIGTERM, with stdin still open: the stop waits for the answer before it ends
-/// the session (rmcp alone would give it 2 s).
+/// The same at SIGTERM, with stdin still open: the stop ends the session as stdin's end does,
+/// once the answer is written.
 async fn a_tool_call_in_flight_at_sigterm_gets_its_answer(app: TestApp) {
     let mut alice = StdioClient::start(&app, "alice").await;
     let held = app.db.hold_writes().await;
@@ -409,6 +416,7 @@ async fn a_tool_call_in_flight_at_sigterm_gets_its_answer(app: TestApp) {
     alice
         .wait_for_log("answering the tool calls in flight before stopping")
         .await;
+    tokio::time::sleep(OUTLASTING_RMCP).await;
     held.release().await;
     let answer = alice.answer_to(id, "tools/call").await;
     assert_eq!(answer["result"]["isError"], false, "{answer}");

@@ -226,7 +226,7 @@ pub const RUNS: &[(&[&str], &str)] = &[
             "postgres://postgres@127.0.0.1/postgres",
         ],
         // Its stdin is empty: the client is gone before it said hello.
-        "stdin closed before the client initialized a session",
+        "the session ended before the client initialized it",
     ),
 ];
 
