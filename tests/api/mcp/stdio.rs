@@ -377,45 +377,44 @@ async fn a_session_stops_cleanly_on_sigterm_with_stdin_still_open(app: TestApp) 
     assert_eq!(own.status, 200, "{}", own.body);
 }
 
+/// How a test ends a session.
+enum End {
+    /// The client closes stdin.
+    StdinClosed,
+    /// SIGTERM, with stdin still open.
+    Signal,
+}
+
 /// A tool call whose command waits for the write lock when the client closes stdin: the
 /// session's end waits for its answer (rmcp alone would close stdout 5 s after stdin's end,
 /// with the command still applied by the stop).
 async fn a_tool_call_in_flight_when_stdin_closes_gets_its_answer(app: TestApp) {
+    a_tool_call_in_flight_at_the_end_gets_its_answer(app, End::StdinClosed).await;
+}
+
+/// The same at SIGTERM: the stop ends the session as stdin's end does, once the answer is
+/// written (rmcp's own cancel would give it 2 s).
+async fn a_tool_call_in_flight_at_sigterm_gets_its_answer(app: TestApp) {
+    a_tool_call_in_flight_at_the_end_gets_its_answer(app, End::Signal).await;
+}
+
+async fn a_tool_call_in_flight_at_the_end_gets_its_answer(app: TestApp, end: End) {
     let mut alice = StdioClient::start(&app, "alice").await;
     let held = app.db.hold_writes().await;
     let call = json!({"name": "add_task", "arguments": {"title": "Answered at the end"}});
     let id = alice.send_request("tools/call", call).await;
-    drop(alice.stdin.take());
+    match end {
+        End::StdinClosed => drop(alice.stdin.take()),
+        End::Signal => {
+            // Read before the signal: what comes after it is not read at all.
+            alice.wait_for_log("tool call read").await;
+            alice.signal();
+        }
+    }
     alice
         .wait_for_log("answering the tool calls in flight before stopping")
         .await;
-    // The command outlasts rmcp's own drain (5 s): only the hold-back keeps stdout open.
-    tokio::time::sleep(OUTLASTING_RMCP).await;
-    held.release().await;
-    let answer = alice.answer_to(id, "tools/call").await;
-    assert_eq!(answer["result"]["isError"], false, "{answer}");
-    assert_eq!(answer["result"]["structuredContent"]["position"], 1);
-    let status = alice.exited().await;
-    assert!(status.success(), "{status}");
-    assert_eq!(
-        app.db.event_count().await,
-        1,
-        "the command was applied once"
-    );
-}
-
-/// The same at SIGTERM, with stdin still open: the stop ends the session as stdin's end does,
-/// once the answer is written.
-async fn a_tool_call_in_flight_at_sigterm_gets_its_answer(app: TestApp) {
-    let mut alice = StdioClient::start(&app, "alice").await;
-    let held = app.db.hold_writes().await;
-    let call = json!({"name": "add_task", "arguments": {"title": "Answered at the signal"}});
-    let id = alice.send_request("tools/call", call).await;
-    alice.wait_for_log("tool call read").await;
-    alice.signal();
-    alice
-        .wait_for_log("answering the tool calls in flight before stopping")
-        .await;
+    // The command outlasts rmcp's own drain: only the hold-back keeps stdout open.
     tokio::time::sleep(OUTLASTING_RMCP).await;
     held.release().await;
     let answer = alice.answer_to(id, "tools/call").await;
