@@ -49,11 +49,11 @@ fn event_log(tasks: usize) -> Vec<RecordedEvent> {
             log.push(RecordedEvent {
                 position: log.len() as i64 + 1,
                 event_id: Uuid::now_v7(),
-                task_id,
+                stream_id: task_id,
                 stream_version: version as i64 + 1,
                 actor: owner.clone(),
                 recorded_at: at + chrono::Duration::minutes(version as i64),
-                event,
+                event: event.into(),
             });
         }
     }

@@ -43,15 +43,15 @@ impl Changeset {
 
     /// Folds one event in, through the same [`project`] every path uses.
     pub fn apply(&mut self, recorded: &RecordedEvent) {
-        let view = self.views.entry(recorded.task_id).or_default();
+        let view = self.views.entry(recorded.stream_id).or_default();
         let changes = project(view, recorded);
         view.apply(&changes);
         match changes.task {
             Some(TaskChange::Upsert(row)) => {
-                self.tasks.insert(recorded.task_id, Some(row));
+                self.tasks.insert(recorded.stream_id, Some(row));
             }
             Some(TaskChange::Delete) => {
-                self.tasks.insert(recorded.task_id, None);
+                self.tasks.insert(recorded.stream_id, None);
             }
             None => {}
         }
@@ -60,7 +60,7 @@ impl Changeset {
                 ShareChange::Upsert(row) => (row.user_id.clone(), Some(row)),
                 ShareChange::Delete { user_id } => (user_id, None),
             };
-            self.shares.insert((recorded.task_id, user_id), row);
+            self.shares.insert((recorded.stream_id, user_id), row);
         }
         self.deltas.extend(changes.stats);
     }

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::team::TeamEvent;
+
 /// What a share lets its recipient do with the task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -154,19 +156,58 @@ impl TaskEvent {
 
     /// The stored JSON payload.
     pub fn payload(&self) -> serde_json::Value {
-        let mut tagged = serde_json::to_value(self).expect("events always serialize");
-        tagged
-            .get_mut("payload")
-            .map(serde_json::Value::take)
-            .unwrap_or_else(|| serde_json::json!({}))
+        payload_of(self)
     }
 
     /// The schema version [`TaskEvent::payload`] writes.
     pub fn version(&self) -> i32 {
         current_version(self.event_type())
     }
+}
 
-    /// Reads a stored event back, whatever schema version it was written with.
+/// Something that happened to one stream of the log: a task's or a team's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Task(TaskEvent),
+    Team(TeamEvent),
+}
+
+impl From<TaskEvent> for Event {
+    fn from(event: TaskEvent) -> Self {
+        Event::Task(event)
+    }
+}
+
+impl From<TeamEvent> for Event {
+    fn from(event: TeamEvent) -> Self {
+        Event::Team(event)
+    }
+}
+
+impl Event {
+    /// The stored `event_type` column.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::Task(event) => event.event_type(),
+            Event::Team(event) => event.event_type(),
+        }
+    }
+
+    /// The stored JSON payload.
+    pub fn payload(&self) -> serde_json::Value {
+        match self {
+            Event::Task(event) => payload_of(event),
+            Event::Team(event) => payload_of(event),
+        }
+    }
+
+    /// The schema version [`Event::payload`] writes.
+    pub fn version(&self) -> i32 {
+        current_version(self.event_type())
+    }
+
+    /// Reads a stored event back, whatever schema version it was written with; its
+    /// `event_type` says which kind of stream it belongs to.
     pub fn from_stored(
         event_type: &str,
         event_version: i32,
@@ -174,8 +215,34 @@ impl TaskEvent {
     ) -> Result<Self, UnreadableEvent> {
         let payload = upcast(event_type, event_version, payload)?;
         let tagged = serde_json::json!({ "event_type": event_type, "payload": payload });
-        serde_json::from_value(tagged).map_err(|e| UnreadableEvent(format!("{event_type}: {e}")))
+        let unreadable = |e: serde_json::Error| UnreadableEvent(format!("{event_type}: {e}"));
+        if TeamEvent::TYPES.contains(&event_type) {
+            serde_json::from_value(tagged)
+                .map(Event::Team)
+                .map_err(unreadable)
+        } else {
+            serde_json::from_value(tagged)
+                .map(Event::Task)
+                .map_err(unreadable)
+        }
     }
+
+    /// The task event, when this is one.
+    pub fn as_task(&self) -> Option<&TaskEvent> {
+        match self {
+            Event::Task(event) => Some(event),
+            Event::Team(_) => None,
+        }
+    }
+}
+
+/// The `payload` of an event serialized with its `event_type` tag.
+fn payload_of(event: &impl Serialize) -> serde_json::Value {
+    let mut tagged = serde_json::to_value(event).expect("events always serialize");
+    tagged
+        .get_mut("payload")
+        .map(serde_json::Value::take)
+        .unwrap_or_else(|| serde_json::json!({}))
 }
 
 /// An event as the log holds it: where it stands and when it happened.
@@ -185,21 +252,22 @@ pub struct RecordedEvent {
     pub position: i64,
     /// Unique id (UUID v7) of this event.
     pub event_id: Uuid,
-    /// The task whose stream this event belongs to.
-    pub task_id: Uuid,
-    /// The task stream's version after this event (1 for `TaskCreated`).
+    /// The task or team whose stream this event belongs to.
+    pub stream_id: Uuid,
+    /// The stream's version after this event (1 for `TaskCreated` or `TeamCreated`).
     pub stream_version: i64,
     /// The user whose command produced the event.
     pub actor: String,
     /// When the command was decided; the time every figure is computed from.
     pub recorded_at: DateTime<Utc>,
     /// What happened.
-    pub event: TaskEvent,
+    pub event: Event,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::team::Role;
 
     #[test]
     fn every_event_round_trips_through_its_stored_form() {
@@ -229,10 +297,52 @@ mod tests {
             },
         ];
         for event in events {
-            let back = TaskEvent::from_stored(event.event_type(), event.version(), event.payload())
-                .unwrap();
+            let back =
+                Event::from_stored(event.event_type(), event.version(), event.payload()).unwrap();
+            assert_eq!(back, Event::Task(event));
+        }
+        let team_events = [
+            TeamEvent::TeamCreated {
+                name: "ops".into(),
+                admin_id: "alice".into(),
+            },
+            TeamEvent::TeamRenamed { name: "dev".into() },
+            TeamEvent::TeamDeleted {},
+            TeamEvent::MemberAdded {
+                member_id: "bob".into(),
+                role: Role::Member,
+            },
+            TeamEvent::MemberRoleChanged {
+                member_id: "bob".into(),
+                role: Role::Admin,
+            },
+            TeamEvent::MemberRemoved {
+                member_id: "bob".into(),
+            },
+        ];
+        assert_eq!(
+            team_events.each_ref().map(|e| e.event_type()),
+            TeamEvent::TYPES
+        );
+        for event in team_events.map(Event::Team) {
+            let back =
+                Event::from_stored(event.event_type(), event.version(), event.payload()).unwrap();
             assert_eq!(back, event);
         }
+    }
+
+    #[test]
+    fn a_team_event_is_stored_with_its_fields_and_never_read_as_a_task_event() {
+        let event = Event::Team(TeamEvent::MemberAdded {
+            member_id: "bob".into(),
+            role: Role::Admin,
+        });
+        assert_eq!(
+            event.payload(),
+            serde_json::json!({ "member_id": "bob", "role": "admin" })
+        );
+        assert!(Event::from_stored("MemberAdded", 1, serde_json::json!({})).is_err());
+        assert!(Event::from_stored("TaskCreated", 1, event.payload()).is_err());
     }
 
     #[test]
@@ -246,21 +356,21 @@ mod tests {
 
     #[test]
     fn an_unknown_schema_version_is_refused_rather_than_misread() {
-        assert!(TaskEvent::from_stored("TaskCompleted", 99, serde_json::json!({})).is_err());
-        assert!(TaskEvent::from_stored("TaskShared", 0, serde_json::json!({})).is_err());
-        assert!(TaskEvent::from_stored("TaskShared", 3, serde_json::json!({})).is_err());
+        assert!(Event::from_stored("TaskCompleted", 99, serde_json::json!({})).is_err());
+        assert!(Event::from_stored("TaskShared", 0, serde_json::json!({})).is_err());
+        assert!(Event::from_stored("TaskShared", 3, serde_json::json!({})).is_err());
     }
 
     #[test]
     fn a_version_1_share_payload_is_upcast_to_the_current_shape() {
         let v1 = serde_json::json!({ "user_id": "bob", "permission": "edit" });
-        let event = TaskEvent::from_stored("SharePermissionChanged", 1, v1).unwrap();
+        let event = Event::from_stored("SharePermissionChanged", 1, v1).unwrap();
         assert_eq!(
             event,
-            TaskEvent::SharePermissionChanged {
+            Event::Task(TaskEvent::SharePermissionChanged {
                 user_id: "bob".into(),
                 permission: Permission::Edit
-            }
+            })
         );
         assert_eq!(
             event.payload(),

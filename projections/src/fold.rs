@@ -1,6 +1,6 @@
 //! The fold: one event plus the prior rows of its task gives the row changes to write.
 
-use crate::event::{RecordedEvent, TaskEvent};
+use crate::event::{Event, RecordedEvent, TaskEvent};
 use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView};
 use crate::stats::{DatedCounter, StatsDelta};
 
@@ -31,16 +31,20 @@ pub struct RowChanges {
 /// An event that does not fit the prior rows (e.g. a completion of a task that does not exist)
 /// changes nothing: the write side never records one, and replay must not invent figures.
 pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
+    // A team's events are folded by its own view (`TeamView::apply`).
+    let Event::Task(event) = &recorded.event else {
+        return RowChanges::default();
+    };
     let at = recorded.recorded_at;
     let Some(task) = prior.task.as_ref() else {
-        return match &recorded.event {
+        return match event {
             TaskEvent::TaskCreated {
                 owner_id,
                 title,
                 description,
             } => RowChanges {
                 task: Some(TaskChange::Upsert(TaskRow {
-                    id: recorded.task_id,
+                    id: recorded.stream_id,
                     owner_id: owner_id.clone(),
                     title: title.clone(),
                     description: description.clone(),
@@ -60,7 +64,7 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
     next.updated_at = at;
     next.version = recorded.stream_version;
     let mut changes = RowChanges::default();
-    match &recorded.event {
+    match event {
         TaskEvent::TaskCreated { .. } => return RowChanges::default(),
         TaskEvent::TaskEdited { title, description } => {
             if let Some(title) = title {

@@ -17,14 +17,16 @@ pub mod recount;
 pub mod rows;
 pub mod stats;
 pub mod stream_fold;
+pub mod team;
 pub mod trend;
 
 pub use changeset::Changeset;
-pub use event::{Permission, RecordedEvent, TaskEvent};
+pub use event::{Event, Permission, RecordedEvent, TaskEvent};
 pub use fold::{RowChanges, ShareChange, TaskChange, project};
 pub use memory::ReadModels;
 pub use recount::Recount;
 pub use rows::{ShareRow, TaskRow, TaskStatus, TaskView};
 pub use stats::{Bucket, DashboardFigures, DashboardStats, StatsDelta};
 pub use stream_fold::StreamFold;
+pub use team::{MemberRow, Role, TeamEvent, TeamRow, TeamView};
 pub use trend::{DailyRow, DayCounts};

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::event::RecordedEvent;
+use crate::event::{Event, RecordedEvent};
 use crate::fold::project;
 use crate::recount::Recount;
 use crate::rows::{ShareRow, TaskRow, TaskView};
 use crate::stats::{DashboardFigures, DashboardStats};
+use crate::team::TeamView;
 use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 
 /// Every read model, folded from events in position order.
@@ -18,6 +19,8 @@ use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 pub struct ReadModels {
     /// Tasks that exist, with their shares.
     pub tasks: BTreeMap<Uuid, TaskView>,
+    /// Teams that exist, with their members.
+    pub teams: BTreeMap<Uuid, TeamView>,
     /// One row per user that any event touched.
     pub stats: BTreeMap<String, DashboardStats>,
     /// The trend: counts by (user, day key), none of them zero.
@@ -29,12 +32,25 @@ pub struct ReadModels {
 impl ReadModels {
     /// Folds one event in, through the same [`project`] the live write path uses.
     pub fn apply(&mut self, recorded: &RecordedEvent) {
-        let view = self.tasks.entry(recorded.task_id).or_default();
+        self.position = self.position.max(recorded.position);
+        if let Event::Team(event) = &recorded.event {
+            let view = self.teams.entry(recorded.stream_id).or_default();
+            view.apply(
+                recorded.stream_id,
+                recorded.stream_version,
+                recorded.recorded_at,
+                event,
+            );
+            if view.team.is_none() {
+                self.teams.remove(&recorded.stream_id);
+            }
+            return;
+        }
+        let view = self.tasks.entry(recorded.stream_id).or_default();
         fold_event(view, &mut self.stats, &mut self.daily, recorded);
         if view.task.is_none() {
-            self.tasks.remove(&recorded.task_id);
+            self.tasks.remove(&recorded.stream_id);
         }
-        self.position = self.position.max(recorded.position);
     }
 
     /// The figures of `user_id` as the maintained row gives them.

@@ -37,12 +37,12 @@ impl StreamFold {
     /// Answers the view of the task whose stream this event follows, when that task exists.
     pub fn apply(&mut self, recorded: &RecordedEvent) -> Option<TaskView> {
         let ended = match &self.current {
-            Some((task_id, _)) if *task_id == recorded.task_id => None,
+            Some((task_id, _)) if *task_id == recorded.stream_id => None,
             _ => self.finish(),
         };
         let (_, view) = self
             .current
-            .get_or_insert_with(|| (recorded.task_id, TaskView::default()));
+            .get_or_insert_with(|| (recorded.stream_id, TaskView::default()));
         fold_event(view, &mut self.stats, &mut self.daily, recorded);
         self.position = self.position.max(recorded.position);
         self.events += 1;
@@ -80,11 +80,11 @@ mod tests {
         RecordedEvent {
             position,
             event_id: Uuid::from_u128(position as u128),
-            task_id: Uuid::from_u128(task),
+            stream_id: Uuid::from_u128(task),
             stream_version: version,
             actor: "a".into(),
             recorded_at: at,
-            event,
+            event: event.into(),
         }
     }
 
@@ -125,7 +125,7 @@ mod tests {
             in_order.apply(recorded);
         }
         let mut by_stream = log.clone();
-        by_stream.sort_by_key(|recorded| (recorded.task_id, recorded.stream_version));
+        by_stream.sort_by_key(|recorded| (recorded.stream_id, recorded.stream_version));
         let mut fold = StreamFold::default();
         let mut views: Vec<TaskView> = by_stream.iter().filter_map(|e| fold.apply(e)).collect();
         views.extend(fold.finish());

@@ -2,7 +2,7 @@
 //! replays through today's upcasting and fold to the figures it always meant.
 
 use chrono::{DateTime, TimeZone, Utc};
-use projections::{Permission, ReadModels, RecordedEvent, TaskEvent};
+use projections::{Event, Permission, ReadModels, RecordedEvent, TaskEvent};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -27,11 +27,11 @@ fn v1_log() -> Vec<RecordedEvent> {
         .map(|row| RecordedEvent {
             position: row.position,
             event_id: row.event_id,
-            task_id: row.stream_id,
+            stream_id: row.stream_id,
             stream_version: row.stream_version,
             actor: row.actor,
             recorded_at: row.recorded_at,
-            event: TaskEvent::from_stored(&row.event_type, row.event_version, row.payload)
+            event: Event::from_stored(&row.event_type, row.event_version, row.payload)
                 .expect("a version-1 payload upcasts"),
         })
         .collect()
@@ -42,16 +42,16 @@ fn version_1_share_payloads_read_as_todays_events() {
     let log = v1_log();
     assert_eq!(
         log[4].event,
-        TaskEvent::SharePermissionChanged {
+        Event::Task(TaskEvent::SharePermissionChanged {
             user_id: "bob".into(),
             permission: Permission::Edit
-        }
+        })
     );
     assert_eq!(
         log[8].event,
-        TaskEvent::TaskUnshared {
+        Event::Task(TaskEvent::TaskUnshared {
             user_id: "carol".into()
-        }
+        })
     );
 }
 

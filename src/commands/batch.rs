@@ -154,11 +154,11 @@ impl Plan {
             let recorded = RecordedEvent {
                 position: self.head,
                 event_id: Uuid::now_v7(),
-                task_id: request.task_id,
+                stream_id: request.task_id,
                 stream_version: outcome.version,
                 actor: request.actor.as_str().to_owned(),
                 recorded_at: request.now,
-                event,
+                event: event.into(),
             };
             self.changes.apply(&recorded);
             self.events.push(NewEvent {

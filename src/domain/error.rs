@@ -25,6 +25,18 @@ pub enum DomainError {
     TaskExists,
     #[error("a task can be shared with at most {limit} users; unshare one first")]
     ShareLimit { limit: usize },
+    #[error("no such team")]
+    TeamNotFound,
+    #[error("a team with this id already exists")]
+    TeamExists,
+    #[error("no such member of the team")]
+    MemberNotFound,
+    #[error(
+        "a team keeps at least one admin: make another member an admin first, or delete the team"
+    )]
+    LastAdmin,
+    #[error("a team can have at most {limit} members; remove one first")]
+    MemberLimit { limit: usize },
 }
 
 /// Why a caller who can see a task may not run a command on it (403).
@@ -34,6 +46,7 @@ pub enum Forbidden {
     OnlyOwnerDeletes,
     OnlyOwnerShares,
     OnlyOwnerUnshares,
+    OnlyAdmins,
 }
 
 /// Why the task's status does not allow the command (409).
@@ -44,11 +57,12 @@ pub enum Transition {
 }
 
 impl Forbidden {
-    const ALL: [Forbidden; 4] = [
+    const ALL: [Forbidden; 5] = [
         Forbidden::ViewerChanges,
         Forbidden::OnlyOwnerDeletes,
         Forbidden::OnlyOwnerShares,
         Forbidden::OnlyOwnerUnshares,
+        Forbidden::OnlyAdmins,
     ];
 
     /// What the client is told.
@@ -58,6 +72,7 @@ impl Forbidden {
             Forbidden::OnlyOwnerDeletes => "only the owner may delete a task",
             Forbidden::OnlyOwnerShares => "only the owner may share a task",
             Forbidden::OnlyOwnerUnshares => "only the owner may change who a task is shared with",
+            Forbidden::OnlyAdmins => "only the team's admins may do this",
         }
     }
 
@@ -68,6 +83,7 @@ impl Forbidden {
             Forbidden::OnlyOwnerDeletes => "only-owner-deletes",
             Forbidden::OnlyOwnerShares => "only-owner-shares",
             Forbidden::OnlyOwnerUnshares => "only-owner-unshares",
+            Forbidden::OnlyAdmins => "only-admins",
         }
     }
 }
@@ -107,6 +123,11 @@ impl DomainError {
             DomainError::ShareWithSelf => "share-with-self".to_owned(),
             DomainError::TaskExists => "task-exists".to_owned(),
             DomainError::ShareLimit { limit } => format!("share-limit:{limit}"),
+            DomainError::TeamNotFound => "team-not-found".to_owned(),
+            DomainError::TeamExists => "team-exists".to_owned(),
+            DomainError::MemberNotFound => "member-not-found".to_owned(),
+            DomainError::LastAdmin => "last-admin".to_owned(),
+            DomainError::MemberLimit { limit } => format!("member-limit:{limit}"),
         }
     }
 
@@ -145,6 +166,13 @@ impl DomainError {
             "share-limit" => DomainError::ShareLimit {
                 limit: detail.parse().ok()?,
             },
+            "team-not-found" => DomainError::TeamNotFound,
+            "team-exists" => DomainError::TeamExists,
+            "member-not-found" => DomainError::MemberNotFound,
+            "last-admin" => DomainError::LastAdmin,
+            "member-limit" => DomainError::MemberLimit {
+                limit: detail.parse().ok()?,
+            },
             _ => return None,
         })
     }
@@ -167,6 +195,11 @@ mod tests {
             DomainError::ShareWithSelf,
             DomainError::TaskExists,
             DomainError::ShareLimit { limit: 1_000 },
+            DomainError::TeamNotFound,
+            DomainError::TeamExists,
+            DomainError::MemberNotFound,
+            DomainError::LastAdmin,
+            DomainError::MemberLimit { limit: 1_000 },
         ];
         refusals.extend(Forbidden::ALL.map(DomainError::Forbidden));
         refusals.extend(Transition::ALL.map(DomainError::InvalidTransition));

@@ -7,6 +7,9 @@ mod decide;
 mod error;
 mod values;
 
-pub use decide::{Command, CommandRequest, ExpectedVersion, decide};
+pub use decide::{
+    Command, CommandRequest, ExpectedVersion, MAX_MEMBERS_PER_TEAM, TeamCommand, decide,
+    decide_team,
+};
 pub use error::{DomainError, Forbidden, Transition};
-pub use values::{Description, InvalidValue, Title, UserId};
+pub use values::{Description, InvalidValue, TeamName, Title, UserId};

@@ -56,21 +56,7 @@ impl Title {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        if raw.chars().all(is_invisible) {
-            return Err(InvalidValue("title must not be empty".into()));
-        }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(InvalidValue(format!(
-                "title must be at most {} characters",
-                Self::MAX_CHARS
-            )));
-        }
-        if raw.chars().any(char::is_control) {
-            return Err(InvalidValue(
-                "title may not contain control characters".into(),
-            ));
-        }
-        Ok(Title(raw.to_owned()))
+        visible_line(raw, "title", Self::MAX_CHARS).map(Title)
     }
 
     pub fn into_inner(self) -> String {
@@ -80,6 +66,41 @@ impl Title {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A team's name: some visible text, at most 100 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamName(String);
+
+impl TeamName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        visible_line(raw, "a team's name", Self::MAX_CHARS).map(TeamName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One line of text that shows something: not only invisible characters, at most `max`
+/// characters, no control characters (line breaks included). `what` names it to the client.
+fn visible_line(raw: &str, what: &str, max: usize) -> Result<String, InvalidValue> {
+    if raw.chars().all(is_invisible) {
+        return Err(InvalidValue(format!("{what} must not be empty")));
+    }
+    if raw.chars().count() > max {
+        return Err(InvalidValue(format!(
+            "{what} must be at most {max} characters"
+        )));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(InvalidValue(format!(
+            "{what} may not contain control characters"
+        )));
+    }
+    Ok(raw.to_owned())
 }
 
 /// A task description: at most 10,000 characters, possibly empty; lines and tabs, but no other
@@ -203,6 +224,18 @@ mod tests {
         for fine in ["...", ".alice", "a..b", "a.b", "a\\b"] {
             assert!(UserId::parse(fine).is_ok(), "{fine:?}");
         }
+    }
+
+    #[test]
+    fn team_names_are_one_visible_line_of_at_most_100_characters() {
+        assert!(TeamName::parse("\u{200B} ").is_err());
+        assert!(TeamName::parse(&"é".repeat(100)).is_ok());
+        assert!(TeamName::parse(&"é".repeat(101)).is_err());
+        assert!(TeamName::parse("ops\nteam").is_err());
+        assert_eq!(
+            TeamName::parse("").unwrap_err().0,
+            "a team's name must not be empty"
+        );
     }
 
     #[test]

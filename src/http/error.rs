@@ -36,6 +36,9 @@ pub enum ApiError {
     /// A bound on how much one thing may hold (the users a task is shared with).
     #[error("{0}")]
     Limit(String),
+    /// The command would leave a team without an admin.
+    #[error("{0}")]
+    LastAdmin(String),
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReuse,
     #[error("this route does not take that method")]
@@ -64,7 +67,7 @@ pub enum ApiError {
 pub struct Problem {
     /// What went wrong, as a slug: `malformed-request`, `unauthorized`, `forbidden`,
     /// `not-found`, `invalid-transition`, `version-mismatch`, `payload-too-large`,
-    /// `unsupported-media-type`, `validation`, `limit`, `idempotency-key-reuse`,
+    /// `unsupported-media-type`, `validation`, `limit`, `last-admin`, `idempotency-key-reuse`,
     /// `method-not-allowed`, `timeout`, `unavailable`, `outcome-unknown` or `internal`.
     #[schema(example = "not-found")]
     r#type: &'static str,
@@ -122,6 +125,7 @@ impl ApiError {
                 "Validation failed",
             ),
             Limit(_) => (StatusCode::UNPROCESSABLE_ENTITY, "limit", "Limit reached"),
+            LastAdmin(_) => (StatusCode::CONFLICT, "last-admin", "Last admin"),
             IdempotencyKeyReuse => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reuse",
@@ -210,16 +214,24 @@ impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         let detail = error.to_string();
         match error {
-            DomainError::TaskNotFound | DomainError::ShareNotFound => ApiError::NotFound(detail),
+            DomainError::TaskNotFound
+            | DomainError::ShareNotFound
+            | DomainError::TeamNotFound
+            | DomainError::MemberNotFound => ApiError::NotFound(detail),
             DomainError::Forbidden(_) => ApiError::Forbidden(detail),
             DomainError::InvalidTransition(_) => ApiError::InvalidTransition(detail),
             DomainError::VersionMismatch { .. } | DomainError::WeakIfMatch { .. } => {
                 ApiError::VersionMismatch(detail)
             }
             DomainError::ShareWithSelf => ApiError::Validation(detail),
-            DomainError::ShareLimit { .. } => ApiError::Limit(detail),
+            DomainError::ShareLimit { .. } | DomainError::MemberLimit { .. } => {
+                ApiError::Limit(detail)
+            }
+            DomainError::LastAdmin => ApiError::LastAdmin(detail),
             // Task ids are minted by the server as UUID v7; a clash is a bug, not the client's.
-            DomainError::TaskExists => ApiError::InvalidTransition(detail),
+            DomainError::TaskExists | DomainError::TeamExists => {
+                ApiError::InvalidTransition(detail)
+            }
         }
     }
 }

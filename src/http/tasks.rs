@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projections::{RecordedEvent, TaskEvent, TaskStatus};
+use projections::{Event, RecordedEvent, TaskEvent, TaskStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
@@ -376,12 +376,14 @@ pub(super) fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
 
 /// An event's payload with the recipient of a share event blanked unless `visible`: a share
 /// event about someone the caller may not know of keeps its place in the history but names no one.
-fn visible_payload(event: &TaskEvent, visible: impl Fn(&str) -> bool) -> serde_json::Value {
+fn visible_payload(event: &Event, visible: impl Fn(&str) -> bool) -> serde_json::Value {
     let mut payload = event.payload();
-    let recipient = match event {
-        TaskEvent::TaskShared { user_id, .. }
-        | TaskEvent::SharePermissionChanged { user_id, .. }
-        | TaskEvent::TaskUnshared { user_id } => Some(user_id),
+    let recipient = match event.as_task() {
+        Some(
+            TaskEvent::TaskShared { user_id, .. }
+            | TaskEvent::SharePermissionChanged { user_id, .. }
+            | TaskEvent::TaskUnshared { user_id },
+        ) => Some(user_id),
         _ => None,
     };
     if recipient.is_some_and(|recipient| !visible(recipient)) {

@@ -161,7 +161,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
         let full = page.len() as i64 == PAGE;
         let cursor = page
             .last()
-            .map(|event| (event.task_id, event.stream_version))
+            .map(|event| (event.stream_id, event.stream_version))
             .filter(|_| full);
         let folding = tokio::task::spawn_blocking(move || {
             let mut done = Vec::new();
@@ -198,6 +198,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     store
         .write_shadows(ReadModels {
             tasks: BTreeMap::new(),
+            teams: BTreeMap::new(),
             stats: fold.stats,
             daily: fold.daily,
             position: fold.position,
@@ -300,7 +301,7 @@ async fn project_events(
     tables: Tables,
     events: &[RecordedEvent],
 ) -> Result<(), StoreError> {
-    let task_ids = distinct(events.iter().map(|event| event.task_id));
+    let task_ids = distinct(events.iter().map(|event| event.stream_id));
     let mut changes = Changeset::new(tx.load_views(tables, &task_ids).await?);
     for event in events {
         changes.apply(event);

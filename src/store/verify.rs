@@ -82,7 +82,7 @@ async fn check(
         progress.folded(fold.events, head);
         match page.last() {
             Some(last) if page.len() as i64 == PAGE => {
-                cursor = (last.task_id, last.stream_version);
+                cursor = (last.stream_id, last.stream_version);
             }
             _ => break,
         }

@@ -289,7 +289,7 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
     for user in users {
         dashboards_before.push(app.dashboard(user).await);
     }
-    let task = log_before[0].task_id;
+    let task = log_before[0].stream_id;
     let task_before = app.store.task(task, "alice").await.expect("a task");
 
     app.store.close().await;

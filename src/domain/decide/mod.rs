@@ -7,6 +7,10 @@ use uuid::Uuid;
 use super::error::{DomainError, Forbidden, Transition};
 use super::values::{Description, Title, UserId};
 
+mod team;
+
+pub use team::{MAX_MEMBERS_PER_TEAM, TeamCommand, decide_team};
+
 /// What a user asks to do to a task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {

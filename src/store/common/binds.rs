@@ -67,7 +67,7 @@ where
         let recorded = &new.recorded;
         self.add(recorded.position)?;
         self.add(recorded.event_id)?;
-        self.add(recorded.task_id)?;
+        self.add(recorded.stream_id)?;
         self.add(recorded.stream_version)?;
         self.add(recorded.event.event_type())?;
         self.add(recorded.event.version())?;
@@ -151,11 +151,11 @@ mod tests {
             recorded: projections::RecordedEvent {
                 position: 1,
                 event_id: Uuid::now_v7(),
-                task_id: Uuid::now_v7(),
+                stream_id: Uuid::now_v7(),
                 stream_version: 1,
                 actor: "ann".into(),
                 recorded_at: now,
-                event: TaskEvent::TaskCompleted {},
+                event: TaskEvent::TaskCompleted {}.into(),
             },
             correlation_id: Uuid::now_v7(),
         };
@@ -163,7 +163,7 @@ mod tests {
             user_id: "ann".into(),
             key: "k".into(),
             fingerprint: "f".into(),
-            task_id: event.recorded.task_id,
+            task_id: event.recorded.stream_id,
             version: 1,
             position: 1,
             created: true,

@@ -6,7 +6,7 @@
 //! impls; generic code asks only for `StoreRow`.
 
 use chrono::{DateTime, Utc};
-use projections::{RecordedEvent, TaskEvent, TaskRow, TaskView};
+use projections::{Event, RecordedEvent, TaskRow, TaskView};
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
@@ -87,11 +87,11 @@ where
         Ok(RecordedEvent {
             position: self.try_get("position")?,
             event_id: self.try_get("event_id")?,
-            task_id: self.try_get("stream_id")?,
+            stream_id: self.try_get("stream_id")?,
             stream_version: self.try_get("stream_version")?,
             actor: self.try_get("actor")?,
             recorded_at: self.try_get("recorded_at")?,
-            event: TaskEvent::from_stored(&event_type, self.try_get("event_version")?, payload)?,
+            event: Event::from_stored(&event_type, self.try_get("event_version")?, payload)?,
         })
     }
 

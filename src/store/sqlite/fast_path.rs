@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use projections::{DashboardStats, ReadModels, RecordedEvent, TaskEvent};
+use projections::{DashboardStats, Event, ReadModels, RecordedEvent};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use thread_local::ThreadLocal;
 
@@ -178,11 +178,11 @@ pub(crate) fn read_events(
         events.push(RecordedEvent {
             position: row.get("position")?,
             event_id: Fetched(row).uuid("event_id")?,
-            task_id: Fetched(row).uuid("stream_id")?,
+            stream_id: Fetched(row).uuid("stream_id")?,
             stream_version: row.get("stream_version")?,
             actor: row.get("actor")?,
             recorded_at: Fetched(row).time("recorded_at")?,
-            event: TaskEvent::from_stored(&event_type, row.get("event_version")?, payload)?,
+            event: Event::from_stored(&event_type, row.get("event_version")?, payload)?,
         });
     }
     Ok(events)
