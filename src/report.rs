@@ -18,6 +18,8 @@ pub fn verify_report(report: &VerifyReport) -> String {
         ("tasks", &report.tasks),
         ("task_shares", &report.shares),
         ("daily_stats", &report.daily),
+        ("teams", &report.teams),
+        ("team_members", &report.members),
     ] {
         if drift.is_clean() {
             continue;
@@ -63,6 +65,8 @@ fn repaired(report: &VerifyReport) -> String {
         rows(report.shares.count(), "share rows"),
         rows(report.drifted.len(), "users' dashboard figures"),
         rows(report.daily.count(), "trend rows"),
+        rows(report.teams.count(), "team rows"),
+        rows(report.members.count(), "membership rows"),
     ]
     .join(", ")
 }

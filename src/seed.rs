@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::commands::{CommandError, Commands, Submission};
-use crate::domain::{Command, CommandRequest, Description, Title, UserId};
+use crate::domain::{CommandRequest, Description, TaskCommand, Title, UserId};
 
 /// Tasks in flight at once, each with its commands queued back to back: enough for the
 /// writer to fill its batches.
@@ -72,9 +72,9 @@ pub async fn seed(
                     .into_iter()
                     .map(|command| Submission {
                         request: CommandRequest {
-                            task_id: plan.task_id,
+                            stream_id: plan.task_id,
                             actor: plan.owner.clone(),
-                            command,
+                            command: command.into(),
                             expected_version: None,
                             now: clock.now(),
                         },
@@ -105,26 +105,26 @@ pub async fn seed(
 struct Plan {
     task_id: Uuid,
     owner: UserId,
-    commands: Vec<Command>,
+    commands: Vec<TaskCommand>,
 }
 
 fn plan(index: usize, users: usize) -> Plan {
     let user = index % users;
     let n = index / users;
     let roll = mix(index as u64);
-    let mut commands = vec![Command::Create {
+    let mut commands = vec![TaskCommand::Create {
         title: Title::parse(&format!("Task {n} of seed-{user}")).expect("valid title"),
         description: Description::default(),
     }];
     if roll % 100 < 60 {
-        commands.push(Command::Complete);
+        commands.push(TaskCommand::Complete);
         if (roll / 100).is_multiple_of(10) {
-            commands.push(Command::Reopen);
-            commands.push(Command::Complete);
+            commands.push(TaskCommand::Reopen);
+            commands.push(TaskCommand::Complete);
         }
     }
     if users > 1 && (roll / 1000).is_multiple_of(5) {
-        commands.push(Command::Share {
+        commands.push(TaskCommand::Share {
             user_id: seed_user((user + 1) % users),
             permission: if (roll / 5000).is_multiple_of(2) {
                 Permission::View

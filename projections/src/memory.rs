@@ -11,7 +11,7 @@ use crate::fold::project;
 use crate::recount::Recount;
 use crate::rows::{ShareRow, TaskRow, TaskView};
 use crate::stats::{DashboardFigures, DashboardStats};
-use crate::team::TeamView;
+use crate::team::{MemberRow, TeamEvent, TeamRow, TeamView};
 use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 
 /// Every read model, folded from events in position order.
@@ -34,16 +34,7 @@ impl ReadModels {
     pub fn apply(&mut self, recorded: &RecordedEvent) {
         self.position = self.position.max(recorded.position);
         if let Event::Team(event) = &recorded.event {
-            let view = self.teams.entry(recorded.stream_id).or_default();
-            view.apply(
-                recorded.stream_id,
-                recorded.stream_version,
-                recorded.recorded_at,
-                event,
-            );
-            if view.team.is_none() {
-                self.teams.remove(&recorded.stream_id);
-            }
+            fold_team_event(&mut self.teams, recorded, event);
             return;
         }
         let view = self.tasks.entry(recorded.stream_id).or_default();
@@ -115,6 +106,16 @@ impl ReadModels {
         self.tasks.values().flat_map(|view| &view.shares)
     }
 
+    /// Every team row.
+    pub fn team_rows(&self) -> impl Iterator<Item = &TeamRow> {
+        self.teams.values().filter_map(|view| view.team.as_ref())
+    }
+
+    /// Every membership row.
+    pub fn member_rows(&self) -> impl Iterator<Item = &MemberRow> {
+        self.teams.values().flat_map(|view| &view.members)
+    }
+
     /// Every user id that owns a task, holds a share or has a stats or trend row.
     pub fn users(&self) -> BTreeSet<String> {
         self.task_rows()
@@ -123,6 +124,21 @@ impl ReadModels {
             .chain(self.stats.keys().cloned())
             .chain(self.daily.keys().map(|(user, _)| user.clone()))
             .collect()
+    }
+}
+
+/// Folds a team's event onto its view among `teams`, which keeps only teams that exist: the
+/// one step of [`ReadModels`] and of [`crate::StreamFold`] for teams.
+pub(crate) fn fold_team_event(
+    teams: &mut BTreeMap<Uuid, TeamView>,
+    recorded: &RecordedEvent,
+    event: &TeamEvent,
+) {
+    let id = recorded.stream_id;
+    let view = teams.entry(id).or_default();
+    view.apply(id, recorded.stream_version, recorded.recorded_at, event);
+    if view.team.is_none() {
+        teams.remove(&id);
     }
 }
 

@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::event::RecordedEvent;
-use crate::memory::fold_event;
+use crate::event::{Event, RecordedEvent};
+use crate::memory::{fold_event, fold_team_event};
 use crate::rows::TaskView;
 use crate::stats::DashboardStats;
+use crate::team::TeamView;
 use crate::trend::{DailyRow, DayCounts, rows_of};
 
 /// The per-user models of the streams folded so far, and the stream being folded.
@@ -25,6 +26,8 @@ pub struct StreamFold {
     pub stats: BTreeMap<String, DashboardStats>,
     /// The trend: counts by (user, day key), none of them zero.
     pub daily: BTreeMap<(String, i32), DayCounts>,
+    /// Every team that exists, with its members: teams are kept to the end like users.
+    pub teams: BTreeMap<Uuid, TeamView>,
     /// The highest position folded.
     pub position: i64,
     /// Events folded.
@@ -40,12 +43,16 @@ impl StreamFold {
             Some((task_id, _)) if *task_id == recorded.stream_id => None,
             _ => self.finish(),
         };
+        self.position = self.position.max(recorded.position);
+        self.events += 1;
+        if let Event::Team(event) = &recorded.event {
+            fold_team_event(&mut self.teams, recorded, event);
+            return ended;
+        }
         let (_, view) = self
             .current
             .get_or_insert_with(|| (recorded.stream_id, TaskView::default()));
         fold_event(view, &mut self.stats, &mut self.daily, recorded);
-        self.position = self.position.max(recorded.position);
-        self.events += 1;
         ended
     }
 
@@ -68,6 +75,7 @@ mod tests {
     use super::*;
     use crate::ReadModels;
     use crate::event::{Permission, TaskEvent};
+    use crate::team::{Role, TeamEvent};
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
     fn event(
@@ -75,7 +83,7 @@ mod tests {
         task: u128,
         version: i64,
         at: DateTime<Utc>,
-        event: TaskEvent,
+        event: impl Into<Event>,
     ) -> RecordedEvent {
         RecordedEvent {
             position,
@@ -85,6 +93,20 @@ mod tests {
             actor: "a".into(),
             recorded_at: at,
             event: event.into(),
+        }
+    }
+
+    fn team_created(name: &str, admin: &str) -> TeamEvent {
+        TeamEvent::TeamCreated {
+            name: name.into(),
+            admin_id: admin.into(),
+        }
+    }
+
+    fn joined(member: &str) -> TeamEvent {
+        TeamEvent::MemberAdded {
+            member_id: member.into(),
+            role: Role::Member,
         }
     }
 
@@ -117,8 +139,13 @@ mod tests {
             event(9, 1, 4, day(9), TaskEvent::TaskReopened {}),
             event(10, 3, 4, day(9), TaskEvent::TaskDeleted {}),
             event(11, 2, 3, day(9), TaskEvent::TaskReopened {}),
-            event(12, 4, 1, day(9), created("bob")),
-            event(13, 4, 2, day(9), TaskEvent::TaskCompleted {}),
+            event(12, 40, 1, day(9), created("bob")),
+            event(13, 40, 2, day(9), TaskEvent::TaskCompleted {}),
+            // Teams, whose streams come between the tasks': one lives, one is deleted.
+            event(14, 5, 1, day(9), team_created("ops", "ann")),
+            event(15, 6, 1, day(9), team_created("gone", "bob")),
+            event(16, 5, 2, day(9), joined("bob")),
+            event(17, 6, 2, day(9), TeamEvent::TeamDeleted {}),
         ];
         let mut in_order = ReadModels::default();
         for recorded in &log {
@@ -133,9 +160,12 @@ mod tests {
         assert_eq!(fold.stats, in_order.stats);
         assert_eq!(fold.daily, in_order.daily);
         assert_eq!(fold.position, in_order.position);
-        assert_eq!(fold.events, 13);
+        assert_eq!(fold.events, 17);
         let tasks: Vec<TaskView> = in_order.tasks.values().cloned().collect();
         assert_eq!(views, tasks);
         assert_eq!(views.len(), 3, "the deleted task is not answered");
+        assert_eq!(fold.teams, in_order.teams);
+        assert_eq!(fold.teams.len(), 1, "the deleted team is not kept");
+        assert_eq!(fold.teams[&Uuid::from_u128(5)].members.len(), 2);
     }
 }

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use projections::changeset::distinct;
-use projections::{Changeset, DashboardStats, RecordedEvent, TaskEvent};
+use projections::{Changeset, DashboardStats, Event, RecordedEvent, TaskEvent, TeamEvent};
 use uuid::Uuid;
 
 use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
-use crate::domain::{Command, DomainError, decide};
+use crate::domain::{Command, DomainError, TaskCommand, TeamCommand, decide, decide_team};
 use crate::live::Hub;
 use crate::store::StoreError;
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
@@ -34,19 +34,24 @@ pub(super) async fn run_batch(
     hub: &Hub,
     batch: &[&Submission],
 ) -> Result<(Vec<CommandResult>, Appended), StoreError> {
-    let task_ids = distinct(batch.iter().map(|s| s.request.task_id));
-    // Only an edit or a share can change nothing; they answer with the task's last position.
-    let maybe_unchanged = distinct(
-        batch
-            .iter()
-            .filter(|s| {
-                matches!(
-                    s.request.command,
-                    Command::Edit { .. } | Command::Share { .. }
-                )
-            })
-            .map(|s| s.request.task_id),
-    );
+    let streams = |kind: fn(&Command) -> bool| {
+        distinct(
+            batch
+                .iter()
+                .filter(|s| kind(&s.request.command))
+                .map(|s| s.request.stream_id),
+        )
+    };
+    let task_ids = streams(|command| matches!(command, Command::Task(_)));
+    let team_ids = streams(|command| matches!(command, Command::Team(_)));
+    // Only these can change nothing; they answer with their stream's last position.
+    let maybe_unchanged = streams(|command| {
+        matches!(
+            command,
+            Command::Task(TaskCommand::Edit { .. } | TaskCommand::Share { .. })
+                | Command::Team(TeamCommand::Rename { .. } | TeamCommand::SetMember { .. })
+        )
+    });
     let keys: Vec<(&str, &str)> = batch
         .iter()
         .filter_map(|s| {
@@ -56,7 +61,10 @@ pub(super) async fn run_batch(
         .collect();
 
     let mut plan = Plan {
-        changes: Changeset::new(tx.load_views(Tables::Live, &task_ids).await?),
+        changes: Changeset::new(
+            tx.load_views(Tables::Live, &task_ids).await?,
+            tx.load_team_views(Tables::Live, &team_ids).await?,
+        ),
         // No ids or keys, no statement.
         stream_heads: tx.stream_heads(&maybe_unchanged).await?,
         // Expired ones too: each command checks the window against its own time.
@@ -87,7 +95,7 @@ pub(super) async fn run_batch(
 /// The batch so far: the state commands are decided against, and what is to be written.
 struct Plan {
     changes: Changeset,
-    /// The newest position of each task's stream, as the batch has left it.
+    /// The newest position of each stream, as the batch has left it.
     stream_heads: HashMap<Uuid, i64>,
     /// Stored responses by (user id, key), the batch's own included.
     responses: HashMap<(String, String), KeyedResponse>,
@@ -120,7 +128,7 @@ impl Plan {
         let keyed = KeyedResponse {
             user_id: key.0.clone(),
             key: key.1.clone(),
-            task_id: request.task_id,
+            stream_id: request.stream_id,
             response: StoredResponse {
                 fingerprint: idempotency.fingerprint.clone(),
                 outcome: outcome.clone(),
@@ -135,17 +143,36 @@ impl Plan {
     /// Decides the command against the batch's state and records its events.
     fn decide(&mut self, submission: &Submission) -> Result<CommandOutcome, DomainError> {
         let request = &submission.request;
-        let view = self.changes.view(request.task_id);
-        let events = decide(view, request)?;
+        let (actor, expected) = (&request.actor, request.expected_version);
+        let (version, events): (i64, Vec<Event>) = match &request.command {
+            Command::Task(command) => {
+                let view = self.changes.view(request.stream_id);
+                let events = decide(view, actor, command, expected)?;
+                let version = view.task.as_ref().map_or(0, |task| task.version);
+                (version, events.into_iter().map(Event::Task).collect())
+            }
+            Command::Team(command) => {
+                let view = self.changes.team_view(request.stream_id);
+                let events = decide_team(view, actor, command, expected)?;
+                let version = view.team.as_ref().map_or(0, |team| team.version);
+                (version, events.into_iter().map(Event::Team).collect())
+            }
+        };
         let mut outcome = CommandOutcome {
-            task_id: request.task_id,
-            version: view.task.as_ref().map_or(0, |task| task.version),
+            stream_id: request.stream_id,
+            version,
             position: self
                 .stream_heads
-                .get(&request.task_id)
+                .get(&request.stream_id)
                 .copied()
                 .unwrap_or(0),
-            created: matches!(events.first(), Some(TaskEvent::TaskCreated { .. })),
+            created: matches!(
+                events.first(),
+                Some(
+                    Event::Task(TaskEvent::TaskCreated { .. })
+                        | Event::Team(TeamEvent::TeamCreated { .. })
+                )
+            ),
         };
         for event in events {
             self.head += 1;
@@ -154,11 +181,11 @@ impl Plan {
             let recorded = RecordedEvent {
                 position: self.head,
                 event_id: Uuid::now_v7(),
-                stream_id: request.task_id,
+                stream_id: request.stream_id,
                 stream_version: outcome.version,
                 actor: request.actor.as_str().to_owned(),
                 recorded_at: request.now,
-                event: event.into(),
+                event,
             };
             self.changes.apply(&recorded);
             self.events.push(NewEvent {
@@ -166,7 +193,8 @@ impl Plan {
                 correlation_id: submission.correlation_id,
             });
         }
-        self.stream_heads.insert(request.task_id, outcome.position);
+        self.stream_heads
+            .insert(request.stream_id, outcome.position);
         Ok(outcome)
     }
 
@@ -200,8 +228,8 @@ impl Plan {
 struct KeyedResponse {
     user_id: String,
     key: String,
-    /// The task the command named.
-    task_id: Uuid,
+    /// The task or team the command named.
+    stream_id: Uuid,
     response: StoredResponse,
     created_at: DateTime<Utc>,
 }
@@ -220,7 +248,7 @@ impl KeyedResponse {
             Some(slug) => Err(DomainError::from_stored(slug)
                 .ok_or_else(|| StoreError::Corrupt(format!("unexpected refusal {slug:?}")))?),
             None => Ok(CommandOutcome {
-                task_id: record.task_id,
+                stream_id: record.task_id,
                 version: record.version,
                 position: record.position,
                 created: record.created,
@@ -229,7 +257,7 @@ impl KeyedResponse {
         Ok(KeyedResponse {
             user_id: record.user_id,
             key: record.key,
-            task_id: record.task_id,
+            stream_id: record.task_id,
             response: StoredResponse {
                 fingerprint: record.fingerprint,
                 outcome,
@@ -238,14 +266,14 @@ impl KeyedResponse {
         })
     }
 
-    /// The record to store; a refusal keeps the task id it named and zeros in the other
+    /// The record to store; a refusal keeps the stream id it named and zeros in the other
     /// columns.
     fn into_record(self) -> IdempotencyRecord {
         let (outcome, refusal) = match self.response.outcome {
             Ok(outcome) => (outcome, None),
             Err(refusal) => (
                 CommandOutcome {
-                    task_id: self.task_id,
+                    stream_id: self.stream_id,
                     version: 0,
                     position: 0,
                     created: false,
@@ -257,7 +285,7 @@ impl KeyedResponse {
             user_id: self.user_id,
             key: self.key,
             fingerprint: self.response.fingerprint,
-            task_id: outcome.task_id,
+            task_id: outcome.stream_id,
             version: outcome.version,
             position: outcome.position,
             created: outcome.created,

@@ -70,12 +70,13 @@ pub struct Submission {
 /// What a successful command answers, and what a repeat of it answers again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CommandOutcome {
-    pub task_id: Uuid,
-    /// The task stream's version after the command.
+    /// The task or team the command was about.
+    pub stream_id: Uuid,
+    /// The stream's version after the command.
     pub version: i64,
     /// Global position of the last event appended (of the task's last event when nothing was).
     pub position: i64,
-    /// Whether the command created the task (201 rather than 200).
+    /// Whether the command created the task or team (201 rather than 200).
     pub created: bool,
 }
 

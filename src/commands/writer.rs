@@ -267,7 +267,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::domain::{Command, CommandRequest, Description, Title, UserId};
+    use crate::domain::{CommandRequest, Description, TaskCommand, Title, UserId};
     use crate::store::StoreError;
     use crate::store::tx::{Lock, Tx};
     use crate::store::{SqliteOptions, Store};
@@ -291,12 +291,13 @@ mod tests {
     fn create(title: &str) -> Submission {
         Submission {
             request: CommandRequest {
-                task_id: Uuid::now_v7(),
+                stream_id: Uuid::now_v7(),
                 actor: UserId::parse("alice").unwrap(),
-                command: Command::Create {
+                command: TaskCommand::Create {
                     title: Title::parse(title).unwrap(),
                     description: Description::default(),
-                },
+                }
+                .into(),
                 expected_version: None,
                 now: Utc::now(),
             },

@@ -16,11 +16,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, ShareUser, TaskId};
+use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, TaskId, UserInPath};
 use super::openapi::{CommandHeaderParams, CommandProblems, empty_body, share_permission};
 use super::{AppState, REQUEST_TIMEOUT};
 use crate::commands::{CommandOutcome, Idempotency, Submission};
-use crate::domain::{Command, CommandRequest, Description, Title, UserId};
+use crate::domain::{Command, CommandRequest, Description, TaskCommand, Title, UserId};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -72,7 +72,7 @@ struct ShareTask {
 }
 
 /// What a command without a body accepts: none, `{}` or `null` (as [`NoBody`] parses it).
-struct Empty;
+pub(super) struct Empty;
 
 impl PartialSchema for Empty {
     fn schema() -> RefOr<Schema> {
@@ -97,7 +97,7 @@ pub(crate) struct CommandBody {
 impl From<&CommandOutcome> for CommandBody {
     fn from(outcome: &CommandOutcome) -> CommandBody {
         CommandBody {
-            task_id: outcome.task_id,
+            task_id: outcome.stream_id,
             version: outcome.version,
             position: outcome.position,
         }
@@ -132,7 +132,7 @@ async fn create(
     headers: CommandHeaders,
     body: JsonBody<CreateTask>,
 ) -> Result<Response, ApiError> {
-    let command = Command::Create {
+    let command = TaskCommand::Create {
         title: parse_title(&body.value.title)?,
         description: parse_description(body.value.description.as_deref().unwrap_or_default())?,
     };
@@ -165,7 +165,7 @@ async fn edit(
     headers: CommandHeaders,
     body: JsonBody<EditTask>,
 ) -> Result<Response, ApiError> {
-    let command = Command::Edit {
+    let command = TaskCommand::Edit {
         title: body.value.title.as_deref().map(parse_title).transpose()?,
         description: body
             .value
@@ -195,7 +195,15 @@ async fn complete(
     headers: CommandHeaders,
     _: NoBody,
 ) -> Result<Response, ApiError> {
-    submit(&state, caller, task_id, Command::Complete, &headers, None).await
+    submit(
+        &state,
+        caller,
+        task_id,
+        TaskCommand::Complete,
+        &headers,
+        None,
+    )
+    .await
 }
 
 /// Reopen a completed task: its owner or an editor. 409 when it is pending.
@@ -216,7 +224,7 @@ async fn reopen(
     headers: CommandHeaders,
     _: NoBody,
 ) -> Result<Response, ApiError> {
-    submit(&state, caller, task_id, Command::Reopen, &headers, None).await
+    submit(&state, caller, task_id, TaskCommand::Reopen, &headers, None).await
 }
 
 /// Delete a task: its owner only. Afterwards it is 404 for everyone and counts nowhere.
@@ -237,7 +245,7 @@ async fn delete(
     headers: CommandHeaders,
     _: NoBody,
 ) -> Result<Response, ApiError> {
-    submit(&state, caller, task_id, Command::Delete, &headers, None).await
+    submit(&state, caller, task_id, TaskCommand::Delete, &headers, None).await
 }
 
 /// Share a task with another user, or change the permission of an existing share: its owner only. Idempotent.
@@ -255,11 +263,11 @@ async fn share(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
-    ShareUser(user_id): ShareUser,
+    UserInPath(user_id): UserInPath,
     headers: CommandHeaders,
     body: JsonBody<ShareTask>,
 ) -> Result<Response, ApiError> {
-    let command = Command::Share {
+    let command = TaskCommand::Share {
         user_id,
         permission: parse_permission(&body.value.permission)?,
     };
@@ -281,7 +289,7 @@ async fn unshare(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TaskId(task_id): TaskId,
-    ShareUser(user_id): ShareUser,
+    UserInPath(user_id): UserInPath,
     headers: CommandHeaders,
     _: NoBody,
 ) -> Result<Response, ApiError> {
@@ -289,7 +297,7 @@ async fn unshare(
         &state,
         caller,
         task_id,
-        Command::Unshare { user_id },
+        TaskCommand::Unshare { user_id },
         &headers,
         None,
     )
@@ -313,23 +321,41 @@ pub(crate) fn parse_description(raw: &str) -> Result<Description, ApiError> {
     Description::parse(raw).map_err(|error| ApiError::Validation(error.to_string()))
 }
 
+/// Runs a task command and answers it.
 async fn submit(
     state: &AppState,
     actor: UserId,
     task_id: Uuid,
-    command: Command,
+    command: TaskCommand,
     headers: &CommandHeaders,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let outcome = run(state, actor, task_id, command, headers, body).await?;
+    Ok(command_response(
+        &outcome,
+        CommandBody::from(&outcome),
+        "/api/tasks",
+    ))
+}
+
+/// Runs `command` on the stream `stream_id` (a task or a team) for `actor`, on the conditions
+/// of the request's headers.
+pub(super) async fn run(
+    state: &AppState,
+    actor: UserId,
+    stream_id: Uuid,
+    command: impl Into<Command>,
+    headers: &CommandHeaders,
+    body: Option<&serde_json::Value>,
+) -> Result<CommandOutcome, ApiError> {
     let request = CommandRequest {
-        task_id,
+        stream_id,
         actor,
-        command,
+        command: command.into(),
         expected_version: headers.expected_version,
         now: state.clock.now(),
     };
-    let outcome = execute(state, request, headers.idempotency(body)).await?;
-    Ok(command_response(outcome))
+    execute(state, request, headers.idempotency(body)).await
 }
 
 /// Runs one command and counts its outcome: the one way in for every command, the API's and
@@ -358,20 +384,25 @@ pub(crate) async fn execute(
     }
 }
 
-fn command_response(outcome: CommandOutcome) -> Response {
+/// A command's answer: `body`, with its stream's version as the `ETag`, and for a creation 201
+/// with the `Location` of the new stream under `collection`.
+pub(super) fn command_response(
+    outcome: &CommandOutcome,
+    body: impl Serialize,
+    collection: &str,
+) -> Response {
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    let body = CommandBody::from(&outcome);
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.version)) {
         headers.insert(header::ETAG, etag);
     }
     if outcome.created
-        && let Ok(location) = HeaderValue::from_str(&format!("/api/tasks/{}", outcome.task_id))
+        && let Ok(location) = HeaderValue::from_str(&format!("{collection}/{}", outcome.stream_id))
     {
         headers.insert(header::LOCATION, location);
     }

@@ -75,22 +75,40 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let raw = path_param(parts, state, "id").await?;
-        Uuid::parse_str(&raw)
-            .map(TaskId)
-            .map_err(|_| ApiError::Malformed(format!("task id {raw:?} is not a UUID")))
+        id_param(parts, state, "task id").await.map(TaskId)
     }
 }
 
-/// The `{user_id}` of a share route, which must be a valid user id.
-pub struct ShareUser(pub UserId);
+/// The `{id}` of a team route, which must be a UUID.
+pub struct TeamId(pub Uuid);
 
-impl<S: Send + Sync> FromRequestParts<S> for ShareUser {
+impl<S: Send + Sync> FromRequestParts<S> for TeamId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        id_param(parts, state, "team id").await.map(TeamId)
+    }
+}
+
+/// The route's `{id}`, a UUID (`what` names it in a refusal).
+async fn id_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    what: &str,
+) -> Result<Uuid, ApiError> {
+    let raw = path_param(parts, state, "id").await?;
+    Uuid::parse_str(&raw).map_err(|_| ApiError::Malformed(format!("{what} {raw:?} is not a UUID")))
+}
+
+/// The `{user_id}` of a share or membership route, which must be a valid user id.
+pub struct UserInPath(pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserInPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let raw = path_param(parts, state, "user_id").await?;
-        share_user_of(&raw).map(ShareUser)
+        share_user_of(&raw).map(UserInPath)
     }
 }
 

@@ -14,6 +14,8 @@ mod shares;
 mod stream;
 mod strict_json;
 pub(crate) mod tasks;
+mod team_commands;
+pub(crate) mod teams;
 pub(crate) mod trend;
 
 use std::sync::Arc;
@@ -114,6 +116,8 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(dashboard::router())
         .merge(stream::router())
         .merge(trend::router().layer(compression()))
+        .merge(team_commands::router())
+        .merge(teams::router().layer(compression()))
         .merge(openapi::router().layer(compression()))
 }
 

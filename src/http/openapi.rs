@@ -38,6 +38,7 @@ use super::error::{ApiError, Problem};
         (name = "commands", description = "The write side: each command appends events and answers `{task_id, version, position}`."),
         (name = "tasks", description = "Tasks as their owner and those they are shared with see them."),
         (name = "dashboard", description = "The caller's figures: every one a single-row read."),
+        (name = "teams", description = "Teams and their members: commands answer `{team_id, version, position}`; every team route is 404 to anyone outside the team."),
         (name = "operations", description = "For operators and tools: health, this description."),
     ),
 )]
@@ -236,17 +237,18 @@ pub enum CommandProblems {
     #[response(status = 401, content_type = "application/problem+json",
         headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"tally\"`")))]
     Unauthorized(Problem),
-    /// `forbidden`: the caller can see the task but may not do this (a viewer edits; an
-    /// editor deletes or shares).
+    /// `forbidden`: the caller can see the task or team but may not do this (a viewer edits; an
+    /// editor deletes or shares; a plain member manages the team).
     #[response(status = 403, content_type = "application/problem+json")]
     Forbidden(Problem),
-    /// `not-found`: no such task (or share), or the caller may not see it.
+    /// `not-found`: no such task, team, share or member, or the caller may not see it.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
-    /// `invalid-transition`: complete a completed task, reopen a pending one.
+    /// `invalid-transition`: complete a completed task, reopen a pending one; `last-admin`:
+    /// the command would leave a team without an admin.
     #[response(status = 409, content_type = "application/problem+json")]
     InvalidTransition(Problem),
-    /// `version-mismatch`: `If-Match` names another version than the task's.
+    /// `version-mismatch`: `If-Match` names another version than the task's (or team's).
     #[response(status = 412, content_type = "application/problem+json")]
     VersionMismatch(Problem),
     /// `payload-too-large`: a body over 64 KiB.
@@ -255,8 +257,8 @@ pub enum CommandProblems {
     /// `unsupported-media-type`: a body that is not `application/json`.
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Problem),
-    /// `validation` (a value out of its rules), `limit` (a task shared with 1,000 users takes
-    /// no new one), or `idempotency-key-reuse`.
+    /// `validation` (a value out of its rules), `limit` (a task shared with 1,000 users, or a
+    /// team of 1,000 members, takes no new one), or `idempotency-key-reuse`.
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
     /// `outcome-unknown`: the commit went unanswered; retry with the same `Idempotency-Key`,

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    DashboardStats, DayCounts, RecordedEvent, ShareRow, TaskRow, TaskStatus, TaskView,
+    DashboardStats, DayCounts, RecordedEvent, Role, ShareRow, TaskRow, TaskStatus, TaskView,
+    TeamRow, TeamView,
 };
 use uuid::Uuid;
 
@@ -118,6 +119,16 @@ pub trait Store: Transactions + Replay {
     /// A task as `reader` may be shown it (`task` is `None` when it does not exist): for its
     /// owner, the first [`SHARES_LISTED`] shares and their total; for anyone else, their own.
     async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError>;
+    /// A team with all its members (`team` is `None` when it does not exist).
+    async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError>;
+    /// A page of `user_id`'s teams, by id, after team `after`, at most `limit`, each with the
+    /// user's role in it.
+    async fn teams_of(
+        &self,
+        user_id: &str,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<(TeamRow, Role)>, StoreError>;
     /// A page of tasks, each as [`Store::task`] shows it to the query's user.
     async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRead>, StoreError>;
     /// A task's shares whose user id sorts after `after`, by user id, at most `limit`.

@@ -22,11 +22,13 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use projections::changeset::distinct;
-use projections::{Changeset, ReadModels, RecordedEvent, StreamFold, TaskView};
+use projections::{Changeset, Event, ReadModels, RecordedEvent, StreamFold, TaskView};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::tables::{self, Table, daily_stats, dashboard_stats, task_shares, tasks};
+use super::tables::{
+    self, Table, daily_stats, dashboard_stats, task_shares, tasks, team_members, teams,
+};
 use super::tx::{Lock, Replay, ReplayTx, StreamCursor, Tables, finish};
 
 /// Events read from the log at a time.
@@ -44,10 +46,17 @@ pub enum Projection {
     Dashboard,
     /// The `daily_stats` table.
     Trend,
+    /// The `teams` and `team_members` tables.
+    Teams,
 }
 
 impl Projection {
-    pub const ALL: [Projection; 3] = [Projection::Tasks, Projection::Dashboard, Projection::Trend];
+    pub const ALL: [Projection; 4] = [
+        Projection::Tasks,
+        Projection::Dashboard,
+        Projection::Trend,
+        Projection::Teams,
+    ];
 
     /// Bumped whenever the fold changes what this projection stores: a store whose checkpoint
     /// has an older version needs a rebuild.
@@ -56,6 +65,7 @@ impl Projection {
             Projection::Tasks => 1,
             Projection::Dashboard => 1,
             Projection::Trend => 1,
+            Projection::Teams => 1,
         }
     }
 
@@ -65,6 +75,7 @@ impl Projection {
             Projection::Tasks => "tasks",
             Projection::Dashboard => "dashboard",
             Projection::Trend => "trend",
+            Projection::Teams => "teams",
         }
     }
 
@@ -83,6 +94,7 @@ impl Projection {
             Projection::Tasks => &[&tasks::TABLE, &task_shares::TABLE],
             Projection::Dashboard => &[&dashboard_stats::TABLE],
             Projection::Trend => &[&daily_stats::TABLE],
+            Projection::Teams => &[&teams::TABLE, &team_members::TABLE],
         }
     }
 }
@@ -198,7 +210,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     store
         .write_shadows(ReadModels {
             tasks: BTreeMap::new(),
-            teams: BTreeMap::new(),
+            teams: fold.teams,
             stats: fold.stats,
             daily: fold.daily,
             position: fold.position,
@@ -301,8 +313,19 @@ async fn project_events(
     tables: Tables,
     events: &[RecordedEvent],
 ) -> Result<(), StoreError> {
-    let task_ids = distinct(events.iter().map(|event| event.stream_id));
-    let mut changes = Changeset::new(tx.load_views(tables, &task_ids).await?);
+    let streams = |team: bool| {
+        distinct(
+            events
+                .iter()
+                .filter(|event| matches!(event.event, Event::Team(_)) == team)
+                .map(|event| event.stream_id),
+        )
+    };
+    let (task_ids, team_ids) = (streams(false), streams(true));
+    let mut changes = Changeset::new(
+        tx.load_views(tables, &task_ids).await?,
+        tx.load_team_views(tables, &team_ids).await?,
+    );
     for event in events {
         changes.apply(event);
     }

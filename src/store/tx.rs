@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    Changeset, DailyRow, DashboardStats, ReadModels, RecordedEvent, ShareRow, TaskRow, TaskView,
+    Changeset, DailyRow, DashboardStats, MemberRow, ReadModels, RecordedEvent, ShareRow, TaskRow,
+    TaskView, TeamRow, TeamView,
 };
 use uuid::Uuid;
 
@@ -48,7 +49,7 @@ pub struct IdempotencyRecord {
     pub key: String,
     /// A digest of the request; a repeat must match it.
     pub fingerprint: String,
-    /// The task the command named.
+    /// The task or team the command named (stored as `task_id`).
     pub task_id: Uuid,
     /// What a success answered (zeros for a refusal).
     pub version: i64,
@@ -69,12 +70,15 @@ pub struct TaskRange {
     pub shares: Vec<ShareRow>,
 }
 
-/// Every stored per-user row: what a verify keeps whole (users are far fewer than events).
+/// Every stored per-user and per-team row: what a verify keeps whole (users and teams are far
+/// fewer than events).
 #[derive(Debug, Default)]
-pub struct UserTables {
+pub struct WholeTables {
     pub stats: Vec<DashboardStats>,
     /// The trend rows that count something.
     pub daily: Vec<DailyRow>,
+    pub teams: Vec<TeamRow>,
+    pub members: Vec<MemberRow>,
 }
 
 /// Opens the transactions commands and scheduled jobs run in.
@@ -106,6 +110,12 @@ pub trait Tx: Send {
         tables: Tables,
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError>;
+    /// The current rows of each team that exists, with its members.
+    async fn load_team_views(
+        &mut self,
+        tables: Tables,
+        team_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, TeamView>, StoreError>;
     async fn append(&mut self, events: &[NewEvent]) -> Result<(), StoreError>;
     /// Writes each of `rows` (rows of `table`) to `table` among `tables`; where a row with its
     /// key is stored, the columns an upsert changes (all but its key and `Table::kept`).
@@ -217,8 +227,9 @@ pub trait ReplayTx: Tx {
         from: Uuid,
         to: Uuid,
     ) -> Result<TaskRange, StoreError>;
-    /// Every dashboard row of `tables` and the trend rows that count something.
-    async fn user_tables(&mut self, tables: Tables) -> Result<UserTables, StoreError>;
+    /// Every dashboard, team and membership row of `tables`, and the trend rows that count
+    /// something.
+    async fn whole_tables(&mut self, tables: Tables) -> Result<WholeTables, StoreError>;
     /// Sets the checkpoint of projection `name` to `position` at `version`.
     async fn set_checkpoint(
         &mut self,

@@ -19,12 +19,12 @@ use projections::{
 use uuid::Uuid;
 
 use super::rebuild::{FIRST_STREAM, PAGE, Progress, ROWS_PER_TRANSACTION};
-use super::tables::task_shares::ShareKey;
-use super::tables::{daily_stats, dashboard_stats, rows, rows_at, task_shares, tasks};
+use super::tables::{UserKey, daily_stats, dashboard_stats, rows, rows_at, task_shares, tasks};
 use super::tx::{Lock, Replay, ReplayTx, Tables, TaskRange, finish};
 use super::{StoreError, UserRows};
 
 mod report;
+mod teams;
 pub use report::{RowDrift, UserDrift, VerifyReport};
 
 /// Checks every read model; with `repair`, rewrites what drifted.
@@ -139,9 +139,9 @@ impl Check {
         );
         if self.repair {
             let live = Tables::Live;
-            let delete_shares: Vec<ShareKey> = delete_shares
+            let delete_shares: Vec<UserKey> = delete_shares
                 .iter()
-                .map(|(task, user)| ShareKey(*task, user))
+                .map(|(task, user)| UserKey(*task, user))
                 .collect();
             // Each of these splits its rows into statements of its own size.
             tx.delete(&tasks::TABLE, live, &rows(&delete_tasks)).await?;
@@ -161,15 +161,16 @@ impl Check {
         }
     }
 
-    /// Compares the per-user rows with the fold's and with the recount, and with `repair`
-    /// rewrites them from the fold; answers the report.
+    /// Compares the per-user and per-team rows with the fold's and with the recount, and with
+    /// `repair` rewrites them from the fold; answers the report.
     async fn users(
         mut self,
         tx: &mut dyn ReplayTx,
         fold: &StreamFold,
         now: DateTime<Utc>,
     ) -> Result<VerifyReport, StoreError> {
-        let stored = tx.user_tables(Tables::Live).await?;
+        let stored = tx.whole_tables(Tables::Live).await?;
+        self.teams(tx, fold, &stored.teams, &stored.members).await?;
         let stored_stats: BTreeMap<&str, &DashboardStats> = stored
             .stats
             .iter()
@@ -242,6 +243,7 @@ impl Check {
             |(user, day)| format!("{user} on day {day}"),
         );
         if self.repair && !report.is_clean() {
+            // The teams were rewritten above, the tasks and shares range by range.
             rewrite_users(tx, fold, &stored.stats, &stored.daily).await?;
             report.repaired = true;
         }

@@ -2,7 +2,7 @@
 //! decided exactly as if sent one at a time, however many clients do so at once.
 
 use tally::commands::{CommandError, Submission};
-use tally::domain::{Command, CommandRequest, Description, DomainError, Title, UserId};
+use tally::domain::{CommandRequest, Description, DomainError, TaskCommand, Title, UserId};
 use uuid::Uuid;
 
 use crate::support::{TestApp, on_both_backends};
@@ -18,22 +18,22 @@ async fn many_clients_queueing_whole_task_lives_get_the_answers_of_one_at_a_time
             let task = Uuid::now_v7();
             let actor = UserId::parse(&format!("client-{}", client % 8)).unwrap();
             let life = [
-                Command::Create {
+                TaskCommand::Create {
                     title: Title::parse("a task").unwrap(),
                     description: Description::default(),
                 },
-                Command::Complete,
-                Command::Reopen,
-                Command::Complete,
-                Command::Complete,
+                TaskCommand::Complete,
+                TaskCommand::Reopen,
+                TaskCommand::Complete,
+                TaskCommand::Complete,
             ];
             let submissions = life
                 .into_iter()
                 .map(|command| Submission {
                     request: CommandRequest {
-                        task_id: task,
+                        stream_id: task,
                         actor: actor.clone(),
-                        command,
+                        command: command.into(),
                         expected_version: None,
                         now,
                     },

@@ -10,7 +10,7 @@ use chrono::{Duration, TimeZone, Utc};
 use clap::Parser;
 use indicatif::ProgressBar;
 use tally::commands::Submission;
-use tally::domain::{Command as TaskCommand, CommandRequest, Description, Title, UserId};
+use tally::domain::{CommandRequest, Description, TaskCommand, Title, UserId};
 use tally::store::{Projection, SqliteOptions, Store, StoreError};
 use uuid::Uuid;
 
@@ -37,9 +37,9 @@ const USERS: [&str; 4] = ["ann", "ben", "cat", "dan"];
 fn submission(app: &TestApp, user: &str, task: Uuid, command: TaskCommand) -> Submission {
     Submission {
         request: CommandRequest {
-            task_id: task,
+            stream_id: task,
             actor: UserId::parse(user).unwrap(),
-            command,
+            command: command.into(),
             expected_version: None,
             now: app.clock.now(),
         },
@@ -393,6 +393,7 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
         [
             ("dashboard".to_owned(), 0),
             ("tasks".to_owned(), 0),
+            ("teams".to_owned(), 0),
             ("trend".to_owned(), 0)
         ]
     );
@@ -405,6 +406,7 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
         [
             ("dashboard".to_owned(), head),
             ("tasks".to_owned(), head),
+            ("teams".to_owned(), head),
             ("trend".to_owned(), head)
         ]
     );
@@ -413,7 +415,7 @@ async fn checkpoints_follow_the_log_and_health_reports_the_lag(app: TestApp) {
     assert_eq!(health.status, 200);
     assert_eq!(health.body["last_position"], head);
     let projections = health.body["projections"].as_array().expect("projections");
-    assert_eq!(projections.len(), 3);
+    assert_eq!(projections.len(), 4);
     for projection in projections {
         assert_eq!(projection["position"], head);
         assert_eq!(projection["behind"], 0);

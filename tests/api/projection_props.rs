@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tally::commands::{CommandError, Submission};
-use tally::domain::{Command, CommandRequest, Description, Title, UserId};
+use tally::domain::{self, CommandRequest, Description, Title, UserId};
 use uuid::Uuid;
 
 use crate::support::{Backend, TestApp};
@@ -208,7 +208,7 @@ fn request(
             let task_id = Uuid::now_v7();
             tasks.push((task_id, by));
             let title = Title::parse(&format!("task {}", tasks.len())).unwrap();
-            let command = Command::Create {
+            let command = domain::TaskCommand::Create {
                 title,
                 description: Description::default(),
             };
@@ -227,28 +227,28 @@ fn request(
         }
     };
     Some(CommandRequest {
-        task_id,
+        stream_id: task_id,
         actor: UserId::parse(actor).unwrap(),
-        command,
+        command: command.into(),
         expected_version: None,
         now,
     })
 }
 
-fn task_command(command: &TaskCommand) -> Command {
+fn task_command(command: &TaskCommand) -> domain::TaskCommand {
     match command {
-        TaskCommand::Edit { title, description } => Command::Edit {
+        TaskCommand::Edit { title, description } => domain::TaskCommand::Edit {
             title: title.map(|n| Title::parse(&format!("title {n}")).unwrap()),
             description: description.map(|n| Description::parse(&format!("text {n}")).unwrap()),
         },
-        TaskCommand::Complete => Command::Complete,
-        TaskCommand::Reopen => Command::Reopen,
-        TaskCommand::Delete => Command::Delete,
-        TaskCommand::Share { with, permission } => Command::Share {
+        TaskCommand::Complete => domain::TaskCommand::Complete,
+        TaskCommand::Reopen => domain::TaskCommand::Reopen,
+        TaskCommand::Delete => domain::TaskCommand::Delete,
+        TaskCommand::Share { with, permission } => domain::TaskCommand::Share {
             user_id: UserId::parse(with).unwrap(),
             permission: *permission,
         },
-        TaskCommand::Unshare { with } => Command::Unshare {
+        TaskCommand::Unshare { with } => domain::TaskCommand::Unshare {
             user_id: UserId::parse(with).unwrap(),
         },
     }

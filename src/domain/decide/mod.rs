@@ -11,9 +11,38 @@ mod team;
 
 pub use team::{MAX_MEMBERS_PER_TEAM, TeamCommand, decide_team};
 
-/// What a user asks to do to a task.
+/// What a user asks to do: to a task, or to a team.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
+    Task(TaskCommand),
+    Team(TeamCommand),
+}
+
+impl Command {
+    /// The command's name, as metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Task(command) => command.kind(),
+            Command::Team(command) => command.kind(),
+        }
+    }
+}
+
+impl From<TaskCommand> for Command {
+    fn from(command: TaskCommand) -> Self {
+        Command::Task(command)
+    }
+}
+
+impl From<TeamCommand> for Command {
+    fn from(command: TeamCommand) -> Self {
+        Command::Team(command)
+    }
+}
+
+/// What a user asks to do to a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskCommand {
     Create {
         title: Title,
         description: Description,
@@ -34,17 +63,17 @@ pub enum Command {
     },
 }
 
-impl Command {
+impl TaskCommand {
     /// The command's name, as metrics label it.
     pub fn kind(&self) -> &'static str {
         match self {
-            Command::Create { .. } => "create",
-            Command::Edit { .. } => "edit",
-            Command::Complete => "complete",
-            Command::Reopen => "reopen",
-            Command::Delete => "delete",
-            Command::Share { .. } => "share",
-            Command::Unshare { .. } => "unshare",
+            TaskCommand::Create { .. } => "create",
+            TaskCommand::Edit { .. } => "edit",
+            TaskCommand::Complete => "complete",
+            TaskCommand::Reopen => "reopen",
+            TaskCommand::Delete => "delete",
+            TaskCommand::Share { .. } => "share",
+            TaskCommand::Unshare { .. } => "unshare",
         }
     }
 }
@@ -54,11 +83,11 @@ impl Command {
 /// command on the task stays bounded.
 pub const MAX_SHARES_PER_TASK: usize = 1_000;
 
-/// A command with everything needed to decide it: who asks, about which task, when, and which
-/// version of the task they believe is current (`If-Match`).
+/// A command with everything needed to decide it: who asks, about which task or team (the
+/// stream), when, and which version of it they believe is current (`If-Match`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandRequest {
-    pub task_id: Uuid,
+    pub stream_id: Uuid,
     pub actor: UserId,
     pub command: Command,
     pub expected_version: Option<ExpectedVersion>,
@@ -82,17 +111,23 @@ enum Role {
     Viewer,
 }
 
-/// Decides `request` against the task's current `view`.
+/// Decides `command`, asked by `actor` with `If-Match` `expected`, against the task's current
+/// `view`.
 ///
 /// An empty result is a command that changes nothing (an edit to the same text, a share that
 /// already has this permission); it succeeds without appending.
-pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent>, DomainError> {
+pub fn decide(
+    view: &TaskView,
+    actor: &UserId,
+    command: &TaskCommand,
+    expected: Option<ExpectedVersion>,
+) -> Result<Vec<TaskEvent>, DomainError> {
     let Some(task) = &view.task else {
-        return match &request.command {
-            Command::Create { title, description } => {
-                check_version(request.expected_version, 0)?;
+        return match command {
+            TaskCommand::Create { title, description } => {
+                check_version(expected, 0)?;
                 Ok(vec![TaskEvent::TaskCreated {
-                    owner_id: request.actor.as_str().to_owned(),
+                    owner_id: actor.as_str().to_owned(),
                     title: title.as_str().to_owned(),
                     description: description.as_str().to_owned(),
                 }])
@@ -100,10 +135,10 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
             _ => Err(DomainError::TaskNotFound),
         };
     };
-    let role = if task.owner_id == request.actor.as_str() {
+    let role = if task.owner_id == actor.as_str() {
         Role::Owner
     } else {
-        match view.share_of(request.actor.as_str()) {
+        match view.share_of(actor.as_str()) {
             Some(Permission::Edit) => Role::Editor,
             Some(Permission::View) => Role::Viewer,
             None => return Err(DomainError::TaskNotFound),
@@ -111,11 +146,11 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
     };
     // Permission first: a stale `If-Match` from someone who may not do this at all is a 403,
     // since retrying with the right version would not help them.
-    require_permission(role, &request.command)?;
-    check_version(request.expected_version, task.version)?;
-    match &request.command {
-        Command::Create { .. } => Err(DomainError::TaskExists),
-        Command::Edit { title, description } => {
+    require_permission(role, command)?;
+    check_version(expected, task.version)?;
+    match command {
+        TaskCommand::Create { .. } => Err(DomainError::TaskExists),
+        TaskCommand::Edit { title, description } => {
             let title = title
                 .as_ref()
                 .filter(|t| t.as_str() != task.title)
@@ -129,18 +164,18 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
             }
             Ok(vec![TaskEvent::TaskEdited { title, description }])
         }
-        Command::Complete => match task.status {
+        TaskCommand::Complete => match task.status {
             TaskStatus::Pending => Ok(vec![TaskEvent::TaskCompleted {}]),
             TaskStatus::Completed => {
                 Err(DomainError::InvalidTransition(Transition::AlreadyCompleted))
             }
         },
-        Command::Reopen => match task.status {
+        TaskCommand::Reopen => match task.status {
             TaskStatus::Completed => Ok(vec![TaskEvent::TaskReopened {}]),
             TaskStatus::Pending => Err(DomainError::InvalidTransition(Transition::NotCompleted)),
         },
-        Command::Delete => Ok(vec![TaskEvent::TaskDeleted {}]),
-        Command::Share {
+        TaskCommand::Delete => Ok(vec![TaskEvent::TaskDeleted {}]),
+        TaskCommand::Share {
             user_id,
             permission,
         } => {
@@ -166,7 +201,7 @@ pub fn decide(view: &TaskView, request: &CommandRequest) -> Result<Vec<TaskEvent
                 }],
             })
         }
-        Command::Unshare { user_id } => match view.share_of(user_id.as_str()) {
+        TaskCommand::Unshare { user_id } => match view.share_of(user_id.as_str()) {
             Some(_) => Ok(vec![TaskEvent::TaskUnshared {
                 user_id: user_id.as_str().to_owned(),
             }]),
@@ -186,13 +221,15 @@ fn check_version(expected: Option<ExpectedVersion>, current: i64) -> Result<(), 
 }
 
 /// Whether `role` may run `command` at all.
-fn require_permission(role: Role, command: &Command) -> Result<(), DomainError> {
+fn require_permission(role: Role, command: &TaskCommand) -> Result<(), DomainError> {
     match command {
-        Command::Create { .. } => Ok(()),
-        Command::Edit { .. } | Command::Complete | Command::Reopen => require_editor(role),
-        Command::Delete => require_owner(role, Forbidden::OnlyOwnerDeletes),
-        Command::Share { .. } => require_owner(role, Forbidden::OnlyOwnerShares),
-        Command::Unshare { .. } => require_owner(role, Forbidden::OnlyOwnerUnshares),
+        TaskCommand::Create { .. } => Ok(()),
+        TaskCommand::Edit { .. } | TaskCommand::Complete | TaskCommand::Reopen => {
+            require_editor(role)
+        }
+        TaskCommand::Delete => require_owner(role, Forbidden::OnlyOwnerDeletes),
+        TaskCommand::Share { .. } => require_owner(role, Forbidden::OnlyOwnerShares),
+        TaskCommand::Unshare { .. } => require_owner(role, Forbidden::OnlyOwnerUnshares),
     }
 }
 

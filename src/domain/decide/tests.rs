@@ -70,48 +70,58 @@ fn no_task() -> TaskView {
     TaskView::default()
 }
 
+/// What a user asks: the command, who asks, and the version `If-Match` names.
+struct Asked {
+    actor: UserId,
+    command: TaskCommand,
+    expected_version: Option<ExpectedVersion>,
+}
+
 /// `actor` sends `command` without an `If-Match`.
-fn when(actor: &str, command: Command) -> CommandRequest {
-    CommandRequest {
-        task_id: TASK,
+fn when(actor: &str, command: TaskCommand) -> Asked {
+    Asked {
         actor: user(actor),
         command,
         expected_version: None,
-        now: Utc.with_ymd_and_hms(2025, 3, 14, 15, 9, 26).unwrap(),
     }
 }
 
 /// `actor` sends `command` with `If-Match: version`.
-fn when_at(actor: &str, version: i64, command: Command) -> CommandRequest {
-    CommandRequest {
+fn when_at(actor: &str, version: i64, command: TaskCommand) -> Asked {
+    Asked {
         expected_version: Some(ExpectedVersion::Strong(version)),
         ..when(actor, command)
     }
 }
 
-fn create() -> Command {
-    Command::Create {
+/// The domain's `decide` of what was asked.
+fn decide(view: &TaskView, asked: &Asked) -> Result<Vec<TaskEvent>, DomainError> {
+    super::decide(view, &asked.actor, &asked.command, asked.expected_version)
+}
+
+fn create() -> TaskCommand {
+    TaskCommand::Create {
         title: title("Buy milk"),
         description: description("Semi-skimmed"),
     }
 }
 
-fn edit(new_title: Option<&str>, new_description: Option<&str>) -> Command {
-    Command::Edit {
+fn edit(new_title: Option<&str>, new_description: Option<&str>) -> TaskCommand {
+    TaskCommand::Edit {
         title: new_title.map(title),
         description: new_description.map(description),
     }
 }
 
-fn share(user_id: &str, permission: Permission) -> Command {
-    Command::Share {
+fn share(user_id: &str, permission: Permission) -> TaskCommand {
+    TaskCommand::Share {
         user_id: user(user_id),
         permission,
     }
 }
 
-fn unshare(user_id: &str) -> Command {
-    Command::Unshare {
+fn unshare(user_id: &str) -> TaskCommand {
+    TaskCommand::Unshare {
         user_id: user(user_id),
     }
 }
@@ -228,47 +238,47 @@ fn a_stranger_editing_a_task_is_told_it_does_not_exist() {
 #[test]
 fn completing_a_pending_task_completes_it() {
     assert_eq!(
-        decide(&pending(), &when(OWNER, Command::Complete)),
+        decide(&pending(), &when(OWNER, TaskCommand::Complete)),
         Ok(vec![TaskEvent::TaskCompleted {}])
     );
 }
 
 #[test]
 fn completing_a_completed_task_is_an_invalid_transition() {
-    assert_invalid_transition(decide(&completed(), &when(OWNER, Command::Complete)));
+    assert_invalid_transition(decide(&completed(), &when(OWNER, TaskCommand::Complete)));
 }
 
 #[test]
 fn reopening_a_completed_task_reopens_it() {
     assert_eq!(
-        decide(&completed(), &when(OWNER, Command::Reopen)),
+        decide(&completed(), &when(OWNER, TaskCommand::Reopen)),
         Ok(vec![TaskEvent::TaskReopened {}])
     );
 }
 
 #[test]
 fn reopening_a_pending_task_is_an_invalid_transition() {
-    assert_invalid_transition(decide(&pending(), &when(OWNER, Command::Reopen)));
+    assert_invalid_transition(decide(&pending(), &when(OWNER, TaskCommand::Reopen)));
 }
 
 #[test]
 fn a_viewer_may_not_complete_a_task() {
-    assert_forbidden(decide(&pending(), &when(VIEWER, Command::Complete)));
+    assert_forbidden(decide(&pending(), &when(VIEWER, TaskCommand::Complete)));
 }
 
 #[test]
 fn a_viewer_may_not_reopen_a_task() {
-    assert_forbidden(decide(&completed(), &when(VIEWER, Command::Reopen)));
+    assert_forbidden(decide(&completed(), &when(VIEWER, TaskCommand::Reopen)));
 }
 
 #[test]
 fn an_editor_may_complete_and_reopen_a_task() {
     assert_eq!(
-        decide(&pending(), &when(EDITOR, Command::Complete)),
+        decide(&pending(), &when(EDITOR, TaskCommand::Complete)),
         Ok(vec![TaskEvent::TaskCompleted {}])
     );
     assert_eq!(
-        decide(&completed(), &when(EDITOR, Command::Reopen)),
+        decide(&completed(), &when(EDITOR, TaskCommand::Reopen)),
         Ok(vec![TaskEvent::TaskReopened {}])
     );
 }
@@ -278,21 +288,21 @@ fn an_editor_may_complete_and_reopen_a_task() {
 #[test]
 fn the_owner_may_delete_a_task() {
     assert_eq!(
-        decide(&pending(), &when(OWNER, Command::Delete)),
+        decide(&pending(), &when(OWNER, TaskCommand::Delete)),
         Ok(vec![TaskEvent::TaskDeleted {}])
     );
 }
 
 #[test]
 fn neither_an_editor_nor_a_viewer_may_delete_a_task() {
-    assert_forbidden(decide(&pending(), &when(EDITOR, Command::Delete)));
-    assert_forbidden(decide(&pending(), &when(VIEWER, Command::Delete)));
+    assert_forbidden(decide(&pending(), &when(EDITOR, TaskCommand::Delete)));
+    assert_forbidden(decide(&pending(), &when(VIEWER, TaskCommand::Delete)));
 }
 
 #[test]
 fn a_stranger_deleting_a_task_is_told_it_does_not_exist() {
     assert_eq!(
-        decide(&pending(), &when(STRANGER, Command::Delete)),
+        decide(&pending(), &when(STRANGER, TaskCommand::Delete)),
         Err(DomainError::TaskNotFound)
     );
 }
@@ -447,9 +457,9 @@ fn an_editor_may_not_withdraw_a_share() {
 fn every_command_but_create_on_a_missing_task_is_task_not_found() {
     let commands = [
         edit(Some("New title"), None),
-        Command::Complete,
-        Command::Reopen,
-        Command::Delete,
+        TaskCommand::Complete,
+        TaskCommand::Reopen,
+        TaskCommand::Delete,
         share(EDITOR, Permission::Edit),
         unshare(EDITOR),
     ];
@@ -468,7 +478,7 @@ fn every_command_but_create_on_a_missing_task_is_task_not_found() {
 fn an_if_match_equal_to_the_current_version_is_accepted() {
     let view = given(TaskStatus::Pending, 7, &[]);
     assert_eq!(
-        decide(&view, &when_at(OWNER, 7, Command::Complete)),
+        decide(&view, &when_at(OWNER, 7, TaskCommand::Complete)),
         Ok(vec![TaskEvent::TaskCompleted {}])
     );
 }
@@ -477,7 +487,7 @@ fn an_if_match_equal_to_the_current_version_is_accepted() {
 fn a_stale_if_match_is_a_version_mismatch_naming_both_versions() {
     let view = given(TaskStatus::Pending, 7, &[]);
     assert_eq!(
-        decide(&view, &when_at(OWNER, 6, Command::Complete)),
+        decide(&view, &when_at(OWNER, 6, TaskCommand::Complete)),
         Err(DomainError::VersionMismatch {
             expected: 6,
             current: 7
@@ -488,9 +498,9 @@ fn a_stale_if_match_is_a_version_mismatch_naming_both_versions() {
 #[test]
 fn a_weak_if_match_matches_no_version_not_even_the_current_one() {
     let view = given(TaskStatus::Pending, 7, &[]);
-    let weak = CommandRequest {
+    let weak = Asked {
         expected_version: Some(ExpectedVersion::Weak(7)),
-        ..when(OWNER, Command::Complete)
+        ..when(OWNER, TaskCommand::Complete)
     };
     assert_eq!(
         decide(&view, &weak),
@@ -500,9 +510,9 @@ fn a_weak_if_match_matches_no_version_not_even_the_current_one() {
 
 #[test]
 fn a_weak_if_match_still_hides_the_task_from_a_stranger_and_comes_after_permission() {
-    let weak = |actor| CommandRequest {
+    let weak = |actor| Asked {
         expected_version: Some(ExpectedVersion::Weak(1)),
-        ..when(actor, Command::Complete)
+        ..when(actor, TaskCommand::Complete)
     };
     assert_eq!(
         decide(&pending(), &weak(STRANGER)),
@@ -515,15 +525,18 @@ fn a_weak_if_match_still_hides_the_task_from_a_stranger_and_comes_after_permissi
 fn a_stranger_with_a_wrong_version_is_still_told_the_task_does_not_exist() {
     let view = given(TaskStatus::Pending, 7, &[]);
     assert_eq!(
-        decide(&view, &when_at(STRANGER, 1, Command::Complete)),
+        decide(&view, &when_at(STRANGER, 1, TaskCommand::Complete)),
         Err(DomainError::TaskNotFound)
     );
 }
 
 #[test]
 fn a_viewer_or_editor_with_a_wrong_version_is_told_they_may_not_rather_than_to_retry() {
-    assert_forbidden(decide(&pending(), &when_at(VIEWER, 1, Command::Complete)));
-    assert_forbidden(decide(&pending(), &when_at(EDITOR, 1, Command::Delete)));
+    assert_forbidden(decide(
+        &pending(),
+        &when_at(VIEWER, 1, TaskCommand::Complete),
+    ));
+    assert_forbidden(decide(&pending(), &when_at(EDITOR, 1, TaskCommand::Delete)));
     assert_forbidden(decide(
         &pending(),
         &when_at(EDITOR, 1, share("dave", Permission::View)),

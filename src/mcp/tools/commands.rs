@@ -13,7 +13,7 @@ use super::args::{
     input_schema, read, task_id,
 };
 use crate::commands::Idempotency;
-use crate::domain::{Command, CommandRequest};
+use crate::domain::{self, Command, CommandRequest};
 use crate::http::commands::{
     CommandBody, execute, parse_description, parse_permission, parse_title,
 };
@@ -43,7 +43,7 @@ impl Tools {
     ) -> Result<Json<CommandBody>, CallToolResult> {
         let run = async {
             let args: AddTask = read(arguments)?;
-            let command = Command::Create {
+            let command = domain::TaskCommand::Create {
                 title: parse_title(&args.title)?,
                 description: parse_description(args.description.as_deref().unwrap_or_default())?,
             };
@@ -67,8 +67,13 @@ impl Tools {
         extensions: Extensions,
         arguments: JsonObject,
     ) -> Result<Json<CommandBody>, CallToolResult> {
-        self.on_task(&extensions, "complete_task", arguments, Command::Complete)
-            .await
+        self.on_task(
+            &extensions,
+            "complete_task",
+            arguments,
+            domain::TaskCommand::Complete,
+        )
+        .await
     }
 
     #[tool(
@@ -85,8 +90,13 @@ impl Tools {
         extensions: Extensions,
         arguments: JsonObject,
     ) -> Result<Json<CommandBody>, CallToolResult> {
-        self.on_task(&extensions, "reopen_task", arguments, Command::Reopen)
-            .await
+        self.on_task(
+            &extensions,
+            "reopen_task",
+            arguments,
+            domain::TaskCommand::Reopen,
+        )
+        .await
     }
 
     #[tool(
@@ -103,8 +113,13 @@ impl Tools {
         extensions: Extensions,
         arguments: JsonObject,
     ) -> Result<Json<CommandBody>, CallToolResult> {
-        self.on_task(&extensions, "delete_task", arguments, Command::Delete)
-            .await
+        self.on_task(
+            &extensions,
+            "delete_task",
+            arguments,
+            domain::TaskCommand::Delete,
+        )
+        .await
     }
 
     #[tool(
@@ -124,7 +139,7 @@ impl Tools {
         let run = async {
             let args: UpdateTask = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
-            let command = Command::Edit {
+            let command = domain::TaskCommand::Edit {
                 title: args.title.as_deref().map(parse_title).transpose()?,
                 description: args
                     .description
@@ -155,7 +170,7 @@ impl Tools {
         let run = async {
             let args: ShareTask = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
-            let command = Command::Share {
+            let command = domain::TaskCommand::Share {
                 user_id: share_user_of(&args.user_id)?,
                 permission: parse_permission(&args.permission)?,
             };
@@ -182,7 +197,7 @@ impl Tools {
         let run = async {
             let args: UnshareTask = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
-            let command = Command::Unshare {
+            let command = domain::TaskCommand::Unshare {
                 user_id: share_user_of(&args.user_id)?,
             };
             self.submit(&extensions, "unshare_task", task_id, command, &args)
@@ -199,7 +214,7 @@ impl Tools {
         extensions: &Extensions,
         tool: &'static str,
         arguments: JsonObject,
-        command: Command,
+        command: domain::TaskCommand,
     ) -> Result<Json<CommandBody>, CallToolResult> {
         let run = async {
             let args: TaskCommand = read(arguments)?;
@@ -215,14 +230,14 @@ impl Tools {
         &self,
         extensions: &Extensions,
         tool: &str,
-        task_id: Uuid,
-        command: Command,
+        stream_id: Uuid,
+        command: impl Into<Command>,
         args: &impl CommandArgs,
     ) -> Result<CommandBody, ApiError> {
         let request = CommandRequest {
-            task_id,
+            stream_id,
             actor: self.caller(extensions)?,
-            command,
+            command: command.into(),
             expected_version: expected_version(args.expected_version())?,
             now: self.state.clock.now(),
         };

@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{DashboardStats, DayCounts, ReadModels, RecordedEvent, ShareRow, TaskRow};
+use projections::{
+    DashboardStats, DayCounts, MemberRow, ReadModels, RecordedEvent, Role, ShareRow, TaskRow,
+    TeamRow, TeamView,
+};
 use sqlx::Executor;
 use uuid::Uuid;
 
@@ -100,6 +103,47 @@ where
                 .fetch_all(&mut *connection)
                 .await?;
             Ok(views_of(&rows)?.pop().unwrap_or_default())
+        })
+    }
+
+    async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError> {
+        read!(self, false, |connection| {
+            // One statement, so the team and its members come from one snapshot.
+            let arguments = bound::<DB::Arguments>(|a| a.id(team_id))?;
+            let rows = sqlx::query_with(sql::LOAD_TEAM, arguments)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?;
+            let mut view = TeamView {
+                team: rows.first().map(TeamRow::decode).transpose()?,
+                members: Vec::with_capacity(rows.len()),
+            };
+            for row in &rows {
+                view.members.push(MemberRow::decode(row)?);
+            }
+            Ok(view)
+        })
+    }
+
+    async fn teams_of(
+        &self,
+        user_id: &str,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<(TeamRow, Role)>, StoreError> {
+        read!(self, false, |connection| {
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.text(user_id)?;
+                a.id(after.unwrap_or(Uuid::nil()))?;
+                a.int(limit)
+            })?;
+            let rows = sqlx::query_with(sql::LIST_TEAMS, arguments)
+                .persistent(self.persistent())
+                .fetch_all(&mut *connection)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((TeamRow::decode(row)?, MemberRow::decode(row)?.role)))
+                .collect()
         })
     }
 

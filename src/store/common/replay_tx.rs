@@ -15,9 +15,10 @@ use super::sql;
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
 use crate::store::tables::{
-    Decode, READ_MODELS, Table, daily_stats, dashboard_stats, task_shares, tasks,
+    Decode, READ_MODELS, Table, daily_stats, dashboard_stats, task_shares, tasks, team_members,
+    teams,
 };
-use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, UserTables};
+use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, WholeTables};
 
 #[async_trait]
 impl<DB: Backend> ReplayTx for SqlxTx<DB>
@@ -77,16 +78,25 @@ where
         })
     }
 
-    async fn user_tables(&mut self, tables: Tables) -> Result<UserTables, StoreError> {
+    async fn whole_tables(&mut self, tables: Tables) -> Result<WholeTables, StoreError> {
         // No parameters: sent as simple queries, never prepared.
         let connection = self.connection();
         let sql = dashboard_stats::TABLE.select_where(tables, "true");
         let stats = connection.fetch_all(AssertSqlSafe(sql)).await?;
         let sql = daily_stats::counting(tables);
         let daily = connection.fetch_all(AssertSqlSafe(sql)).await?;
-        Ok(UserTables {
+        let sql = teams::TABLE.select_where(tables, "true");
+        let teams = connection.fetch_all(AssertSqlSafe(sql)).await?;
+        let sql = team_members::TABLE.select_where(tables, "true");
+        let members = connection.fetch_all(AssertSqlSafe(sql)).await?;
+        Ok(WholeTables {
             stats: stats.iter().map(Decode::decode).collect::<Result<_, _>>()?,
             daily: daily.iter().map(Decode::decode).collect::<Result<_, _>>()?,
+            teams: teams.iter().map(Decode::decode).collect::<Result<_, _>>()?,
+            members: members
+                .iter()
+                .map(Decode::decode)
+                .collect::<Result<_, _>>()?,
         })
     }
 

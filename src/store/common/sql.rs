@@ -47,6 +47,17 @@ pub const LOAD_TASK: &str = concat!(
      where t.id = $1 order by s.user_id"
 );
 
+/// A team with every member (a team always has one: its admin), by user id.
+pub const LOAD_TEAM: &str = "select t.id, t.name, t.created_at, t.version, \
+     m.team_id, m.user_id, m.role \
+     from teams t join team_members m on m.team_id = t.id where t.id = $1 order by m.user_id";
+
+/// A page of the teams of `$1`, by id (oldest first), after team `$2`, with the user's role.
+pub const LIST_TEAMS: &str = "select t.id, t.name, t.created_at, t.version, \
+     m.team_id, m.user_id, m.role \
+     from team_members m join teams t on t.id = m.team_id \
+     where m.user_id = $1 and m.team_id > $2 order by m.team_id limit $3";
+
 pub const LOAD_STATS: &str = concat!(
     "select ",
     stats_columns!(),

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projections::{Changeset, DailyRow, DashboardStats, ShareRow, TaskRow, TaskView};
+use projections::{
+    Changeset, DailyRow, DashboardStats, MemberRow, ShareRow, TaskRow, TaskView, TeamRow, TeamView,
+};
 use sqlx::Executor;
 use sqlx::error::BoxDynError;
 use uuid::Uuid;
@@ -23,10 +25,9 @@ use super::write_sql::{
 };
 use crate::live::announcement;
 use crate::store::StoreError;
-use crate::store::tables::task_shares::ShareKey;
 use crate::store::tables::{
     Columns, Decode, Encode, Row, Table, daily_stats, dashboard_stats, rows, rows_at, task_shares,
-    tasks,
+    tasks, team_members, teams, user_keys,
 };
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
@@ -110,6 +111,41 @@ where
             let share = ShareRow::decode(&row)?;
             if let Some(view) = views.get_mut(&share.task_id) {
                 view.shares.push(share);
+            }
+        }
+        Ok(views)
+    }
+
+    async fn load_team_views(
+        &mut self,
+        tables: Tables,
+        team_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, TeamView>, StoreError> {
+        let mut views = HashMap::with_capacity(team_ids.len());
+        let statement = |n| DB::rows_where_in(&teams::TABLE, tables, "id", n);
+        for row in self
+            .each_chunk(team_ids, 1, statement, |a, id| a.id(*id))
+            .await?
+        {
+            let team = TeamRow::decode(&row)?;
+            let id = team.id;
+            let view = TeamView {
+                team: Some(team),
+                members: Vec::new(),
+            };
+            views.insert(id, view);
+        }
+        if views.is_empty() {
+            return Ok(views);
+        }
+        let statement = |n| DB::rows_where_in(&team_members::TABLE, tables, "team_id", n);
+        for row in self
+            .each_chunk(team_ids, 1, statement, |a, id| a.id(*id))
+            .await?
+        {
+            let member = MemberRow::decode(&row)?;
+            if let Some(view) = views.get_mut(&member.team_id) {
+                view.members.push(member);
             }
         }
         Ok(views)
@@ -228,13 +264,18 @@ where
         self.upsert(&tasks::TABLE, tables, &rows_at(&upserts))
             .await?;
         let (upserts, deletes) = changes.shares();
-        let deletes: Vec<ShareKey> = deletes
-            .into_iter()
-            .map(|(task, user)| ShareKey(task, user))
-            .collect();
-        self.delete(&task_shares::TABLE, tables, &rows(&deletes))
+        self.delete(&task_shares::TABLE, tables, &rows(&user_keys(&deletes)))
             .await?;
         self.upsert(&task_shares::TABLE, tables, &rows_at(&upserts))
+            .await?;
+        let (upserts, deletes) = changes.teams();
+        self.delete(&teams::TABLE, tables, &rows(&deletes)).await?;
+        self.upsert(&teams::TABLE, tables, &rows_at(&upserts))
+            .await?;
+        let (upserts, deletes) = changes.members();
+        self.delete(&team_members::TABLE, tables, &rows(&user_keys(&deletes)))
+            .await?;
+        self.upsert(&team_members::TABLE, tables, &rows_at(&upserts))
             .await?;
         // Each dashboard row touched is read once and written once.
         let users = changes.stats_users();

@@ -9,12 +9,16 @@ pub(crate) mod daily_stats;
 pub(crate) mod dashboard_stats;
 pub(crate) mod task_shares;
 pub(crate) mod tasks;
+pub(crate) mod team_members;
+pub(crate) mod teams;
 mod values;
 
 pub(crate) use values::{Columns, Decode};
 pub use values::{Encode, Values};
 
 use projections::{DailyRow, ReadModels};
+use sqlx::error::BoxDynError;
+use uuid::Uuid;
 
 use super::common::sql::Params;
 
@@ -44,11 +48,13 @@ pub struct Table {
 }
 
 /// Every read-model table, in the order a rebuild writes them.
-pub(crate) const READ_MODELS: [&Table; 4] = [
+pub(crate) const READ_MODELS: [&Table; 6] = [
     &tasks::TABLE,
     &task_shares::TABLE,
     &dashboard_stats::TABLE,
     &daily_stats::TABLE,
+    &teams::TABLE,
+    &team_members::TABLE,
 ];
 
 /// Every row of the folded `models`, table by table, in [`READ_MODELS`]' order; `daily` is
@@ -56,7 +62,7 @@ pub(crate) const READ_MODELS: [&Table; 4] = [
 pub(crate) fn rows_of<'m>(
     models: &'m ReadModels,
     daily: &'m [DailyRow],
-) -> [(&'static Table, Vec<&'m Row<'m>>); 4] {
+) -> [(&'static Table, Vec<&'m Row<'m>>); 6] {
     [
         (&tasks::TABLE, models.task_rows().map(row).collect()),
         (&task_shares::TABLE, models.share_rows().map(row).collect()),
@@ -65,7 +71,27 @@ pub(crate) fn rows_of<'m>(
             models.stats.values().map(row).collect(),
         ),
         (&daily_stats::TABLE, daily.iter().map(row).collect()),
+        (&teams::TABLE, models.team_rows().map(row).collect()),
+        (
+            &team_members::TABLE,
+            models.member_rows().map(row).collect(),
+        ),
     ]
+}
+
+/// The (id, user) key of a row to delete: a share's (task, user), a membership's (team, user).
+pub(crate) struct UserKey<'k>(pub Uuid, pub &'k str);
+
+impl Encode for UserKey<'_> {
+    fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError> {
+        values.uuid(self.0)?;
+        values.text(self.1)
+    }
+}
+
+/// Each (id, user) key as a row key.
+pub(crate) fn user_keys<'k>(keys: &[(Uuid, &'k str)]) -> Vec<UserKey<'k>> {
+    keys.iter().map(|&(id, user)| UserKey(id, user)).collect()
 }
 
 /// `value` as a row the transactions write.

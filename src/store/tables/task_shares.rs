@@ -37,16 +37,6 @@ pub(crate) fn decode_from(
     }))
 }
 
-/// The (task, user) key of a share to delete.
-pub(crate) struct ShareKey<'k>(pub uuid::Uuid, pub &'k str);
-
-impl Encode for ShareKey<'_> {
-    fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError> {
-        values.uuid(self.0)?;
-        values.text(self.1)
-    }
-}
-
 impl Encode for ShareRow {
     fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError> {
         values.uuid(self.task_id)?;

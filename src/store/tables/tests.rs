@@ -3,22 +3,23 @@
 //! each upsert changes what its table lets change.
 
 use chrono::{DateTime, Utc};
-use projections::{DailyRow, DashboardStats, Permission, ShareRow, TaskRow, TaskStatus};
+use projections::{
+    DailyRow, DashboardStats, MemberRow, Permission, Role, ShareRow, TaskRow, TaskStatus, TeamRow,
+};
 use sqlx::error::BoxDynError;
 use uuid::Uuid;
 
 use super::*;
 
-/// A share's key binds one value per column of the table's key.
+/// A share's or a membership's key binds one value per column of the table's key.
 #[test]
-fn a_share_key_binds_the_keys_columns() {
-    let key = task_shares::ShareKey(Uuid::now_v7(), "ben");
+fn a_user_key_binds_the_keys_columns() {
+    let key = UserKey(Uuid::now_v7(), "ben");
     let mut arguments = sqlx::sqlite::SqliteArguments::default();
     key.encode(&mut arguments).expect("bound");
-    assert_eq!(
-        sqlx::Arguments::len(&arguments),
-        task_shares::TABLE.key_width()
-    );
+    for table in [&task_shares::TABLE, &team_members::TABLE] {
+        assert_eq!(sqlx::Arguments::len(&arguments), table.key_width());
+    }
 }
 
 /// A row's values by column name, as a table would hold them.
@@ -173,6 +174,23 @@ fn every_row_comes_back_from_its_columns_as_it_went_in() {
     };
     let stored = Stored::of(&daily_stats::TABLE, &daily);
     assert_eq!(DailyRow::decode(&stored).unwrap(), daily);
+    let team = TeamRow {
+        id: Uuid::now_v7(),
+        name: "ops".into(),
+        created_at: now,
+        version: 4,
+    };
+    assert_eq!(
+        TeamRow::decode(&Stored::of(&teams::TABLE, &team)).unwrap(),
+        team
+    );
+    let member = MemberRow {
+        team_id: team.id,
+        user_id: "ben".into(),
+        role: Role::Admin,
+    };
+    let stored = Stored::of(&team_members::TABLE, &member);
+    assert_eq!(MemberRow::decode(&stored).unwrap(), member);
 }
 
 /// What a taken key updates, table by table, as the statements did before the tables were
@@ -207,6 +225,14 @@ fn each_upsert_changes_what_its_table_lets_change() {
         upsert(&daily_stats::TABLE),
         "(user_id, day) do update set created = excluded.created, \
          completed = excluded.completed"
+    );
+    assert_eq!(
+        upsert(&teams::TABLE),
+        "(id) do update set name = excluded.name, version = excluded.version"
+    );
+    assert_eq!(
+        upsert(&team_members::TABLE),
+        "(team_id, user_id) do update set role = excluded.role"
     );
     assert_eq!(
         on_conflict(daily_stats::add(Params::Numbered, Tables::Shadow, 1)),

@@ -23,6 +23,9 @@ pub struct VerifyReport {
     pub shares: RowDrift,
     /// Trend rows (by user and day) that differ from the fold's.
     pub daily: RowDrift,
+    /// Team and membership rows that differ from the fold's.
+    pub teams: RowDrift,
+    pub members: RowDrift,
     /// Broken invariants of the stored tables themselves.
     pub violations: Vec<String>,
     /// Whether the drifted rows were rewritten.
@@ -36,6 +39,8 @@ impl VerifyReport {
             && self.tasks.is_clean()
             && self.shares.is_clean()
             && self.daily.is_clean()
+            && self.teams.is_clean()
+            && self.members.is_clean()
             && self.violations.is_empty()
     }
 }
@@ -53,8 +58,8 @@ pub struct RowDrift {
     pub missing: usize,
     pub unexpected: usize,
     pub different: usize,
-    /// The keys of the first [`NAMED_ROWS`] drifted rows (a task's id; a share's task id and
-    /// user; a trend row's user and day), in key order.
+    /// The keys of the first [`NAMED_ROWS`] drifted rows (a task's or team's id; a share's task
+    /// id and user; a membership's team id and user; a trend row's user and day), in key order.
     pub named: Vec<String>,
 }
 

@@ -86,6 +86,8 @@ pub struct StoredState {
     pub stats: Vec<String>,
     /// The trend rows that count something (one that fell to zero reads as none).
     pub daily: Vec<String>,
+    pub teams: Vec<String>,
+    pub members: Vec<String>,
     pub idempotency_keys: Vec<String>,
 }
 
@@ -171,6 +173,12 @@ impl TestDb {
                 .await,
             daily: self
                 .rows("select user_id, day, created, completed from daily_stats where created <> 0 or completed <> 0 order by user_id, day")
+                .await,
+            teams: self
+                .rows("select id, name, created_at, version from teams order by id")
+                .await,
+            members: self
+                .rows("select team_id, user_id, role from team_members order by team_id, user_id")
                 .await,
             idempotency_keys: self
                 .rows("select user_id, key, fingerprint, task_id, version, position from idempotency_keys order by user_id, key")

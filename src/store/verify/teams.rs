@@ -1,0 +1,89 @@
+//! Verify's check of the team tables: kept whole like the per-user rows, compared with the
+//! fold's teams, and held to the rules every team keeps whatever the log says.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use projections::{MemberRow, Role, StreamFold, TeamRow};
+use uuid::Uuid;
+
+use super::Check;
+use crate::store::StoreError;
+use crate::store::tables::{UserKey, rows, rows_at, team_members, teams};
+use crate::store::tx::{ReplayTx, Tables};
+
+impl Check {
+    /// Compares the stored teams and memberships with the fold's; with `repair`, rewrites what
+    /// differs.
+    pub(super) async fn teams(
+        &mut self,
+        tx: &mut dyn ReplayTx,
+        fold: &StreamFold,
+        stored_teams: &[TeamRow],
+        stored_members: &[MemberRow],
+    ) -> Result<(), StoreError> {
+        let expected: BTreeMap<Uuid, &TeamRow> = fold
+            .teams
+            .values()
+            .filter_map(|view| view.team.as_ref())
+            .map(|team| (team.id, team))
+            .collect();
+        let stored: BTreeMap<Uuid, &TeamRow> =
+            stored_teams.iter().map(|team| (team.id, team)).collect();
+        let (write_teams, delete_teams) =
+            self.report
+                .teams
+                .compare(&expected, &stored, Uuid::to_string);
+        let expected_members = member_rows(fold.teams.values().flat_map(|view| &view.members));
+        let (write_members, delete_members) = self.report.members.compare(
+            &expected_members,
+            &member_rows(stored_members.iter()),
+            |(team, user)| format!("{user} in team {team}"),
+        );
+        self.team_rules(&stored, stored_members);
+        if self.repair {
+            let live = Tables::Live;
+            let delete_members: Vec<UserKey> = delete_members
+                .iter()
+                .map(|(team, user)| UserKey(*team, user))
+                .collect();
+            tx.delete(&team_members::TABLE, live, &rows(&delete_members))
+                .await?;
+            tx.delete(&teams::TABLE, live, &rows(&delete_teams)).await?;
+            tx.upsert(&teams::TABLE, live, &rows_at(&write_teams))
+                .await?;
+            tx.upsert(&team_members::TABLE, live, &rows_at(&write_members))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What must hold of the stored teams whatever the log says: every membership is of a team
+    /// that exists, and every team has an admin.
+    fn team_rules(&mut self, teams: &BTreeMap<Uuid, &TeamRow>, members: &[MemberRow]) {
+        let mut with_admin = BTreeSet::new();
+        for member in members {
+            if !teams.contains_key(&member.team_id) {
+                self.report.violations.push(format!(
+                    "{} is a member of team {}, which does not exist",
+                    member.user_id, member.team_id
+                ));
+            }
+            if member.role == Role::Admin {
+                with_admin.insert(member.team_id);
+            }
+        }
+        for id in teams.keys().filter(|id| !with_admin.contains(id)) {
+            self.report
+                .violations
+                .push(format!("team {id} has no admin"));
+        }
+    }
+}
+
+/// Membership rows by team id and user.
+fn member_rows<'a>(
+    rows: impl Iterator<Item = &'a MemberRow>,
+) -> BTreeMap<(Uuid, String), &'a MemberRow> {
+    rows.map(|member| ((member.team_id, member.user_id.clone()), member))
+        .collect()
+}
