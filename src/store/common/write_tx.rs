@@ -86,34 +86,21 @@ where
         tables: Tables,
         task_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TaskView>, StoreError> {
-        let mut views = HashMap::with_capacity(task_ids.len());
-        let statement = |n| DB::rows_where_in(&tasks::TABLE, tables, "id", n);
-        for row in self
-            .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
-            .await?
-        {
-            let task = TaskRow::decode(&row)?;
-            let id = task.id;
-            let view = TaskView {
-                task: Some(task),
-                shares: Vec::new(),
-            };
-            views.insert(id, view);
-        }
-        if views.is_empty() {
-            return Ok(views);
-        }
-        let statement = |n| DB::rows_where_in(&task_shares::TABLE, tables, "task_id", n);
-        for row in self
-            .each_chunk(task_ids, 1, statement, |a, id| a.id(*id))
-            .await?
-        {
-            let share = ShareRow::decode(&row)?;
-            if let Some(view) = views.get_mut(&share.task_id) {
-                view.shares.push(share);
-            }
-        }
-        Ok(views)
+        let tasks: Parent<TaskRow> = (&tasks::TABLE, |task| task.id);
+        let shares: Parent<ShareRow> = (&task_shares::TABLE, |share| share.task_id);
+        let found = self.with_children(tables, task_ids, tasks, shares).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, (task, shares))| {
+                (
+                    id,
+                    TaskView {
+                        task: Some(task),
+                        shares,
+                    },
+                )
+            })
+            .collect())
     }
 
     async fn load_team_views(
@@ -121,34 +108,21 @@ where
         tables: Tables,
         team_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TeamView>, StoreError> {
-        let mut views = HashMap::with_capacity(team_ids.len());
-        let statement = |n| DB::rows_where_in(&teams::TABLE, tables, "id", n);
-        for row in self
-            .each_chunk(team_ids, 1, statement, |a, id| a.id(*id))
-            .await?
-        {
-            let team = TeamRow::decode(&row)?;
-            let id = team.id;
-            let view = TeamView {
-                team: Some(team),
-                members: Vec::new(),
-            };
-            views.insert(id, view);
-        }
-        if views.is_empty() {
-            return Ok(views);
-        }
-        let statement = |n| DB::rows_where_in(&team_members::TABLE, tables, "team_id", n);
-        for row in self
-            .each_chunk(team_ids, 1, statement, |a, id| a.id(*id))
-            .await?
-        {
-            let member = MemberRow::decode(&row)?;
-            if let Some(view) = views.get_mut(&member.team_id) {
-                view.members.push(member);
-            }
-        }
-        Ok(views)
+        let teams: Parent<TeamRow> = (&teams::TABLE, |team| team.id);
+        let members: Parent<MemberRow> = (&team_members::TABLE, |member| member.team_id);
+        let found = self.with_children(tables, team_ids, teams, members).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, (team, members))| {
+                (
+                    id,
+                    TeamView {
+                        team: Some(team),
+                        members,
+                    },
+                )
+            })
+            .collect())
     }
 
     async fn append(&mut self, events: &[NewEvent]) -> Result<(), StoreError> {
@@ -299,6 +273,42 @@ impl<DB: Backend> SqlxTx<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
+    /// The rows of a parent table whose key is among `ids`, each with the rows of a child
+    /// table whose first key column names it (a task with its shares, a team with its
+    /// members).
+    async fn with_children<P: Decode + Send, C: Decode + Send>(
+        &mut self,
+        tables: Tables,
+        ids: &[Uuid],
+        (parent, id_of): Parent<P>,
+        (child, parent_of): Parent<C>,
+    ) -> Result<HashMap<Uuid, (P, Vec<C>)>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let statement = |n| DB::rows_where_in(parent, tables, parent.key, n);
+        for row in self
+            .each_chunk(ids, 1, statement, |a, id| a.id(*id))
+            .await?
+        {
+            let row = P::decode(&row)?;
+            found.insert(id_of(&row), (row, Vec::new()));
+        }
+        if found.is_empty() {
+            return Ok(found);
+        }
+        let parent_key = child.key.split(", ").next().unwrap_or(child.key);
+        let statement = |n| DB::rows_where_in(child, tables, parent_key, n);
+        for row in self
+            .each_chunk(ids, 1, statement, |a, id| a.id(*id))
+            .await?
+        {
+            let row = C::decode(&row)?;
+            if let Some((_, children)) = found.get_mut(&parent_of(&row)) {
+                children.push(row);
+            }
+        }
+        Ok(found)
+    }
+
     /// Adds each row's counts to the trend's counts of its (user, day) in `tables`.
     async fn add_daily(&mut self, tables: Tables, rows: &[DailyRow]) -> Result<(), StoreError> {
         let table = &daily_stats::TABLE;
@@ -308,6 +318,10 @@ where
         Ok(())
     }
 }
+
+/// A table, with the parent id of each of its rows: a parent row's own id, a child row's
+/// parent's.
+type Parent<R> = (&'static Table, fn(&R) -> Uuid);
 
 /// Binds `row`'s columns.
 fn encode<A: BindRows>(arguments: &mut A, row: &&Row<'_>) -> Result<(), BoxDynError> {
