@@ -14,7 +14,7 @@ mod shares;
 mod stream;
 mod strict_json;
 pub(crate) mod tasks;
-mod team_commands;
+pub(crate) mod team_commands;
 pub(crate) mod teams;
 pub(crate) mod trend;
 

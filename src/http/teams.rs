@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use projections::{Role, TeamRow, TeamView};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -28,8 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A team as one of its members sees it.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 #[schema(as = Team)]
+#[schemars(rename = "Team")]
 pub(crate) struct TeamJson {
     id: Uuid,
     name: String,
@@ -45,8 +47,9 @@ pub(crate) struct TeamJson {
     members: Option<Vec<MemberJson>>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 #[schema(as = TeamMember)]
+#[schemars(rename = "TeamMember")]
 pub(crate) struct MemberJson {
     user_id: String,
     #[schema(schema_with = member_role)]
@@ -131,7 +134,7 @@ pub(crate) struct TeamListParams {
 }
 
 /// A page of the caller's teams, oldest first.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, JsonSchema)]
 pub(crate) struct TeamPage {
     items: Vec<TeamJson>,
     /// Pass as `cursor` for the next page; `null` on the last one.

@@ -26,8 +26,8 @@ MODES = ("auto", "legacy")
 NEWEST = "2026-07-28"
 LEGACY = "2025-11-25"
 
-# The command tools change tasks; the rest only read them.
-COMMANDS = {
+# The command tools change tasks or teams; the rest only read them.
+TASK_COMMANDS = {
     "add_task",
     "update_task",
     "complete_task",
@@ -36,12 +36,22 @@ COMMANDS = {
     "share_task",
     "unshare_task",
 }
+TEAM_COMMANDS = {
+    "create_team",
+    "rename_team",
+    "delete_team",
+    "set_team_member",
+    "remove_team_member",
+}
+COMMANDS = TASK_COMMANDS | TEAM_COMMANDS
 QUERIES = {
     "list_tasks",
     "get_task",
     "task_history",
     "get_dashboard",
     "get_trend",
+    "list_teams",
+    "get_team",
 }
 ALL_TOOLS = COMMANDS | QUERIES
 

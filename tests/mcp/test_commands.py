@@ -67,3 +67,28 @@ async def test_expected_version_guards_a_command(mode: str, alice: User) -> None
         current = {"task_id": task_id, "title": "Current", "expected_version": added["version"]}
         assert (await tool_ok(mcp, "update_task", current))["version"] == added["version"] + 1
         assert (await rest_json(rest, f"/api/tasks/{task_id}"))["title"] == "Current"
+
+
+async def test_each_team_tool_changes_what_rest_reads(mode: str, alice: User, bob: User) -> None:
+    async with mcp_client(alice, mode) as mcp, rest_client(alice) as rest, rest_client(bob) as bob_rest:
+        created = await tool_ok(mcp, "create_team", {"name": "Platform"})
+        assert set(created) == {"team_id", "version", "position"}
+        team_id = created["team_id"]
+        path = f"/api/teams/{team_id}"
+        team = await rest_json(rest, path)
+        assert (team["name"], team["role"], team["version"]) == ("Platform", "admin", 1)
+
+        added = await tool_ok(mcp, "set_team_member", {"team_id": team_id, "user_id": bob.id, "role": "member"})
+        members = (await rest_json(bob_rest, path))["members"]
+        assert {"user_id": bob.id, "role": "member"} in members
+        assert added["version"] == 2
+        assert (await tool_ok(mcp, "get_team", {"team_id": team_id})) == await rest_json(rest, path)
+        assert (await tool_ok(mcp, "list_teams", {})) == await rest_json(rest, "/api/teams")
+
+        left = {"team_id": team_id, "user_id": alice.id}
+        assert (await tool_refused(mcp, "remove_team_member", left)).startswith("last-admin:")
+        renamed = await tool_ok(mcp, "rename_team", {"team_id": team_id, "name": "Infra", "expected_version": 2})
+        assert (await rest_json(rest, path))["name"] == "Infra"
+        await tool_ok(mcp, "delete_team", {"team_id": team_id, "expected_version": renamed["version"]})
+        gone = await bob_rest.get(path)
+        assert gone.status_code == 404, gone.text

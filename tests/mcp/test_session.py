@@ -9,6 +9,7 @@ from support import (
     LEGACY,
     NEWEST,
     QUERIES,
+    TEAM_COMMANDS,
     User,
     base_url,
     http_client,
@@ -30,6 +31,13 @@ REQUIRED = {
     "task_history": {"task_id"},
     "get_dashboard": set(),
     "get_trend": set(),
+    "create_team": {"name"},
+    "rename_team": {"team_id", "name"},
+    "delete_team": {"team_id"},
+    "set_team_member": {"team_id", "user_id", "role"},
+    "remove_team_member": {"team_id", "user_id"},
+    "list_teams": set(),
+    "get_team": {"team_id"},
 }
 
 
@@ -58,10 +66,14 @@ async def test_every_tool_is_listed_with_its_schemas(mode: str) -> None:
         if name in COMMANDS:
             properties = set(inputs["properties"])
             assert "idempotency_key" in properties, name
-            assert ("expected_version" in properties) == (name != "add_task"), name
-            assert {"task_id", "version", "position"} <= set(outputs["properties"]), name
-    assert tools["delete_task"].annotations.destructive_hint is True
+            creates = name in ("add_task", "create_team")
+            assert ("expected_version" in properties) == (not creates), name
+            stream = "team_id" if name in TEAM_COMMANDS else "task_id"
+            assert {stream, "version", "position"} <= set(outputs["properties"]), name
+    for destructive in ("delete_task", "unshare_task", "delete_team", "remove_team_member"):
+        assert tools[destructive].annotations.destructive_hint is True, destructive
     assert tools["add_task"].annotations.idempotent_hint is False
+    assert tools["create_team"].annotations.idempotent_hint is False
 
 
 async def test_without_a_token_the_answer_names_where_tokens_come_from() -> None:

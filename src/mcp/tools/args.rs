@@ -42,7 +42,7 @@ pub(super) fn read<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, ApiE
 pub(super) trait CommandArgs: Serialize {
     /// `idempotency_key`: a retry with the same key and arguments is applied once.
     fn idempotency_key(&self) -> Option<&str>;
-    /// `expected_version`: apply only if the task is still at this version.
+    /// `expected_version`: apply only if the task (or team) is still at this version.
     fn expected_version(&self) -> Option<i64>;
 }
 
@@ -72,7 +72,27 @@ macro_rules! on_existing_task {
     )+};
 }
 
-on_existing_task!(TaskCommand, UpdateTask, ShareTask, UnshareTask);
+on_existing_task!(
+    TaskCommand,
+    UpdateTask,
+    ShareTask,
+    UnshareTask,
+    TeamCommand,
+    RenameTeam,
+    SetTeamMember,
+    TeamMember
+);
+
+impl CommandArgs for CreateTeam {
+    fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    /// A team being created has no version to expect.
+    fn expected_version(&self) -> Option<i64> {
+        None
+    }
+}
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +222,103 @@ pub(super) struct GetTrend {
     /// How many days, ending today (UTC): 1 to 366; 30 when left out.
     #[schemars(range(min = 1, max = 366))]
     pub(super) days: Option<i64>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateTeam {
+    /// Some visible text, at most 100 characters.
+    pub(super) name: String,
+    /// As in add_task: a retry with the same key and arguments creates one team.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TeamCommand {
+    /// The team's id (a UUID); only its admins may do this.
+    pub(super) team_id: String,
+    /// As in add_task: a retry with the same key is applied once.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+    /// Apply only if the team is still at this version (get_team's `version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub(super) expected_version: Option<i64>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RenameTeam {
+    /// The team's id (a UUID); only its admins may rename it.
+    pub(super) team_id: String,
+    /// The new name: some visible text, at most 100 characters.
+    pub(super) name: String,
+    /// As in add_task: a retry with the same key is applied once.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+    /// As in delete_team: apply only if the team is still at this version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub(super) expected_version: Option<i64>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SetTeamMember {
+    /// The team's id (a UUID); only its admins may add members or change roles.
+    pub(super) team_id: String,
+    /// The user to add, or whose role to change.
+    pub(super) user_id: String,
+    /// `member` or `admin` (admins rename, delete and manage the team).
+    #[schemars(extend("enum" = ["member", "admin"]))]
+    pub(super) role: String,
+    /// As in add_task: a retry with the same key is applied once.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+    /// As in delete_team: apply only if the team is still at this version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub(super) expected_version: Option<i64>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TeamMember {
+    /// The team's id (a UUID).
+    pub(super) team_id: String,
+    /// The member to remove: anyone, for an admin; yourself, to leave.
+    pub(super) user_id: String,
+    /// As in add_task: a retry with the same key is applied once.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+    /// As in delete_team: apply only if the team is still at this version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub(super) expected_version: Option<i64>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GetTeam {
+    /// The team's id (a UUID).
+    pub(super) team_id: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListTeams {
+    /// Page size, 1 to 200; 50 when left out.
+    #[schemars(range(min = 1, max = 200))]
+    pub(super) limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub(super) cursor: Option<String>,
+}
+
+/// A tool's `team_id`, which must be a UUID.
+pub(super) fn team_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Malformed(format!("team_id {raw:?} is not a UUID")))
 }
 
 /// A tool's `task_id`, which must be a UUID.

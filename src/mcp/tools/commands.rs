@@ -12,7 +12,7 @@ use super::args::{
     AddTask, CommandArgs, ShareTask, TaskCommand, UnshareTask, UpdateTask, expected_version,
     input_schema, read, task_id,
 };
-use crate::commands::Idempotency;
+use crate::commands::{CommandOutcome, Idempotency};
 use crate::domain::{self, Command, CommandRequest};
 use crate::http::commands::{
     CommandBody, execute, parse_description, parse_permission, parse_title,
@@ -224,16 +224,29 @@ impl Tools {
         run.await.map(Json).map_err(refusal)
     }
 
-    /// Runs `command` through the API's own command path, as the request's caller, on the
-    /// conditions `args` carry.
+    /// Runs a task command and answers as the API does.
     async fn submit(
+        &self,
+        extensions: &Extensions,
+        tool: &str,
+        task_id: Uuid,
+        command: domain::TaskCommand,
+        args: &impl CommandArgs,
+    ) -> Result<CommandBody, ApiError> {
+        let outcome = self.run(extensions, tool, task_id, command, args).await?;
+        Ok(CommandBody::from(&outcome))
+    }
+
+    /// Runs `command` on the stream `stream_id` (a task or a team) through the API's own
+    /// command path, as the request's caller, on the conditions `args` carry.
+    pub(super) async fn run(
         &self,
         extensions: &Extensions,
         tool: &str,
         stream_id: Uuid,
         command: impl Into<Command>,
         args: &impl CommandArgs,
-    ) -> Result<CommandBody, ApiError> {
+    ) -> Result<CommandOutcome, ApiError> {
         let request = CommandRequest {
             stream_id,
             actor: self.caller(extensions)?,
@@ -241,8 +254,7 @@ impl Tools {
             expected_version: expected_version(args.expected_version())?,
             now: self.state.clock.now(),
         };
-        let outcome = execute(&self.state, request, idempotency(tool, args)?).await?;
-        Ok(CommandBody::from(&outcome))
+        execute(&self.state, request, idempotency(tool, args)?).await
     }
 }
 

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod queries;
+mod teams;
 
 use axum::http::request::Parts;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -33,7 +34,7 @@ impl Tools {
         Tools {
             state,
             local_caller: None,
-            tool_router: Self::command_tools() + Self::query_tools(),
+            tool_router: Self::command_tools() + Self::query_tools() + Self::team_tools(),
             subscriptions: SessionSubscriptions::default(),
         }
     }

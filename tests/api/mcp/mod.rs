@@ -12,4 +12,5 @@ mod session;
 mod sharing;
 mod stdio;
 mod stop;
+mod teams;
 mod tools;

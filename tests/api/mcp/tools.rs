@@ -26,6 +26,13 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
         "task_history",
         "unshare_task",
         "update_task",
+        "create_team",
+        "rename_team",
+        "delete_team",
+        "set_team_member",
+        "remove_team_member",
+        "get_team",
+        "list_teams",
     ];
     assert_eq!(names, BTreeSet::from(expected));
     for tool in tools {
@@ -34,16 +41,23 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
         assert_eq!(tool["inputSchema"]["type"], "object", "{name}");
         assert_eq!(tool["outputSchema"]["type"], "object", "{name}");
         let read_only = name.as_str().unwrap().starts_with("get_")
-            || name == "list_tasks"
+            || name.as_str().unwrap().starts_with("list_")
             || name == "task_history";
+        let creates = name == "add_task" || name == "create_team";
         assert_eq!(tool["annotations"]["readOnlyHint"], read_only, "{name}");
         assert_eq!(
             tool["annotations"]["destructiveHint"],
-            name == "delete_task" || name == "unshare_task",
+            [
+                "delete_task",
+                "unshare_task",
+                "delete_team",
+                "remove_team_member"
+            ]
+            .contains(&name.as_str().unwrap()),
             "{name}"
         );
-        // Every command but add_task may be made conditional on the task's version.
-        let conditional = !read_only && name != "add_task";
+        // Every command but a creation may be made conditional on its stream's version.
+        let conditional = !read_only && !creates;
         assert_eq!(
             tool["inputSchema"]["properties"]
                 .get("expected_version")
@@ -58,11 +72,7 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
         {
             assert!(schema["description"].is_string(), "{name}.{argument}");
         }
-        assert_eq!(
-            tool["annotations"]["idempotentHint"],
-            name != "add_task",
-            "{name}"
-        );
+        assert_eq!(tool["annotations"]["idempotentHint"], !creates, "{name}");
     }
     let add = tools.iter().find(|t| t["name"] == "add_task").unwrap();
     assert_eq!(add["inputSchema"]["required"], json!(["title"]));
