@@ -94,6 +94,12 @@ pub enum CliCommand {
         /// Tasks per user.
         #[arg(long, default_value_t = 100)]
         tasks: usize,
+        /// Teams seed-team-0 … seed-team-{N-1}, each made by a seed user.
+        #[arg(long, default_value_t = 0)]
+        teams: usize,
+        /// Members per team, its admin included (at most --users).
+        #[arg(long, default_value_t = 10)]
+        team_size: usize,
         #[command(flatten)]
         database: Database,
     },

@@ -124,6 +124,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         CliCommand::Seed {
             users,
             tasks,
+            teams,
+            team_size,
             database,
         } => {
             let store = database.open_store().await?;
@@ -131,6 +133,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let commands = Arc::new(Commands::start(store.clone()));
             let report = tally::seed::seed(commands.clone(), users, tasks, progress.bar()).await?;
             progress.finish();
+            let team_commands =
+                tally::seed::seed_teams(commands.clone(), users, teams, team_size).await?;
             commands.close().await;
             store.close().await;
             println!(
@@ -140,6 +144,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 report.elapsed.as_secs_f64(),
                 report.commands_per_second()
             );
+            if teams > 0 {
+                println!("seeded {teams} teams with {team_commands} commands");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use projections::Permission;
+use projections::{Permission, Role};
 use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::commands::{CommandError, Commands, Submission};
-use crate::domain::{CommandRequest, Description, TaskCommand, Title, UserId};
+use crate::domain::{
+    CommandRequest, Description, TaskCommand, TeamCommand, TeamName, Title, UserId,
+};
 
 /// Tasks in flight at once, each with its commands queued back to back: enough for the
 /// writer to fill its batches.
@@ -138,6 +140,53 @@ fn plan(index: usize, users: usize) -> Plan {
         owner: seed_user(user),
         commands,
     }
+}
+
+/// Creates `teams` teams of `size` seed users each (at most `users`): team `i` is
+/// `seed-team-i`, made by `seed-i` (its admin, modulo `users`) with the next users as members.
+/// Answers how many commands that took.
+pub async fn seed_teams(
+    writer: Arc<Commands>,
+    users: usize,
+    teams: usize,
+    size: usize,
+) -> Result<usize, CommandError> {
+    let size = size.clamp(1, users.max(1));
+    let now = Clock::system().now();
+    let mut creating = tokio::task::JoinSet::new();
+    for team in 0..teams {
+        let team_id = Uuid::now_v7();
+        let admin = seed_user(team % users.max(1));
+        let name = TeamName::parse(&format!("seed-team-{team}")).expect("valid team name");
+        let members = (1..size).map(|n| TeamCommand::SetMember {
+            user_id: seed_user((team + n) % users),
+            role: Role::Member,
+        });
+        let submissions = std::iter::once(TeamCommand::Create { name })
+            .chain(members)
+            .map(|command| Submission {
+                request: CommandRequest {
+                    stream_id: team_id,
+                    actor: admin.clone(),
+                    command: command.into(),
+                    expected_version: None,
+                    now,
+                },
+                idempotency: None,
+                correlation_id: Uuid::now_v7(),
+            })
+            .collect();
+        let writer = writer.clone();
+        creating.spawn(async move { writer.execute_in_order(submissions).await });
+    }
+    let mut commands = 0;
+    for results in creating.join_all().await {
+        for result in results {
+            result?;
+            commands += 1;
+        }
+    }
+    Ok(commands)
 }
 
 /// A well-spread deterministic hash (splitmix64), so runs are repeatable without a seed file.

@@ -15,6 +15,7 @@ on_both_backends!(
     team_commands_take_if_match_and_idempotency_keys,
     names_roles_and_the_1001st_member_are_refused,
     rebuild_and_verify_give_the_team_tables_the_commands_left,
+    seeded_teams_have_their_admin_and_members,
 );
 
 /// Creates the team `name` as `admin`; answers its id.
@@ -344,4 +345,34 @@ async fn rebuild_and_verify_give_the_team_tables_the_commands_left(app: TestApp)
     let repaired = app.store.verify(true, app.clock.now(), &()).await.unwrap();
     assert!(repaired.repaired, "{repaired:?}");
     assert_eq!(app.db.stored_state().await, before);
+}
+
+async fn seeded_teams_have_their_admin_and_members(app: TestApp) {
+    let commands = tally::seed::seed_teams(app.commands.clone(), 5, 3, 4)
+        .await
+        .expect("seed");
+    assert_eq!(commands, 3 * 4);
+    let listed = app.get("/api/teams", "seed-0").await;
+    let items = listed.body["items"].as_array().unwrap();
+    let roles: Vec<(String, String)> = items
+        .iter()
+        .map(|t| (text(&t["name"]), text(&t["role"])))
+        .collect();
+    // seed-0 made team 0 (with seed-1 … seed-3) and is the last of team 2's (seed-2 … seed-0).
+    assert_eq!(
+        roles,
+        pairs(&[("seed-team-0", "admin"), ("seed-team-2", "member")])
+    );
+    let team = text(&items[0]["id"]);
+    assert_eq!(
+        members(&app, &team, "seed-0").await,
+        pairs(&[
+            ("seed-0", "admin"),
+            ("seed-1", "member"),
+            ("seed-2", "member"),
+            ("seed-3", "member"),
+        ])
+    );
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
 }

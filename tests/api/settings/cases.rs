@@ -200,6 +200,10 @@ pub const RUNS: &[(&[&str], &str)] = &[
             "2",
             "--tasks",
             "3",
+            "--teams",
+            "2",
+            "--team-size",
+            "2",
             "--data-dir",
             "{root}/seed",
             "--database-url",
@@ -209,7 +213,7 @@ pub const RUNS: &[(&[&str], &str)] = &[
             "--database-direct-url",
             "postgres://postgres@127.0.0.1/postgres",
         ],
-        "seeded 6 tasks",
+        "seeded 2 teams with 4 commands",
     ),
     (
         &[
