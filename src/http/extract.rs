@@ -108,12 +108,12 @@ impl<S: Send + Sync> FromRequestParts<S> for UserInPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let raw = path_param(parts, state, "user_id").await?;
-        share_user_of(&raw).map(UserInPath)
+        user_of(&raw).map(UserInPath)
     }
 }
 
 /// The user a share names, wherever it came from (a path, an AI assistant's tool argument).
-pub(crate) fn share_user_of(raw: &str) -> Result<UserId, ApiError> {
+pub(crate) fn user_of(raw: &str) -> Result<UserId, ApiError> {
     UserId::parse(raw).map_err(|error| ApiError::Validation(format!("user id: {error}")))
 }
 

@@ -228,13 +228,7 @@ pub(crate) async fn page_of(
         })
         .transpose()?;
     let limit = page_limit(params.limit.as_deref())?;
-    let before = params
-        .cursor
-        .as_deref()
-        .map(|cursor| {
-            Uuid::parse_str(cursor).map_err(|_| malformed("cursor is not one this API gave out"))
-        })
-        .transpose()?;
+    let before = params.cursor.as_deref().map(id_cursor).transpose()?;
     let query = TaskListQuery {
         user_id: caller.as_str().to_owned(),
         scope,
@@ -361,6 +355,12 @@ pub(crate) async fn history_of(
         events,
         next_after,
     })
+}
+
+/// A page's `cursor`: the id of the last item of the page before.
+pub(super) fn id_cursor(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::Malformed("cursor is not one this API gave out".into()))
 }
 
 /// A page size: `limit` if given, from 1 to [`MAX_LIMIT`].

@@ -176,12 +176,7 @@ async fn set_member(
     headers: CommandHeaders,
     body: JsonBody<MemberRole>,
 ) -> Result<Response, ApiError> {
-    let role = Role::parse(&body.value.role).ok_or_else(|| {
-        ApiError::Validation(format!(
-            "unknown role {:?}: use \"member\" or \"admin\"",
-            body.value.role
-        ))
-    })?;
+    let role = parse_role(&body.value.role)?;
     let command = TeamCommand::SetMember { user_id, role };
     submit(&state, caller, team_id, command, &headers, Some(&body.raw)).await
 }
@@ -212,6 +207,13 @@ async fn remove_member(
 
 pub(crate) fn parse_team_name(raw: &str) -> Result<TeamName, ApiError> {
     TeamName::parse(raw).map_err(|error| ApiError::Validation(error.to_string()))
+}
+
+/// A member's role: `member` or `admin`.
+pub(crate) fn parse_role(raw: &str) -> Result<Role, ApiError> {
+    Role::parse(raw).ok_or_else(|| {
+        ApiError::Validation(format!("unknown role {raw:?}: use \"member\" or \"admin\""))
+    })
 }
 
 /// Runs a team command and answers it.

@@ -18,7 +18,7 @@ use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
 use super::extract::{Caller, QueryParams, TeamId};
 use super::openapi::ReadProblems;
-use super::tasks::page_limit;
+use super::tasks::{id_cursor, page_limit};
 use super::team_commands::member_role;
 use crate::domain::UserId;
 
@@ -101,13 +101,10 @@ pub(crate) async fn team_for(
     caller: &UserId,
     team_id: Uuid,
 ) -> Result<TeamJson, ApiError> {
-    let TeamView { team, members } = state.store.team(team_id).await?;
+    let view = state.store.team(team_id).await?;
     let not_found = || ApiError::NotFound("no such team".into());
-    let role = members
-        .iter()
-        .find(|member| member.user_id == caller.as_str())
-        .map(|member| member.role)
-        .ok_or_else(not_found)?;
+    let role = view.role_of(caller.as_str()).ok_or_else(not_found)?;
+    let TeamView { team, members } = view;
     let members = members
         .into_iter()
         .map(|member| MemberJson {
@@ -166,14 +163,7 @@ pub(crate) async fn teams_page(
     params: TeamListParams,
 ) -> Result<TeamPage, ApiError> {
     let limit = page_limit(params.limit.as_deref())?;
-    let after = params
-        .cursor
-        .as_deref()
-        .map(|cursor| {
-            Uuid::parse_str(cursor)
-                .map_err(|_| ApiError::Malformed("cursor is not one this API gave out".into()))
-        })
-        .transpose()?;
+    let after = params.cursor.as_deref().map(id_cursor).transpose()?;
     let page = state.store.teams_of(caller.as_str(), after, limit).await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|(team, _)| team.id.to_string()))

@@ -3,8 +3,8 @@
 //! 1. Empty shadow tables are created beside the live ones (`tasks_rebuild`, …).
 //! 2. The log up to its head is folded stream after stream, through the same fold as the live
 //!    path: each task's rows go to the shadows in bulk as its stream ends, a chunk per
-//!    transaction, and only the per-user rows (dashboard and trend) are kept to the end, so
-//!    memory grows with users, not with events.
+//!    transaction, and only the per-user rows (dashboard and trend) and the teams are kept to
+//!    the end, so memory grows with users and teams, not with events.
 //! 3. The shadows catch up, in batches, with the events appended meanwhile — the same
 //!    projection of stored events the checkpoints describe.
 //! 4. In one transaction that holds the writers' lock, the last events are projected and the
@@ -162,7 +162,8 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     let report = |events: u64| progress.folded(events, head);
 
     // Stream after stream, so that a task's rows are done when its stream ends: they go to
-    // the shadows a chunk at a time, and only the per-user rows stay in memory to the end.
+    // the shadows a chunk at a time, and only the per-user rows and the teams stay in memory
+    // to the end.
     // Each page is folded on a blocking thread while the next one is read and the chunk ended
     // before it written: the two cores share the work.
     let mut fold = StreamFold::default();

@@ -4,8 +4,8 @@
 //! Everything is read in one snapshot, so commands arriving meanwhile cannot look like drift.
 //! The log is folded stream after stream ([`StreamFold`]); as each range of tasks ends, their
 //! stored task and share rows are read and compared, and counted ([`Recount`]) for the
-//! invariants. What stays in memory to the end is per user (dashboard rows, trend counts), so
-//! it grows with users, not with events. With `--repair` the check runs in a transaction that
+//! invariants. What stays in memory to the end is per user (dashboard rows, trend counts) or
+//! per team (its row and members), so it grows with users and teams, not with events. With `--repair` the check runs in a transaction that
 //! holds the writers' lock, and the rows that differ from the fold are rewritten in it: one
 //! atomic fix.
 
@@ -171,6 +171,8 @@ impl Check {
     ) -> Result<VerifyReport, StoreError> {
         let stored = tx.whole_tables(Tables::Live).await?;
         self.teams(tx, fold, &stored.teams, &stored.members).await?;
+        // The invariants broken before this point are the teams' and the tasks'.
+        let violations_before = self.report.violations.len();
         let stored_stats: BTreeMap<&str, &DashboardStats> = stored
             .stats
             .iter()
@@ -242,11 +244,14 @@ impl Check {
                 .collect(),
             |(user, day)| format!("{user} on day {day}"),
         );
-        if self.repair && !report.is_clean() {
-            // The teams were rewritten above, the tasks and shares range by range.
+        let users_drifted = !report.drifted.is_empty()
+            || !report.daily.is_clean()
+            || report.violations.len() > violations_before;
+        if self.repair && users_drifted {
             rewrite_users(tx, fold, &stored.stats, &stored.daily).await?;
-            report.repaired = true;
         }
+        // The teams were rewritten above, the tasks and shares range by range.
+        report.repaired = self.repair && !report.is_clean();
         Ok(self.report)
     }
 }

@@ -4,8 +4,9 @@
 //! later moments across day and week boundaries; and the `daily_stats` trend equals the fold's
 //! and `COUNT(*)` per day.
 //!
-//! Random steps (several users, shares, deletes, reopen/complete cycles, waits of minutes to
-//! days, landing on midnights and Mondays) go through the real store; refused commands are part
+//! Random steps (several users, shares, deletes, reopen/complete cycles, teams made, renamed,
+//! joined, left and deleted, waits of minutes to days, landing on midnights and Mondays) go
+//! through the real store, and each user's stored teams must be the fold's; refused commands are part
 //! of the randomness. Some steps are sent together as a burst, so that the writer decides them
 //! in one batch, each against the state the ones before it left. A failing case shrinks to a
 //! short list of steps and prints it.
@@ -13,12 +14,12 @@
 use chrono::{DateTime, Datelike, Duration, SubsecRound, TimeZone, Utc};
 use std::collections::BTreeMap;
 
-use projections::{DashboardFigures, DashboardStats, DayCounts, Permission, ReadModels};
+use projections::{DashboardFigures, DashboardStats, DayCounts, Permission, ReadModels, Role};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tally::commands::{CommandError, Submission};
-use tally::domain::{self, CommandRequest, Description, Title, UserId};
+use tally::domain::{self, Command, CommandRequest, Description, TeamName, Title, UserId};
 use uuid::Uuid;
 
 use crate::support::{Backend, TestApp};
@@ -107,6 +108,23 @@ enum Action {
         by: Actor,
         command: TaskCommand,
     },
+    CreateTeam {
+        by: &'static str,
+    },
+    /// A command on one of the teams created so far (deleted ones included).
+    OnTeam {
+        team: Index,
+        by: &'static str,
+        command: TeamCommand,
+    },
+}
+
+#[derive(Clone, Debug)]
+enum TeamCommand {
+    Rename(u8),
+    Delete,
+    Set { who: &'static str, role: Role },
+    Remove { who: &'static str },
 }
 
 #[derive(Clone, Debug)]
@@ -158,10 +176,20 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(with, permission)| TaskCommand::Share { with, permission }),
         2 => user().prop_map(|with| TaskCommand::Unshare { with }),
     ];
+    let role = prop_oneof![Just(Role::Member), Just(Role::Admin)];
+    let team_command = prop_oneof![
+        1 => (0..3u8).prop_map(TeamCommand::Rename),
+        1 => Just(TeamCommand::Delete),
+        4 => (user(), role).prop_map(|(who, role)| TeamCommand::Set { who, role }),
+        2 => user().prop_map(|who| TeamCommand::Remove { who }),
+    ];
     let action = prop_oneof![
-        1 => user().prop_map(|by| Action::Create { by }),
-        3 => (any::<Index>(), actor, command)
+        4 => user().prop_map(|by| Action::Create { by }),
+        12 => (any::<Index>(), actor, command)
             .prop_map(|(task, by, command)| Action::OnTask { task, by, command }),
+        1 => user().prop_map(|by| Action::CreateTeam { by }),
+        3 => (any::<Index>(), user(), team_command)
+            .prop_map(|(team, by, command)| Action::OnTeam { team, by, command }),
     ];
     let with_next = prop::bool::weighted(0.4);
     (wait, action, with_next).prop_map(|(wait, action, with_next)| Step {
@@ -196,14 +224,15 @@ impl Wait {
 /// The tasks a history has created so far, with their owners.
 type CreatedTasks = Vec<(Uuid, &'static str)>;
 
-/// The command request `step` stands for at `now`; `None` when it names a task and there is
-/// none yet.
+/// The command request `step` stands for at `now`; `None` when it names a task (or team) and
+/// there is none yet.
 fn request(
     action: &Action,
     tasks: &mut CreatedTasks,
+    teams: &mut Vec<Uuid>,
     now: DateTime<Utc>,
 ) -> Option<CommandRequest> {
-    let (task_id, actor, command) = match action {
+    let (stream_id, actor, command): (Uuid, &str, Command) = match action {
         Action::Create { by } => {
             let task_id = Uuid::now_v7();
             tasks.push((task_id, by));
@@ -212,7 +241,7 @@ fn request(
                 title,
                 description: Description::default(),
             };
-            (task_id, *by, command)
+            (task_id, *by, command.into())
         }
         Action::OnTask { task, by, command } => {
             if tasks.is_empty() {
@@ -223,13 +252,26 @@ fn request(
                 Actor::Owner => owner,
                 Actor::User(user) => user,
             };
-            (task_id, actor, task_command(command))
+            (task_id, actor, task_command(command).into())
+        }
+        Action::CreateTeam { by } => {
+            let team_id = Uuid::now_v7();
+            teams.push(team_id);
+            let name = TeamName::parse(&format!("team {}", teams.len())).unwrap();
+            (team_id, *by, domain::TeamCommand::Create { name }.into())
+        }
+        Action::OnTeam { team, by, command } => {
+            if teams.is_empty() {
+                return None;
+            }
+            let team_id = teams[team.index(teams.len())];
+            (team_id, *by, team_command(command).into())
         }
     };
     Some(CommandRequest {
-        stream_id: task_id,
+        stream_id,
         actor: UserId::parse(actor).unwrap(),
-        command: command.into(),
+        command,
         expected_version: None,
         now,
     })
@@ -254,16 +296,32 @@ fn task_command(command: &TaskCommand) -> domain::TaskCommand {
     }
 }
 
+fn team_command(command: &TeamCommand) -> domain::TeamCommand {
+    let user = |who: &str| UserId::parse(who).unwrap();
+    match command {
+        TeamCommand::Rename(n) => domain::TeamCommand::Rename {
+            name: TeamName::parse(&format!("name {n}")).unwrap(),
+        },
+        TeamCommand::Delete => domain::TeamCommand::Delete,
+        TeamCommand::Set { who, role } => domain::TeamCommand::SetMember {
+            user_id: user(who),
+            role: *role,
+        },
+        TeamCommand::Remove { who } => domain::TeamCommand::RemoveMember { user_id: user(who) },
+    }
+}
+
 /// Replays `steps` through the store, checking the stored rows against a fold after every
 /// step, then against a fresh fold and `COUNT(*)` queries at the end and at later moments.
 async fn replay_and_compare(app: &TestApp, steps: &[Step]) -> Result<(), TestCaseError> {
     let mut now = app.clock.now().trunc_subsecs(6);
     let mut tasks = CreatedTasks::new();
+    let mut teams = Vec::new();
     let mut folded = ReadModels::default();
     let mut burst = Vec::new();
     for (number, step) in steps.iter().enumerate() {
         now = step.wait.after(now);
-        if let Some(request) = request(&step.action, &mut tasks, now) {
+        if let Some(request) = request(&step.action, &mut tasks, &mut teams, now) {
             burst.push(Submission {
                 request,
                 idempotency: None,
@@ -365,6 +423,47 @@ async fn stored_rows_match(
             );
         }
         trend_matches(app, folded, user, when).await?;
+        teams_match(app, folded, user, when).await?;
+    }
+    Ok(())
+}
+
+/// `user`'s stored teams, with their role in each, are the fold's, and each of those teams is
+/// stored with the fold's name, version and members.
+async fn teams_match(
+    app: &TestApp,
+    folded: &ReadModels,
+    user: &str,
+    when: &str,
+) -> Result<(), TestCaseError> {
+    let stored = app.store.teams_of(user, None, 1_000).await.expect("teams");
+    let listed: Vec<(Uuid, Role)> = stored.iter().map(|(team, role)| (team.id, *role)).collect();
+    let expected: Vec<(Uuid, Role)> = folded
+        .teams
+        .values()
+        .filter_map(|view| Some((view.team.as_ref()?.id, view.role_of(user)?)))
+        .collect();
+    prop_assert_eq!(
+        listed,
+        expected,
+        "{}: {}'s teams differ from the fold",
+        when,
+        user
+    );
+    for (team, _) in &stored {
+        let mut view = app.store.team(team.id).await.expect("a team");
+        let mut folded_view = folded.teams[&team.id].clone();
+        folded_view
+            .members
+            .sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        view.members.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        prop_assert_eq!(
+            view,
+            folded_view,
+            "{}: team {} differs from the fold",
+            when,
+            team.id
+        );
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tally::store::Projection;
 
-use crate::support::{TestApp, TestRequest, on_both_backends};
+use crate::support::{Backend, TestApp, TestRequest, on_both_backends};
 
 on_both_backends!(
     a_team_begins_with_its_creator_as_admin_and_is_listed_for_its_members,
@@ -16,6 +16,7 @@ on_both_backends!(
     names_roles_and_the_1001st_member_are_refused,
     rebuild_and_verify_give_the_team_tables_the_commands_left,
     seeded_teams_have_their_admin_and_members,
+    task_and_team_commands_racing_into_one_batch_each_get_their_answer,
 );
 
 /// Creates the team `name` as `admin`; answers its id.
@@ -231,6 +232,9 @@ async fn anyone_outside_a_team_gets_404_on_every_team_route(app: TestApp) {
     app.get("/api/teams/not-a-uuid", "alice")
         .await
         .assert_problem(400, "malformed-request");
+    app.get("/api/teams?cursor=page-2", "alice")
+        .await
+        .assert_problem(400, "malformed-request");
 }
 
 async fn team_commands_take_if_match_and_idempotency_keys(app: TestApp) {
@@ -243,12 +247,37 @@ async fn team_commands_take_if_match_and_idempotency_keys(app: TestApp) {
             .header("if-match", version)
             .json(json!({ "name": "dev" }))
     };
+    let events = app.db.event_count().await;
     app.send(rename("\"1\""))
         .await
         .assert_problem(412, "version-mismatch");
+    let stale_add = set_member(&team, "alice", "carol", "member").header("if-match", "\"1\"");
+    app.send(stale_add)
+        .await
+        .assert_problem(412, "version-mismatch");
+    let stale_delete = TestRequest::delete(format!("/api/teams/{team}"))
+        .user("alice")
+        .header("if-match", "\"9\"");
+    app.send(stale_delete)
+        .await
+        .assert_problem(412, "version-mismatch");
+    // A plain member is refused as such, whatever version they name.
+    let by_member = remove_member(&team, "bob", "alice").header("if-match", "\"1\"");
+    app.send(by_member).await.assert_problem(403, "forbidden");
+    assert_eq!(app.db.event_count().await, events);
     let renamed = app.send(rename("\"2\"")).await;
     assert_eq!(renamed.status, 200, "{}", renamed.body);
     assert_eq!(renamed.body["version"], 3);
+
+    // A refusal is replayed under its key, even once the command would succeed.
+    let leave = || remove_member(&team, "alice", "alice").header("idempotency-key", "leave-1");
+    let refused = app.send(leave()).await;
+    refused.assert_problem(409, "last-admin");
+    let promoted = app.send(set_member(&team, "alice", "bob", "admin")).await;
+    assert_eq!(promoted.status, 200, "{}", promoted.body);
+    assert_eq!(app.send(leave()).await.answer(), refused.answer());
+    let still = members(&app, &team, "alice").await;
+    assert_eq!(still, pairs(&[("alice", "admin"), ("bob", "admin")]));
 
     let keyed = || {
         TestRequest::post("/api/teams")
@@ -333,15 +362,50 @@ async fn rebuild_and_verify_give_the_team_tables_the_commands_left(app: TestApp)
     let before = app.db.stored_state().await;
     assert_eq!(before.teams.len(), 1, "{:?}", before.teams);
     assert_eq!(before.members.len(), 2, "{:?}", before.members);
-    app.store.rebuild(&Projection::ALL, &()).await.unwrap();
+    // Rows lost or changed behind the service's back come back with a rebuild of the teams.
+    app.db.execute("delete from team_members").await;
+    app.db.execute("update teams set name = 'drifted'").await;
+    app.store.rebuild(&[Projection::Teams], &()).await.unwrap();
     assert_eq!(app.db.stored_state().await, before);
 
-    // A membership lost behind the service's back is found, and repaired from the log.
+    // Verify finds and names drift: a membership lost, one changed, a team renamed, and a team
+    // and a membership no command made (the latter of a team that does not exist).
     app.db
         .execute("delete from team_members where user_id = 'carol'")
         .await;
+    app.db
+        .execute("update team_members set role = 'member' where user_id = 'alice'")
+        .await;
+    app.db.execute("update teams set name = 'drifted'").await;
+    let (fake_team, fake_member) = match app.db.backend {
+        Backend::Sqlite => (
+            "insert into teams select x'01900000000070008000000000000fa4', 'fake', created_at, 1 \
+             from teams",
+            "insert into team_members values (x'01900000000070008000000000000fa5', 'mallory', 'admin')",
+        ),
+        Backend::Postgres => (
+            "insert into teams select '01900000-0000-7000-8000-000000000fa4', 'fake', created_at, 1 \
+             from teams",
+            "insert into team_members values ('01900000-0000-7000-8000-000000000fa5', 'mallory', 'admin')",
+        ),
+    };
+    app.db.execute(fake_team).await;
+    app.db.execute(fake_member).await;
     let found = app.store.verify(false, app.clock.now(), &()).await.unwrap();
-    assert_eq!(found.members.missing, 1, "{found:?}");
+    let drift = |rows: &tally::store::RowDrift| (rows.missing, rows.different, rows.unexpected);
+    assert_eq!(drift(&found.members), (1, 1, 1), "{found:?}");
+    assert_eq!(drift(&found.teams), (0, 1, 1), "{found:?}");
+    let mut violations = found.violations.clone();
+    violations.sort();
+    assert_eq!(
+        violations,
+        [
+            "mallory is a member of team 01900000-0000-7000-8000-000000000fa5, which does not exist"
+                .to_owned(),
+            "team 01900000-0000-7000-8000-000000000fa4 has no admin".to_owned(),
+            format!("team {kept} has no admin"),
+        ]
+    );
     let repaired = app.store.verify(true, app.clock.now(), &()).await.unwrap();
     assert!(repaired.repaired, "{repaired:?}");
     assert_eq!(app.db.stored_state().await, before);
@@ -373,6 +437,37 @@ async fn seeded_teams_have_their_admin_and_members(app: TestApp) {
             ("seed-3", "member"),
         ])
     );
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
+
+/// Task and team commands sent together are committed in the same batches: each is decided
+/// against its own stream, and each answer names its own kind of stream.
+async fn task_and_team_commands_racing_into_one_batch_each_get_their_answer(app: TestApp) {
+    let team = create_team(&app, "alice", "ops").await;
+    let task = app.create_task("alice", "ship it").await;
+    let members = (0..20).map(|n| set_member(&team, "alice", &format!("m{n:02}"), "member"));
+    let edits = (0..20).map(|n| {
+        TestRequest::patch(format!("/api/tasks/{task}"))
+            .user("alice")
+            .json(json!({ "title": format!("ship it, take {n}") }))
+    });
+    let answers = app.send_all_at_once(members.chain(edits)).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let teams = answers
+        .iter()
+        .filter(|a| a.body["team_id"] == team.as_str());
+    let tasks = answers
+        .iter()
+        .filter(|a| a.body["task_id"] == task.as_str());
+    assert_eq!((teams.count(), tasks.count()), (20, 20));
+    let shown = app.get(&format!("/api/teams/{team}"), "alice").await;
+    assert_eq!(shown.body["version"], 21);
+    assert_eq!(shown.body["members"].as_array().unwrap().len(), 21);
+    let edited = app.get(&format!("/api/tasks/{task}"), "alice").await;
+    assert_eq!(edited.body["version"], 21);
     let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
     assert!(report.is_clean(), "{report:?}");
 }

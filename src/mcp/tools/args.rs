@@ -77,7 +77,7 @@ on_existing_task!(
     UpdateTask,
     ShareTask,
     UnshareTask,
-    TeamCommand,
+    TeamArgs,
     RenameTeam,
     SetTeamMember,
     TeamMember
@@ -236,7 +236,7 @@ pub(super) struct CreateTeam {
 
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct TeamCommand {
+pub(super) struct TeamArgs {
     /// The team's id (a UUID); only its admins may do this.
     pub(super) team_id: String,
     /// As in add_task: a retry with the same key is applied once.

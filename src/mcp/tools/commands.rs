@@ -18,7 +18,7 @@ use crate::http::commands::{
     CommandBody, execute, parse_description, parse_permission, parse_title,
 };
 use crate::http::error::ApiError;
-use crate::http::extract::{fingerprint, idempotency_key_of, share_user_of};
+use crate::http::extract::{fingerprint, idempotency_key_of, user_of};
 use crate::mcp::refusal::refusal;
 
 // A command repeated on the same task changes nothing more (a second complete is refused as
@@ -171,7 +171,7 @@ impl Tools {
             let args: ShareTask = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
             let command = domain::TaskCommand::Share {
-                user_id: share_user_of(&args.user_id)?,
+                user_id: user_of(&args.user_id)?,
                 permission: parse_permission(&args.permission)?,
             };
             self.submit(&extensions, "share_task", task_id, command, &args)
@@ -198,7 +198,7 @@ impl Tools {
             let args: UnshareTask = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
             let command = domain::TaskCommand::Unshare {
-                user_id: share_user_of(&args.user_id)?,
+                user_id: user_of(&args.user_id)?,
             };
             self.submit(&extensions, "unshare_task", task_id, command, &args)
                 .await

@@ -1,20 +1,19 @@
 //! The team tools: the API's team commands and queries, as the tools for tasks are its task
 //! commands and queries (answers and refusals alike).
 
-use projections::Role;
 use rmcp::model::{CallToolResult, Extensions, JsonObject};
 use rmcp::{Json, tool, tool_router};
 use uuid::Uuid;
 
 use super::Tools;
 use super::args::{
-    CommandArgs, CreateTeam, GetTeam, ListTeams, RenameTeam, SetTeamMember, TeamCommand,
-    TeamMember, input_schema, read, team_id,
+    CommandArgs, CreateTeam, GetTeam, ListTeams, RenameTeam, SetTeamMember, TeamArgs, TeamMember,
+    input_schema, read, team_id,
 };
 use crate::domain;
 use crate::http::error::ApiError;
-use crate::http::extract::share_user_of;
-use crate::http::team_commands::{TeamCommandBody, parse_team_name};
+use crate::http::extract::user_of;
+use crate::http::team_commands::{TeamCommandBody, parse_role, parse_team_name};
 use crate::http::teams::{TeamJson, TeamListParams, TeamPage, team_for, teams_page};
 use crate::mcp::refusal::refusal;
 
@@ -73,7 +72,7 @@ impl Tools {
 
     #[tool(
         description = "Delete a team for good (its admins); its memberships end with it.",
-        input_schema = input_schema::<TeamCommand>(),
+        input_schema = input_schema::<TeamArgs>(),
         annotations(
             read_only_hint = false,
             destructive_hint = true,
@@ -86,7 +85,7 @@ impl Tools {
         arguments: JsonObject,
     ) -> Result<Json<TeamCommandBody>, CallToolResult> {
         let run = async {
-            let args: TeamCommand = read(arguments)?;
+            let args: TeamArgs = read(arguments)?;
             let team = team_id(&args.team_id)?;
             let command = domain::TeamCommand::Delete;
             self.on_team(&extensions, "delete_team", team, command, &args)
@@ -112,15 +111,9 @@ impl Tools {
         let run = async {
             let args: SetTeamMember = read(arguments)?;
             let team = team_id(&args.team_id)?;
-            let role = Role::parse(&args.role).ok_or_else(|| {
-                ApiError::Validation(format!(
-                    "unknown role {:?}: use \"member\" or \"admin\"",
-                    args.role
-                ))
-            })?;
             let command = domain::TeamCommand::SetMember {
-                user_id: share_user_of(&args.user_id)?,
-                role,
+                user_id: user_of(&args.user_id)?,
+                role: parse_role(&args.role)?,
             };
             self.on_team(&extensions, "set_team_member", team, command, &args)
                 .await
@@ -146,7 +139,7 @@ impl Tools {
             let args: TeamMember = read(arguments)?;
             let team = team_id(&args.team_id)?;
             let command = domain::TeamCommand::RemoveMember {
-                user_id: share_user_of(&args.user_id)?,
+                user_id: user_of(&args.user_id)?,
             };
             self.on_team(&extensions, "remove_team_member", team, command, &args)
                 .await

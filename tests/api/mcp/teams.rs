@@ -13,9 +13,14 @@ on_both_backends!(the_team_tools_manage_a_team_as_the_api_does);
 async fn the_team_tools_manage_a_team_as_the_api_does(app: TestApp) {
     let alice = Session::open(&app, "alice").await;
     let bob = Session::open(&app, "bob").await;
-    let created = alice.tool_ok("create_team", json!({"name": "Ops"})).await;
+    let keyed = json!({"name": "Ops", "idempotency_key": "ops-once"});
+    let created = alice.tool_ok("create_team", keyed.clone()).await;
     let team = created["team_id"].as_str().unwrap().to_owned();
     assert_eq!(created["version"], 1);
+    // Retried with its key, the call answers the same team and makes no second one.
+    assert_eq!(alice.tool_ok("create_team", keyed).await, created);
+    let listed = alice.tool_ok("list_teams", json!({})).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let joined = json!({"team_id": team, "user_id": "bob", "role": "member"});
     let added = alice.tool_ok("set_team_member", joined).await;
     assert_eq!(added["version"], 2);
