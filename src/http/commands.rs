@@ -1,10 +1,8 @@
 //! The write side's routes: each parses its input, submits one command and answers
 //! `{"task_id", "version", "position"}`.
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use projections::Permission;
 use serde::{Deserialize, Serialize};
 use tower_http::timeout::RequestBodyDeadlineLayer;
@@ -18,9 +16,9 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, TaskId, UserInPath};
 use super::openapi::{CommandHeaderParams, CommandProblems, empty_body, share_permission};
-use super::{AppState, REQUEST_TIMEOUT};
-use crate::commands::{CommandOutcome, Idempotency, Submission};
-use crate::domain::{Command, CommandRequest, Description, TaskCommand, Title, UserId};
+use super::{AppState, REQUEST_TIMEOUT, command_path};
+use crate::commands::CommandOutcome;
+use crate::domain::{Description, TaskCommand, Title, UserId};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -321,7 +319,7 @@ pub(crate) fn parse_description(raw: &str) -> Result<Description, ApiError> {
     Description::parse(raw).map_err(|error| ApiError::Validation(error.to_string()))
 }
 
-/// Runs a task command and answers it.
+/// Runs a task command and answers `{"task_id", "version", "position"}`.
 async fn submit(
     state: &AppState,
     actor: UserId,
@@ -330,81 +328,6 @@ async fn submit(
     headers: &CommandHeaders,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let outcome = run(state, actor, task_id, command, headers, body).await?;
-    Ok(command_response(
-        &outcome,
-        CommandBody::from(&outcome),
-        "/api/tasks",
-    ))
-}
-
-/// Runs `command` on the stream `stream_id` (a task or a team) for `actor`, on the conditions
-/// of the request's headers.
-pub(super) async fn run(
-    state: &AppState,
-    actor: UserId,
-    stream_id: Uuid,
-    command: impl Into<Command>,
-    headers: &CommandHeaders,
-    body: Option<&serde_json::Value>,
-) -> Result<CommandOutcome, ApiError> {
-    let request = CommandRequest {
-        stream_id,
-        actor,
-        command: command.into(),
-        expected_version: headers.expected_version,
-        now: state.clock.now(),
-    };
-    execute(state, request, headers.idempotency(body)).await
-}
-
-/// Runs one command and counts its outcome: the one way in for every command, the API's and
-/// the AI assistants' (`crate::mcp`) alike.
-pub(crate) async fn execute(
-    state: &AppState,
-    request: CommandRequest,
-    idempotency: Option<Idempotency>,
-) -> Result<CommandOutcome, ApiError> {
-    let kind = request.command.kind();
-    let submission = Submission {
-        request,
-        idempotency,
-        correlation_id: Uuid::now_v7(),
-    };
-    match state.commands.execute(submission).await {
-        Ok(outcome) => {
-            crate::telemetry::command(kind, "applied");
-            Ok(outcome)
-        }
-        Err(error) => {
-            let error = ApiError::from(error);
-            crate::telemetry::command(kind, error.problem_type());
-            Err(error)
-        }
-    }
-}
-
-/// A command's answer: `body`, with its stream's version as the `ETag`, and for a creation 201
-/// with the `Location` of the new stream under `collection`.
-pub(super) fn command_response(
-    outcome: &CommandOutcome,
-    body: impl Serialize,
-    collection: &str,
-) -> Response {
-    let status = if outcome.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", outcome.version)) {
-        headers.insert(header::ETAG, etag);
-    }
-    if outcome.created
-        && let Ok(location) = HeaderValue::from_str(&format!("{collection}/{}", outcome.stream_id))
-    {
-        headers.insert(header::LOCATION, location);
-    }
-    response
+    command_path::submit::<CommandBody>(state, actor, task_id, command, headers, body, "/api/tasks")
+        .await
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, each with its `router()`, merged here with the
 //! limits every route shares.
 
+pub(crate) mod command_path;
 pub(crate) mod commands;
 mod conditional;
 pub mod cors;

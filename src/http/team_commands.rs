@@ -13,7 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::commands::{Empty, command_response, run};
+use super::command_path;
+use super::commands::Empty;
 use super::error::ApiError;
 use super::extract::{Caller, CommandHeaders, JsonBody, NoBody, TeamId, UserInPath};
 use super::openapi::{CommandHeaderParams, CommandProblems, one_of};
@@ -216,7 +217,7 @@ pub(crate) fn parse_role(raw: &str) -> Result<Role, ApiError> {
     })
 }
 
-/// Runs a team command and answers it.
+/// Runs a team command and answers `{"team_id", "version", "position"}`.
 async fn submit(
     state: &AppState,
     actor: UserId,
@@ -225,10 +226,9 @@ async fn submit(
     headers: &CommandHeaders,
     body: Option<&serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let outcome = run(state, actor, team_id, command, headers, body).await?;
-    Ok(command_response(
-        &outcome,
-        TeamCommandBody::from(&outcome),
-        "/api/teams",
-    ))
+    let collection = "/api/teams";
+    command_path::submit::<TeamCommandBody>(
+        state, actor, team_id, command, headers, body, collection,
+    )
+    .await
 }

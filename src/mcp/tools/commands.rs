@@ -1,5 +1,5 @@
 //! The command tools: each reads its arguments as the API reads a request, then runs the
-//! command through the API's own command path (`crate::http::commands::execute`), with the
+//! command through the API's own command path (`crate::http::command_path::execute`), with the
 //! tool's `idempotency_key` and `expected_version` in place of the API's `Idempotency-Key` and
 //! `If-Match`.
 
@@ -14,9 +14,8 @@ use super::args::{
 };
 use crate::commands::{CommandOutcome, Idempotency};
 use crate::domain::{self, Command, CommandRequest};
-use crate::http::commands::{
-    CommandBody, execute, parse_description, parse_permission, parse_title,
-};
+use crate::http::command_path::execute;
+use crate::http::commands::{CommandBody, parse_description, parse_permission, parse_title};
 use crate::http::error::ApiError;
 use crate::http::extract::{fingerprint, idempotency_key_of, user_of};
 use crate::mcp::refusal::refusal;

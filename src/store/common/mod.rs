@@ -12,6 +12,7 @@ pub(crate) mod replay_tx;
 pub(crate) mod rows;
 pub(crate) mod sql;
 pub(crate) mod sqlx_tx;
+pub(crate) mod transactions;
 pub(crate) mod write_sql;
 pub(crate) mod write_tx;
 

@@ -1,11 +1,10 @@
-//! [`Store`], [`Transactions`] and [`Replay`] for both backends: queries run the SQL of
-//! `sql.rs` on the read pool; transactions get a connection of the write pool.
+//! [`Store`] for both backends: queries run the SQL of `sql.rs` on the read pool (the
+//! transactions are opened in `transactions.rs`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    DashboardStats, DayCounts, MemberRow, ReadModels, RecordedEvent, Role, ShareRow, TaskRow,
-    TeamRow, TeamView,
+    DashboardStats, DayCounts, MemberRow, RecordedEvent, Role, ShareRow, TaskRow, TeamRow, TeamView,
 };
 use sqlx::Executor;
 use uuid::Uuid;
@@ -19,9 +18,7 @@ use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
 use crate::store::tables::daily_stats::stored_day;
 use crate::store::tables::{Columns, Decode};
-use crate::store::tx::{
-    Lock, RebuildLock, Replay, ReplayTx, StreamCursor, Transactions, Tx, finish,
-};
+use crate::store::tx::{Lock, finish};
 use crate::store::{
     Checkpoint, PoolUse, SHARES_LISTED, Scope, Store, StoreError, TaskListQuery, TaskRead, UserRows,
 };
@@ -33,16 +30,7 @@ where
     /// A transaction for a scheduled job's statements (in one, they work behind a
     /// transaction pooler too).
     async fn job_transaction(&self) -> Result<Box<SqlxTx<DB>>, StoreError> {
-        let connection = self.writes.acquire().await?;
-        Ok(Box::new(
-            SqlxTx::begin(
-                connection,
-                Lock::Writers,
-                self.persistent(),
-                self.write_epoch.clone(),
-            )
-            .await?,
-        ))
+        Ok(Box::new(self.write_transaction(Lock::Writers).await?))
     }
 
     /// Whether statements are prepared once per connection and kept (named), or prepared
@@ -363,77 +351,5 @@ where
         if let Some(epoch) = &self.write_epoch {
             epoch.advance();
         }
-    }
-}
-
-#[async_trait]
-impl<DB: Backend> Transactions for SqlxStore<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    /// A pooled connection the server has closed since its last use (a restart, a terminated
-    /// session) fails its first statement; nothing ran on it, so the transaction opens once more
-    /// on a fresh connection rather than failing a batch of commands.
-    async fn begin(&self, lock: Lock) -> Result<Box<dyn Tx>, StoreError> {
-        self.outage.admit()?;
-        DB::check_writable(self)?;
-        let open = async || {
-            SqlxTx::begin(
-                self.writes.acquire().await?,
-                lock,
-                self.persistent(),
-                self.write_epoch.clone(),
-            )
-            .await
-        };
-        let tx = match open().await {
-            Err(error) if error.is_connection_lost() => {
-                tracing::info!(%error, "a pooled connection was lost; opening another");
-                open().await
-            }
-            tx => tx,
-        };
-        self.outage.learn(&tx, &self.writes);
-        Ok(Box::new(tx?))
-    }
-}
-
-#[async_trait]
-impl<DB: Backend> Replay for SqlxStore<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    async fn begin_replay(&self, lock: Lock) -> Result<Box<dyn ReplayTx>, StoreError> {
-        let connection = self.writes.acquire().await?;
-        Ok(Box::new(
-            SqlxTx::begin(
-                connection,
-                lock,
-                self.persistent(),
-                self.write_epoch.clone(),
-            )
-            .await?,
-        ))
-    }
-
-    async fn lock_rebuilds(&self) -> Result<Box<dyn RebuildLock>, StoreError> {
-        DB::lock_rebuilds(self).await
-    }
-
-    async fn prepare_stream_reads(&self) -> Result<(), StoreError> {
-        DB::prepare_stream_reads(self).await
-    }
-
-    async fn read_streams(
-        &self,
-        after: StreamCursor,
-        head: i64,
-        limit: i64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        DB::read_streams(self, after, head, limit).await
-    }
-
-    async fn write_shadows(&self, models: ReadModels) -> Result<(), StoreError> {
-        DB::write_shadows(self, models).await
     }
 }
