@@ -17,6 +17,8 @@ pub fn verify_report(report: &VerifyReport) -> String {
     for (table, drift) in [
         ("tasks", &report.tasks),
         ("task_shares", &report.shares),
+        ("task_team_shares", &report.team_shares),
+        ("task_access", &report.access),
         ("daily_stats", &report.daily),
         ("teams", &report.teams),
         ("team_members", &report.members),

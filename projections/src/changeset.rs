@@ -8,9 +8,10 @@ use std::hash::Hash;
 
 use uuid::Uuid;
 
-use crate::event::{Event, RecordedEvent};
-use crate::fold::{ShareChange, TaskChange, project};
-use crate::rows::{ShareRow, TaskRow, TaskView};
+use crate::access::{Access, AccessRow, Needs};
+use crate::event::{Event, Permission, RecordedEvent};
+use crate::fold::{ShareChange, TaskChange, TeamShareChange, project};
+use crate::rows::{ShareRow, TaskRow, TaskView, TeamShareRow};
 use crate::stats::{DashboardStats, StatsDelta};
 use crate::team::{MemberRow, TeamEvent, TeamRow, TeamView};
 use crate::trend::{DailyRow, daily_changes, rows_of};
@@ -26,6 +27,10 @@ pub struct Changeset {
     tasks: HashMap<Uuid, Option<TaskRow>>,
     /// The final row of each share changed (`None`: deleted).
     shares: HashMap<(Uuid, String), Option<ShareRow>>,
+    /// The final row of each team share changed, by (task, team) (`None`: withdrawn).
+    team_shares: HashMap<(Uuid, Uuid), Option<TeamShareRow>>,
+    /// Who sees the run's tasks through shares, as far as the run has needed to know.
+    access: Access,
     /// The final row of each team changed (`None`: deleted).
     teams: HashMap<Uuid, Option<TeamRow>>,
     /// The final row of each membership changed (`None`: ended).
@@ -35,11 +40,13 @@ pub struct Changeset {
 }
 
 impl Changeset {
-    /// Starts from the stored views of the tasks and teams the run will touch.
+    /// Starts from the stored views of the tasks and teams the run will touch (and of every
+    /// team a team share it decides names): a task or team not among them does not exist.
     pub fn new(views: HashMap<Uuid, TaskView>, team_views: HashMap<Uuid, TeamView>) -> Self {
         Changeset {
             views,
             team_views,
+            access: Access::partial(),
             ..Changeset::default()
         }
     }
@@ -54,14 +61,60 @@ impl Changeset {
         self.team_views.entry(team_id).or_default()
     }
 
-    /// Folds one event in, through the same [`project`] (or [`TeamView::apply`]) every path
-    /// uses.
-    pub fn apply(&mut self, recorded: &RecordedEvent) {
-        if let Event::Team(event) = &recorded.event {
-            self.apply_team(recorded, event);
-            return;
+    /// What must be loaded into [`access_mut`](Self::access_mut) (or by
+    /// [`supply_team`](Self::supply_team)) before `recorded` can be applied; ask again after
+    /// loading it, until nothing is needed.
+    pub fn needs(&self, recorded: &RecordedEvent) -> Needs {
+        let id = recorded.stream_id;
+        match &recorded.event {
+            Event::Task(event) => {
+                let none = TaskView::default();
+                let prior = self.views.get(&id).unwrap_or(&none);
+                let team = event.team_id().and_then(|team| self.team_views.get(&team));
+                self.access.task_needs(id, prior, event, team)
+            }
+            Event::Team(event) => {
+                let none = TeamView::default();
+                let prior = self.team_views.get(&id).unwrap_or(&none);
+                self.access.team_needs(id, prior, event)
+            }
         }
+    }
+
+    /// Where the access rows the run needs are supplied.
+    pub fn access_mut(&mut self) -> &mut Access {
+        &mut self.access
+    }
+
+    /// Takes the stored tasks shared with `team_id` (each share with its task's owner), under
+    /// the run's own changes to them.
+    pub fn supply_team(&mut self, team_id: Uuid, found: Vec<(TeamShareRow, String)>) {
+        let owner = |task_id: &Uuid| {
+            let task = self.views.get(task_id).and_then(|view| view.task.as_ref());
+            task.map_or_else(String::new, |task| task.owner_id.clone())
+        };
+        let changed: Vec<(Uuid, Option<Permission>, String)> = self
+            .team_shares
+            .iter()
+            .filter(|((_, team), _)| *team == team_id)
+            .map(|((task, _), row)| (*task, row.as_ref().map(|r| r.permission), owner(task)))
+            .collect();
+        self.access.supply_team(team_id, found, changed.into_iter());
+    }
+
+    /// Folds one event in, through the same [`project`] (or [`TeamView::apply`]) and
+    /// [`Access`] every path uses. What [`needs`](Self::needs) named must have been supplied.
+    pub fn apply(&mut self, recorded: &RecordedEvent) {
+        let event = match &recorded.event {
+            Event::Team(event) => return self.apply_team(recorded, event),
+            Event::Task(event) => event,
+        };
         let view = self.views.entry(recorded.stream_id).or_default();
+        let team = event.team_id().and_then(|team| self.team_views.get(&team));
+        let shared = self
+            .access
+            .apply_task_event(recorded.stream_id, view, event, team);
+        self.deltas.extend(shared);
         let changes = project(view, recorded);
         view.apply(&changes);
         match changes.task {
@@ -80,6 +133,13 @@ impl Changeset {
             };
             self.shares.insert((recorded.stream_id, user_id), row);
         }
+        for change in changes.team_shares {
+            let (team_id, row) = match change {
+                TeamShareChange::Upsert(row) => (row.team_id, Some(row)),
+                TeamShareChange::Delete { team_id } => (team_id, None),
+            };
+            self.team_shares.insert((recorded.stream_id, team_id), row);
+        }
         self.deltas.extend(changes.stats);
     }
 
@@ -88,6 +148,15 @@ impl Changeset {
     fn apply_team(&mut self, recorded: &RecordedEvent, event: &TeamEvent) {
         let id = recorded.stream_id;
         let view = self.team_views.entry(id).or_default();
+        let (shared, unshared) = self.access.apply_team_event(id, view, event);
+        self.deltas.extend(shared);
+        // A deleted team's shares end with it.
+        for task_id in unshared {
+            self.team_shares.insert((task_id, id), None);
+            if let Some(task) = self.views.get_mut(&task_id) {
+                task.team_shares.retain(|share| share.team_id != id);
+            }
+        }
         let existed = view.team.is_some();
         // The memberships the event changes: every one on a deletion (named before the view
         // forgets them), else its member's.
@@ -114,6 +183,16 @@ impl Changeset {
     /// The membership rows to write and the (team, user) keys of those to delete.
     pub fn members(&self) -> (Vec<&MemberRow>, Vec<(Uuid, &str)>) {
         split(&self.members, |(team, user)| (*team, user.as_str()))
+    }
+
+    /// The team share rows to write and the (task, team) keys of those to delete.
+    pub fn team_shares(&self) -> (Vec<&TeamShareRow>, Vec<(Uuid, Uuid)>) {
+        split(&self.team_shares, |key| *key)
+    }
+
+    /// The access rows to write and the (task, user) keys of those to delete.
+    pub fn access(&self) -> (Vec<&AccessRow>, Vec<(Uuid, &str)>) {
+        self.access.changes()
     }
 
     /// The task rows to write and the ids of the tasks to delete.
@@ -229,5 +308,184 @@ mod tests {
         ended.sort();
         assert!(members.is_empty());
         assert_eq!(ended, [(team, "ann"), (team, "bob")]);
+    }
+}
+
+#[cfg(test)]
+mod access_tests {
+    //! The run over stored rows, loading what each event needs, against the in-memory models
+    //! that know everything: the same figures and rows.
+    use super::*;
+    use crate::ReadModels;
+    use crate::event::TaskEvent;
+    use crate::team::Role;
+    use chrono::{TimeZone, Utc};
+    use std::collections::BTreeMap;
+
+    const TASK: Uuid = Uuid::from_u128(1);
+    const OPS: Uuid = Uuid::from_u128(2);
+
+    fn recorded(models: &ReadModels, stream_id: Uuid, event: Event) -> RecordedEvent {
+        let version = match &event {
+            Event::Task(_) => models.tasks.get(&stream_id).and_then(|v| v.task.as_ref()),
+            Event::Team(_) => None,
+        }
+        .map(|task| task.version)
+        .or_else(|| Some(models.teams.get(&stream_id)?.team.as_ref()?.version))
+        .unwrap_or(0);
+        RecordedEvent {
+            position: models.position + 1,
+            event_id: Uuid::from_u128(models.position as u128 + 1),
+            stream_id,
+            stream_version: version + 1,
+            actor: "ann".into(),
+            recorded_at: Utc.with_ymd_and_hms(2026, 12, 6, 9, 0, 0).unwrap(),
+            event,
+        }
+    }
+
+    /// Folds `event` into a run that starts from `stored` and loads what it needs from it,
+    /// as a batch does from the database; answers the run.
+    fn run_over(stored: &ReadModels, recorded: &RecordedEvent) -> Changeset {
+        let views = stored.tasks.clone().into_iter().collect();
+        let teams = stored.teams.clone().into_iter().collect();
+        let mut changes = Changeset::new(views, teams);
+        loop {
+            let needs = changes.needs(recorded);
+            if needs.is_empty() {
+                break;
+            }
+            let found = stored
+                .access_rows()
+                .filter(|row| needs.rows.contains(&(row.task_id, row.user_id.clone())))
+                .cloned()
+                .collect();
+            changes.access_mut().supply_rows(&needs.rows, found);
+            for task_id in needs.tasks {
+                let rows = stored.access_rows().filter(|row| row.task_id == task_id);
+                changes
+                    .access_mut()
+                    .supply_task(task_id, rows.cloned().collect());
+            }
+            for team_id in needs.teams {
+                let shares = stored
+                    .team_share_rows()
+                    .filter(|share| share.team_id == team_id)
+                    .map(|share| {
+                        let owner = stored.tasks[&share.task_id].task.as_ref().unwrap();
+                        (share.clone(), owner.owner_id.clone())
+                    })
+                    .collect();
+                changes.supply_team(team_id, shares);
+            }
+        }
+        changes.apply(recorded);
+        changes
+    }
+
+    #[test]
+    fn a_run_that_loads_what_each_event_needs_moves_figures_and_rows_as_the_models_do() {
+        let mut models = ReadModels::default();
+        let member = |id: &str| TeamEvent::MemberAdded {
+            member_id: id.into(),
+            role: Role::Member,
+        };
+        let history: Vec<(Uuid, Event)> = vec![
+            (
+                OPS,
+                TeamEvent::TeamCreated {
+                    name: "ops".into(),
+                    admin_id: "ann".into(),
+                }
+                .into(),
+            ),
+            (OPS, member("bob").into()),
+            (
+                TASK,
+                TaskEvent::TaskCreated {
+                    owner_id: "ann".into(),
+                    title: "t".into(),
+                    description: String::new(),
+                }
+                .into(),
+            ),
+            (
+                TASK,
+                TaskEvent::TaskShared {
+                    user_id: "cy".into(),
+                    permission: Permission::Edit,
+                }
+                .into(),
+            ),
+            (
+                TASK,
+                TaskEvent::TaskSharedWithTeam {
+                    team_id: OPS,
+                    permission: Permission::View,
+                }
+                .into(),
+            ),
+            (OPS, member("cy").into()),
+            (
+                TASK,
+                TaskEvent::TeamSharePermissionChanged {
+                    team_id: OPS,
+                    permission: Permission::Edit,
+                }
+                .into(),
+            ),
+            (
+                OPS,
+                TeamEvent::MemberRemoved {
+                    member_id: "bob".into(),
+                }
+                .into(),
+            ),
+            (
+                TASK,
+                TaskEvent::TaskUnshared {
+                    user_id: "cy".into(),
+                }
+                .into(),
+            ),
+            (OPS, member("dan").into()),
+            (OPS, TeamEvent::TeamDeleted {}.into()),
+            (
+                TASK,
+                TaskEvent::TaskShared {
+                    user_id: "bob".into(),
+                    permission: Permission::View,
+                }
+                .into(),
+            ),
+            (TASK, TaskEvent::TaskDeleted {}.into()),
+        ];
+        for (stream_id, event) in history {
+            let recorded = recorded(&models, stream_id, event);
+            let changes = run_over(&models, &recorded);
+            let stored_stats: Vec<DashboardStats> = models.stats.values().cloned().collect();
+            let mut access: BTreeMap<(Uuid, String), AccessRow> = models
+                .access_rows()
+                .map(|row| ((row.task_id, row.user_id.clone()), row.clone()))
+                .collect();
+            let (upserts, deletes) = changes.access();
+            for (task, user) in deletes {
+                access.remove(&(task, user.to_owned()));
+            }
+            for row in upserts {
+                access.insert((row.task_id, row.user_id.clone()), row.clone());
+            }
+            models.apply(&recorded);
+            let expected: Vec<&AccessRow> = models.access_rows().collect();
+            assert_eq!(
+                access.values().collect::<Vec<_>>(),
+                expected,
+                "{recorded:?}"
+            );
+            for row in changes.stats_after(stored_stats) {
+                assert_eq!(Some(&row), models.stats.get(&row.user_id), "{recorded:?}");
+            }
+        }
+        assert!(models.access_rows().next().is_none());
     }
 }

@@ -76,6 +76,19 @@ pub enum TaskEvent {
         #[serde(rename = "recipient_id")]
         user_id: String,
     },
+    /// The owner shared the task with a team it had no share with: every member but the owner
+    /// sees it.
+    TaskSharedWithTeam {
+        team_id: Uuid,
+        permission: Permission,
+    },
+    /// The owner changed the permission of a team's share.
+    TeamSharePermissionChanged {
+        team_id: Uuid,
+        permission: Permission,
+    },
+    /// The owner withdrew a team's share.
+    TaskUnsharedFromTeam { team_id: Uuid },
 }
 
 /// The schema version each event type's payload is written with today. When a payload's shape
@@ -140,6 +153,16 @@ impl std::fmt::Display for UnreadableEvent {
 impl std::error::Error for UnreadableEvent {}
 
 impl TaskEvent {
+    /// The team a team share event names.
+    pub fn team_id(&self) -> Option<Uuid> {
+        match self {
+            TaskEvent::TaskSharedWithTeam { team_id, .. }
+            | TaskEvent::TeamSharePermissionChanged { team_id, .. }
+            | TaskEvent::TaskUnsharedFromTeam { team_id } => Some(*team_id),
+            _ => None,
+        }
+    }
+
     /// The stored `event_type` column.
     pub fn event_type(&self) -> &'static str {
         match self {
@@ -151,6 +174,9 @@ impl TaskEvent {
             TaskEvent::TaskShared { .. } => "TaskShared",
             TaskEvent::SharePermissionChanged { .. } => "SharePermissionChanged",
             TaskEvent::TaskUnshared { .. } => "TaskUnshared",
+            TaskEvent::TaskSharedWithTeam { .. } => "TaskSharedWithTeam",
+            TaskEvent::TeamSharePermissionChanged { .. } => "TeamSharePermissionChanged",
+            TaskEvent::TaskUnsharedFromTeam { .. } => "TaskUnsharedFromTeam",
         }
     }
 }
@@ -284,6 +310,17 @@ mod tests {
             },
             TaskEvent::TaskUnshared {
                 user_id: "bob".into(),
+            },
+            TaskEvent::TaskSharedWithTeam {
+                team_id: Uuid::from_u128(7),
+                permission: Permission::View,
+            },
+            TaskEvent::TeamSharePermissionChanged {
+                team_id: Uuid::from_u128(7),
+                permission: Permission::Edit,
+            },
+            TaskEvent::TaskUnsharedFromTeam {
+                team_id: Uuid::from_u128(7),
             },
         ];
         for event in events.map(Event::Task) {

@@ -1,7 +1,9 @@
 //! The fold: one event plus the prior rows of its task gives the row changes to write.
 
 use crate::event::{Event, RecordedEvent, TaskEvent};
-use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView};
+use uuid::Uuid;
+
+use crate::rows::{ShareRow, TaskRow, TaskStatus, TaskView, TeamShareRow};
 use crate::stats::{DatedCounter, StatsDelta};
 
 /// What happens to the task's row.
@@ -18,11 +20,20 @@ pub enum ShareChange {
     Delete { user_id: String },
 }
 
-/// Every row change one event causes.
+/// What happens to one team share row of the task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TeamShareChange {
+    Upsert(TeamShareRow),
+    Delete { team_id: Uuid },
+}
+
+/// Every change one event causes to its task's rows and to its owner's figures. What it
+/// changes for the users who see the task through shares is [`crate::access`]'s.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RowChanges {
     pub task: Option<TaskChange>,
     pub shares: Vec<ShareChange>,
+    pub team_shares: Vec<TeamShareChange>,
     pub stats: Vec<StatsDelta>,
 }
 
@@ -54,8 +65,8 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
                     completed_at: None,
                     version: recorded.stream_version,
                 })),
-                shares: Vec::new(),
                 stats: vec![pending_in(owner_id, 1).dated(DatedCounter::Created, at, 1)],
+                ..RowChanges::default()
             },
             _ => RowChanges::default(),
         };
@@ -107,13 +118,14 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
                     user_id: share.user_id.clone(),
                 })
                 .collect();
+            changes.team_shares = prior
+                .team_shares
+                .iter()
+                .map(|share| TeamShareChange::Delete {
+                    team_id: share.team_id,
+                })
+                .collect();
             changes.stats.push(owner_loses(task));
-            changes.stats.extend(
-                prior
-                    .shares
-                    .iter()
-                    .map(|share| StatsDelta::for_user(&share.user_id).shared(share.permission, -1)),
-            );
             return changes;
         }
         TaskEvent::TaskShared {
@@ -124,11 +136,6 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
             user_id,
             permission,
         } => {
-            let mut recipient = StatsDelta::for_user(user_id).shared(*permission, 1);
-            if let Some(previous) = prior.share_of(user_id) {
-                recipient = recipient.shared(previous, -1);
-            }
-            changes.stats.push(recipient);
             changes.shares.push(ShareChange::Upsert(ShareRow {
                 task_id: task.id,
                 user_id: user_id.clone(),
@@ -136,13 +143,33 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
             }));
         }
         TaskEvent::TaskUnshared { user_id } => {
-            if let Some(previous) = prior.share_of(user_id) {
-                changes
-                    .stats
-                    .push(StatsDelta::for_user(user_id).shared(previous, -1));
+            if prior.share_of(user_id).is_some() {
                 changes.shares.push(ShareChange::Delete {
                     user_id: user_id.clone(),
                 });
+            }
+        }
+        TaskEvent::TaskSharedWithTeam {
+            team_id,
+            permission,
+        }
+        | TaskEvent::TeamSharePermissionChanged {
+            team_id,
+            permission,
+        } => {
+            changes
+                .team_shares
+                .push(TeamShareChange::Upsert(TeamShareRow {
+                    task_id: task.id,
+                    team_id: *team_id,
+                    permission: *permission,
+                }));
+        }
+        TaskEvent::TaskUnsharedFromTeam { team_id } => {
+            if prior.team_share_of(*team_id).is_some() {
+                changes
+                    .team_shares
+                    .push(TeamShareChange::Delete { team_id: *team_id });
             }
         }
     }
@@ -191,6 +218,23 @@ impl TaskView {
                     }
                 }
                 ShareChange::Delete { user_id } => self.shares.retain(|s| &s.user_id != user_id),
+            }
+        }
+        for change in &changes.team_shares {
+            match change {
+                TeamShareChange::Upsert(row) => {
+                    match self
+                        .team_shares
+                        .iter_mut()
+                        .find(|s| s.team_id == row.team_id)
+                    {
+                        Some(existing) => *existing = row.clone(),
+                        None => self.team_shares.push(row.clone()),
+                    }
+                }
+                TeamShareChange::Delete { team_id } => {
+                    self.team_shares.retain(|s| s.team_id != *team_id)
+                }
             }
         }
     }

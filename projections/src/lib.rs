@@ -8,6 +8,7 @@
 //! for rebuild and verify, and [`recount`] counts stored rows the way `COUNT(*)` would.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod calendar;
 pub mod changeset;
 pub mod event;
@@ -20,13 +21,14 @@ pub mod stream_fold;
 pub mod team;
 pub mod trend;
 
+pub use access::{Access, AccessRow, Needs};
 pub use changeset::Changeset;
 pub use event::{Event, Permission, RecordedEvent, TaskEvent};
 pub use fold::{RowChanges, ShareChange, TaskChange, project};
 pub use memory::ReadModels;
 pub use recount::Recount;
-pub use rows::{ShareRow, TaskRow, TaskStatus, TaskView};
+pub use rows::{ShareRow, TaskRow, TaskStatus, TaskView, TeamShareRow};
 pub use stats::{Bucket, DashboardFigures, DashboardStats, StatsDelta};
-pub use stream_fold::StreamFold;
+pub use stream_fold::{Ended, Settled, StreamFold};
 pub use team::{MemberRow, Role, TeamEvent, TeamRow, TeamView};
 pub use trend::{DailyRow, DayCounts};

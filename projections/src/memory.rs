@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::event::{Event, RecordedEvent};
+use crate::access::{Access, AccessRow};
+use crate::event::{Event, Permission, RecordedEvent};
 use crate::fold::project;
 use crate::recount::Recount;
-use crate::rows::{ShareRow, TaskRow, TaskView};
-use crate::stats::{DashboardFigures, DashboardStats};
+use crate::rows::{ShareRow, TaskRow, TaskView, TeamShareRow};
+use crate::stats::{DashboardFigures, DashboardStats, StatsDelta};
 use crate::team::{MemberRow, TeamEvent, TeamRow, TeamView};
 use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 
@@ -21,6 +22,8 @@ pub struct ReadModels {
     pub tasks: BTreeMap<Uuid, TaskView>,
     /// Teams that exist, with their members.
     pub teams: BTreeMap<Uuid, TeamView>,
+    /// Who sees each task they do not own, and how.
+    pub access: Access,
     /// One row per user that any event touched.
     pub stats: BTreeMap<String, DashboardStats>,
     /// The trend: counts by (user, day key), none of them zero.
@@ -33,11 +36,27 @@ impl ReadModels {
     /// Folds one event in, through the same [`project`] the live write path uses.
     pub fn apply(&mut self, recorded: &RecordedEvent) {
         self.position = self.position.max(recorded.position);
-        if let Event::Team(event) = &recorded.event {
-            fold_team_event(&mut self.teams, recorded, event);
-            return;
-        }
-        let view = self.tasks.entry(recorded.stream_id).or_default();
+        let id = recorded.stream_id;
+        let event = match &recorded.event {
+            Event::Team(event) => {
+                let none = TeamView::default();
+                let prior = self.teams.get(&id).unwrap_or(&none);
+                let (shared, unshared) = self.access.apply_team_event(id, prior, event);
+                add_stats(&mut self.stats, &shared);
+                for task_id in unshared {
+                    if let Some(task) = self.tasks.get_mut(&task_id) {
+                        task.team_shares.retain(|share| share.team_id != id);
+                    }
+                }
+                fold_team_event(&mut self.teams, recorded, event);
+                return;
+            }
+            Event::Task(event) => event,
+        };
+        let view = self.tasks.entry(id).or_default();
+        let team = event.team_id().and_then(|team| self.teams.get(&team));
+        let shared = self.access.apply_task_event(id, view, event, team);
+        add_stats(&mut self.stats, &shared);
         fold_event(view, &mut self.stats, &mut self.daily, recorded);
         if view.task.is_none() {
             self.tasks.remove(&recorded.stream_id);
@@ -67,11 +86,35 @@ impl ReadModels {
             if task.owner_id == user_id {
                 recount.add_task(task);
             }
-            for share in view.shares.iter().filter(|share| share.user_id == user_id) {
-                recount.add_share(share);
+            if let Some(permission) = self.permission_of(view, user_id) {
+                recount.add_shared(user_id, permission);
             }
         }
         recount
+    }
+
+    /// The permission `user_id` holds on the task of `view` through its direct share and every
+    /// team of theirs it is shared with, the highest of them, worked out from the shares and
+    /// memberships (not from [`ReadModels::access`]): the definition the access rows must
+    /// agree with. `None` for its owner and for anyone without a share.
+    pub fn permission_of(&self, view: &TaskView, user_id: &str) -> Option<Permission> {
+        let task = view.task.as_ref()?;
+        if task.owner_id == user_id {
+            return None;
+        }
+        let through_teams = view.team_shares.iter().filter(|share| {
+            let team = self.teams.get(&share.team_id);
+            team.is_some_and(|team| team.role_of(user_id).is_some())
+        });
+        view.share_of(user_id)
+            .into_iter()
+            .chain(through_teams.map(|share| share.permission))
+            .max_by_key(|permission| *permission == Permission::Edit)
+    }
+
+    /// Every access row.
+    pub fn access_rows(&self) -> impl Iterator<Item = &AccessRow> {
+        self.access.rows()
     }
 
     /// The trend of `user_id` counted from the task model, the way `COUNT(*) … group by day`
@@ -106,6 +149,11 @@ impl ReadModels {
         self.tasks.values().flat_map(|view| &view.shares)
     }
 
+    /// Every team share row.
+    pub fn team_share_rows(&self) -> impl Iterator<Item = &TeamShareRow> {
+        self.tasks.values().flat_map(|view| &view.team_shares)
+    }
+
     /// Every team row.
     pub fn team_rows(&self) -> impl Iterator<Item = &TeamRow> {
         self.teams.values().filter_map(|view| view.team.as_ref())
@@ -121,9 +169,20 @@ impl ReadModels {
         self.task_rows()
             .map(|task| task.owner_id.clone())
             .chain(self.share_rows().map(|share| share.user_id.clone()))
+            .chain(self.access_rows().map(|row| row.user_id.clone()))
             .chain(self.stats.keys().cloned())
             .chain(self.daily.keys().map(|(user, _)| user.clone()))
             .collect()
+    }
+}
+
+/// Adds each change to its user's row.
+pub(crate) fn add_stats(stats: &mut BTreeMap<String, DashboardStats>, deltas: &[StatsDelta]) {
+    for delta in deltas {
+        stats
+            .entry(delta.user_id.clone())
+            .or_insert_with(|| DashboardStats::empty(&delta.user_id))
+            .apply(delta);
     }
 }
 
@@ -154,10 +213,5 @@ pub(crate) fn fold_event(
     let changes = project(view, recorded);
     view.apply(&changes);
     apply_daily(daily, &changes.stats);
-    for delta in &changes.stats {
-        stats
-            .entry(delta.user_id.clone())
-            .or_insert_with(|| DashboardStats::empty(&delta.user_id))
-            .apply(delta);
-    }
+    add_stats(stats, &changes.stats);
 }

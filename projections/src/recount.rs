@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::calendar::{day_key, week_key};
 use crate::event::Permission;
-use crate::rows::{ShareRow, TaskRow, TaskStatus};
+use crate::rows::{TaskRow, TaskStatus};
 use crate::stats::{DashboardFigures, completion_rate};
 use crate::trend::DayCounts;
 
@@ -54,10 +54,11 @@ impl Recount {
         }
     }
 
-    /// Counts a share of a task that exists for its recipient.
-    pub fn add_share(&mut self, share: &ShareRow) {
-        let figures = self.figures.entry(share.user_id.clone()).or_default();
-        match share.permission {
+    /// Counts a task that exists for a user who sees it through shares, with the highest
+    /// permission of them.
+    pub fn add_shared(&mut self, user_id: &str, permission: Permission) {
+        let figures = self.figures.entry(user_id.to_owned()).or_default();
+        match permission {
             Permission::View => figures.view_only += 1,
             Permission::Edit => figures.can_edit += 1,
         }

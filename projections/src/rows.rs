@@ -57,6 +57,14 @@ pub struct ShareRow {
     pub permission: Permission,
 }
 
+/// One row of the `task_team_shares` read model: a task shared with every member of a team.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TeamShareRow {
+    pub task_id: Uuid,
+    pub team_id: Uuid,
+    pub permission: Permission,
+}
+
 /// Everything the read models hold about one task: what commands are decided against and what
 /// the fold starts from. `task` is `None` for a task that does not exist (never created, or
 /// deleted).
@@ -64,6 +72,8 @@ pub struct ShareRow {
 pub struct TaskView {
     pub task: Option<TaskRow>,
     pub shares: Vec<ShareRow>,
+    /// The teams it is shared with.
+    pub team_shares: Vec<TeamShareRow>,
 }
 
 impl TaskView {
@@ -72,6 +82,14 @@ impl TaskView {
         self.shares
             .iter()
             .find(|share| share.user_id == user_id)
+            .map(|share| share.permission)
+    }
+
+    /// The permission the members of `team_id` hold through the team's share, if any.
+    pub fn team_share_of(&self, team_id: Uuid) -> Option<Permission> {
+        self.team_shares
+            .iter()
+            .find(|share| share.team_id == team_id)
             .map(|share| share.permission)
     }
 }

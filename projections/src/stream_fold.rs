@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use crate::access::{AccessRow, access_rows};
 use crate::event::{Event, RecordedEvent};
-use crate::memory::{fold_event, fold_team_event};
-use crate::rows::TaskView;
-use crate::stats::DashboardStats;
+use crate::memory::{add_stats, fold_event, fold_team_event};
+use crate::rows::{TaskView, TeamShareRow};
+use crate::stats::{DashboardStats, StatsDelta};
 use crate::team::TeamView;
 use crate::trend::{DailyRow, DayCounts, rows_of};
 
@@ -33,12 +34,34 @@ pub struct StreamFold {
     /// Events folded.
     pub events: u64,
     current: Option<(Uuid, TaskView)>,
+    /// The tasks shared with teams, whose team shares and access wait for the teams' final
+    /// members (a team's stream may come after the task's): see [`StreamFold::settle`].
+    team_shared: Vec<TaskView>,
+}
+
+/// A task whose stream has ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// Its rows; a task shared with teams without its team shares, which
+    /// [`StreamFold::settle`] gives.
+    pub view: TaskView,
+    /// Who sees it through shares; for a task shared with teams, nobody yet.
+    pub access: Vec<AccessRow>,
+    /// Whether it is shared with teams.
+    pub settled_later: bool,
+}
+
+/// What the end of the fold settles for the tasks shared with teams.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub team_shares: Vec<TeamShareRow>,
+    pub access: Vec<AccessRow>,
 }
 
 impl StreamFold {
     /// Folds the next event; events come stream after stream, each stream in version order.
-    /// Answers the view of the task whose stream this event follows, when that task exists.
-    pub fn apply(&mut self, recorded: &RecordedEvent) -> Option<TaskView> {
+    /// Answers the task whose stream this event follows, when that task exists.
+    pub fn apply(&mut self, recorded: &RecordedEvent) -> Option<Ended> {
         let ended = match &self.current {
             Some((task_id, _)) if *task_id == recorded.stream_id => None,
             _ => self.finish(),
@@ -56,12 +79,50 @@ impl StreamFold {
         ended
     }
 
-    /// Ends the stream being folded: the view of its task, when that task exists.
-    pub fn finish(&mut self) -> Option<TaskView> {
-        self.current
-            .take()
-            .map(|(_, view)| view)
-            .filter(|view| view.task.is_some())
+    /// Ends the stream being folded: its task, when that task exists.
+    pub fn finish(&mut self) -> Option<Ended> {
+        let (_, mut view) = self.current.take()?;
+        view.task.as_ref()?;
+        if !view.team_shares.is_empty() {
+            self.team_shared.push(view.clone());
+            view.team_shares.clear();
+            return Some(Ended {
+                view,
+                access: Vec::new(),
+                settled_later: true,
+            });
+        }
+        let access = access_rows(&view, &self.teams);
+        self.count_shared(&access);
+        Some(Ended {
+            view,
+            access,
+            settled_later: false,
+        })
+    }
+
+    /// Once every stream is folded: the team shares of the tasks shared with teams (those
+    /// with teams that still exist) and who sees those tasks, their figures counted.
+    pub fn settle(&mut self) -> Settled {
+        let mut settled = Settled::default();
+        for mut view in std::mem::take(&mut self.team_shared) {
+            view.team_shares
+                .retain(|share| self.teams.contains_key(&share.team_id));
+            let access = access_rows(&view, &self.teams);
+            self.count_shared(&access);
+            settled.access.extend(access);
+            settled.team_shares.extend(view.team_shares);
+        }
+        settled
+    }
+
+    /// Counts each row's task in its user's shared figures.
+    fn count_shared(&mut self, access: &[AccessRow]) {
+        let deltas: Vec<StatsDelta> = access
+            .iter()
+            .filter_map(|row| Some(StatsDelta::for_user(&row.user_id).shared(row.permission()?, 1)))
+            .collect();
+        add_stats(&mut self.stats, &deltas);
     }
 
     /// Every trend row.
@@ -154,8 +215,9 @@ mod tests {
         let mut by_stream = log.clone();
         by_stream.sort_by_key(|recorded| (recorded.stream_id, recorded.stream_version));
         let mut fold = StreamFold::default();
-        let mut views: Vec<TaskView> = by_stream.iter().filter_map(|e| fold.apply(e)).collect();
-        views.extend(fold.finish());
+        let mut ended: Vec<Ended> = by_stream.iter().filter_map(|e| fold.apply(e)).collect();
+        ended.extend(fold.finish());
+        let views: Vec<TaskView> = ended.into_iter().map(|ended| ended.view).collect();
 
         assert_eq!(fold.stats, in_order.stats);
         assert_eq!(fold.daily, in_order.daily);

@@ -7,14 +7,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use projections::changeset::distinct;
-use projections::{Changeset, DashboardStats, Event, RecordedEvent, TaskEvent, TeamEvent};
+use projections::{
+    AccessRow, Changeset, DashboardStats, Event, RecordedEvent, TaskEvent, TeamEvent,
+};
 use uuid::Uuid;
 
 use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
 use crate::domain::{Command, DomainError, TaskCommand, TeamCommand, decide, decide_team};
 use crate::live::Hub;
 use crate::store::StoreError;
-use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
+use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx, load_and_apply};
 
 /// What a batch appended, once committed.
 pub(super) struct Appended {
@@ -60,11 +62,13 @@ pub(super) async fn run_batch(
         })
         .collect();
 
+    let mut changes = Changeset::new(
+        tx.load_views(Tables::Live, &task_ids).await?,
+        tx.load_team_views(Tables::Live, &team_ids).await?,
+    );
+    preload_access(tx, &mut changes, batch).await?;
     let mut plan = Plan {
-        changes: Changeset::new(
-            tx.load_views(Tables::Live, &task_ids).await?,
-            tx.load_team_views(Tables::Live, &team_ids).await?,
-        ),
+        changes,
         // No ids or keys, no statement.
         stream_heads: tx.stream_heads(&maybe_unchanged).await?,
         // Expired ones too: each command checks the window against its own time.
@@ -73,10 +77,10 @@ pub(super) async fn run_batch(
         new_responses: Vec::new(),
         events: Vec::new(),
     };
-    let results = batch
-        .iter()
-        .map(|submission| plan.command(submission))
-        .collect();
+    let mut results = Vec::with_capacity(batch.len());
+    for submission in batch {
+        results.push(plan.command(tx, submission).await?);
+    }
     let (events, position) = (plan.events.len(), plan.head);
     let stats = plan.write(tx).await?;
     if events > 0 {
@@ -109,22 +113,26 @@ struct Plan {
 impl Plan {
     /// Replays the stored answer of a repeated request, or decides the command and keeps its
     /// answer, success or refusal, under its idempotency key.
-    fn command(&mut self, submission: &Submission) -> CommandResult {
+    async fn command(
+        &mut self,
+        tx: &mut dyn Tx,
+        submission: &Submission,
+    ) -> Result<CommandResult, StoreError> {
         let request = &submission.request;
         let Some(idempotency) = &submission.idempotency else {
-            return Ok(self.decide(submission)?);
+            return Ok(self.decide(tx, submission).await?.map_err(Into::into));
         };
         let key = (request.actor.as_str().to_owned(), idempotency.key.clone());
         if let Some(stored) = self.responses.get(&key)
             && stored.created_at >= idempotency_cutoff(request.now)
         {
-            return if stored.response.fingerprint == idempotency.fingerprint {
-                Ok(stored.response.outcome.clone()?)
+            return Ok(if stored.response.fingerprint == idempotency.fingerprint {
+                stored.response.outcome.clone().map_err(Into::into)
             } else {
                 Err(CommandError::IdempotencyKeyReuse)
-            };
+            });
         }
-        let outcome = self.decide(submission);
+        let outcome = self.decide(tx, submission).await?;
         let keyed = KeyedResponse {
             user_id: key.0.clone(),
             key: key.1.clone(),
@@ -137,26 +145,35 @@ impl Plan {
         };
         self.responses.insert(key.clone(), keyed);
         self.new_responses.push(key);
-        Ok(outcome?)
+        Ok(outcome.map_err(Into::into))
     }
 
-    /// Decides the command against the batch's state and records its events.
-    fn decide(&mut self, submission: &Submission) -> Result<CommandOutcome, DomainError> {
+    /// Decides the command against the batch's state and records its events: its answer, or
+    /// a store error that ends the batch.
+    async fn decide(
+        &mut self,
+        tx: &mut dyn Tx,
+        submission: &Submission,
+    ) -> Result<Result<CommandOutcome, DomainError>, StoreError> {
         let request = &submission.request;
         let (actor, expected) = (&request.actor, request.expected_version);
-        let (version, events): (i64, Vec<Event>) = match &request.command {
+        let decided = match &request.command {
             Command::Task(command) => {
                 let view = self.changes.view(request.stream_id);
-                let events = decide(view, actor, command, expected)?;
                 let version = view.task.as_ref().map_or(0, |task| task.version);
-                (version, events.into_iter().map(Event::Task).collect())
+                decide(view, actor, command, expected)
+                    .map(|events| (version, events.into_iter().map(Event::Task).collect()))
             }
             Command::Team(command) => {
                 let view = self.changes.team_view(request.stream_id);
-                let events = decide_team(view, actor, command, expected)?;
                 let version = view.team.as_ref().map_or(0, |team| team.version);
-                (version, events.into_iter().map(Event::Team).collect())
+                decide_team(view, actor, command, expected)
+                    .map(|events| (version, events.into_iter().map(Event::Team).collect()))
             }
+        };
+        let (version, events): (i64, Vec<Event>) = match decided {
+            Ok(decided) => decided,
+            Err(refusal) => return Ok(Err(refusal)),
         };
         let mut outcome = CommandOutcome {
             stream_id: request.stream_id,
@@ -187,7 +204,7 @@ impl Plan {
                 recorded_at: request.now,
                 event,
             };
-            self.changes.apply(&recorded);
+            load_and_apply(tx, Tables::Live, &mut self.changes, &recorded).await?;
             self.events.push(NewEvent {
                 recorded,
                 correlation_id: submission.correlation_id,
@@ -195,7 +212,7 @@ impl Plan {
         }
         self.stream_heads
             .insert(request.stream_id, outcome.position);
-        Ok(outcome)
+        Ok(Ok(outcome))
     }
 
     /// Writes the batch: events, rows and figures, stored responses, and the checkpoint.
@@ -222,6 +239,46 @@ impl Plan {
         }
         Ok(stats)
     }
+}
+
+/// Loads, in a statement or two for the whole batch, the access rows its share and delete
+/// commands are most likely to need: otherwise each would load its own as its events are
+/// folded (`load_and_apply`), a round trip per command.
+async fn preload_access(
+    tx: &mut dyn Tx,
+    changes: &mut Changeset,
+    batch: &[&Submission],
+) -> Result<(), StoreError> {
+    let mut keys = Vec::new();
+    let mut deleted = Vec::new();
+    for submission in batch {
+        let task_id = submission.request.stream_id;
+        match &submission.request.command {
+            Command::Task(
+                TaskCommand::Share { user_id, .. } | TaskCommand::Unshare { user_id },
+            ) => {
+                keys.push((task_id, user_id.as_str().to_owned()));
+            }
+            Command::Task(TaskCommand::Delete) => deleted.push(task_id),
+            _ => {}
+        }
+    }
+    if !keys.is_empty() {
+        let found = tx.load_access(Tables::Live, &keys).await?;
+        changes.access_mut().supply_rows(&keys, found);
+    }
+    if !deleted.is_empty() {
+        let deleted = distinct(deleted.into_iter());
+        let mut found: HashMap<Uuid, Vec<AccessRow>> = HashMap::new();
+        for row in tx.load_task_access(Tables::Live, &deleted).await? {
+            found.entry(row.task_id).or_default().push(row);
+        }
+        for task_id in deleted {
+            let rows = found.remove(&task_id).unwrap_or_default();
+            changes.access_mut().supply_task(task_id, rows);
+        }
+    }
+    Ok(())
 }
 
 /// A response kept under an idempotency key, as the batch uses it.

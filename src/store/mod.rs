@@ -20,8 +20,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    DashboardStats, DayCounts, RecordedEvent, Role, ShareRow, TaskRow, TaskStatus, TaskView,
-    TeamRow, TeamView,
+    AccessRow, DashboardStats, DayCounts, RecordedEvent, Role, ShareRow, TaskRow, TaskStatus,
+    TaskView, TeamRow, TeamView,
 };
 use uuid::Uuid;
 
@@ -98,8 +98,8 @@ pub struct UserRows {
     pub stats: Option<DashboardStats>,
     /// The tasks they own and those shared with them.
     pub tasks: Vec<TaskRow>,
-    /// Their shares.
-    pub shares: Vec<ShareRow>,
+    /// Their access rows: how they see each task shared with them.
+    pub access: Vec<AccessRow>,
 }
 
 /// Everything the HTTP layer, the jobs and the CLI read from a database. Commands are not

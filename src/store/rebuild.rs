@@ -22,14 +22,18 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use projections::changeset::distinct;
-use projections::{Changeset, Event, ReadModels, RecordedEvent, StreamFold, TaskView};
+use projections::{
+    Access, Changeset, Ended, Event, ReadModels, RecordedEvent, Settled, StreamFold, TaskEvent,
+    TaskView,
+};
 use uuid::Uuid;
 
 use super::StoreError;
 use super::tables::{
-    self, Table, daily_stats, dashboard_stats, task_shares, tasks, team_members, teams,
+    self, Table, daily_stats, dashboard_stats, task_access, task_shares, task_team_shares, tasks,
+    team_members, teams,
 };
-use super::tx::{Lock, Replay, ReplayTx, StreamCursor, Tables, finish};
+use super::tx::{Lock, Replay, ReplayTx, StreamCursor, Tables, finish, load_and_apply};
 
 /// Events read from the log at a time.
 pub(crate) const PAGE: i64 = 20_000;
@@ -91,7 +95,12 @@ impl Projection {
     /// The tables it owns.
     fn tables(self) -> &'static [&'static Table] {
         match self {
-            Projection::Tasks => &[&tasks::TABLE, &task_shares::TABLE],
+            Projection::Tasks => &[
+                &tasks::TABLE,
+                &task_shares::TABLE,
+                &task_team_shares::TABLE,
+                &task_access::TABLE,
+            ],
             Projection::Dashboard => &[&dashboard_stats::TABLE],
             Projection::Trend => &[&daily_stats::TABLE],
             Projection::Teams => &[&teams::TABLE, &team_members::TABLE],
@@ -167,7 +176,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     // Each page is folded on a blocking thread while the next one is read and the chunk ended
     // before it written: the two cores share the work.
     let mut fold = StreamFold::default();
-    let mut ended: Vec<TaskView> = Vec::new();
+    let mut ended: Vec<Ended> = Vec::new();
     store.prepare_stream_reads().await?;
     let mut page = store.read_streams(FIRST_STREAM, head, PAGE).await?;
     loop {
@@ -207,10 +216,24 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     }
     ended.extend(fold.finish());
     write_views(store, ended).await?;
+    let Settled {
+        team_shares,
+        access,
+    } = fold.settle();
     let mut events = fold.events;
+    let mut settled: BTreeMap<Uuid, TaskView> = BTreeMap::new();
+    for share in team_shares {
+        // Views holding only their team shares: the task rows went with their ranges.
+        settled
+            .entry(share.task_id)
+            .or_default()
+            .team_shares
+            .push(share);
+    }
     store
         .write_shadows(ReadModels {
-            tasks: BTreeMap::new(),
+            tasks: settled,
+            access: Access::with_rows(access),
             teams: fold.teams,
             stats: fold.stats,
             daily: fold.daily,
@@ -250,20 +273,25 @@ async fn rebuild_alone<S: Replay + ?Sized>(
 }
 
 /// Writes the rows of tasks whose streams have ended to the shadow tables.
-async fn write_views<S: Replay + ?Sized>(
-    store: &S,
-    views: Vec<TaskView>,
-) -> Result<(), StoreError> {
-    if views.is_empty() {
+async fn write_views<S: Replay + ?Sized>(store: &S, ended: Vec<Ended>) -> Result<(), StoreError> {
+    if ended.is_empty() {
         return Ok(());
     }
-    let tasks = views
-        .into_iter()
-        .filter_map(|view| Some((view.task.as_ref()?.id, view)))
-        .collect();
+    let mut tasks = BTreeMap::new();
+    let mut access = Vec::new();
+    for Ended {
+        view, access: rows, ..
+    } in ended
+    {
+        access.extend(rows);
+        if let Some(task) = &view.task {
+            tasks.insert(task.id, view);
+        }
+    }
     store
         .write_shadows(ReadModels {
             tasks,
+            access: Access::with_rows(access),
             ..ReadModels::default()
         })
         .await
@@ -322,13 +350,18 @@ async fn project_events(
                 .map(|event| event.stream_id),
         )
     };
-    let (task_ids, team_ids) = (streams(false), streams(true));
+    let task_ids = streams(false);
+    // The teams a team share names too: the fold needs their members.
+    let named = events
+        .iter()
+        .filter_map(|event| event.event.as_task().and_then(TaskEvent::team_id));
+    let team_ids = distinct(streams(true).into_iter().chain(named));
     let mut changes = Changeset::new(
         tx.load_views(tables, &task_ids).await?,
         tx.load_team_views(tables, &team_ids).await?,
     );
     for event in events {
-        changes.apply(event);
+        load_and_apply(tx, tables, &mut changes, event).await?;
     }
     tx.write_changeset(tables, &changes).await?;
     Ok(())

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    Changeset, DailyRow, DashboardStats, MemberRow, ReadModels, RecordedEvent, ShareRow, TaskRow,
-    TaskView, TeamRow, TeamView,
+    AccessRow, Changeset, DailyRow, DashboardStats, MemberRow, ReadModels, RecordedEvent, ShareRow,
+    TaskRow, TaskView, TeamRow, TeamShareRow, TeamView,
 };
 use uuid::Uuid;
 
@@ -63,11 +63,13 @@ pub struct IdempotencyRecord {
 /// Where a read of the log stream after stream goes on from: after this stream's version.
 pub type StreamCursor = (Uuid, i64);
 
-/// The stored task and share rows of one range of task ids.
+/// The stored task, share and access rows of one range of task ids.
 #[derive(Debug, Default)]
 pub struct TaskRange {
     pub tasks: Vec<TaskRow>,
     pub shares: Vec<ShareRow>,
+    pub team_shares: Vec<TeamShareRow>,
+    pub access: Vec<AccessRow>,
 }
 
 /// Every stored per-user and per-team row: what a verify keeps whole (users and teams are far
@@ -116,6 +118,24 @@ pub trait Tx: Send {
         tables: Tables,
         team_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, TeamView>, StoreError>;
+    /// The access rows stored under `keys` (task, user).
+    async fn load_access(
+        &mut self,
+        tables: Tables,
+        keys: &[(Uuid, String)],
+    ) -> Result<Vec<AccessRow>, StoreError>;
+    /// Every access row of each of `task_ids`.
+    async fn load_task_access(
+        &mut self,
+        tables: Tables,
+        task_ids: &[Uuid],
+    ) -> Result<Vec<AccessRow>, StoreError>;
+    /// The shares of each of `team_ids`, each with its task's owner.
+    async fn load_team_tasks(
+        &mut self,
+        tables: Tables,
+        team_ids: &[Uuid],
+    ) -> Result<Vec<(TeamShareRow, String)>, StoreError>;
     async fn append(&mut self, events: &[NewEvent]) -> Result<(), StoreError>;
     /// Writes each of `rows` (rows of `table`) to `table` among `tables`; where a row with its
     /// key is stored, the columns an upsert changes (all but its key and `Table::kept`).
@@ -270,4 +290,47 @@ where
             Err(error)
         }
     }
+}
+
+/// Folds `recorded` into `changes` once the rows of other streams it fans out over (see
+/// [`Changeset::needs`]) are loaded from `tables` in `tx`: the one way the writer's batches and
+/// a rebuild's catch-up apply an event.
+pub async fn load_and_apply(
+    tx: &mut dyn Tx,
+    tables: Tables,
+    changes: &mut Changeset,
+    recorded: &RecordedEvent,
+) -> Result<(), StoreError> {
+    loop {
+        let needs = changes.needs(recorded);
+        if needs.is_empty() {
+            break;
+        }
+        if !needs.rows.is_empty() {
+            let found = tx.load_access(tables, &needs.rows).await?;
+            changes.access_mut().supply_rows(&needs.rows, found);
+        }
+        if !needs.tasks.is_empty() {
+            let mut found: HashMap<Uuid, Vec<AccessRow>> = HashMap::new();
+            for row in tx.load_task_access(tables, &needs.tasks).await? {
+                found.entry(row.task_id).or_default().push(row);
+            }
+            for task_id in needs.tasks {
+                let rows = found.remove(&task_id).unwrap_or_default();
+                changes.access_mut().supply_task(task_id, rows);
+            }
+        }
+        if !needs.teams.is_empty() {
+            let mut found: HashMap<Uuid, Vec<(TeamShareRow, String)>> = HashMap::new();
+            for (share, owner) in tx.load_team_tasks(tables, &needs.teams).await? {
+                found.entry(share.team_id).or_default().push((share, owner));
+            }
+            for team_id in needs.teams {
+                let shares = found.remove(&team_id).unwrap_or_default();
+                changes.supply_team(team_id, shares);
+            }
+        }
+    }
+    changes.apply(recorded);
+    Ok(())
 }

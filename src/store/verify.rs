@@ -13,13 +13,16 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use projections::{
-    DailyRow, DashboardFigures, DashboardStats, DayCounts, Recount, ShareRow, StreamFold, TaskRow,
-    TaskView,
+    AccessRow, DailyRow, DashboardFigures, DashboardStats, DayCounts, Ended, Recount, Settled,
+    ShareRow, StreamFold, TaskRow, TeamShareRow,
 };
 use uuid::Uuid;
 
 use super::rebuild::{FIRST_STREAM, PAGE, Progress, ROWS_PER_TRANSACTION};
-use super::tables::{UserKey, daily_stats, dashboard_stats, rows, rows_at, task_shares, tasks};
+use super::tables::{
+    TeamKey, UserKey, daily_stats, dashboard_stats, rows, rows_at, task_access, task_shares,
+    task_team_shares, tasks,
+};
 use super::tx::{Lock, Replay, ReplayTx, Tables, TaskRange, finish};
 use super::{StoreError, UserRows};
 
@@ -53,6 +56,9 @@ struct Check {
     stored: Recount,
     /// Every user a stored task or share row names.
     users: BTreeSet<String>,
+    /// The tasks shared with teams, whose team shares and access rows are compared once the
+    /// fold has settled them.
+    settled_later: Vec<Uuid>,
 }
 
 /// Folds the log stream after stream, compares, and with `repair` rewrites, in `tx`.
@@ -68,9 +74,10 @@ async fn check(
         report: VerifyReport::default(),
         stored: Recount::new(now),
         users: BTreeSet::new(),
+        settled_later: Vec::new(),
     };
     let mut fold = StreamFold::default();
-    let mut ended: Vec<TaskView> = Vec::new();
+    let mut ended: Vec<Ended> = Vec::new();
     // The first task id of the range not compared yet; `None` once every id has been.
     let mut from = Some(Uuid::nil());
     let mut cursor = FIRST_STREAM;
@@ -90,7 +97,7 @@ async fn check(
         if let (Some(start), Some(view)) = (from, ended.last())
             && ended.len() >= ROWS_PER_TRANSACTION
         {
-            let end = view.task.as_ref().map_or(start, |task| task.id);
+            let end = view.view.task.as_ref().map_or(start, |task| task.id);
             check.range(tx, start, end, &ended).await?;
             from = end.as_u128().checked_add(1).map(Uuid::from_u128);
             ended.clear();
@@ -100,6 +107,8 @@ async fn check(
     if let Some(start) = from {
         check.range(tx, start, Uuid::max(), &ended).await?;
     }
+    let settled = fold.settle();
+    check.settled(tx, settled).await?;
     check.users(tx, &fold, now).await
 }
 
@@ -111,45 +120,129 @@ impl Check {
         tx: &mut dyn ReplayTx,
         from: Uuid,
         to: Uuid,
-        expected: &[TaskView],
+        expected: &[Ended],
     ) -> Result<(), StoreError> {
-        let TaskRange { tasks, shares } = tx.task_range(Tables::Live, from, to).await?;
+        let TaskRange {
+            tasks,
+            shares,
+            team_shares,
+            access,
+        } = tx.task_range(Tables::Live, from, to).await?;
         let existing: HashSet<Uuid> = tasks.iter().map(|task| task.id).collect();
         for task in &tasks {
             self.stored.add_task(task);
             self.note_user(&task.owner_id);
         }
-        for share in &shares {
-            // A share of a task that does not exist counts for nothing.
-            if existing.contains(&share.task_id) {
-                self.stored.add_share(share);
+        for row in &access {
+            // Access to a task that does not exist counts for nothing.
+            if existing.contains(&row.task_id)
+                && let Some(permission) = row.permission()
+            {
+                self.stored.add_shared(&row.user_id, permission);
             }
+            self.note_user(&row.user_id);
+        }
+        for share in &shares {
             self.note_user(&share.user_id);
         }
-        let expected_tasks = task_rows(expected.iter().filter_map(|view| view.task.as_ref()));
+        let later: HashSet<Uuid> = expected
+            .iter()
+            .filter(|ended| ended.settled_later)
+            .filter_map(|ended| Some(ended.view.task.as_ref()?.id))
+            .collect();
+        self.settled_later.extend(&later);
+        let views = || expected.iter().map(|ended| &ended.view);
+        let expected_tasks = task_rows(views().filter_map(|view| view.task.as_ref()));
         let (write_tasks, delete_tasks) =
             self.report
                 .tasks
                 .compare(&expected_tasks, &task_rows(tasks.iter()), Uuid::to_string);
-        let expected_shares = share_rows(expected.iter().flat_map(|view| &view.shares));
+        let expected_shares = share_rows(views().flat_map(|view| &view.shares));
         let (write_shares, delete_shares) = self.report.shares.compare(
             &expected_shares,
             &share_rows(shares.iter()),
             |(task, user)| format!("{task} shared with {user}"),
         );
+        // The team shares and access of tasks shared with teams are settled at the end.
+        let now = |task: &Uuid| !later.contains(task);
+        let stored_team_shares = team_share_rows(team_shares.iter().filter(|s| now(&s.task_id)));
+        let (write_team_shares, delete_team_shares) = self.report.team_shares.compare(
+            &team_share_rows(views().flat_map(|view| &view.team_shares)),
+            &stored_team_shares,
+            |(task, team)| format!("{task} shared with team {team}"),
+        );
+        let stored_access = access_rows(access.iter().filter(|row| now(&row.task_id)));
+        let (write_access, delete_access) = self.report.access.compare(
+            &access_rows(expected.iter().flat_map(|ended| &ended.access)),
+            &stored_access,
+            |(task, user)| format!("{task} seen by {user}"),
+        );
         if self.repair {
             let live = Tables::Live;
-            let delete_shares: Vec<UserKey> = delete_shares
+            let team_keys: Vec<TeamKey> = delete_team_shares
                 .iter()
-                .map(|(task, user)| UserKey(*task, user))
+                .map(|&(task, team)| TeamKey(task, team))
                 .collect();
             // Each of these splits its rows into statements of its own size.
             tx.delete(&tasks::TABLE, live, &rows(&delete_tasks)).await?;
-            tx.delete(&task_shares::TABLE, live, &rows(&delete_shares))
+            tx.delete(&task_shares::TABLE, live, &rows(&user_keys(&delete_shares)))
+                .await?;
+            tx.delete(&task_team_shares::TABLE, live, &rows(&team_keys))
+                .await?;
+            tx.delete(&task_access::TABLE, live, &rows(&user_keys(&delete_access)))
                 .await?;
             tx.upsert(&tasks::TABLE, live, &rows_at(&write_tasks))
                 .await?;
             tx.upsert(&task_shares::TABLE, live, &rows_at(&write_shares))
+                .await?;
+            tx.upsert(&task_team_shares::TABLE, live, &rows_at(&write_team_shares))
+                .await?;
+            tx.upsert(&task_access::TABLE, live, &rows_at(&write_access))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Compares the team shares and access rows of the tasks shared with teams with what the
+    /// fold settled for them; with `repair`, rewrites what differs.
+    async fn settled(&mut self, tx: &mut dyn ReplayTx, settled: Settled) -> Result<(), StoreError> {
+        let ids = std::mem::take(&mut self.settled_later);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let live = Tables::Live;
+        let views = tx.load_views(live, &ids).await?;
+        let stored_team_shares = team_share_rows(views.values().flat_map(|v| &v.team_shares));
+        let (write_team_shares, delete_team_shares) = self.report.team_shares.compare(
+            &team_share_rows(settled.team_shares.iter()),
+            &stored_team_shares,
+            |(task, team)| format!("{task} shared with team {team}"),
+        );
+        let stored = tx.load_task_access(live, &ids).await?;
+        // The stored access of these tasks is counted here, their ranges having left it out.
+        for row in &stored {
+            if let Some(permission) = row.permission() {
+                self.stored.add_shared(&row.user_id, permission);
+            }
+            self.note_user(&row.user_id);
+        }
+        let (write_access, delete_access) = self.report.access.compare(
+            &access_rows(settled.access.iter()),
+            &access_rows(stored.iter()),
+            |(task, user)| format!("{task} seen by {user}"),
+        );
+        if self.repair {
+            let team_keys: Vec<TeamKey> = delete_team_shares
+                .iter()
+                .map(|&(task, team)| TeamKey(task, team))
+                .collect();
+            tx.delete(&task_team_shares::TABLE, live, &rows(&team_keys))
+                .await?;
+            tx.delete(&task_access::TABLE, live, &rows(&user_keys(&delete_access)))
+                .await?;
+            tx.upsert(&task_team_shares::TABLE, live, &rows_at(&write_team_shares))
+                .await?;
+            tx.upsert(&task_access::TABLE, live, &rows_at(&write_access))
                 .await?;
         }
         Ok(())
@@ -290,6 +383,29 @@ fn share_rows<'a>(
         .collect()
 }
 
+/// Each (task, user) key as a row key.
+fn user_keys(keys: &[(Uuid, String)]) -> Vec<UserKey<'_>> {
+    keys.iter()
+        .map(|(task, user)| UserKey(*task, user))
+        .collect()
+}
+
+/// Team share rows by task id and team.
+fn team_share_rows<'a>(
+    rows: impl Iterator<Item = &'a TeamShareRow>,
+) -> BTreeMap<(Uuid, Uuid), &'a TeamShareRow> {
+    rows.map(|share| ((share.task_id, share.team_id), share))
+        .collect()
+}
+
+/// Access rows by task id and user.
+fn access_rows<'a>(
+    rows: impl Iterator<Item = &'a AccessRow>,
+) -> BTreeMap<(Uuid, String), &'a AccessRow> {
+    rows.map(|row| ((row.task_id, row.user_id.clone()), row))
+        .collect()
+}
+
 /// Makes the live per-user tables equal the fold: every dashboard and trend row is rewritten
 /// from the fold (zeros for a user or day the fold has no row for). The task and share rows
 /// were rewritten range by range.
@@ -332,9 +448,12 @@ pub(crate) fn check_user(user_id: &str, rows: UserRows, now: DateTime<Utc>) -> O
     for task in rows.tasks.iter().filter(|task| task.owner_id == user_id) {
         recount.add_task(task);
     }
-    for share in &rows.shares {
-        if share.user_id == user_id && existing.contains(&share.task_id) {
-            recount.add_share(share);
+    for row in &rows.access {
+        if let Some(permission) = row.permission()
+            && row.user_id == user_id
+            && existing.contains(&row.task_id)
+        {
+            recount.add_shared(user_id, permission);
         }
     }
     let counted = recount.figures(user_id);

@@ -49,6 +49,7 @@ fn given(status: TaskStatus, version: i64, shares: &[(&str, Permission)]) -> Tas
                 permission,
             })
             .collect(),
+        team_shares: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::store::tx::{IdempotencyRecord, NewEvent};
 pub(crate) trait BindRows: Arguments {
     fn id(&mut self, id: Uuid) -> Result<(), BoxDynError>;
     fn text(&mut self, text: &str) -> Result<(), BoxDynError>;
+    fn optional_text(&mut self, text: Option<&str>) -> Result<(), BoxDynError>;
     fn int(&mut self, value: i64) -> Result<(), BoxDynError>;
     fn int32(&mut self, value: i32) -> Result<(), BoxDynError>;
     fn time(&mut self, at: DateTime<Utc>) -> Result<(), BoxDynError>;
@@ -44,6 +45,10 @@ where
     }
 
     fn text(&mut self, text: &str) -> Result<(), BoxDynError> {
+        self.add(text)
+    }
+
+    fn optional_text(&mut self, text: Option<&str>) -> Result<(), BoxDynError> {
         self.add(text)
     }
 
@@ -98,6 +103,10 @@ impl<'a, A: BindRows> Values<'a> for A {
 
     fn text(&mut self, value: &'a str) -> Result<(), BoxDynError> {
         BindRows::text(self, value)
+    }
+
+    fn optional_text(&mut self, value: Option<&'a str>) -> Result<(), BoxDynError> {
+        BindRows::optional_text(self, value)
     }
 
     fn int(&mut self, value: i64) -> Result<(), BoxDynError> {

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    DashboardStats, DayCounts, MemberRow, RecordedEvent, Role, ShareRow, TaskRow, TeamRow, TeamView,
+    AccessRow, DashboardStats, DayCounts, MemberRow, RecordedEvent, Role, ShareRow, TaskRow,
+    TeamRow, TeamView,
 };
 use sqlx::Executor;
 use uuid::Uuid;
@@ -273,17 +274,17 @@ where
                 .iter()
                 .map(TaskRow::decode)
                 .collect::<Result<_, _>>()?;
-            let shares = sqlx::query_with(sql::SHARES_OF_USER, by_user()?)
+            let access = sqlx::query_with(sql::ACCESS_OF_USER, by_user()?)
                 .persistent(self.persistent())
                 .fetch_all(&mut *connection)
                 .await?
                 .iter()
-                .map(ShareRow::decode)
+                .map(AccessRow::decode)
                 .collect::<Result<_, _>>()?;
             Ok(UserRows {
                 stats,
                 tasks,
-                shares,
+                access,
             })
         })
     }

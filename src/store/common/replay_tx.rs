@@ -15,8 +15,8 @@ use super::sql;
 use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
 use crate::store::tables::{
-    Decode, READ_MODELS, Table, daily_stats, dashboard_stats, task_shares, tasks, team_members,
-    teams,
+    Decode, READ_MODELS, Table, daily_stats, dashboard_stats, task_access, task_shares,
+    task_team_shares, tasks, team_members, teams,
 };
 use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, WholeTables};
 
@@ -50,31 +50,13 @@ where
         from: Uuid,
         to: Uuid,
     ) -> Result<TaskRange, StoreError> {
-        let range = || {
-            bound::<DB::Arguments>(|a| {
-                a.id(from)?;
-                a.id(to)
-            })
-        };
-        // Built per table, so not prepared: the shadow tables come and go.
-        let sql = tasks::TABLE.select_where(tables, "id >= $1 and id <= $2");
-        let sql = AssertSqlSafe(sql);
-        let tasks = sqlx::query_with(sql, range()?)
-            .persistent(false)
-            .fetch_all(&mut *self.connection())
-            .await?;
-        let sql = task_shares::TABLE.select_where(tables, "task_id >= $1 and task_id <= $2");
-        let sql = AssertSqlSafe(sql);
-        let shares = sqlx::query_with(sql, range()?)
-            .persistent(false)
-            .fetch_all(&mut *self.connection())
-            .await?;
         Ok(TaskRange {
-            tasks: tasks.iter().map(Decode::decode).collect::<Result<_, _>>()?,
-            shares: shares
-                .iter()
-                .map(Decode::decode)
-                .collect::<Result<_, _>>()?,
+            tasks: self.in_range(&tasks::TABLE, tables, from, to).await?,
+            shares: self.in_range(&task_shares::TABLE, tables, from, to).await?,
+            team_shares: self
+                .in_range(&task_team_shares::TABLE, tables, from, to)
+                .await?,
+            access: self.in_range(&task_access::TABLE, tables, from, to).await?,
         })
     }
 
@@ -185,4 +167,33 @@ where
         .iter()
         .map(|row| row.recorded_event())
         .collect()
+}
+
+impl<DB: Backend> SqlxTx<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    /// The rows of `table` whose first key column (a task id) lies in `from..=to`.
+    async fn in_range<R: Decode>(
+        &mut self,
+        table: &'static Table,
+        tables: Tables,
+        from: Uuid,
+        to: Uuid,
+    ) -> Result<Vec<R>, StoreError> {
+        let column = table.key.split(", ").next().unwrap_or(table.key);
+        let arguments = bound::<DB::Arguments>(|a| {
+            a.id(from)?;
+            a.id(to)
+        })?;
+        // Built per table, so not prepared: the shadow tables come and go.
+        let sql = table.select_where(tables, &format!("{column} >= $1 and {column} <= $2"));
+        sqlx::query_with(AssertSqlSafe(sql), arguments)
+            .persistent(false)
+            .fetch_all(&mut *self.connection())
+            .await?
+            .iter()
+            .map(R::decode)
+            .collect()
+    }
 }

@@ -136,6 +136,7 @@ pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskRead>, StoreEr
                 view: TaskView {
                     task: Some(task),
                     shares: Vec::new(),
+                    team_shares: Vec::new(),
                 },
                 shares_total: row.optional_int("shares_total")?,
             }),

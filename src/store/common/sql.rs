@@ -112,16 +112,16 @@ pub const EXPIRE_KEYS: &str = "delete from idempotency_keys where created_at < $
 
 pub const SAMPLE_USERS: &str = "select user_id from dashboard_stats order by random() limit $1";
 
-/// The tasks a user's figures count: those they own and those shared with them.
+/// The tasks a user's figures count: those they own and those they see through shares.
 pub const TASKS_OF_USER: &str = concat!(
     "select ",
     task_columns!(),
     " from tasks where owner_id = $1 \
-     or id in (select task_id from task_shares where user_id = $1)"
+     or id in (select task_id from task_access where user_id = $1)"
 );
 
-pub const SHARES_OF_USER: &str =
-    "select task_id, user_id, permission from task_shares where user_id = $1";
+pub const ACCESS_OF_USER: &str = "select task_id, user_id, permission, direct, team_view, \
+     team_edit from task_access where user_id = $1";
 
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) as position from events";
 

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    Changeset, DailyRow, DashboardStats, MemberRow, ShareRow, TaskRow, TaskView, TeamRow, TeamView,
+    AccessRow, Changeset, DailyRow, DashboardStats, MemberRow, ShareRow, TaskRow, TaskView,
+    TeamRow, TeamShareRow, TeamView,
 };
 use sqlx::Executor;
 use sqlx::error::BoxDynError;
@@ -26,8 +27,8 @@ use super::write_sql::{
 use crate::live::announcement;
 use crate::store::StoreError;
 use crate::store::tables::{
-    Columns, Decode, Encode, Row, Table, daily_stats, dashboard_stats, rows, rows_at, task_shares,
-    tasks, team_members, teams, user_keys,
+    Columns, Decode, Encode, Row, Table, TeamKey, daily_stats, dashboard_stats, rows, rows_at,
+    task_access, task_shares, task_team_shares, tasks, team_members, teams, user_keys,
 };
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
@@ -89,18 +90,68 @@ where
         let tasks: Parent<TaskRow> = (&tasks::TABLE, |task| task.id);
         let shares: Parent<ShareRow> = (&task_shares::TABLE, |share| share.task_id);
         let found = self.with_children(tables, task_ids, tasks, shares).await?;
-        Ok(found
+        let mut views: HashMap<Uuid, TaskView> = found
             .into_iter()
             .map(|(id, (task, shares))| {
-                (
-                    id,
-                    TaskView {
-                        task: Some(task),
-                        shares,
-                    },
-                )
+                let view = TaskView {
+                    task: Some(task),
+                    shares,
+                    team_shares: Vec::new(),
+                };
+                (id, view)
             })
-            .collect())
+            .collect();
+        if views.is_empty() {
+            return Ok(views);
+        }
+        let team_shares: Vec<TeamShareRow> = self
+            .children(tables, task_ids, &task_team_shares::TABLE)
+            .await?;
+        for share in team_shares {
+            if let Some(view) = views.get_mut(&share.task_id) {
+                view.team_shares.push(share);
+            }
+        }
+        Ok(views)
+    }
+
+    async fn load_access(
+        &mut self,
+        tables: Tables,
+        keys: &[(Uuid, String)],
+    ) -> Result<Vec<AccessRow>, StoreError> {
+        let table = &task_access::TABLE;
+        let statement = |n| table.select_keys(DB::PARAMS, tables, n);
+        let bind = |a: &mut DB::Arguments, (task, user): &(Uuid, String)| {
+            a.id(*task)?;
+            a.text(user)
+        };
+        self.each_chunk(keys, 2, statement, bind)
+            .await?
+            .iter()
+            .map(AccessRow::decode)
+            .collect()
+    }
+
+    async fn load_task_access(
+        &mut self,
+        tables: Tables,
+        task_ids: &[Uuid],
+    ) -> Result<Vec<AccessRow>, StoreError> {
+        self.children(tables, task_ids, &task_access::TABLE).await
+    }
+
+    async fn load_team_tasks(
+        &mut self,
+        tables: Tables,
+        team_ids: &[Uuid],
+    ) -> Result<Vec<(TeamShareRow, String)>, StoreError> {
+        let statement = |n| task_team_shares::with_owners(DB::PARAMS, tables, n);
+        self.each_chunk(team_ids, 1, statement, |a, id| a.id(*id))
+            .await?
+            .iter()
+            .map(|row| Ok((TeamShareRow::decode(row)?, row.text("owner_id")?)))
+            .collect()
     }
 
     async fn load_team_views(
@@ -242,6 +293,20 @@ where
             .await?;
         self.upsert(&task_shares::TABLE, tables, &rows_at(&upserts))
             .await?;
+        let (upserts, deletes) = changes.team_shares();
+        let deletes: Vec<TeamKey> = deletes
+            .iter()
+            .map(|&(task, team)| TeamKey(task, team))
+            .collect();
+        self.delete(&task_team_shares::TABLE, tables, &rows(&deletes))
+            .await?;
+        self.upsert(&task_team_shares::TABLE, tables, &rows_at(&upserts))
+            .await?;
+        let (upserts, deletes) = changes.access();
+        self.delete(&task_access::TABLE, tables, &rows(&user_keys(&deletes)))
+            .await?;
+        self.upsert(&task_access::TABLE, tables, &rows_at(&upserts))
+            .await?;
         let (upserts, deletes) = changes.teams();
         self.delete(&teams::TABLE, tables, &rows(&deletes)).await?;
         self.upsert(&teams::TABLE, tables, &rows_at(&upserts))
@@ -295,18 +360,28 @@ where
         if found.is_empty() {
             return Ok(found);
         }
-        let parent_key = child.key.split(", ").next().unwrap_or(child.key);
-        let statement = |n| DB::rows_where_in(child, tables, parent_key, n);
-        for row in self
-            .each_chunk(ids, 1, statement, |a, id| a.id(*id))
-            .await?
-        {
-            let row = C::decode(&row)?;
+        for row in self.children::<C>(tables, ids, child).await? {
             if let Some((_, children)) = found.get_mut(&parent_of(&row)) {
                 children.push(row);
             }
         }
         Ok(found)
+    }
+
+    /// The rows of a child table whose first key column is among `ids`.
+    async fn children<C: Decode + Send>(
+        &mut self,
+        tables: Tables,
+        ids: &[Uuid],
+        child: &'static Table,
+    ) -> Result<Vec<C>, StoreError> {
+        let parent_key = child.key.split(", ").next().unwrap_or(child.key);
+        let statement = |n| DB::rows_where_in(child, tables, parent_key, n);
+        self.each_chunk(ids, 1, statement, |a, id| a.id(*id))
+            .await?
+            .iter()
+            .map(C::decode)
+            .collect()
     }
 
     /// Adds each row's counts to the trend's counts of its (user, day) in `tables`.

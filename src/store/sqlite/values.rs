@@ -25,6 +25,13 @@ impl<'a> Values<'a> for Parameters<'a> {
         Ok(())
     }
 
+    fn optional_text(&mut self, value: Option<&'a str>) -> Result<(), BoxDynError> {
+        match value {
+            Some(value) => Values::text(self, value),
+            None => self.owned(Value::Null),
+        }
+    }
+
     fn int(&mut self, value: i64) -> Result<(), BoxDynError> {
         self.owned(Value::Integer(value))
     }

@@ -7,7 +7,9 @@
 
 pub(crate) mod daily_stats;
 pub(crate) mod dashboard_stats;
+pub(crate) mod task_access;
 pub(crate) mod task_shares;
+pub(crate) mod task_team_shares;
 pub(crate) mod tasks;
 pub(crate) mod team_members;
 pub(crate) mod teams;
@@ -48,9 +50,11 @@ pub struct Table {
 }
 
 /// Every read-model table, in the order a rebuild writes them.
-pub(crate) const READ_MODELS: [&Table; 6] = [
+pub(crate) const READ_MODELS: [&Table; 8] = [
     &tasks::TABLE,
     &task_shares::TABLE,
+    &task_team_shares::TABLE,
+    &task_access::TABLE,
     &dashboard_stats::TABLE,
     &daily_stats::TABLE,
     &teams::TABLE,
@@ -62,10 +66,15 @@ pub(crate) const READ_MODELS: [&Table; 6] = [
 pub(crate) fn rows_of<'m>(
     models: &'m ReadModels,
     daily: &'m [DailyRow],
-) -> [(&'static Table, Vec<&'m Row<'m>>); 6] {
+) -> [(&'static Table, Vec<&'m Row<'m>>); 8] {
     [
         (&tasks::TABLE, models.task_rows().map(row).collect()),
         (&task_shares::TABLE, models.share_rows().map(row).collect()),
+        (
+            &task_team_shares::TABLE,
+            models.team_share_rows().map(row).collect(),
+        ),
+        (&task_access::TABLE, models.access_rows().map(row).collect()),
         (
             &dashboard_stats::TABLE,
             models.stats.values().map(row).collect(),
@@ -77,6 +86,16 @@ pub(crate) fn rows_of<'m>(
             models.member_rows().map(row).collect(),
         ),
     ]
+}
+
+/// The (task, team) key of a team share to delete.
+pub(crate) struct TeamKey(pub Uuid, pub Uuid);
+
+impl Encode for TeamKey {
+    fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError> {
+        values.uuid(self.0)?;
+        values.uuid(self.1)
+    }
 }
 
 /// The (id, user) key of a row to delete: a share's (task, user), a membership's (team, user).
@@ -179,6 +198,18 @@ impl Table {
                 params.tuples(width, keys, 1)
             ),
         }
+    }
+
+    /// The rows under `keys` keys.
+    pub fn select_keys(&self, params: Params, tables: Tables, keys: usize) -> String {
+        self.select_where(
+            tables,
+            &format!(
+                "({}) in ({})",
+                self.key,
+                params.tuples(self.key_width(), keys, 1)
+            ),
+        )
     }
 
     /// Every row (`where` a condition, or `true`), for verify.

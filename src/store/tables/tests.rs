@@ -35,6 +35,7 @@ enum Value {
     Text(String),
     Int(i64),
     Time(Option<DateTime<Utc>>),
+    Null,
 }
 
 impl Stored {
@@ -71,6 +72,9 @@ impl<'a> Values<'a> for Stored {
     fn text(&mut self, value: &'a str) -> Result<(), BoxDynError> {
         self.put(Value::Text(value.into()))
     }
+    fn optional_text(&mut self, value: Option<&'a str>) -> Result<(), BoxDynError> {
+        self.put(value.map_or(Value::Null, |value| Value::Text(value.into())))
+    }
     fn int(&mut self, value: i64) -> Result<(), BoxDynError> {
         self.put(Value::Int(value))
     }
@@ -99,7 +103,10 @@ impl Columns for Stored {
         }
     }
     fn optional_text(&self, column: &str) -> Result<Option<String>, crate::store::StoreError> {
-        self.text(column).map(Some)
+        match self.get(column)? {
+            Value::Null => Ok(None),
+            _ => self.text(column).map(Some),
+        }
     }
     fn int(&self, column: &str) -> Result<i64, crate::store::StoreError> {
         match self.get(column)? {

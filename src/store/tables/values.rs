@@ -13,6 +13,7 @@ use crate::store::StoreError;
 pub trait Values<'a> {
     fn uuid(&mut self, value: Uuid) -> Result<(), BoxDynError>;
     fn text(&mut self, value: &'a str) -> Result<(), BoxDynError>;
+    fn optional_text(&mut self, value: Option<&'a str>) -> Result<(), BoxDynError>;
     fn int(&mut self, value: i64) -> Result<(), BoxDynError>;
     fn int32(&mut self, value: i32) -> Result<(), BoxDynError>;
     fn time(&mut self, value: DateTime<Utc>) -> Result<(), BoxDynError>;

@@ -21,6 +21,9 @@ pub struct VerifyReport {
     /// Task and share rows that differ from the fold's.
     pub tasks: RowDrift,
     pub shares: RowDrift,
+    /// Team share and access rows that differ from the fold's.
+    pub team_shares: RowDrift,
+    pub access: RowDrift,
     /// Trend rows (by user and day) that differ from the fold's.
     pub daily: RowDrift,
     /// Team and membership rows that differ from the fold's.
@@ -38,6 +41,8 @@ impl VerifyReport {
         self.drifted.is_empty()
             && self.tasks.is_clean()
             && self.shares.is_clean()
+            && self.team_shares.is_clean()
+            && self.access.is_clean()
             && self.daily.is_clean()
             && self.teams.is_clean()
             && self.members.is_clean()
