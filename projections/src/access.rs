@@ -252,6 +252,16 @@ impl Access {
         needs
     }
 
+    /// The row of (`task_id`, `user_id`) when known (`Some(None)`: known to be absent); `None`
+    /// until it is loaded.
+    pub fn known(&self, task_id: Uuid, user_id: &str) -> Option<Option<&AccessRow>> {
+        match self.rows.get(&(task_id, user_id.to_owned())) {
+            Some(row) => Some(row.as_ref()),
+            None if !self.partial || self.whole.contains(&task_id) => Some(None),
+            None => None,
+        }
+    }
+
     fn need_row(&self, needs: &mut Needs, task_id: Uuid, user_id: &str) {
         let key = (task_id, user_id.to_owned());
         if !self.whole.contains(&task_id) && !self.rows.contains_key(&key) {

@@ -56,6 +56,23 @@ impl Changeset {
         self.views.entry(task_id).or_default()
     }
 
+    /// The current view of a task, how `user_id` sees it (when they do not own it; known to
+    /// the run, see [`Access::known`]) and the view of team `team_id`: what a task command is
+    /// decided against.
+    pub fn standing(
+        &mut self,
+        task_id: Uuid,
+        user_id: &str,
+        team_id: Option<Uuid>,
+    ) -> (&TaskView, Option<Permission>, Option<&TeamView>) {
+        let access = self.access.known(task_id, user_id).flatten();
+        let permission = access.and_then(AccessRow::permission);
+        let team = team_id
+            .and_then(|id| self.team_views.get(&id))
+            .filter(|t| t.team.is_some());
+        (self.views.entry(task_id).or_default(), permission, team)
+    }
+
     /// The current view of a team, for deciding a command against it.
     pub fn team_view(&mut self, team_id: Uuid) -> &TeamView {
         self.team_views.entry(team_id).or_default()

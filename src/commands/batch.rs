@@ -13,7 +13,9 @@ use projections::{
 use uuid::Uuid;
 
 use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
-use crate::domain::{Command, DomainError, TaskCommand, TeamCommand, decide, decide_team};
+use crate::domain::{
+    Command, DomainError, Standing, TaskCommand, TeamCommand, decide, decide_team,
+};
 use crate::live::Hub;
 use crate::store::StoreError;
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx, load_and_apply};
@@ -45,13 +47,27 @@ pub(super) async fn run_batch(
         )
     };
     let task_ids = streams(|command| matches!(command, Command::Task(_)));
-    let team_ids = streams(|command| matches!(command, Command::Team(_)));
+    // Team commands' teams, and those a team share names: its decision needs their members.
+    let named = batch.iter().filter_map(|s| match &s.request.command {
+        Command::Task(
+            TaskCommand::ShareWithTeam { team_id, .. } | TaskCommand::UnshareFromTeam { team_id },
+        ) => Some(*team_id),
+        _ => None,
+    });
+    let team_ids = distinct(
+        streams(|command| matches!(command, Command::Team(_)))
+            .into_iter()
+            .chain(named),
+    );
     // Only these can change nothing; they answer with their stream's last position.
     let maybe_unchanged = streams(|command| {
         matches!(
             command,
-            Command::Task(TaskCommand::Edit { .. } | TaskCommand::Share { .. })
-                | Command::Team(TeamCommand::Rename { .. } | TeamCommand::SetMember { .. })
+            Command::Task(
+                TaskCommand::Edit { .. }
+                    | TaskCommand::Share { .. }
+                    | TaskCommand::ShareWithTeam { .. }
+            ) | Command::Team(TeamCommand::Rename { .. } | TeamCommand::SetMember { .. })
         )
     });
     let keys: Vec<(&str, &str)> = batch
@@ -159,9 +175,13 @@ impl Plan {
         let (actor, expected) = (&request.actor, request.expected_version);
         let decided = match &request.command {
             Command::Task(command) => {
-                let view = self.changes.view(request.stream_id);
+                let id = request.stream_id;
+                self.know_access(tx, id, actor.as_str()).await?;
+                let (view, access, team) =
+                    self.changes.standing(id, actor.as_str(), command.team_id());
+                let standing = Standing { access, team };
                 let version = view.task.as_ref().map_or(0, |task| task.version);
-                decide(view, actor, command, expected)
+                decide(view, standing, actor, command, expected)
                     .map(|events| (version, events.into_iter().map(Event::Task).collect()))
             }
             Command::Team(command) => {
@@ -213,6 +233,23 @@ impl Plan {
         self.stream_heads
             .insert(request.stream_id, outcome.position);
         Ok(Ok(outcome))
+    }
+
+    /// Loads how `user_id` sees task `task_id` unless the batch knows already (a task created
+    /// earlier in the batch, say): its commands are decided against it.
+    async fn know_access(
+        &mut self,
+        tx: &mut dyn Tx,
+        task_id: Uuid,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        if self.changes.access_mut().known(task_id, user_id).is_some() {
+            return Ok(());
+        }
+        let keys = [(task_id, user_id.to_owned())];
+        let found = tx.load_access(Tables::Live, &keys).await?;
+        self.changes.access_mut().supply_rows(&keys, found);
+        Ok(())
     }
 
     /// Writes the batch: events, rows and figures, stored responses, and the checkpoint.

@@ -37,6 +37,8 @@ pub enum DomainError {
     LastAdmin,
     #[error("a team can have at most {limit} members; remove one first")]
     MemberLimit { limit: usize },
+    #[error("a task can be shared with at most {limit} teams; unshare one first")]
+    TeamShareLimit { limit: usize },
 }
 
 /// Why a caller who can see a task may not run a command on it (403).
@@ -128,6 +130,7 @@ impl DomainError {
             DomainError::MemberNotFound => "member-not-found".to_owned(),
             DomainError::LastAdmin => "last-admin".to_owned(),
             DomainError::MemberLimit { limit } => format!("member-limit:{limit}"),
+            DomainError::TeamShareLimit { limit } => format!("team-share-limit:{limit}"),
         }
     }
 
@@ -171,6 +174,9 @@ impl DomainError {
             "member-not-found" => DomainError::MemberNotFound,
             "last-admin" => DomainError::LastAdmin,
             "member-limit" => DomainError::MemberLimit {
+                limit: detail.parse().ok()?,
+            },
+            "team-share-limit" => DomainError::TeamShareLimit {
                 limit: detail.parse().ok()?,
             },
             _ => return None,

@@ -8,8 +8,8 @@ mod error;
 mod values;
 
 pub use decide::{
-    Command, CommandRequest, ExpectedVersion, MAX_MEMBERS_PER_TEAM, TaskCommand, TeamCommand,
-    decide, decide_team,
+    Command, CommandRequest, ExpectedVersion, MAX_MEMBERS_PER_TEAM, MAX_TEAM_SHARES_PER_TASK,
+    Standing, TaskCommand, TeamCommand, decide, decide_team,
 };
 pub use error::{DomainError, Forbidden, Transition};
 pub use values::{Description, InvalidValue, TeamName, Title, UserId};

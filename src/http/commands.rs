@@ -63,10 +63,10 @@ struct EditTask {
 /// The permission to give. Unknown fields are refused.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ShareTask {
+pub(super) struct ShareTask {
     /// `view` or `edit`.
     #[schema(schema_with = share_permission)]
-    permission: String,
+    pub(super) permission: String,
 }
 
 /// What a command without a body accepts: none, `{}` or `null` (as [`NoBody`] parses it).
@@ -320,7 +320,7 @@ pub(crate) fn parse_description(raw: &str) -> Result<Description, ApiError> {
 }
 
 /// Runs a task command and answers `{"task_id", "version", "position"}`.
-async fn submit(
+pub(super) async fn submit(
     state: &AppState,
     actor: UserId,
     task_id: Uuid,

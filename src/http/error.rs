@@ -224,9 +224,9 @@ impl From<DomainError> for ApiError {
                 ApiError::VersionMismatch(detail)
             }
             DomainError::ShareWithSelf => ApiError::Validation(detail),
-            DomainError::ShareLimit { .. } | DomainError::MemberLimit { .. } => {
-                ApiError::Limit(detail)
-            }
+            DomainError::ShareLimit { .. }
+            | DomainError::MemberLimit { .. }
+            | DomainError::TeamShareLimit { .. } => ApiError::Limit(detail),
             DomainError::LastAdmin => ApiError::LastAdmin(detail),
             // Task ids are minted by the server as UUID v7; a clash is a bug, not the client's.
             DomainError::TaskExists | DomainError::TeamExists => {

@@ -100,6 +100,20 @@ async fn id_param<S: Send + Sync>(
     Uuid::parse_str(&raw).map_err(|_| ApiError::Malformed(format!("{what} {raw:?} is not a UUID")))
 }
 
+/// The `{team_id}` of a team share route, a UUID.
+pub struct TeamInPath(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for TeamInPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = path_param(parts, state, "team_id").await?;
+        Uuid::parse_str(&raw)
+            .map(TeamInPath)
+            .map_err(|_| ApiError::Malformed(format!("team id {raw:?} is not a UUID")))
+    }
+}
+
 /// The `{user_id}` of a share or membership route, which must be a valid user id.
 pub struct UserInPath(pub UserId);
 

@@ -8,6 +8,7 @@ pub mod cors;
 pub(crate) mod dashboard;
 pub mod error;
 pub(crate) mod extract;
+pub(crate) mod history;
 mod openapi;
 pub mod page;
 pub mod request_id;
@@ -16,6 +17,7 @@ mod stream;
 mod strict_json;
 pub(crate) mod tasks;
 pub(crate) mod team_commands;
+mod team_shares;
 pub(crate) mod teams;
 pub(crate) mod trend;
 
@@ -118,6 +120,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(stream::router())
         .merge(trend::router().layer(compression()))
         .merge(team_commands::router())
+        .merge(team_shares::router())
         .merge(teams::router().layer(compression()))
         .merge(openapi::router().layer(compression()))
 }

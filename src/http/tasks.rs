@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projections::{Event, RecordedEvent, TaskEvent, TaskStatus};
+use projections::TaskStatus;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(show))
-        .routes(routes!(history))
+        .merge(super::history::router())
 }
 
 /// A task as the contract shows it to one caller.
@@ -64,6 +64,20 @@ pub struct TaskJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     shares_total: Option<i64>,
+    /// The teams the task is shared with, the first 50 by team id; only its owner gets this
+    /// field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    team_shares: Option<Vec<TeamShareJson>>,
+}
+
+#[derive(Serialize, ToSchema, JsonSchema)]
+#[schema(as = TeamShare)]
+#[schemars(rename = "TeamShare")]
+pub(super) struct TeamShareJson {
+    pub(super) team_id: Uuid,
+    #[schema(schema_with = share_permission)]
+    pub(super) permission: &'static str,
 }
 
 #[derive(Serialize, ToSchema, JsonSchema)]
@@ -85,7 +99,7 @@ fn task_permission() -> Object {
 
 impl TaskJson {
     /// The task as `caller` may see it; `None` when the caller may not see it at all.
-    fn for_caller(read: TaskRead, caller: &UserId) -> Option<Self> {
+    pub(super) fn for_caller(read: TaskRead, caller: &UserId) -> Option<Self> {
         let TaskRead { view, shares_total } = read;
         let task = view.task.as_ref()?;
         let permission = if task.owner_id == caller.as_str() {
@@ -105,6 +119,15 @@ impl TaskJson {
         let shares_total = shares
             .as_ref()
             .map(|shares: &Vec<ShareJson>| shares_total.unwrap_or(shares.len() as i64));
+        let team_shares = (permission == "owner").then(|| {
+            view.team_shares
+                .iter()
+                .map(|share| TeamShareJson {
+                    team_id: share.team_id,
+                    permission: share.permission.as_str(),
+                })
+                .collect()
+        });
         let task = view.task?;
         Some(TaskJson {
             id: task.id,
@@ -119,6 +142,7 @@ impl TaskJson {
             permission,
             shares,
             shares_total,
+            team_shares,
         })
     }
 }
@@ -248,115 +272,6 @@ pub(crate) async fn page_of(
     Ok(TaskPage { items, next_cursor })
 }
 
-/// One event of a task's history.
-#[derive(Serialize, ToSchema, JsonSchema)]
-#[schema(as = TaskHistoryEvent)]
-#[schemars(rename = "TaskHistoryEvent")]
-struct EventJson {
-    position: i64,
-    event_id: Uuid,
-    version: i64,
-    /// `TaskCreated`, `TaskEdited`, `TaskCompleted`, `TaskReopened`, `TaskDeleted`,
-    /// `TaskShared`, `SharePermissionChanged` or `TaskUnshared`.
-    #[serde(rename = "type")]
-    event_type: &'static str,
-    /// Who ran the command; `null` for a sharee other than the caller, seen by a non-owner.
-    actor: Option<String>,
-    recorded_at: DateTime<Utc>,
-    /// The event's fields; a share event's `recipient_id` is `null` for anyone but the owner,
-    /// the recipient and the task's owner's own shares.
-    #[schema(value_type = Object)]
-    payload: serde_json::Value,
-}
-
-/// A page of a task's history, oldest first.
-#[derive(Serialize, ToSchema, JsonSchema)]
-pub(crate) struct History {
-    task_id: Uuid,
-    events: Vec<EventJson>,
-    /// Pass as `after` for the next page; `null` on the last one.
-    next_after: Option<i64>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct HistoryParams {
-    /// Page size, 1 to 200; 50 when absent.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    pub(crate) limit: Option<String>,
-    /// Only events after this log position (`next_after` of the previous page).
-    #[param(value_type = Option<i64>, minimum = 0, maximum = 9223372036854775807_i64)]
-    pub(crate) after: Option<String>,
-}
-
-/// A task's history, oldest first, for its owner and those it is shared with.
-#[utoipa::path(
-    get,
-    path = "/api/tasks/{id}/events",
-    tag = "tasks",
-    operation_id = "getTaskEvents",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The task's id."), HistoryParams),
-    responses((status = 200, body = History), ReadProblems),
-)]
-async fn history(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    TaskId(task_id): TaskId,
-    QueryParams(params): QueryParams<HistoryParams>,
-) -> Result<Json<History>, ApiError> {
-    history_of(&state, &caller, task_id, params).await.map(Json)
-}
-
-/// A page of a task's history as `caller` may see it (the API's query and the AI assistants'
-/// tool): `not-found` for a task the caller may not see.
-pub(crate) async fn history_of(
-    state: &AppState,
-    caller: &UserId,
-    task_id: Uuid,
-    params: HistoryParams,
-) -> Result<History, ApiError> {
-    let limit = page_limit(params.limit.as_deref())?;
-    let after = match params.after.as_deref() {
-        None => 0,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|after| *after >= 0)
-            .ok_or_else(|| ApiError::Malformed("after must be a log position, 0 or more".into()))?,
-    };
-    let read = state.store.task(task_id, caller.as_str()).await?;
-    let owner = read.view.task.as_ref().map(|task| task.owner_id.clone());
-    let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(read, caller)) else {
-        return Err(ApiError::NotFound("no such task".into()));
-    };
-    let is_owner = owner == caller.as_str();
-    // Only the owner learns who else the task is shared with (as only the owner sees its
-    // `shares`): anyone else sees the owner's name, their own, and no other.
-    let visible = |user: &str| is_owner || user == owner || user == caller.as_str();
-    let page = state.store.task_events(task_id, after, limit).await?;
-    let next_after = (page.len() as i64 == limit)
-        .then(|| page.last().map(|event| event.position))
-        .flatten();
-    let events = page
-        .into_iter()
-        .map(|recorded: RecordedEvent| EventJson {
-            position: recorded.position,
-            event_id: recorded.event_id,
-            version: recorded.stream_version,
-            event_type: recorded.event.event_type(),
-            payload: visible_payload(&recorded.event, visible),
-            actor: visible(&recorded.actor).then_some(recorded.actor),
-            recorded_at: recorded.recorded_at,
-        })
-        .collect();
-    Ok(History {
-        task_id,
-        events,
-        next_after,
-    })
-}
-
 /// A page's `cursor`: the id of the last item of the page before.
 pub(super) fn id_cursor(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
@@ -372,22 +287,4 @@ pub(super) fn page_limit(limit: Option<&str>) -> Result<i64, ApiError> {
         .ok()
         .filter(|limit| (1..=MAX_LIMIT).contains(limit))
         .ok_or_else(|| ApiError::Malformed(format!("limit must be a number from 1 to {MAX_LIMIT}")))
-}
-
-/// An event's payload with the recipient of a share event blanked unless `visible`: a share
-/// event about someone the caller may not know of keeps its place in the history but names no one.
-fn visible_payload(event: &Event, visible: impl Fn(&str) -> bool) -> serde_json::Value {
-    let mut payload = event.payload();
-    let recipient = match event.as_task() {
-        Some(
-            TaskEvent::TaskShared { user_id, .. }
-            | TaskEvent::SharePermissionChanged { user_id, .. }
-            | TaskEvent::TaskUnshared { user_id },
-        ) => Some(user_id),
-        _ => None,
-    };
-    if recipient.is_some_and(|recipient| !visible(recipient)) {
-        payload["recipient_id"] = serde_json::Value::Null;
-    }
-    payload
 }

@@ -133,9 +133,16 @@ impl Check {
             self.stored.add_task(task);
             self.note_user(&task.owner_id);
         }
+        let later: HashSet<Uuid> = expected
+            .iter()
+            .filter(|ended| ended.settled_later)
+            .filter_map(|ended| Some(ended.view.task.as_ref()?.id))
+            .collect();
         for row in &access {
-            // Access to a task that does not exist counts for nothing.
+            // Access to a task that does not exist counts for nothing; that of a task shared
+            // with teams is counted when it is settled.
             if existing.contains(&row.task_id)
+                && !later.contains(&row.task_id)
                 && let Some(permission) = row.permission()
             {
                 self.stored.add_shared(&row.user_id, permission);
@@ -145,11 +152,6 @@ impl Check {
         for share in &shares {
             self.note_user(&share.user_id);
         }
-        let later: HashSet<Uuid> = expected
-            .iter()
-            .filter(|ended| ended.settled_later)
-            .filter_map(|ended| Some(ended.view.task.as_ref()?.id))
-            .collect();
         self.settled_later.extend(&later);
         let views = || expected.iter().map(|ended| &ended.view);
         let expected_tasks = task_rows(views().filter_map(|view| view.task.as_ref()));

@@ -91,6 +91,7 @@ mod commands_in_order;
 mod concurrency;
 mod idempotency;
 mod shares;
+mod team_shares;
 mod teams;
 
 // The read side.

@@ -14,7 +14,9 @@
 use chrono::{DateTime, Datelike, Duration, SubsecRound, TimeZone, Utc};
 use std::collections::BTreeMap;
 
-use projections::{DashboardFigures, DashboardStats, DayCounts, Permission, ReadModels, Role};
+use projections::{
+    AccessRow, DashboardFigures, DashboardStats, DayCounts, Permission, ReadModels, Role,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -114,7 +116,7 @@ enum Action {
     /// A command on one of the teams created so far (deleted ones included).
     OnTeam {
         team: Index,
-        by: &'static str,
+        by: Actor,
         command: TeamCommand,
     },
 }
@@ -127,6 +129,7 @@ enum TeamCommand {
     Remove { who: &'static str },
 }
 
+/// Who runs a command: the task's owner or the team's creator (its first admin), or anyone.
 #[derive(Clone, Debug)]
 enum Actor {
     Owner,
@@ -148,6 +151,14 @@ enum TaskCommand {
     },
     Unshare {
         with: &'static str,
+    },
+    /// With one of the teams created so far (deleted ones included).
+    ShareWithTeam {
+        team: Index,
+        permission: Permission,
+    },
+    UnshareFromTeam {
+        team: Index,
     },
 }
 
@@ -172,9 +183,12 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (proptest::option::of(0..3u8), proptest::option::of(0..3u8))
             .prop_map(|(title, description)| TaskCommand::Edit { title, description }),
         1 => Just(TaskCommand::Delete),
-        3 => (user(), permission)
+        3 => (user(), permission.clone())
             .prop_map(|(with, permission)| TaskCommand::Share { with, permission }),
         2 => user().prop_map(|with| TaskCommand::Unshare { with }),
+        3 => (any::<Index>(), permission.clone())
+            .prop_map(|(team, permission)| TaskCommand::ShareWithTeam { team, permission }),
+        1 => any::<Index>().prop_map(|team| TaskCommand::UnshareFromTeam { team }),
     ];
     let role = prop_oneof![Just(Role::Member), Just(Role::Admin)];
     let team_command = prop_oneof![
@@ -185,10 +199,10 @@ fn step() -> impl Strategy<Value = Step> {
     ];
     let action = prop_oneof![
         4 => user().prop_map(|by| Action::Create { by }),
-        12 => (any::<Index>(), actor, command)
+        12 => (any::<Index>(), actor.clone(), command)
             .prop_map(|(task, by, command)| Action::OnTask { task, by, command }),
-        1 => user().prop_map(|by| Action::CreateTeam { by }),
-        3 => (any::<Index>(), user(), team_command)
+        2 => user().prop_map(|by| Action::CreateTeam { by }),
+        5 => (any::<Index>(), actor.clone(), team_command)
             .prop_map(|(team, by, command)| Action::OnTeam { team, by, command }),
     ];
     let with_next = prop::bool::weighted(0.4);
@@ -224,12 +238,15 @@ impl Wait {
 /// The tasks a history has created so far, with their owners.
 type CreatedTasks = Vec<(Uuid, &'static str)>;
 
+/// The teams a history has created so far, with their creators.
+type CreatedTeams = Vec<(Uuid, &'static str)>;
+
 /// The command request `step` stands for at `now`; `None` when it names a task (or team) and
 /// there is none yet.
 fn request(
     action: &Action,
     tasks: &mut CreatedTasks,
-    teams: &mut Vec<Uuid>,
+    teams: &mut CreatedTeams,
     now: DateTime<Utc>,
 ) -> Option<CommandRequest> {
     let (stream_id, actor, command): (Uuid, &str, Command) = match action {
@@ -252,11 +269,11 @@ fn request(
                 Actor::Owner => owner,
                 Actor::User(user) => user,
             };
-            (task_id, actor, task_command(command).into())
+            (task_id, actor, task_command(command, teams)?.into())
         }
         Action::CreateTeam { by } => {
             let team_id = Uuid::now_v7();
-            teams.push(team_id);
+            teams.push((team_id, by));
             let name = TeamName::parse(&format!("team {}", teams.len())).unwrap();
             (team_id, *by, domain::TeamCommand::Create { name }.into())
         }
@@ -264,8 +281,12 @@ fn request(
             if teams.is_empty() {
                 return None;
             }
-            let team_id = teams[team.index(teams.len())];
-            (team_id, *by, team_command(command).into())
+            let (team_id, creator) = teams[team.index(teams.len())];
+            let actor = match by {
+                Actor::Owner => creator,
+                Actor::User(user) => user,
+            };
+            (team_id, actor, team_command(command).into())
         }
     };
     Some(CommandRequest {
@@ -277,8 +298,10 @@ fn request(
     })
 }
 
-fn task_command(command: &TaskCommand) -> domain::TaskCommand {
-    match command {
+/// The domain's command; `None` for a team share when there is no team yet.
+fn task_command(command: &TaskCommand, teams: &CreatedTeams) -> Option<domain::TaskCommand> {
+    let team = |index: &Index| (!teams.is_empty()).then(|| teams[index.index(teams.len())].0);
+    Some(match command {
         TaskCommand::Edit { title, description } => domain::TaskCommand::Edit {
             title: title.map(|n| Title::parse(&format!("title {n}")).unwrap()),
             description: description.map(|n| Description::parse(&format!("text {n}")).unwrap()),
@@ -293,7 +316,17 @@ fn task_command(command: &TaskCommand) -> domain::TaskCommand {
         TaskCommand::Unshare { with } => domain::TaskCommand::Unshare {
             user_id: UserId::parse(with).unwrap(),
         },
-    }
+        TaskCommand::ShareWithTeam {
+            team: index,
+            permission,
+        } => domain::TaskCommand::ShareWithTeam {
+            team_id: team(index)?,
+            permission: *permission,
+        },
+        TaskCommand::UnshareFromTeam { team: index } => domain::TaskCommand::UnshareFromTeam {
+            team_id: team(index)?,
+        },
+    })
 }
 
 fn team_command(command: &TeamCommand) -> domain::TeamCommand {
@@ -424,7 +457,33 @@ async fn stored_rows_match(
         }
         trend_matches(app, folded, user, when).await?;
         teams_match(app, folded, user, when).await?;
+        access_matches(app, folded, user, when).await?;
     }
+    Ok(())
+}
+
+/// `user`'s stored access rows (how they see each task they do not own, path by path) are the
+/// fold's.
+async fn access_matches(
+    app: &TestApp,
+    folded: &ReadModels,
+    user: &str,
+    when: &str,
+) -> Result<(), TestCaseError> {
+    let mut stored = app.store.user_rows(user).await.expect("user rows").access;
+    stored.sort_by_key(|row| row.task_id);
+    let expected: Vec<AccessRow> = folded
+        .access_rows()
+        .filter(|row| row.user_id == user)
+        .cloned()
+        .collect();
+    prop_assert_eq!(
+        stored,
+        expected,
+        "{}: {}'s access differs from the fold",
+        when,
+        user
+    );
     Ok(())
 }
 
@@ -564,9 +623,18 @@ const OWNED: &str = "select count(*) from tasks where owner_id = $1";
 
 const OWNED_WITH_STATUS: &str = "select count(*) from tasks where owner_id = $1 and status = $2";
 
-/// Through a join, so that a share left behind by a deleted task would count nowhere.
-const SHARED_WITH_PERMISSION: &str = "select count(*) from task_shares s \
-    join tasks t on t.id = s.task_id where s.user_id = $1 and s.permission = $2";
+/// The tasks `$1` does not own and sees with the best permission `$2` of their direct share and
+/// their teams' shares, each counted once: from the shares and memberships, not from
+/// `task_access`, and through `tasks`, so that a share left behind by a deleted task counts
+/// nowhere.
+const SHARED_WITH_PERMISSION: &str = "select count(*) from tasks t where t.owner_id <> $1 and \
+    (case when exists (select 1 from task_shares s where s.task_id = t.id and s.user_id = $1 \
+    and s.permission = 'edit') or exists (select 1 from task_team_shares g join team_members m \
+    on m.team_id = g.team_id where g.task_id = t.id and m.user_id = $1 and g.permission = 'edit') \
+    then 'edit' \
+    when exists (select 1 from task_shares s where s.task_id = t.id and s.user_id = $1) \
+    or exists (select 1 from task_team_shares g join team_members m on m.team_id = g.team_id \
+    where g.task_id = t.id and m.user_id = $1) then 'view' end) = $2";
 
 /// Counts of the tasks `$1` owns that were created, and of those that are completed and were
 /// completed, on a UTC date from `$2` to `$3` (`YYYY-MM-DD`). The SQL differs visibly per backend: SQLite keeps

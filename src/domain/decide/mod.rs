@@ -1,7 +1,7 @@
 //! `decide`: a command against a task's current state gives events or a refusal.
 
 use chrono::{DateTime, Utc};
-use projections::{Permission, TaskEvent, TaskStatus, TaskView};
+use projections::{Permission, TaskEvent, TaskStatus, TaskView, TeamView};
 use uuid::Uuid;
 
 use super::error::{DomainError, Forbidden, Transition};
@@ -61,9 +61,26 @@ pub enum TaskCommand {
     Unshare {
         user_id: UserId,
     },
+    /// Shares the task with every member of a team the owner belongs to.
+    ShareWithTeam {
+        team_id: Uuid,
+        permission: Permission,
+    },
+    UnshareFromTeam {
+        team_id: Uuid,
+    },
 }
 
 impl TaskCommand {
+    /// The team a team share command names.
+    pub fn team_id(&self) -> Option<Uuid> {
+        match self {
+            TaskCommand::ShareWithTeam { team_id, .. }
+            | TaskCommand::UnshareFromTeam { team_id } => Some(*team_id),
+            _ => None,
+        }
+    }
+
     /// The command's name, as metrics label it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -74,6 +91,8 @@ impl TaskCommand {
             TaskCommand::Delete => "delete",
             TaskCommand::Share { .. } => "share",
             TaskCommand::Unshare { .. } => "unshare",
+            TaskCommand::ShareWithTeam { .. } => "share_with_team",
+            TaskCommand::UnshareFromTeam { .. } => "unshare_from_team",
         }
     }
 }
@@ -82,6 +101,20 @@ impl TaskCommand {
 /// command is decided and every sharee's figures move when it is deleted, so the work of one
 /// command on the task stays bounded.
 pub const MAX_SHARES_PER_TASK: usize = 1_000;
+
+/// The most teams one task may be shared with: with [`MAX_MEMBERS_PER_TEAM`], what
+/// bounds the access rows one team share command moves.
+pub const MAX_TEAM_SHARES_PER_TASK: usize = 1_000;
+
+/// What a task command is decided against besides the task's own rows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Standing<'a> {
+    /// How the actor sees the task when they do not own it: the best of their direct share
+    /// and their teams' shares (`None`: they cannot see it).
+    pub access: Option<Permission>,
+    /// The team a team share command names (`None`: it does not exist).
+    pub team: Option<&'a TeamView>,
+}
 
 /// A command with everything needed to decide it: who asks, about which task or team (the
 /// stream), when, and which version of it they believe is current (`If-Match`).
@@ -112,12 +145,13 @@ enum Role {
 }
 
 /// Decides `command`, asked by `actor` with `If-Match` `expected`, against the task's current
-/// `view`.
+/// `view` and the actor's `standing`.
 ///
 /// An empty result is a command that changes nothing (an edit to the same text, a share that
 /// already has this permission); it succeeds without appending.
 pub fn decide(
     view: &TaskView,
+    standing: Standing<'_>,
     actor: &UserId,
     command: &TaskCommand,
     expected: Option<ExpectedVersion>,
@@ -138,7 +172,7 @@ pub fn decide(
     let role = if task.owner_id == actor.as_str() {
         Role::Owner
     } else {
-        match view.share_of(actor.as_str()) {
+        match standing.access {
             Some(Permission::Edit) => Role::Editor,
             Some(Permission::View) => Role::Viewer,
             None => return Err(DomainError::TaskNotFound),
@@ -207,6 +241,38 @@ pub fn decide(
             }]),
             None => Err(DomainError::ShareNotFound),
         },
+        TaskCommand::ShareWithTeam {
+            team_id,
+            permission,
+        } => {
+            // A team the owner is not in is as good as absent to them.
+            let member = standing.team.and_then(|team| team.role_of(actor.as_str()));
+            if member.is_none() {
+                return Err(DomainError::TeamNotFound);
+            }
+            let (team_id, permission) = (*team_id, *permission);
+            Ok(match view.team_share_of(team_id) {
+                Some(current) if current == permission => vec![],
+                Some(_) => vec![TaskEvent::TeamSharePermissionChanged {
+                    team_id,
+                    permission,
+                }],
+                None if view.team_shares.len() >= MAX_TEAM_SHARES_PER_TASK => {
+                    return Err(DomainError::TeamShareLimit {
+                        limit: MAX_TEAM_SHARES_PER_TASK,
+                    });
+                }
+                None => vec![TaskEvent::TaskSharedWithTeam {
+                    team_id,
+                    permission,
+                }],
+            })
+        }
+        // The owner may withdraw a share from a team they have left since.
+        TaskCommand::UnshareFromTeam { team_id } => match view.team_share_of(*team_id) {
+            Some(_) => Ok(vec![TaskEvent::TaskUnsharedFromTeam { team_id: *team_id }]),
+            None => Err(DomainError::ShareNotFound),
+        },
     }
 }
 
@@ -228,8 +294,12 @@ fn require_permission(role: Role, command: &TaskCommand) -> Result<(), DomainErr
             require_editor(role)
         }
         TaskCommand::Delete => require_owner(role, Forbidden::OnlyOwnerDeletes),
-        TaskCommand::Share { .. } => require_owner(role, Forbidden::OnlyOwnerShares),
-        TaskCommand::Unshare { .. } => require_owner(role, Forbidden::OnlyOwnerUnshares),
+        TaskCommand::Share { .. } | TaskCommand::ShareWithTeam { .. } => {
+            require_owner(role, Forbidden::OnlyOwnerShares)
+        }
+        TaskCommand::Unshare { .. } | TaskCommand::UnshareFromTeam { .. } => {
+            require_owner(role, Forbidden::OnlyOwnerUnshares)
+        }
     }
 }
 

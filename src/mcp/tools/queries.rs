@@ -8,9 +8,8 @@ use super::args::{
     GetDashboard, GetTask, GetTrend, ListTasks, TaskHistory, input_schema, read, task_id,
 };
 use crate::http::dashboard::{Everything, figures};
-use crate::http::tasks::{
-    History, HistoryParams, ListParams, TaskJson, TaskPage, history_of, page_of, task_for,
-};
+use crate::http::history::{History, HistoryParams, history_of};
+use crate::http::tasks::{ListParams, TaskJson, TaskPage, page_of, task_for};
 use crate::http::trend::{Trend, TrendParams, trend_of};
 use crate::mcp::refusal::refusal;
 

@@ -130,6 +130,7 @@ pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskRead>, StoreEr
     for row in rows {
         let task = TaskRow::decode(row)?;
         let share = tables::task_shares::decode_from(row, tables::task_shares::LISTED)?;
+        let team_share = tables::task_team_shares::listed(row)?;
         match reads.last_mut() {
             Some(read) if read.view.task.as_ref().is_some_and(|t| t.id == task.id) => {}
             _ => reads.push(TaskRead {
@@ -141,8 +142,9 @@ pub(crate) fn views_of<R: StoreRow>(rows: &[R]) -> Result<Vec<TaskRead>, StoreEr
                 shares_total: row.optional_int("shares_total")?,
             }),
         }
-        if let (Some(share), Some(read)) = (share, reads.last_mut()) {
-            read.view.shares.push(share);
+        if let Some(read) = reads.last_mut() {
+            read.view.shares.extend(share);
+            read.view.team_shares.extend(team_share);
         }
     }
     Ok(reads)

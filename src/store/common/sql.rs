@@ -16,11 +16,14 @@ macro_rules! event_columns {
     };
 }
 
-/// The columns `rows::views_of` decodes: a task `t` joined with one share `s` (or none).
+/// The columns `rows::views_of` decodes: a task `t` joined with one row `s` of who sees it (or
+/// none), of a `kind`: `access` (how the reader sees a task they do not own), `user` (a direct
+/// share) or `team` (a team share).
 macro_rules! select_task_with_share {
     () => {
         "select t.id, t.owner_id, t.title, t.description, t.status, t.created_at, t.updated_at, \
-         t.completed_at, t.version, s.user_id as share_user_id, s.permission as share_permission"
+         t.completed_at, t.version, s.kind as share_kind, s.user_id as share_user_id, \
+         s.team_id as share_team_id, s.permission as share_permission"
     };
 }
 
@@ -36,15 +39,23 @@ macro_rules! shares_total_for {
     };
 }
 
-/// A task joined with the shares a read shows (one row with no share when there are none):
-/// for its owner (`$2`) the first `$3` by user id, for anyone else their own.
+/// A task joined with who sees it as a read shows it (one row with no share when there is
+/// nothing to show): for its owner (`$2`) the first `$3` direct shares by user id and the first
+/// `$3` team shares by team id, for anyone else how they see it.
 pub const LOAD_TASK: &str = concat!(
     select_task_with_share!(),
     shares_total_for!("$2"),
-    "from tasks t left join task_shares s on s.task_id = t.id and (s.user_id = $2 \
-     or (t.owner_id = $2 and s.user_id in \
-     (select f.user_id from task_shares f where f.task_id = $1 order by f.user_id limit $3))) \
-     where t.id = $1 order by s.user_id"
+    "from tasks t left join (\
+     select 'access' as kind, task_id, user_id, cast(null as uuid) as team_id, permission \
+     from task_access where task_id = $1 and user_id = $2 \
+     union all select 'user', task_id, user_id, cast(null as uuid), permission from \
+     (select task_id, user_id, permission from task_shares where task_id = $1 \
+     order by user_id limit $3) f \
+     union all select 'team', task_id, cast(null as text), team_id, permission from \
+     (select task_id, team_id, permission from task_team_shares where task_id = $1 \
+     order by team_id limit $3) g\
+     ) s on s.task_id = t.id and (s.kind = 'access' or t.owner_id = $2) \
+     where t.id = $1 order by s.kind, s.user_id, s.team_id"
 );
 
 /// A team with every member (a team always has one: its admin), by user id.
@@ -125,9 +136,10 @@ pub const ACCESS_OF_USER: &str = "select task_id, user_id, permission, direct, t
 
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) as position from events";
 
-/// A page of the caller's own tasks, newest first, each joined with its first `$6` shares by
-/// user id. `$2, $3` are the statuses wanted (the same one twice to filter), `$4` the cursor.
-/// Numbering a task's shares reads at most the domain's limit of them, whatever the page.
+/// A page of the caller's own tasks, newest first, each joined with its first `$6` direct
+/// shares by user id and first `$6` team shares by team id. `$2, $3` are the statuses wanted
+/// (the same one twice to filter), `$4` the cursor. Numbering a task's shares reads at most
+/// the domain's limits of them, whatever the page.
 pub const LIST_OWNED: &str = concat!(
     "with page as (select ",
     task_columns!(),
@@ -135,20 +147,27 @@ pub const LIST_OWNED: &str = concat!(
      where owner_id = $1 and status in ($2, $3) and id < $4 order by id desc limit $5) ",
     select_task_with_share!(),
     shares_total_for!("$1"),
-    "from page t left join (select task_id, user_id, permission, \
+    "from page t left join (\
+     select 'user' as kind, task_id, user_id, cast(null as uuid) as team_id, permission, \
      row_number() over (partition by task_id order by user_id) as n \
-     from task_shares where task_id in (select id from page)) s \
+     from task_shares where task_id in (select id from page) \
+     union all select 'team', task_id, cast(null as text), team_id, permission, \
+     row_number() over (partition by task_id order by team_id) \
+     from task_team_shares where task_id in (select id from page)) s \
      on s.task_id = t.id and s.n <= $6 \
-     order by t.id desc, s.user_id"
+     order by t.id desc, s.kind, s.user_id, s.team_id"
 );
 
-/// A page of the tasks shared with the caller, newest first, with the caller's share.
+/// A page of the tasks the caller sees without owning them, newest first, each once with the
+/// best permission of its paths (a direct share, their teams'): one range of
+/// `task_access_by_user`.
 pub const LIST_SHARED: &str = concat!(
     select_task_with_share!(),
     ", cast(null as bigint) as shares_total ",
-    "from task_shares s join tasks t on t.id = s.task_id \
-     where s.user_id = $1 and t.status in ($2, $3) and s.task_id < $4 \
-     order by s.task_id desc limit $5"
+    "from (select 'access' as kind, task_id, user_id, cast(null as uuid) as team_id, permission \
+     from task_access where user_id = $1 and task_id < $4) s \
+     join tasks t on t.id = s.task_id \
+     where t.status in ($2, $3) order by s.task_id desc limit $5"
 );
 
 /// A page of one task's shares by user id: one range of the primary key.

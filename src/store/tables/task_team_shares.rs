@@ -27,6 +27,21 @@ pub(crate) fn with_owners(params: Params, tables: Tables, teams: usize) -> Strin
     )
 }
 
+/// The team share of a task's row in `sql::LOAD_TASK` or `sql::LIST_OWNED` (`share_kind`
+/// `team`); `None` for a row of another kind.
+pub(crate) fn listed(row: &impl Columns) -> Result<Option<TeamShareRow>, StoreError> {
+    if row.optional_text("share_kind")?.as_deref() != Some("team") {
+        return Ok(None);
+    }
+    let permission = row.text("share_permission")?;
+    Ok(Some(TeamShareRow {
+        task_id: row.uuid("id")?,
+        team_id: row.uuid("share_team_id")?,
+        permission: Permission::parse(&permission)
+            .ok_or_else(|| corrupt("permission", &permission))?,
+    }))
+}
+
 impl Encode for TeamShareRow {
     fn encode<'a>(&'a self, values: &mut dyn Values<'a>) -> Result<(), BoxDynError> {
         values.uuid(self.task_id)?;

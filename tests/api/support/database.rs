@@ -83,6 +83,10 @@ pub struct StoredState {
     pub events: Vec<String>,
     pub tasks: Vec<String>,
     pub shares: Vec<String>,
+    pub team_shares: Vec<String>,
+    pub access: Vec<String>,
+    /// The dashboard rows that count something: a row of zeros reads as none (a rebuild
+    /// writes rows only for users its fold counts something for).
     pub stats: Vec<String>,
     /// The trend rows that count something (one that fell to zero reads as none).
     pub daily: Vec<String>,
@@ -168,8 +172,14 @@ impl TestDb {
             shares: self
                 .rows("select task_id, user_id, permission from task_shares order by task_id, user_id")
                 .await,
+            team_shares: self
+                .rows("select task_id, team_id, permission from task_team_shares order by task_id, team_id")
+                .await,
+            access: self
+                .rows("select task_id, user_id, permission, direct, team_view, team_edit from task_access order by task_id, user_id")
+                .await,
             stats: self
-                .rows("select user_id, pending, completed, shared_view, shared_edit, created_day, created_day_count, created_week, created_week_count, completed_day, completed_day_count, completed_week, completed_week_count from dashboard_stats order by user_id")
+                .rows("select user_id, pending, completed, shared_view, shared_edit, created_day, created_day_count, created_week, created_week_count, completed_day, completed_day_count, completed_week, completed_week_count from dashboard_stats where pending <> 0 or completed <> 0 or shared_view <> 0 or shared_edit <> 0 or created_day_count <> 0 or created_week_count <> 0 or completed_day_count <> 0 or completed_week_count <> 0 order by user_id")
                 .await,
             daily: self
                 .rows("select user_id, day, created, completed from daily_stats where created <> 0 or completed <> 0 order by user_id, day")
