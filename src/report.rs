@@ -19,6 +19,7 @@ pub fn verify_report(report: &VerifyReport) -> String {
         ("task_shares", &report.shares),
         ("task_team_shares", &report.team_shares),
         ("task_access", &report.access),
+        ("team_stats", &report.team_stats),
         ("daily_stats", &report.daily),
         ("teams", &report.teams),
         ("team_members", &report.members),

@@ -14,6 +14,7 @@ use crate::fold::{ShareChange, TaskChange, TeamShareChange, project};
 use crate::rows::{ShareRow, TaskRow, TaskView, TeamShareRow};
 use crate::stats::{DashboardStats, StatsDelta};
 use crate::team::{MemberRow, TeamEvent, TeamRow, TeamView};
+use crate::team_stats::{TeamDelta, TeamStats, member_delta, task_team_deltas};
 use crate::trend::{DailyRow, daily_changes, rows_of};
 
 /// The rows a run of events has changed so far, on top of the rows loaded before it.
@@ -37,6 +38,8 @@ pub struct Changeset {
     members: HashMap<(Uuid, String), Option<MemberRow>>,
     /// Every change to the figures, in order.
     deltas: Vec<StatsDelta>,
+    /// Every change to the teams' figures, in order.
+    team_deltas: Vec<TeamDelta>,
 }
 
 impl Changeset {
@@ -133,6 +136,8 @@ impl Changeset {
             .apply_task_event(recorded.stream_id, view, event, team);
         self.deltas.extend(shared);
         let changes = project(view, recorded);
+        self.team_deltas
+            .extend(task_team_deltas(view, event, &changes.stats));
         view.apply(&changes);
         match changes.task {
             Some(TaskChange::Upsert(row)) => {
@@ -175,6 +180,9 @@ impl Changeset {
             }
         }
         let existed = view.team.is_some();
+        if existed || matches!(event, TeamEvent::TeamCreated { .. }) {
+            self.team_deltas.extend(member_delta(id, event));
+        }
         // The memberships the event changes: every one on a deletion (named before the view
         // forgets them), else its member's.
         let touched: Vec<String> = match event {
@@ -220,6 +228,31 @@ impl Changeset {
     /// The share rows to write and the (task, user) keys of the shares to delete.
     pub fn shares(&self) -> (Vec<&ShareRow>, Vec<(Uuid, &str)>) {
         split(&self.shares, |(task, user)| (*task, user.as_str()))
+    }
+
+    /// The teams whose figures changed and that still exist, each once: the rows to load
+    /// before [`team_stats_after`](Self::team_stats_after).
+    pub fn team_stats_teams(&self) -> Vec<Uuid> {
+        let teams = self.team_deltas.iter().map(|delta| delta.team_id);
+        distinct(teams.filter(|team| !matches!(self.teams.get(team), Some(None))))
+    }
+
+    /// The team rows after every change, from the `stored` rows of
+    /// [`team_stats_teams`](Self::team_stats_teams) (a team without one starts from zeros).
+    pub fn team_stats_after(&self, stored: Vec<TeamStats>) -> Vec<TeamStats> {
+        let mut rows: HashMap<Uuid, TeamStats> =
+            stored.into_iter().map(|row| (row.team_id, row)).collect();
+        let wanted: HashSet<Uuid> = self.team_stats_teams().into_iter().collect();
+        for delta in self
+            .team_deltas
+            .iter()
+            .filter(|d| wanted.contains(&d.team_id))
+        {
+            rows.entry(delta.team_id)
+                .or_insert_with(|| TeamStats::empty(delta.team_id))
+                .apply(delta);
+        }
+        rows.into_values().collect()
     }
 
     /// The users whose figures changed, each once: the rows to load before

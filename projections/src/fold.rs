@@ -125,7 +125,7 @@ pub fn project(prior: &TaskView, recorded: &RecordedEvent) -> RowChanges {
                     team_id: share.team_id,
                 })
                 .collect();
-            changes.stats.push(owner_loses(task));
+            changes.stats.push(contribution(task, -1));
             return changes;
         }
         TaskEvent::TaskShared {
@@ -185,17 +185,18 @@ fn pending_in(owner_id: &str, delta: i64) -> StatsDelta {
     }
 }
 
-/// What the owner's row loses when `task` is deleted.
-fn owner_loses(task: &TaskRow) -> StatsDelta {
+/// `task` as it is counted in its owner's row (`sign` 1), or taken out of it (-1): pending or
+/// completed, and in the day and week it was created and completed.
+pub fn contribution(task: &TaskRow, sign: i64) -> StatsDelta {
     let owner =
-        StatsDelta::for_user(&task.owner_id).dated(DatedCounter::Created, task.created_at, -1);
+        StatsDelta::for_user(&task.owner_id).dated(DatedCounter::Created, task.created_at, sign);
     match task.completed_at {
         Some(completed_at) => StatsDelta {
-            completed: -1,
-            ..owner.dated(DatedCounter::Completed, completed_at, -1)
+            completed: sign,
+            ..owner.dated(DatedCounter::Completed, completed_at, sign)
         },
         None => StatsDelta {
-            pending: -1,
+            pending: sign,
             ..owner
         },
     }

@@ -19,6 +19,7 @@ pub mod rows;
 pub mod stats;
 pub mod stream_fold;
 pub mod team;
+pub mod team_stats;
 pub mod trend;
 
 pub use access::{Access, AccessRow, Needs};
@@ -31,4 +32,5 @@ pub use rows::{ShareRow, TaskRow, TaskStatus, TaskView, TeamShareRow};
 pub use stats::{Bucket, DashboardFigures, DashboardStats, StatsDelta};
 pub use stream_fold::{Ended, Settled, StreamFold};
 pub use team::{MemberRow, Role, TeamEvent, TeamRow, TeamView};
+pub use team_stats::{TeamDelta, TeamFigures, TeamStats};
 pub use trend::{DailyRow, DayCounts};

@@ -13,6 +13,7 @@ use crate::recount::Recount;
 use crate::rows::{ShareRow, TaskRow, TaskView, TeamShareRow};
 use crate::stats::{DashboardFigures, DashboardStats, StatsDelta};
 use crate::team::{MemberRow, TeamEvent, TeamRow, TeamView};
+use crate::team_stats::{TeamDelta, TeamFigures, TeamStats, member_delta, task_team_deltas};
 use crate::trend::{DailyRow, DayCounts, apply_daily, rows_of};
 
 /// Every read model, folded from events in position order.
@@ -24,6 +25,8 @@ pub struct ReadModels {
     pub teams: BTreeMap<Uuid, TeamView>,
     /// Who sees each task they do not own, and how.
     pub access: Access,
+    /// One row per team that exists.
+    pub team_stats: BTreeMap<Uuid, TeamStats>,
     /// One row per user that any event touched.
     pub stats: BTreeMap<String, DashboardStats>,
     /// The trend: counts by (user, day key), none of them zero.
@@ -48,7 +51,13 @@ impl ReadModels {
                         task.team_shares.retain(|share| share.team_id != id);
                     }
                 }
+                if prior.team.is_some() || matches!(event, TeamEvent::TeamCreated { .. }) {
+                    add_team_stats(&mut self.team_stats, member_delta(id, event));
+                }
                 fold_team_event(&mut self.teams, recorded, event);
+                if !self.teams.contains_key(&id) {
+                    self.team_stats.remove(&id);
+                }
                 return;
             }
             Event::Task(event) => event,
@@ -57,7 +66,8 @@ impl ReadModels {
         let team = event.team_id().and_then(|team| self.teams.get(&team));
         let shared = self.access.apply_task_event(id, view, event, team);
         add_stats(&mut self.stats, &shared);
-        fold_event(view, &mut self.stats, &mut self.daily, recorded);
+        let changes = fold_event(view, &mut self.stats, &mut self.daily, recorded);
+        add_team_stats(&mut self.team_stats, changes);
         if view.task.is_none() {
             self.tasks.remove(&recorded.stream_id);
         }
@@ -110,6 +120,41 @@ impl ReadModels {
             .into_iter()
             .chain(through_teams.map(|share| share.permission))
             .max_by_key(|permission| *permission == Permission::Edit)
+    }
+
+    /// The figures of team `team_id` counted from the task and team models, the way
+    /// `COUNT(*)` over the tasks shared with it would: the definition its maintained row must
+    /// agree with.
+    pub fn recount_team(&self, team_id: Uuid, now: DateTime<Utc>) -> TeamFigures {
+        let Some(team) = self.teams.get(&team_id) else {
+            return TeamFigures::default();
+        };
+        // Counted as if the team owned them: the same definition as an owner's figures.
+        let counted_as = team_id.to_string();
+        let mut recount = Recount::new(now);
+        for view in self
+            .tasks
+            .values()
+            .filter(|v| v.team_share_of(team_id).is_some())
+        {
+            if let Some(task) = &view.task {
+                let mut task = task.clone();
+                task.owner_id.clone_from(&counted_as);
+                recount.add_task(&task);
+            }
+        }
+        let figures = recount.figures(&counted_as);
+        TeamFigures {
+            total: figures.total,
+            pending: figures.pending,
+            completed: figures.completed,
+            completion_rate: figures.completion_rate,
+            created_today: figures.created_today,
+            completed_today: figures.completed_today,
+            created_this_week: figures.created_this_week,
+            completed_this_week: figures.completed_this_week,
+            members: team.members.len() as i64,
+        }
     }
 
     /// Every access row.
@@ -176,6 +221,18 @@ impl ReadModels {
     }
 }
 
+/// Adds each change to its team's row.
+pub(crate) fn add_team_stats(
+    rows: &mut BTreeMap<Uuid, TeamStats>,
+    deltas: impl IntoIterator<Item = TeamDelta>,
+) {
+    for delta in deltas {
+        rows.entry(delta.team_id)
+            .or_insert_with(|| TeamStats::empty(delta.team_id))
+            .apply(&delta);
+    }
+}
+
 /// Adds each change to its user's row.
 pub(crate) fn add_stats(stats: &mut BTreeMap<String, DashboardStats>, deltas: &[StatsDelta]) {
     for delta in deltas {
@@ -203,15 +260,21 @@ pub(crate) fn fold_team_event(
 
 /// Folds one event onto its task's view and onto the per-user models, through the same
 /// [`project`] the live write path uses: the one step of [`ReadModels`] and of
-/// [`crate::StreamFold`] alike.
+/// [`crate::StreamFold`] alike. Answers what it changes in the rows of the teams the task is
+/// shared with.
 pub(crate) fn fold_event(
     view: &mut TaskView,
     stats: &mut BTreeMap<String, DashboardStats>,
     daily: &mut BTreeMap<(String, i32), DayCounts>,
     recorded: &RecordedEvent,
-) {
+) -> Vec<TeamDelta> {
     let changes = project(view, recorded);
+    let teams = match &recorded.event {
+        Event::Task(event) => task_team_deltas(view, event, &changes.stats),
+        Event::Team(_) => Vec::new(),
+    };
     view.apply(&changes);
     apply_daily(daily, &changes.stats);
     add_stats(stats, &changes.stats);
+    teams
 }

@@ -14,10 +14,12 @@ use uuid::Uuid;
 
 use crate::access::{AccessRow, access_rows};
 use crate::event::{Event, RecordedEvent};
+use crate::fold::contribution;
 use crate::memory::{add_stats, fold_event, fold_team_event};
 use crate::rows::{TaskView, TeamShareRow};
 use crate::stats::{DashboardStats, StatsDelta};
 use crate::team::TeamView;
+use crate::team_stats::{TeamDelta, TeamStats};
 use crate::trend::{DailyRow, DayCounts, rows_of};
 
 /// The per-user models of the streams folded so far, and the stream being folded.
@@ -29,6 +31,8 @@ pub struct StreamFold {
     pub daily: BTreeMap<(String, i32), DayCounts>,
     /// Every team that exists, with its members: teams are kept to the end like users.
     pub teams: BTreeMap<Uuid, TeamView>,
+    /// Each team's row, once [`StreamFold::settle`] has counted what is shared with it.
+    pub team_stats: BTreeMap<Uuid, TeamStats>,
     /// The highest position folded.
     pub position: i64,
     /// Events folded.
@@ -102,14 +106,36 @@ impl StreamFold {
     }
 
     /// Once every stream is folded: the team shares of the tasks shared with teams (those
-    /// with teams that still exist) and who sees those tasks, their figures counted.
+    /// with teams that still exist) and who sees those tasks, their figures counted, and each
+    /// team's row (its members, and the tasks shared with it counted as their owners' are).
     pub fn settle(&mut self) -> Settled {
         let mut settled = Settled::default();
+        self.team_stats = self
+            .teams
+            .iter()
+            .map(|(id, team)| {
+                let mut row = TeamStats::empty(*id);
+                row.members = team.members.len() as i64;
+                (*id, row)
+            })
+            .collect();
         for mut view in std::mem::take(&mut self.team_shared) {
             view.team_shares
                 .retain(|share| self.teams.contains_key(&share.team_id));
             let access = access_rows(&view, &self.teams);
             self.count_shared(&access);
+            if let Some(task) = &view.task {
+                for share in &view.team_shares {
+                    let delta = TeamDelta {
+                        team_id: share.team_id,
+                        members: 0,
+                        counts: contribution(task, 1),
+                    };
+                    if let Some(row) = self.team_stats.get_mut(&share.team_id) {
+                        row.apply(&delta);
+                    }
+                }
+            }
             settled.access.extend(access);
             settled.team_shares.extend(view.team_shares);
         }

@@ -17,6 +17,7 @@ mod stream;
 mod strict_json;
 pub(crate) mod tasks;
 pub(crate) mod team_commands;
+pub(crate) mod team_figures;
 mod team_shares;
 pub(crate) mod teams;
 pub(crate) mod trend;
@@ -121,6 +122,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(trend::router().layer(compression()))
         .merge(team_commands::router())
         .merge(team_shares::router())
+        .merge(team_figures::router())
         .merge(teams::router().layer(compression()))
         .merge(openapi::router().layer(compression()))
 }

@@ -98,6 +98,16 @@ fn task_permission() -> Object {
 }
 
 impl TaskJson {
+    /// The task without whom it is shared with.
+    fn without_shares(self) -> Self {
+        TaskJson {
+            shares: None,
+            shares_total: None,
+            team_shares: None,
+            ..self
+        }
+    }
+
     /// The task as `caller` may see it; `None` when the caller may not see it at all.
     pub(super) fn for_caller(read: TaskRead, caller: &UserId) -> Option<Self> {
         let TaskRead { view, shares_total } = read;
@@ -237,22 +247,43 @@ pub(crate) async fn page_of(
     caller: &UserId,
     params: ListParams,
 ) -> Result<TaskPage, ApiError> {
-    let malformed = |what: &str| ApiError::Malformed(what.to_owned());
     let scope = match params.scope.as_deref() {
         None | Some("owned") => Scope::Owned,
         Some("shared") => Scope::Shared,
-        Some(_) => return Err(malformed("scope must be owned or shared")),
+        Some(_) => {
+            return Err(ApiError::Malformed("scope must be owned or shared".into()));
+        }
     };
-    let status = params
-        .status
+    page_in(
+        state,
+        caller,
+        scope,
+        params.status,
+        params.limit,
+        params.cursor,
+    )
+    .await
+}
+
+/// A page of the tasks of `scope` as `caller` sees them, filtered by `status`, of `limit`
+/// after `cursor` (each as given in the query).
+pub(crate) async fn page_in(
+    state: &AppState,
+    caller: &UserId,
+    scope: Scope,
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+) -> Result<TaskPage, ApiError> {
+    let status = status
         .as_deref()
         .map(|status| {
             TaskStatus::parse(status)
-                .ok_or_else(|| malformed("status must be pending or completed"))
+                .ok_or_else(|| ApiError::Malformed("status must be pending or completed".into()))
         })
         .transpose()?;
-    let limit = page_limit(params.limit.as_deref())?;
-    let before = params.cursor.as_deref().map(id_cursor).transpose()?;
+    let limit = page_limit(limit.as_deref())?;
+    let before = cursor.as_deref().map(id_cursor).transpose()?;
     let query = TaskListQuery {
         user_id: caller.as_str().to_owned(),
         scope,
@@ -265,6 +296,11 @@ pub(crate) async fn page_of(
     let items: Vec<TaskJson> = page
         .into_iter()
         .filter_map(|read| TaskJson::for_caller(read, caller))
+        .map(|task| match scope {
+            // A team's list names no one's shares: each task's own answer does, to its owner.
+            Scope::Team(_) => task.without_shares(),
+            Scope::Owned | Scope::Shared => task,
+        })
         .collect();
     let next_cursor = full
         .then(|| items.last().map(|task| task.id.to_string()))

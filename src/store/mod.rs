@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
     AccessRow, DashboardStats, DayCounts, RecordedEvent, Role, ShareRow, TaskRow, TaskStatus,
-    TaskView, TeamRow, TeamView,
+    TaskView, TeamRow, TeamStats, TeamView,
 };
 use uuid::Uuid;
 
@@ -37,6 +37,8 @@ use tx::{Lock, Replay, Transactions, finish};
 pub enum Scope {
     Owned,
     Shared,
+    /// The tasks shared with a team.
+    Team(Uuid),
 }
 
 /// How many of a task's shares a read lists, the first by user id. A task may be shared with
@@ -121,6 +123,8 @@ pub trait Store: Transactions + Replay {
     async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError>;
     /// A team with all its members (`team` is `None` when it does not exist).
     async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError>;
+    /// A team's figures row (`None` when it has none: it does not exist).
+    async fn team_stats(&self, team_id: Uuid) -> Result<Option<TeamStats>, StoreError>;
     /// A page of `user_id`'s teams, by id, after team `after`, at most `limit`, each with the
     /// user's role in it.
     async fn teams_of(

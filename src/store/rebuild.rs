@@ -31,7 +31,7 @@ use uuid::Uuid;
 use super::StoreError;
 use super::tables::{
     self, Table, daily_stats, dashboard_stats, task_access, task_shares, task_team_shares, tasks,
-    team_members, teams,
+    team_members, team_stats, teams,
 };
 use super::tx::{Lock, Replay, ReplayTx, StreamCursor, Tables, finish, load_and_apply};
 
@@ -103,7 +103,7 @@ impl Projection {
             ],
             Projection::Dashboard => &[&dashboard_stats::TABLE],
             Projection::Trend => &[&daily_stats::TABLE],
-            Projection::Teams => &[&teams::TABLE, &team_members::TABLE],
+            Projection::Teams => &[&teams::TABLE, &team_members::TABLE, &team_stats::TABLE],
         }
     }
 }
@@ -234,6 +234,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
         .write_shadows(ReadModels {
             tasks: settled,
             access: Access::with_rows(access),
+            team_stats: fold.team_stats,
             teams: fold.teams,
             stats: fold.stats,
             daily: fold.daily,

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
     AccessRow, Changeset, DailyRow, DashboardStats, MemberRow, ReadModels, RecordedEvent, ShareRow,
-    TaskRow, TaskView, TeamRow, TeamShareRow, TeamView,
+    TaskRow, TaskView, TeamRow, TeamShareRow, TeamStats, TeamView,
 };
 use uuid::Uuid;
 
@@ -81,6 +81,7 @@ pub struct WholeTables {
     pub daily: Vec<DailyRow>,
     pub teams: Vec<TeamRow>,
     pub members: Vec<MemberRow>,
+    pub team_stats: Vec<TeamStats>,
 }
 
 /// Opens the transactions commands and scheduled jobs run in.
@@ -152,6 +153,12 @@ pub trait Tx: Send {
         tables: Tables,
         keys: &[&Row<'_>],
     ) -> Result<(), StoreError>;
+    /// The rows of `team_ids` in `team_stats` of `tables` (teams without one absent).
+    async fn load_team_stats(
+        &mut self,
+        tables: Tables,
+        team_ids: &[Uuid],
+    ) -> Result<Vec<TeamStats>, StoreError>;
     /// The dashboard rows of `user_ids` in `tables` (users without one absent).
     async fn load_stats(
         &mut self,

@@ -265,7 +265,15 @@ impl Check {
         now: DateTime<Utc>,
     ) -> Result<VerifyReport, StoreError> {
         let stored = tx.whole_tables(Tables::Live).await?;
-        self.teams(tx, fold, &stored.teams, &stored.members).await?;
+        self.teams(
+            tx,
+            fold,
+            &stored.teams,
+            &stored.members,
+            &stored.team_stats,
+            now,
+        )
+        .await?;
         // The invariants broken before this point are the teams' and the tasks'.
         let violations_before = self.report.violations.len();
         let stored_stats: BTreeMap<&str, &DashboardStats> = stored

@@ -459,6 +459,36 @@ async fn stored_rows_match(
         teams_match(app, folded, user, when).await?;
         access_matches(app, folded, user, when).await?;
     }
+    team_figures_match(app, folded, now, when).await
+}
+
+/// Each team's stored figures equal the fold's and a recount of the tasks shared with it.
+async fn team_figures_match(
+    app: &TestApp,
+    folded: &ReadModels,
+    now: DateTime<Utc>,
+    when: &str,
+) -> Result<(), TestCaseError> {
+    for team_id in folded.teams.keys() {
+        let stored = app.store.team_stats(*team_id).await.expect("team stats");
+        let figures = stored.map(|row| row.figures(now));
+        let expected = folded.team_stats.get(team_id).map(|row| row.figures(now));
+        prop_assert_eq!(
+            &figures,
+            &expected,
+            "{}: team {} differs from the fold",
+            when,
+            team_id
+        );
+        let recounted = Some(folded.recount_team(*team_id, now));
+        prop_assert_eq!(
+            &figures,
+            &recounted,
+            "{}: team {} differs from a recount",
+            when,
+            team_id
+        );
+    }
     Ok(())
 }
 

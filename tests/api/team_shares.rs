@@ -14,6 +14,7 @@ on_both_backends!(
     a_member_removed_while_streaming_gets_their_figures_pushed,
     a_task_and_a_team_deleted_take_every_members_access_with_them,
     rebuild_and_verify_give_the_access_tables_the_commands_left,
+    a_teams_tasks_and_figures_follow_what_is_shared_with_it,
 );
 
 /// Creates the team `name` as `admin` with `members`; answers its id.
@@ -330,4 +331,129 @@ async fn rebuild_and_verify_give_the_access_tables_the_commands_left(app: TestAp
     let repaired = app.store.verify(true, app.clock.now(), &()).await.unwrap();
     assert!(repaired.repaired, "{repaired:?}");
     assert_eq!(app.db.stored_state().await, before);
+}
+
+/// A team's figures, after checking them against a count over the stored team shares and
+/// tasks.
+async fn team_figures(app: &TestApp, team: &str, reader: &str) -> Value {
+    let answer = app
+        .get(&format!("/api/teams/{team}/dashboard"), reader)
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let sql = match app.db.backend {
+        crate::support::Backend::Sqlite => {
+            "select count(*) from task_team_shares s join tasks t on t.id = s.task_id \
+                 where lower(hex(s.team_id)) = replace($1, '-', '') and t.status like $2"
+        }
+        crate::support::Backend::Postgres => {
+            "select count(*) from task_team_shares s join tasks t on t.id = s.task_id \
+                 where s.team_id::text = $1 and t.status like $2"
+        }
+    };
+    let total = app.db.scalar(sql, &[team, "%"]).await;
+    let completed = app.db.scalar(sql, &[team, "completed"]).await;
+    assert_eq!(answer.body["total"], total, "{}", answer.body);
+    assert_eq!(answer.body["completed"], completed);
+    answer.body
+}
+
+async fn a_teams_tasks_and_figures_follow_what_is_shared_with_it(app: TestApp) {
+    let ops = team_of(&app, "alice", "ops", &["bob"]).await;
+    let first = app.create_task("alice", "alice's").await;
+    let second = app.create_task("bob", "bob's").await;
+    app.create_task("bob", "not shared").await;
+    ok(&app, team_share(&first, &ops, "alice", "edit")).await;
+    ok(&app, team_share(&second, &ops, "bob", "view")).await;
+
+    let figures = team_figures(&app, &ops, "bob").await;
+    assert_eq!(
+        (
+            &figures["total"],
+            &figures["pending"],
+            &figures["created_today"],
+            &figures["members"]
+        ),
+        (&json!(2), &json!(2), &json!(2), &json!(2))
+    );
+    let listed = app.get(&format!("/api/teams/{ops}/tasks"), "bob").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let items: Vec<(String, String)> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| {
+            (
+                task["id"].as_str().unwrap().into(),
+                task["permission"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [
+            (second.clone(), "owner".to_owned()),
+            (first.clone(), "edit".to_owned())
+        ],
+        "newest first, each with the caller's permission"
+    );
+    assert!(
+        listed.body["items"][0].get("shares").is_none(),
+        "{}",
+        listed.body
+    );
+
+    app.complete_task(&first, "bob").await;
+    let figures = team_figures(&app, &ops, "alice").await;
+    assert_eq!(
+        (
+            &figures["completed"],
+            &figures["completed_today"],
+            &figures["completion_rate"]
+        ),
+        (&json!(1), &json!(1), &json!(50.0))
+    );
+    let completed = app
+        .get(&format!("/api/teams/{ops}/tasks?status=completed"), "alice")
+        .await;
+    assert_eq!(
+        completed.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        completed.body
+    );
+
+    let unshare = TestRequest::delete(format!("/api/tasks/{second}/team-shares/{ops}")).user("bob");
+    ok(&app, unshare).await;
+    let join = TestRequest::put(format!("/api/teams/{ops}/members/carol"))
+        .user("alice")
+        .json(json!({ "role": "member" }));
+    ok(&app, join).await;
+    let figures = team_figures(&app, &ops, "carol").await;
+    assert_eq!(
+        (&figures["total"], &figures["members"]),
+        (&json!(1), &json!(3))
+    );
+    app.delete_task(&first, "alice").await;
+    let figures = team_figures(&app, &ops, "carol").await;
+    assert_eq!(
+        (&figures["total"], &figures["completed"]),
+        (&json!(0), &json!(0))
+    );
+
+    for route in ["tasks", "dashboard"] {
+        app.get(&format!("/api/teams/{ops}/{route}"), "mallory")
+            .await
+            .assert_problem(404, "not-found");
+    }
+    let report = app.store.verify(false, app.clock.now(), &()).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    // A team's row lost behind the service's back comes back with a rebuild of the teams.
+    let before = team_figures(&app, &ops, "alice").await;
+    app.db
+        .execute("update team_stats set members = 9, pending = 4")
+        .await;
+    let drifted = app.store.verify(false, app.clock.now(), &()).await.unwrap();
+    assert_eq!(drifted.team_stats.different, 1, "{drifted:?}");
+    app.store.rebuild(&[Projection::Teams], &()).await.unwrap();
+    assert_eq!(team_figures(&app, &ops, "alice").await, before);
 }

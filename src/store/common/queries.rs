@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
     AccessRow, DashboardStats, DayCounts, MemberRow, RecordedEvent, Role, ShareRow, TaskRow,
-    TeamRow, TeamView,
+    TeamRow, TeamStats, TeamView,
 };
 use sqlx::Executor;
 use uuid::Uuid;
@@ -95,6 +95,18 @@ where
         })
     }
 
+    async fn team_stats(&self, team_id: Uuid) -> Result<Option<TeamStats>, StoreError> {
+        read!(self, false, |connection| {
+            let arguments = bound::<DB::Arguments>(|a| a.id(team_id))?;
+            sqlx::query_with(sql::LOAD_TEAM_STATS, arguments)
+                .persistent(self.persistent())
+                .fetch_optional(&mut *connection)
+                .await?
+                .map(|row| TeamStats::decode(&row))
+                .transpose()
+        })
+    }
+
     async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError> {
         read!(self, false, |connection| {
             // One statement, so the team and its members come from one snapshot.
@@ -141,6 +153,7 @@ where
             let sql = match query.scope {
                 Scope::Owned => sql::LIST_OWNED,
                 Scope::Shared => sql::LIST_SHARED,
+                Scope::Team(_) => sql::LIST_TEAM,
             };
             // The wanted status twice, or both for no filter.
             let (first, second) = match query.status {
@@ -156,8 +169,10 @@ where
                 a.text(second.as_str())?;
                 a.id(query.before.unwrap_or(Uuid::max()))?;
                 a.int(query.limit)?;
-                if query.scope == Scope::Owned {
-                    a.int(SHARES_LISTED)?;
+                match query.scope {
+                    Scope::Owned => a.int(SHARES_LISTED)?,
+                    Scope::Team(team_id) => a.id(team_id)?,
+                    Scope::Shared => {}
                 }
                 Ok(())
             })?;

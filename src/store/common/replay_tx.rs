@@ -16,7 +16,7 @@ use super::sqlx_tx::SqlxTx;
 use crate::store::StoreError;
 use crate::store::tables::{
     Decode, READ_MODELS, Table, daily_stats, dashboard_stats, task_access, task_shares,
-    task_team_shares, tasks, team_members, teams,
+    task_team_shares, tasks, team_members, team_stats, teams,
 };
 use crate::store::tx::{ReplayTx, StreamCursor, Tables, TaskRange, WholeTables};
 
@@ -71,10 +71,16 @@ where
         let teams = connection.fetch_all(AssertSqlSafe(sql)).await?;
         let sql = team_members::TABLE.select_where(tables, "true");
         let members = connection.fetch_all(AssertSqlSafe(sql)).await?;
+        let sql = team_stats::TABLE.select_where(tables, "true");
+        let team_stats = connection.fetch_all(AssertSqlSafe(sql)).await?;
         Ok(WholeTables {
             stats: stats.iter().map(Decode::decode).collect::<Result<_, _>>()?,
             daily: daily.iter().map(Decode::decode).collect::<Result<_, _>>()?,
             teams: teams.iter().map(Decode::decode).collect::<Result<_, _>>()?,
+            team_stats: team_stats
+                .iter()
+                .map(Decode::decode)
+                .collect::<Result<_, _>>()?,
             members: members
                 .iter()
                 .map(Decode::decode)

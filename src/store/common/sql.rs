@@ -170,6 +170,23 @@ pub const LIST_SHARED: &str = concat!(
      where t.status in ($2, $3) order by s.task_id desc limit $5"
 );
 
+/// A page of the tasks shared with team `$6`, newest first, each with how the caller (`$1`)
+/// sees it (none for their own): one range of `task_team_shares_by_team`.
+pub const LIST_TEAM: &str = concat!(
+    select_task_with_share!(),
+    ", cast(null as bigint) as shares_total ",
+    "from task_team_shares g join tasks t on t.id = g.task_id \
+     left join (select 'access' as kind, task_id, user_id, cast(null as uuid) as team_id, \
+     permission from task_access where user_id = $1) s on s.task_id = t.id \
+     where g.team_id = $6 and t.status in ($2, $3) and g.task_id < $4 \
+     order by g.task_id desc limit $5"
+);
+
+/// One team's figures row.
+pub const LOAD_TEAM_STATS: &str = "select team_id, members, pending, completed, created_day, \
+     created_day_count, created_week, created_week_count, completed_day, completed_day_count, \
+     completed_week, completed_week_count from team_stats where team_id = $1";
+
 /// A page of one task's shares by user id: one range of the primary key.
 pub const TASK_SHARES: &str = "select task_id, user_id, permission from task_shares \
      where task_id = $1 and user_id > $2 order by user_id limit $3";

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
     AccessRow, Changeset, DailyRow, DashboardStats, MemberRow, ShareRow, TaskRow, TaskView,
-    TeamRow, TeamShareRow, TeamView,
+    TeamRow, TeamShareRow, TeamStats, TeamView,
 };
 use sqlx::Executor;
 use sqlx::error::BoxDynError;
@@ -28,7 +28,7 @@ use crate::live::announcement;
 use crate::store::StoreError;
 use crate::store::tables::{
     Columns, Decode, Encode, Row, Table, TeamKey, daily_stats, dashboard_stats, rows, rows_at,
-    task_access, task_shares, task_team_shares, tasks, team_members, teams, user_keys,
+    task_access, task_shares, task_team_shares, tasks, team_members, team_stats, teams, user_keys,
 };
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
@@ -207,6 +207,20 @@ where
         Ok(())
     }
 
+    async fn load_team_stats(
+        &mut self,
+        tables: Tables,
+        team_ids: &[Uuid],
+    ) -> Result<Vec<TeamStats>, StoreError> {
+        let table = &team_stats::TABLE;
+        let statement = |n| DB::rows_where_in(table, tables, table.key, n);
+        self.each_chunk(team_ids, 1, statement, |a, id| a.id(*id))
+            .await?
+            .iter()
+            .map(TeamStats::decode)
+            .collect()
+    }
+
     async fn load_stats(
         &mut self,
         tables: Tables,
@@ -309,6 +323,8 @@ where
             .await?;
         let (upserts, deletes) = changes.teams();
         self.delete(&teams::TABLE, tables, &rows(&deletes)).await?;
+        self.delete(&team_stats::TABLE, tables, &rows(&deletes))
+            .await?;
         self.upsert(&teams::TABLE, tables, &rows_at(&upserts))
             .await?;
         let (upserts, deletes) = changes.members();
@@ -322,6 +338,12 @@ where
         self.upsert(&dashboard_stats::TABLE, tables, &rows(&stats))
             .await?;
         self.add_daily(tables, &changes.daily_changes()).await?;
+        let teams = changes.team_stats_teams();
+        if !teams.is_empty() {
+            let after = changes.team_stats_after(self.load_team_stats(tables, &teams).await?);
+            self.upsert(&team_stats::TABLE, tables, &rows(&after))
+                .await?;
+        }
         Ok(stats)
     }
 

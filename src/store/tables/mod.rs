@@ -12,6 +12,7 @@ pub(crate) mod task_shares;
 pub(crate) mod task_team_shares;
 pub(crate) mod tasks;
 pub(crate) mod team_members;
+pub(crate) mod team_stats;
 pub(crate) mod teams;
 mod values;
 
@@ -50,7 +51,7 @@ pub struct Table {
 }
 
 /// Every read-model table, in the order a rebuild writes them.
-pub(crate) const READ_MODELS: [&Table; 8] = [
+pub(crate) const READ_MODELS: [&Table; 9] = [
     &tasks::TABLE,
     &task_shares::TABLE,
     &task_team_shares::TABLE,
@@ -59,6 +60,7 @@ pub(crate) const READ_MODELS: [&Table; 8] = [
     &daily_stats::TABLE,
     &teams::TABLE,
     &team_members::TABLE,
+    &team_stats::TABLE,
 ];
 
 /// Every row of the folded `models`, table by table, in [`READ_MODELS`]' order; `daily` is
@@ -66,7 +68,7 @@ pub(crate) const READ_MODELS: [&Table; 8] = [
 pub(crate) fn rows_of<'m>(
     models: &'m ReadModels,
     daily: &'m [DailyRow],
-) -> [(&'static Table, Vec<&'m Row<'m>>); 8] {
+) -> [(&'static Table, Vec<&'m Row<'m>>); 9] {
     [
         (&tasks::TABLE, models.task_rows().map(row).collect()),
         (&task_shares::TABLE, models.share_rows().map(row).collect()),
@@ -84,6 +86,10 @@ pub(crate) fn rows_of<'m>(
         (
             &team_members::TABLE,
             models.member_rows().map(row).collect(),
+        ),
+        (
+            &team_stats::TABLE,
+            models.team_stats.values().map(row).collect(),
         ),
     ]
 }

@@ -29,6 +29,8 @@ pub struct VerifyReport {
     /// Team and membership rows that differ from the fold's.
     pub teams: RowDrift,
     pub members: RowDrift,
+    /// Team rows whose figures differ from the fold's.
+    pub team_stats: RowDrift,
     /// Broken invariants of the stored tables themselves.
     pub violations: Vec<String>,
     /// Whether the drifted rows were rewritten.
@@ -46,6 +48,7 @@ impl VerifyReport {
             && self.daily.is_clean()
             && self.teams.is_clean()
             && self.members.is_clean()
+            && self.team_stats.is_clean()
             && self.violations.is_empty()
     }
 }

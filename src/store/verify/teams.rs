@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use projections::{MemberRow, Role, StreamFold, TeamRow};
+use chrono::{DateTime, Utc};
+use projections::{MemberRow, Role, StreamFold, TeamFigures, TeamRow, TeamStats};
 use uuid::Uuid;
 
 use super::Check;
 use crate::store::StoreError;
-use crate::store::tables::{UserKey, rows, rows_at, team_members, teams};
+use crate::store::tables::{UserKey, rows, rows_at, team_members, team_stats, teams};
 use crate::store::tx::{ReplayTx, Tables};
 
 impl Check {
@@ -20,6 +21,8 @@ impl Check {
         fold: &StreamFold,
         stored_teams: &[TeamRow],
         stored_members: &[MemberRow],
+        stored_stats: &[TeamStats],
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let expected: BTreeMap<Uuid, &TeamRow> = fold
             .teams
@@ -40,6 +43,19 @@ impl Check {
             |(team, user)| format!("{user} in team {team}"),
         );
         self.team_rules(&stored, stored_members);
+        // A team's row is compared by its figures: a day or week that counts nothing reads the
+        // same whichever key it holds.
+        let figures = |rows: &mut dyn Iterator<Item = &TeamStats>| -> BTreeMap<Uuid, TeamFigures> {
+            rows.map(|row| (row.team_id, row.figures(now))).collect()
+        };
+        let expected_figures = figures(&mut fold.team_stats.values());
+        let stored_figures = figures(&mut stored_stats.iter());
+        let (_, delete_stats) = self.report.team_stats.compare(
+            &expected_figures.iter().map(|(id, f)| (*id, f)).collect(),
+            &stored_figures.iter().map(|(id, f)| (*id, f)).collect(),
+            Uuid::to_string,
+        );
+        let team_stats_drifted = !self.report.team_stats.is_clean();
         if self.repair {
             let live = Tables::Live;
             let delete_members: Vec<UserKey> = delete_members
@@ -53,6 +69,13 @@ impl Check {
                 .await?;
             tx.upsert(&team_members::TABLE, live, &rows_at(&write_members))
                 .await?;
+            if team_stats_drifted {
+                tx.delete(&team_stats::TABLE, live, &rows(&delete_stats))
+                    .await?;
+                let rows_now: Vec<&TeamStats> = fold.team_stats.values().collect();
+                tx.upsert(&team_stats::TABLE, live, &rows_at(&rows_now))
+                    .await?;
+            }
         }
         Ok(())
     }
