@@ -86,6 +86,14 @@ impl Subscription {
         }
     }
 
+    /// Hands out only changes from now on: for a client that reads the figures itself when it
+    /// subscribes, to which an at-once change would be a notification of nothing.
+    pub fn from_now(mut self) -> Self {
+        self.send_at_once = false;
+        self.changes.borrow_and_update();
+        self
+    }
+
     /// Whether the client's figures are out of date, so the first change is at once.
     pub fn sends_at_once(&self) -> bool {
         self.send_at_once

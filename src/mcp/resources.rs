@@ -186,7 +186,9 @@ impl SessionSubscriptions {
             // Still running (the hub has not closed): it notifies `uri` too from now on.
             Some(running) if !running.task.is_finished() => {}
             _ => {
-                let subscription = subscribe_hub(state, &user)?;
+                // From now on: an at-once change would race the URI's insertion below and
+                // notify the client of nothing, or not, by chance.
+                let subscription = subscribe_hub(state, &user)?.from_now();
                 let uris = Arc::new(Mutex::new(BTreeSet::new()));
                 let first_ping = Instant::now() + PING_EVERY;
                 let notifying = notify(subscription, uris.clone(), peer.clone(), first_ping);

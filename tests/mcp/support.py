@@ -35,6 +35,8 @@ TASK_COMMANDS = {
     "delete_task",
     "share_task",
     "unshare_task",
+    "share_task_with_team",
+    "unshare_task_from_team",
 }
 TEAM_COMMANDS = {
     "create_team",
@@ -52,6 +54,8 @@ QUERIES = {
     "get_trend",
     "list_teams",
     "get_team",
+    "list_team_tasks",
+    "get_team_dashboard",
 }
 ALL_TOOLS = COMMANDS | QUERIES
 

@@ -38,6 +38,10 @@ REQUIRED = {
     "remove_team_member": {"team_id", "user_id"},
     "list_teams": set(),
     "get_team": {"team_id"},
+    "share_task_with_team": {"task_id", "team_id", "permission"},
+    "unshare_task_from_team": {"task_id", "team_id"},
+    "list_team_tasks": {"team_id"},
+    "get_team_dashboard": {"team_id"},
 }
 
 
@@ -70,7 +74,13 @@ async def test_every_tool_is_listed_with_its_schemas(mode: str) -> None:
             assert ("expected_version" in properties) == (not creates), name
             stream = "team_id" if name in TEAM_COMMANDS else "task_id"
             assert {stream, "version", "position"} <= set(outputs["properties"]), name
-    for destructive in ("delete_task", "unshare_task", "delete_team", "remove_team_member"):
+    for destructive in (
+        "delete_task",
+        "unshare_task",
+        "delete_team",
+        "remove_team_member",
+        "unshare_task_from_team",
+    ):
         assert tools[destructive].annotations.destructive_hint is True, destructive
     assert tools["add_task"].annotations.idempotent_hint is False
     assert tools["create_team"].annotations.idempotent_hint is False

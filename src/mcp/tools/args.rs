@@ -80,7 +80,9 @@ on_existing_task!(
     TeamArgs,
     RenameTeam,
     SetTeamMember,
-    TeamMember
+    TeamMember,
+    ShareWithTeam,
+    UnshareFromTeam
 );
 
 impl CommandArgs for CreateTeam {
@@ -309,6 +311,56 @@ pub(super) struct GetTeam {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListTeams {
+    /// Page size, 1 to 200; 50 when left out.
+    #[schemars(range(min = 1, max = 200))]
+    pub(super) limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub(super) cursor: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ShareWithTeam {
+    /// The task's id (a UUID); only its owner may share it, with a team they are in.
+    pub(super) task_id: String,
+    /// The team to share it with: every member sees it.
+    pub(super) team_id: String,
+    /// `view` (read it) or `edit` (also change, complete and reopen it).
+    #[schemars(extend("enum" = ["view", "edit"]))]
+    pub(super) permission: String,
+    /// As in add_task: a retry with the same key is applied once.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+    /// As in complete_task: apply only if the task is still at this version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub(super) expected_version: Option<i64>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UnshareFromTeam {
+    /// The task's id (a UUID); only its owner may unshare it.
+    pub(super) task_id: String,
+    /// The team to stop sharing it with.
+    pub(super) team_id: String,
+    /// As in add_task: a retry with the same key is applied once.
+    #[serde(skip_serializing)]
+    pub(super) idempotency_key: Option<String>,
+    /// As in complete_task: apply only if the task is still at this version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub(super) expected_version: Option<i64>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListTeamTasks {
+    /// The team's id (a UUID).
+    pub(super) team_id: String,
+    /// Only tasks with this status.
+    #[schemars(extend("enum" = ["pending", "completed"]))]
+    pub(super) status: Option<String>,
     /// Page size, 1 to 200; 50 when left out.
     #[schemars(range(min = 1, max = 200))]
     pub(super) limit: Option<i64>,

@@ -224,7 +224,7 @@ impl Tools {
     }
 
     /// Runs a task command and answers as the API does.
-    async fn submit(
+    pub(super) async fn submit(
         &self,
         extensions: &Extensions,
         tool: &str,

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod queries;
+mod team_shares;
 mod teams;
 
 use axum::http::request::Parts;
@@ -34,7 +35,10 @@ impl Tools {
         Tools {
             state,
             local_caller: None,
-            tool_router: Self::command_tools() + Self::query_tools() + Self::team_tools(),
+            tool_router: Self::command_tools()
+                + Self::query_tools()
+                + Self::team_tools()
+                + Self::team_share_tools(),
             subscriptions: SessionSubscriptions::default(),
         }
     }

@@ -6,7 +6,65 @@ use serde_json::json;
 use super::session::Session;
 use crate::support::{TestApp, on_both_backends};
 
-on_both_backends!(the_team_tools_manage_a_team_as_the_api_does);
+on_both_backends!(
+    the_team_tools_manage_a_team_as_the_api_does,
+    the_team_share_tools_answer_as_the_api_does,
+);
+
+/// Alice shares a task with her team by tool; Bob, a member, sees it and the team's figures
+/// by tool as the API shows them; unsharing ends it; an outsider is refused.
+async fn the_team_share_tools_answer_as_the_api_does(app: TestApp) {
+    let alice = Session::open(&app, "alice").await;
+    let bob = Session::open(&app, "bob").await;
+    let created = alice.tool_ok("create_team", json!({"name": "Ops"})).await;
+    let team = created["team_id"].as_str().unwrap().to_owned();
+    let joined = json!({"team_id": team, "user_id": "bob", "role": "member"});
+    alice.tool_ok("set_team_member", joined).await;
+    let task = app.create_task("alice", "the plan").await;
+
+    let share = json!({"task_id": task, "team_id": team, "permission": "edit"});
+    let shared = alice.tool_ok("share_task_with_team", share.clone()).await;
+    assert_eq!(shared["version"], 2);
+    let listed = bob
+        .tool_ok("list_team_tasks", json!({"team_id": team}))
+        .await;
+    assert_eq!(
+        listed,
+        app.get(&format!("/api/teams/{team}/tasks"), "bob")
+            .await
+            .body
+    );
+    assert_eq!(listed["items"][0]["permission"], "edit");
+    let figures = bob
+        .tool_ok("get_team_dashboard", json!({"team_id": team}))
+        .await;
+    assert_eq!(
+        figures,
+        app.get(&format!("/api/teams/{team}/dashboard"), "bob")
+            .await
+            .body
+    );
+    assert_eq!(
+        (&figures["total"], &figures["members"]),
+        (&json!(1), &json!(2))
+    );
+    assert_eq!(app.dashboard("bob").await["can_edit"], 1);
+
+    let refusal = bob.tool_refused("share_task_with_team", share).await;
+    assert!(refusal.starts_with("forbidden: "), "{refusal}");
+    let carol = Session::open(&app, "carol").await;
+    let refusal = carol
+        .tool_refused("get_team_dashboard", json!({"team_id": team}))
+        .await;
+    assert!(refusal.starts_with("not-found: "), "{refusal}");
+    let unshare = json!({"task_id": task, "team_id": team});
+    alice
+        .tool_ok("unshare_task_from_team", unshare.clone())
+        .await;
+    assert_eq!(app.dashboard("bob").await["shared"], 0);
+    let refusal = alice.tool_refused("unshare_task_from_team", unshare).await;
+    assert!(refusal.starts_with("not-found: "), "{refusal}");
+}
 
 /// Alice makes a team by tool, adds Bob and promotes him; each answer is the API's, and the
 /// team's rules (the last admin stays, outsiders see nothing) come back as refusals.

@@ -33,6 +33,10 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
         "remove_team_member",
         "get_team",
         "list_teams",
+        "share_task_with_team",
+        "unshare_task_from_team",
+        "list_team_tasks",
+        "get_team_dashboard",
     ];
     assert_eq!(names, BTreeSet::from(expected));
     for tool in tools {
@@ -51,7 +55,8 @@ async fn every_tool_is_listed_with_its_schemas_and_hints(app: TestApp) {
                 "delete_task",
                 "unshare_task",
                 "delete_team",
-                "remove_team_member"
+                "remove_team_member",
+                "unshare_task_from_team"
             ]
             .contains(&name.as_str().unwrap()),
             "{name}"
