@@ -34,7 +34,10 @@ async fn run(commands: &Commands, stream_id: Uuid, actor: &str, command: impl In
         idempotency: None,
         correlation_id: Uuid::now_v7(),
     };
-    commands.execute(submission).await.expect("the command succeeds");
+    commands
+        .execute(submission)
+        .await
+        .expect("the command succeeds");
 }
 
 /// Runs `make(i)` for each of `0..count` concurrently (the writer batches them).

@@ -243,7 +243,16 @@ impl Plan {
         task_id: Uuid,
         user_id: &str,
     ) -> Result<(), StoreError> {
-        if self.changes.access_mut().known(task_id, user_id).is_some() {
+        let owner = self
+            .changes
+            .view(task_id)
+            .task
+            .as_ref()
+            .map(|t| t.owner_id.as_str());
+        // A task that does not exist, or its owner: nothing to know (and no round trip).
+        if owner.is_none_or(|owner| owner == user_id)
+            || self.changes.access_mut().known(task_id, user_id).is_some()
+        {
             return Ok(());
         }
         let keys = [(task_id, user_id.to_owned())];

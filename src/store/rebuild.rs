@@ -44,13 +44,13 @@ pub(crate) const FIRST_STREAM: StreamCursor = (Uuid::nil(), 0);
 /// A read model `tally rebuild` can rebuild, with the version of the code that projects it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Projection {
-    /// The `tasks` and `task_shares` tables.
+    /// The `tasks`, `task_shares`, `task_team_shares` and `task_access` tables.
     Tasks,
     /// The `dashboard_stats` table.
     Dashboard,
     /// The `daily_stats` table.
     Trend,
-    /// The `teams` and `team_members` tables.
+    /// The `teams`, `team_members` and `team_stats` tables.
     Teams,
 }
 

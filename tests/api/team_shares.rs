@@ -3,8 +3,12 @@
 //! theirs), and joining, leaving, a team's deletion and a task's deletion move every affected
 //! member's figures in the command's own transaction, pushed to their live streams.
 
+use projections::Permission;
 use serde_json::{Value, json};
+use tally::commands::Submission;
+use tally::domain::{Command, CommandRequest, TaskCommand, Title, UserId};
 use tally::store::Projection;
+use uuid::Uuid;
 
 use crate::support::{EventStream, TestApp, TestRequest, on_both_backends};
 
@@ -15,6 +19,7 @@ on_both_backends!(
     a_task_and_a_team_deleted_take_every_members_access_with_them,
     rebuild_and_verify_give_the_access_tables_the_commands_left,
     a_teams_tasks_and_figures_follow_what_is_shared_with_it,
+    a_member_joins_and_leaves_a_team_with_thousands_of_shared_tasks,
 );
 
 /// Creates the team `name` as `admin` with `members`; answers its id.
@@ -456,4 +461,60 @@ async fn a_teams_tasks_and_figures_follow_what_is_shared_with_it(app: TestApp) {
     assert_eq!(drifted.team_stats.different, 1, "{drifted:?}");
     app.store.rebuild(&[Projection::Teams], &()).await.unwrap();
     assert_eq!(team_figures(&app, &ops, "alice").await, before);
+}
+
+/// Runs `command` on `stream_id` as `actor` straight through the writer (many at once batch).
+async fn execute(app: &TestApp, stream_id: Uuid, actor: &str, command: impl Into<Command>) {
+    let submission = Submission {
+        request: CommandRequest {
+            stream_id,
+            actor: UserId::parse(actor).unwrap(),
+            command: command.into(),
+            expected_version: None,
+            now: app.clock.now(),
+        },
+        idempotency: None,
+        correlation_id: Uuid::now_v7(),
+    };
+    app.commands
+        .execute(submission)
+        .await
+        .expect("the command succeeds");
+}
+
+/// Thousands of access rows moved by one command, loaded and deleted by key in one statement
+/// each: PostgreSQL once ran out of stack on such a statement.
+async fn a_member_joins_and_leaves_a_team_with_thousands_of_shared_tasks(app: TestApp) {
+    // PostgreSQL ran out of stack at about 8,000 keys in one statement.
+    const TASKS: usize = 10_000;
+    let ops: Uuid = team_of(&app, "alice", "ops", &[]).await.parse().unwrap();
+    let ids: Vec<Uuid> = (0..TASKS).map(|_| Uuid::now_v7()).collect();
+    let title = Title::parse("shared with ops").unwrap();
+    let creates = ids.iter().map(|id| {
+        let create = TaskCommand::Create {
+            title: title.clone(),
+            description: Default::default(),
+        };
+        execute(&app, *id, "alice", create)
+    });
+    futures_util::future::join_all(creates).await;
+    let shares = ids.iter().map(|id| {
+        let share = TaskCommand::ShareWithTeam {
+            team_id: ops,
+            permission: Permission::View,
+        };
+        execute(&app, *id, "alice", share)
+    });
+    futures_util::future::join_all(shares).await;
+
+    let join = TestRequest::put(format!("/api/teams/{ops}/members/bob"))
+        .user("alice")
+        .json(json!({ "role": "member" }));
+    ok(&app, join).await;
+    assert_eq!(shared(&app, "bob").await, (TASKS as i64, TASKS as i64, 0));
+    ok(&app, leave(&ops.to_string(), "bob")).await;
+    assert_eq!(shared(&app, "bob").await, (0, 0, 0));
+    let deleted = TestRequest::delete(format!("/api/teams/{ops}")).user("alice");
+    ok(&app, deleted).await;
+    assert!(app.db.stored_state().await.team_shares.is_empty());
 }

@@ -199,9 +199,9 @@ impl Table {
                 params.list(keys, 1)
             ),
             width => format!(
-                "delete from {table} where ({}) in ({})",
+                "delete from {table} where ({}) in {}",
                 self.key,
-                params.tuples(width, keys, 1)
+                values_of(params, width, keys)
             ),
         }
     }
@@ -211,9 +211,9 @@ impl Table {
         self.select_where(
             tables,
             &format!(
-                "({}) in ({})",
+                "({}) in {}",
                 self.key,
-                params.tuples(self.key_width(), keys, 1)
+                values_of(params, self.key_width(), keys)
             ),
         )
     }
@@ -237,6 +237,17 @@ impl Table {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// `(select * from (values (…), (…)) as v)`: `rows` tuples of `width` placeholders as a
+/// subquery, for `(a, b) in …`. Not a list of row constructors: PostgreSQL expands `(a, b) in
+/// ((…), (…))` into one `or` per key, and with the thousands of keys a team's fan-out deletes
+/// or loads it ran out of stack ("stack depth limit exceeded"); a subquery is a semi-join.
+fn values_of(params: Params, width: usize, rows: usize) -> String {
+    format!(
+        "(select * from (values {}) as v)",
+        params.tuples(width, rows, 1)
+    )
 }
 
 /// The columns of a list written `a, b, c`.

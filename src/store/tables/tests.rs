@@ -266,7 +266,8 @@ fn a_delete_names_its_keys_in_the_keys_shape() {
     );
     assert_eq!(
         task_shares::TABLE.delete(Params::Positional, Tables::Live, 2),
-        "delete from task_shares where (task_id, user_id) in ((?, ?), (?, ?))"
+        "delete from task_shares where (task_id, user_id) in \
+         (select * from (values (?, ?), (?, ?)) as v)"
     );
 }
 
