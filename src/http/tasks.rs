@@ -89,7 +89,7 @@ pub(super) struct ShareJson {
     pub(super) permission: &'static str,
 }
 
-fn task_status() -> Object {
+pub(super) fn task_status() -> Object {
     one_of(&["pending", "completed"])
 }
 

@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, QueryParams, TeamId};
 use super::openapi::ReadProblems;
-use super::tasks::{TaskPage, page_in};
+use super::tasks::{TaskPage, page_in, task_status};
 use crate::domain::UserId;
 use crate::store::Scope;
 
@@ -63,7 +63,8 @@ impl From<TeamFigures> for TeamDashboard {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct TeamTaskParams {
-    /// Only tasks with this status: `pending` or `completed`.
+    /// Only tasks with this status.
+    #[param(value_type = Option<String>, schema_with = task_status)]
     pub(crate) status: Option<String>,
     /// Page size, 1 to 200; 50 when absent.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
