@@ -5,20 +5,18 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use projections::changeset::distinct;
-use projections::{
-    AccessRow, Changeset, DashboardStats, Event, RecordedEvent, TaskEvent, TeamEvent,
-};
+use projections::{Changeset, DashboardStats, Event, Needs, RecordedEvent, TaskEvent, TeamEvent};
 use uuid::Uuid;
 
+use super::responses::{KeyedResponse, StoredResponse, stored_responses};
 use super::{CommandError, CommandOutcome, CommandResult, Submission, idempotency_cutoff};
 use crate::domain::{
     Command, DomainError, Standing, TaskCommand, TeamCommand, decide, decide_team,
 };
 use crate::live::Hub;
 use crate::store::StoreError;
-use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx, load_and_apply};
+use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx, load, load_and_apply};
 
 /// What a batch appended, once committed.
 pub(super) struct Appended {
@@ -287,126 +285,38 @@ impl Plan {
     }
 }
 
-/// Loads, in a statement or two for the whole batch, the access rows its share and delete
-/// commands are most likely to need: otherwise each would load its own as its events are
-/// folded (`load_and_apply`), a round trip per command.
+/// Loads, in a statement or two for the whole batch, the access rows its commands are most
+/// likely to need: how each actor who does not own the task sees it, the rows a share moves,
+/// every row of a task to delete. Otherwise each command would load its own (see
+/// `Plan::know_access` and `load_and_apply`), a round trip each.
 async fn preload_access(
     tx: &mut dyn Tx,
     changes: &mut Changeset,
     batch: &[&Submission],
 ) -> Result<(), StoreError> {
-    let mut keys = Vec::new();
-    let mut deleted = Vec::new();
+    let mut needs = Needs::default();
     for submission in batch {
-        let task_id = submission.request.stream_id;
-        match &submission.request.command {
-            Command::Task(
-                TaskCommand::Share { user_id, .. } | TaskCommand::Unshare { user_id },
-            ) => {
-                keys.push((task_id, user_id.as_str().to_owned()));
+        let request = &submission.request;
+        let (task_id, actor) = (request.stream_id, request.actor.as_str());
+        let Command::Task(command) = &request.command else {
+            continue;
+        };
+        let owner = changes
+            .view(task_id)
+            .task
+            .as_ref()
+            .map(|t| t.owner_id.as_str());
+        if owner.is_some_and(|owner| owner != actor) {
+            needs.rows.push((task_id, actor.to_owned()));
+        }
+        match command {
+            TaskCommand::Share { user_id, .. } | TaskCommand::Unshare { user_id } => {
+                needs.rows.push((task_id, user_id.as_str().to_owned()));
             }
-            Command::Task(TaskCommand::Delete) => deleted.push(task_id),
+            TaskCommand::Delete => needs.tasks.push(task_id),
             _ => {}
         }
     }
-    if !keys.is_empty() {
-        let found = tx.load_access(Tables::Live, &keys).await?;
-        changes.access_mut().supply_rows(&keys, found);
-    }
-    if !deleted.is_empty() {
-        let deleted = distinct(deleted.into_iter());
-        let mut found: HashMap<Uuid, Vec<AccessRow>> = HashMap::new();
-        for row in tx.load_task_access(Tables::Live, &deleted).await? {
-            found.entry(row.task_id).or_default().push(row);
-        }
-        for task_id in deleted {
-            let rows = found.remove(&task_id).unwrap_or_default();
-            changes.access_mut().supply_task(task_id, rows);
-        }
-    }
-    Ok(())
-}
-
-/// A response kept under an idempotency key, as the batch uses it.
-struct KeyedResponse {
-    user_id: String,
-    key: String,
-    /// The task or team the command named.
-    stream_id: Uuid,
-    response: StoredResponse,
-    created_at: DateTime<Utc>,
-}
-
-/// What a command answered, success or refusal, and the request it answered.
-#[derive(Clone, Debug)]
-struct StoredResponse {
-    fingerprint: String,
-    outcome: Result<CommandOutcome, DomainError>,
-}
-
-impl KeyedResponse {
-    /// A stored record; an error for one whose refusal this code cannot read.
-    fn from_record(record: IdempotencyRecord) -> Result<Self, StoreError> {
-        let outcome = match &record.refusal {
-            Some(slug) => Err(DomainError::from_stored(slug)
-                .ok_or_else(|| StoreError::Corrupt(format!("unexpected refusal {slug:?}")))?),
-            None => Ok(CommandOutcome {
-                stream_id: record.task_id,
-                version: record.version,
-                position: record.position,
-                created: record.created,
-            }),
-        };
-        Ok(KeyedResponse {
-            user_id: record.user_id,
-            key: record.key,
-            stream_id: record.task_id,
-            response: StoredResponse {
-                fingerprint: record.fingerprint,
-                outcome,
-            },
-            created_at: record.created_at,
-        })
-    }
-
-    /// The record to store; a refusal keeps the stream id it named and zeros in the other
-    /// columns.
-    fn into_record(self) -> IdempotencyRecord {
-        let (outcome, refusal) = match self.response.outcome {
-            Ok(outcome) => (outcome, None),
-            Err(refusal) => (
-                CommandOutcome {
-                    stream_id: self.stream_id,
-                    version: 0,
-                    position: 0,
-                    created: false,
-                },
-                Some(refusal.to_stored()),
-            ),
-        };
-        IdempotencyRecord {
-            user_id: self.user_id,
-            key: self.key,
-            fingerprint: self.response.fingerprint,
-            task_id: outcome.stream_id,
-            version: outcome.version,
-            position: outcome.position,
-            created: outcome.created,
-            refusal,
-            created_at: self.created_at,
-        }
-    }
-}
-
-/// The responses stored under `keys` (user id, key), by key.
-async fn stored_responses(
-    tx: &mut dyn Tx,
-    keys: &[(&str, &str)],
-) -> Result<HashMap<(String, String), KeyedResponse>, StoreError> {
-    let mut found = HashMap::new();
-    for record in tx.find_responses(keys).await? {
-        let keyed = KeyedResponse::from_record(record)?;
-        found.insert((keyed.user_id.clone(), keyed.key.clone()), keyed);
-    }
-    Ok(found)
+    needs.tasks = distinct(needs.tasks.into_iter());
+    load(tx, Tables::Live, changes, needs).await
 }

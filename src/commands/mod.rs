@@ -8,6 +8,7 @@
 mod batch;
 mod commit;
 mod outage;
+mod responses;
 mod ticket;
 mod writer;
 

@@ -11,6 +11,7 @@ pub(crate) mod extract;
 pub(crate) mod history;
 mod openapi;
 pub mod page;
+mod path_params;
 pub mod request_id;
 mod shares;
 mod stream;

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    AccessRow, Changeset, DailyRow, DashboardStats, MemberRow, ReadModels, RecordedEvent, ShareRow,
-    TaskRow, TaskView, TeamRow, TeamShareRow, TeamStats, TeamView,
+    AccessRow, Changeset, DailyRow, DashboardStats, MemberRow, Needs, ReadModels, RecordedEvent,
+    ShareRow, TaskRow, TaskView, TeamRow, TeamShareRow, TeamStats, TeamView,
 };
 use uuid::Uuid;
 
@@ -313,31 +313,42 @@ pub async fn load_and_apply(
         if needs.is_empty() {
             break;
         }
-        if !needs.rows.is_empty() {
-            let found = tx.load_access(tables, &needs.rows).await?;
-            changes.access_mut().supply_rows(&needs.rows, found);
-        }
-        if !needs.tasks.is_empty() {
-            let mut found: HashMap<Uuid, Vec<AccessRow>> = HashMap::new();
-            for row in tx.load_task_access(tables, &needs.tasks).await? {
-                found.entry(row.task_id).or_default().push(row);
-            }
-            for task_id in needs.tasks {
-                let rows = found.remove(&task_id).unwrap_or_default();
-                changes.access_mut().supply_task(task_id, rows);
-            }
-        }
-        if !needs.teams.is_empty() {
-            let mut found: HashMap<Uuid, Vec<(TeamShareRow, String)>> = HashMap::new();
-            for (share, owner) in tx.load_team_tasks(tables, &needs.teams).await? {
-                found.entry(share.team_id).or_default().push((share, owner));
-            }
-            for team_id in needs.teams {
-                let shares = found.remove(&team_id).unwrap_or_default();
-                changes.supply_team(team_id, shares);
-            }
-        }
+        load(tx, tables, changes, needs).await?;
     }
     changes.apply(recorded);
+    Ok(())
+}
+
+/// Loads what `needs` names into `changes`, a statement per kind at most.
+pub async fn load(
+    tx: &mut dyn Tx,
+    tables: Tables,
+    changes: &mut Changeset,
+    needs: Needs,
+) -> Result<(), StoreError> {
+    if !needs.rows.is_empty() {
+        let found = tx.load_access(tables, &needs.rows).await?;
+        changes.access_mut().supply_rows(&needs.rows, found);
+    }
+    if !needs.tasks.is_empty() {
+        let mut found: HashMap<Uuid, Vec<AccessRow>> = HashMap::new();
+        for row in tx.load_task_access(tables, &needs.tasks).await? {
+            found.entry(row.task_id).or_default().push(row);
+        }
+        for task_id in needs.tasks {
+            let rows = found.remove(&task_id).unwrap_or_default();
+            changes.access_mut().supply_task(task_id, rows);
+        }
+    }
+    if !needs.teams.is_empty() {
+        let mut found: HashMap<Uuid, Vec<(TeamShareRow, String)>> = HashMap::new();
+        for (share, owner) in tx.load_team_tasks(tables, &needs.teams).await? {
+            found.entry(share.team_id).or_default().push((share, owner));
+        }
+        for team_id in needs.teams {
+            let shares = found.remove(&team_id).unwrap_or_default();
+            changes.supply_team(team_id, shares);
+        }
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! implemented in `store/sqlite/` and `store/postgres/`.
 
 pub(crate) mod binds;
+mod children;
 pub(crate) mod outage;
 pub(crate) mod queries;
 pub(crate) mod reading;

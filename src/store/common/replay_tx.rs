@@ -187,7 +187,7 @@ where
         from: Uuid,
         to: Uuid,
     ) -> Result<Vec<R>, StoreError> {
-        let column = table.key.split(", ").next().unwrap_or(table.key);
+        let column = table.first_key();
         let arguments = bound::<DB::Arguments>(|a| {
             a.id(from)?;
             a.id(to)

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::Backend;
 use super::binds::{BindRows, bound};
+use super::children::Parent;
 use super::rows::StoreRow;
 use super::sql::HEAD_POSITION;
 use super::sqlx_tx::SqlxTx;
@@ -360,52 +361,6 @@ impl<DB: Backend> SqlxTx<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// The rows of a parent table whose key is among `ids`, each with the rows of a child
-    /// table whose first key column names it (a task with its shares, a team with its
-    /// members).
-    async fn with_children<P: Decode + Send, C: Decode + Send>(
-        &mut self,
-        tables: Tables,
-        ids: &[Uuid],
-        (parent, id_of): Parent<P>,
-        (child, parent_of): Parent<C>,
-    ) -> Result<HashMap<Uuid, (P, Vec<C>)>, StoreError> {
-        let mut found = HashMap::with_capacity(ids.len());
-        let statement = |n| DB::rows_where_in(parent, tables, parent.key, n);
-        for row in self
-            .each_chunk(ids, 1, statement, |a, id| a.id(*id))
-            .await?
-        {
-            let row = P::decode(&row)?;
-            found.insert(id_of(&row), (row, Vec::new()));
-        }
-        if found.is_empty() {
-            return Ok(found);
-        }
-        for row in self.children::<C>(tables, ids, child).await? {
-            if let Some((_, children)) = found.get_mut(&parent_of(&row)) {
-                children.push(row);
-            }
-        }
-        Ok(found)
-    }
-
-    /// The rows of a child table whose first key column is among `ids`.
-    async fn children<C: Decode + Send>(
-        &mut self,
-        tables: Tables,
-        ids: &[Uuid],
-        child: &'static Table,
-    ) -> Result<Vec<C>, StoreError> {
-        let parent_key = child.key.split(", ").next().unwrap_or(child.key);
-        let statement = |n| DB::rows_where_in(child, tables, parent_key, n);
-        self.each_chunk(ids, 1, statement, |a, id| a.id(*id))
-            .await?
-            .iter()
-            .map(C::decode)
-            .collect()
-    }
-
     /// Adds each row's counts to the trend's counts of its (user, day) in `tables`.
     async fn add_daily(&mut self, tables: Tables, rows: &[DailyRow]) -> Result<(), StoreError> {
         let table = &daily_stats::TABLE;
@@ -415,10 +370,6 @@ where
         Ok(())
     }
 }
-
-/// A table, with the parent id of each of its rows: a parent row's own id, a child row's
-/// parent's.
-type Parent<R> = (&'static Table, fn(&R) -> Uuid);
 
 /// Binds `row`'s columns.
 fn encode<A: BindRows>(arguments: &mut A, row: &&Row<'_>) -> Result<(), BoxDynError> {

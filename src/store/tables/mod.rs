@@ -148,6 +148,12 @@ impl Table {
         count_columns(self.columns)
     }
 
+    /// The first column of its key: a child table's parent id (a share's task, a member's
+    /// team).
+    pub fn first_key(&self) -> &'static str {
+        self.key.split(", ").next().unwrap_or(self.key)
+    }
+
     /// How many columns its key has.
     pub const fn key_width(&self) -> usize {
         count_columns(self.key)
