@@ -63,16 +63,33 @@ impl IfNoneMatch {
     /// `body` as JSON tagged by a hash of its bytes, or 304 when the client holds that tag:
     /// exact for answers with no version of their own (figures change with the day, too).
     pub fn answer_hashed<T: Serialize>(&self, body: &T) -> Response {
-        let bytes = serde_json::to_vec(body).expect("figures always serialise");
-        let mut hasher = DefaultHasher::new();
-        hasher.write(&bytes);
-        let etag = format!("\"{:016x}\"", hasher.finish());
+        let bytes = serde_json::to_vec(body).expect("answers always serialise");
+        let etag = format!("\"{:016x}\"", hash(&bytes));
+        self.answer_bytes(etag, bytes)
+    }
+
+    /// `body` as JSON tagged `"<version>.<hash of its bytes>"`, or 304 when the client holds
+    /// that tag: for a versioned answer that also shows what changes without a new version.
+    /// `If-Match` reads the version before the dot.
+    pub fn answer_versioned_view<T: Serialize>(&self, version: i64, body: &T) -> Response {
+        let bytes = serde_json::to_vec(body).expect("answers always serialise");
+        let etag = format!("\"{version}.{:016x}\"", hash(&bytes));
+        self.answer_bytes(etag, bytes)
+    }
+
+    fn answer_bytes(&self, etag: String, bytes: Vec<u8>) -> Response {
         if self.matches(&etag) {
             return not_modified(etag);
         }
         let response = ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
         tagged(etag, response)
     }
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 fn not_modified(etag: String) -> Response {

@@ -130,7 +130,11 @@ fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let malformed = || ApiError::Malformed("If-Match must be a task version, e.g. \"3\"".into());
+    let malformed = || {
+        ApiError::Malformed(
+            "If-Match must be a version, e.g. \"3\", or a tag a read answered".into(),
+        )
+    };
     let text = value.to_str().map_err(|_| malformed())?.trim();
     let (weak, text) = match text.strip_prefix("W/") {
         Some(tag) => (true, tag),
@@ -140,6 +144,16 @@ fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(text);
+    // A task read by someone other than its owner, or with team shares, is tagged
+    // `"<version>.<hash>"`: the hash tags the view, the version is what a command compares.
+    let text = match text.split_once('.') {
+        Some((version, view))
+            if view.len() == 16 && view.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            version
+        }
+        _ => text,
+    };
     let version = text
         .parse::<i64>()
         .ok()
@@ -293,6 +307,31 @@ mod tests {
             idempotency_key: Some("k".into()),
             method,
             path: path.into(),
+        }
+    }
+
+    fn if_match_of(value: &str) -> Result<Option<ExpectedVersion>, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_MATCH, value.parse().unwrap());
+        if_match(&headers)
+    }
+
+    #[test]
+    fn if_match_reads_a_version_bare_quoted_weak_or_before_a_views_hash() {
+        use ExpectedVersion::{Strong, Weak};
+        assert!(matches!(if_match_of("3"), Ok(Some(Strong(3)))));
+        assert!(matches!(if_match_of("\"3\""), Ok(Some(Strong(3)))));
+        assert!(matches!(if_match_of("W/\"3\""), Ok(Some(Weak(3)))));
+        let view = "\"3.00ff00ff00ff00ff\"";
+        assert!(matches!(if_match_of(view), Ok(Some(Strong(3)))));
+        for malformed in [
+            "\"3.\"",
+            "\"3.xyz\"",
+            "\"3.00ff00ff00ff00fg\"",
+            "\"-1\"",
+            "\"a\"",
+        ] {
+            assert!(if_match_of(malformed).is_err(), "{malformed}");
         }
     }
 

@@ -108,6 +108,16 @@ impl TaskJson {
         }
     }
 
+    /// Whether this view shows what can change with no event on the task's stream, so that
+    /// its version alone cannot tag it: a permission that reaches someone who is not the
+    /// owner through teams they join and leave, or team shares a team's deletion ends.
+    fn seen_beyond_its_stream(&self) -> bool {
+        match &self.team_shares {
+            Some(team_shares) => !team_shares.is_empty(),
+            None => true,
+        }
+    }
+
     /// The task as `caller` may see it; `None` when the caller may not see it at all.
     pub(super) fn for_caller(read: TaskRead, caller: &UserId) -> Option<Self> {
         let TaskRead { view, shares_total } = read;
@@ -166,7 +176,7 @@ impl TaskJson {
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The task's id."), IfNoneMatch),
     responses(
-        (status = 200, body = TaskJson, headers(("ETag" = String, description = "`\"<version>\"`: the task's version, as `If-Match` and `If-None-Match` name it."))),
+        (status = 200, body = TaskJson, headers(("ETag" = String, description = "`\"<version>\"`, the task's version, for its owner while it has no team shares; otherwise `\"<version>.<hash>\"`, since a permission reached through teams and a team share a team's deletion ends change with no new version. `If-None-Match` names either; `If-Match` reads the version before the dot."))),
         NotModified,
         ReadProblems,
     ),
@@ -178,9 +188,10 @@ async fn show(
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let task = task_for(&state, &caller, task_id).await?;
-    // Every change a caller could see (shares and permissions included) is an event on the
-    // task's stream, so its version tags the caller's view too.
-    Ok(if_none_match.answer(format!("\"{}\"", task.version), &task))
+    Ok(match task.seen_beyond_its_stream() {
+        false => if_none_match.answer(format!("\"{}\"", task.version), &task),
+        true => if_none_match.answer_versioned_view(task.version, &task),
+    })
 }
 
 /// One task as `caller` sees it: `not-found` when it does not exist, was deleted, or is not

@@ -3,12 +3,14 @@
 
 use axum::http::header;
 use chrono::Duration;
+use serde_json::json;
 
 use crate::support::{TestApp, TestRequest, TestResponse, on_both_backends};
 
 on_both_backends!(
     a_dashboard_read_is_304_until_the_callers_figures_change,
     a_task_read_is_304_until_the_task_changes_and_never_tells_a_stranger_anything,
+    a_task_seen_through_a_team_is_never_a_stale_304,
 );
 
 /// The response's tag; with it, the headers that keep caches from mixing callers' answers.
@@ -101,10 +103,85 @@ async fn a_task_read_is_304_until_the_task_changes_and_never_tells_a_stranger_an
     let owner = read_holding(&app, &path, "alice", "\"1\"").await;
     assert_eq!(owner.status, 200);
     assert_eq!(etag(&owner), "\"2\"");
-    assert_not_modified(&read_holding(&app, &path, "bob", "\"2\"").await, "\"2\"");
+    // Bob's permission could also come through a team, which changes with no task event:
+    // his tag adds a hash of his view to the version.
+    let bobs = app.get(&path, "bob").await;
+    let held = etag(&bobs);
+    assert!(held.starts_with("\"2.") && held != "\"2\"", "{held}");
+    assert_not_modified(&read_holding(&app, &path, "bob", &held).await, &held);
+    assert_eq!(read_holding(&app, &path, "bob", "\"2\"").await.status, 200);
 
     for held in ["\"2\"", "*"] {
         let stranger = read_holding(&app, &path, "mallory", held).await;
         stranger.assert_problem(404, "not-found");
     }
+}
+
+/// Joining or leaving a team changes a member's permission, and a team's deletion the owner's
+/// team shares, with no event on the task's stream: the tag still changes with what they see,
+/// and a command still takes it as `If-Match`.
+async fn a_task_seen_through_a_team_is_never_a_stale_304(app: TestApp) {
+    let task = app.create_task("alice", "one").await;
+    let path = format!("/api/tasks/{task}");
+    app.share(&task, "alice", "bob", "view").await;
+    let create = TestRequest::post("/api/teams").user("alice");
+    let team = app.send(create.json(json!({ "name": "crew" }))).await.body["team_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = format!("/api/teams/{team}/members/bob");
+    let add = TestRequest::put(&member)
+        .user("alice")
+        .json(json!({ "role": "member" }));
+    assert_eq!(app.send(add).await.status, 200);
+    let share = TestRequest::put(format!("/api/tasks/{task}/team-shares/{team}"))
+        .user("alice")
+        .json(json!({ "permission": "edit" }));
+    assert_eq!(app.send(share).await.status, 200);
+
+    let through_team = app.get(&path, "bob").await;
+    assert_eq!(through_team.body["permission"], "edit");
+    let held = etag(&through_team);
+    assert_not_modified(&read_holding(&app, &path, "bob", &held).await, &held);
+    assert_eq!(
+        app.send(TestRequest::delete(&member).user("bob"))
+            .await
+            .status,
+        200
+    );
+    let left = read_holding(&app, &path, "bob", &held).await;
+    assert_eq!(
+        left.status, 200,
+        "bob left the team: his permission changed"
+    );
+    assert_eq!(left.body["permission"], "view");
+    let held = etag(&left);
+    assert_not_modified(&read_holding(&app, &path, "bob", &held).await, &held);
+
+    let owner = app.get(&path, "alice").await;
+    assert_eq!(owner.body["team_shares"][0]["team_id"], team.as_str());
+    let held = etag(&owner);
+    let version = owner.body["version"].as_i64().unwrap();
+    assert!(held.starts_with(&format!("\"{version}.")), "{held}");
+    let delete_team = TestRequest::delete(format!("/api/teams/{team}")).user("alice");
+    assert_eq!(app.send(delete_team).await.status, 200);
+    let after = read_holding(&app, &path, "alice", &held).await;
+    assert_eq!(after.status, 200, "the team's deletion ended its share");
+    assert_eq!(after.body["team_shares"], json!([]));
+    assert_eq!(
+        etag(&after),
+        format!("\"{version}\""),
+        "the stream alone tags it again"
+    );
+
+    // The view's tag is a version to a command: the current one, then a stale one.
+    let edit = || {
+        TestRequest::patch(&path)
+            .user("alice")
+            .header(header::IF_MATCH, &held)
+    };
+    let edited = app.send(edit().json(json!({ "title": "two" }))).await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    let stale = app.send(edit().json(json!({ "title": "three" }))).await;
+    stale.assert_problem(412, "version-mismatch");
 }
