@@ -44,6 +44,23 @@ export const whenUnauthorized = (callback) => { onUnauthorized = callback; };
 /** Sends a request with the token (and `extra` headers, such as `If-Match`); answers the JSON
  * body, or throws an `ApiError`. */
 export async function request(method, path, body, extra = {}) {
+  const response = await send(method, path, body, extra);
+  return response.json();
+}
+
+/** Reads `path` unless it still has the tag `held` (its last `ETag`, or null): `null` when the
+ * server answers 304, else `{ body, tag }`. A poller pays a few header bytes while nothing
+ * changes. */
+export async function readIfChanged(path, held) {
+  const response = await send('GET', path, undefined, held ? { 'If-None-Match': held } : {});
+  if (response.status === 304) return null;
+  return { body: await response.json(), tag: response.headers.get('ETag') };
+}
+
+/** The response to a request with the token: a 2xx, or a 304 to an `If-None-Match` (with
+ * `cache: 'no-store'` the browser hands that to the page rather than answering it from its
+ * cache); any other answer is thrown as an `ApiError`. */
+async function send(method, path, body, extra) {
   const token = currentToken();
   // Signed out meanwhile (a timer or a Retry button of the last sign-in): nothing to send.
   if (!token) throw new ApiError(401, 'signed-out', 'Signed out.');
@@ -60,7 +77,7 @@ export async function request(method, path, body, extra = {}) {
   } catch {
     throw new ApiError(0, 'unreachable', 'tally cannot be reached.');
   }
-  if (response.ok) return response.json();
+  if (response.ok || response.status === 304) return response;
   const problem = await response.json().catch(() => ({}));
   if (response.status === 401) onUnauthorized(problem.detail);
   throw new ApiError(response.status, problem.type ?? 'unknown',

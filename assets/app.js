@@ -1,5 +1,5 @@
 // The dashboard page: signs in with the token from the address or the form, then shows the
-// caller's figures live, the 30-day trend and their tasks.
+// caller's figures live, the 30-day trend, their tasks and their teams.
 
 import {
   ApiError, claimsOf, currentToken, forgetToken, keepToken, request, takeTokenFromAddress,
@@ -9,6 +9,7 @@ import { showProblem } from './dom.js';
 import { isEmpty, renderCards, showFigures } from './figures.js';
 import { followFigures } from './live.js';
 import { taskList } from './tasks.js';
+import { teamsPanel } from './teams.js';
 import { showTrend } from './trend.js';
 
 const $ = (id) => document.getElementById(id);
@@ -33,6 +34,31 @@ const tasks = taskList({
   next: $('next-page'),
   loadError: $('tasks-error'),
   notice: $('tasks-notice'),
+  teams: () => teams.known(),
+  commanded: () => teams.tasksChanged(),
+});
+
+const teams = teamsPanel({
+  list: $('teams'),
+  more: $('more-teams'),
+  createForm: $('team-create-form'),
+  notice: $('teams-notice'),
+  loadError: $('teams-error'),
+  team: {
+    section: $('team'),
+    name: $('team-name'),
+    role: $('team-role'),
+    actions: $('team-actions'),
+    members: $('members'),
+    memberForm: $('member-form'),
+    notice: $('team-notice'),
+    loadError: $('team-error'),
+    cards: $('team-cards'),
+    figuresError: $('team-figures-error'),
+  },
+}, {
+  // A task can be shared with a team the caller has just joined or created.
+  listed: () => tasks.refresh(),
 });
 
 function start() {
@@ -56,6 +82,7 @@ function showSignIn(reason) {
   following?.stop();
   following = null;
   clearTimeout(trendTimer);
+  teams.reset(); // Ends the open team's polling.
   $('dashboard').hidden = true;
   $('who').hidden = true;
   $('sign-out').hidden = true;
@@ -85,10 +112,12 @@ function showDashboard() {
   renderCards($('cards'));
   showEmptyState(false);
   tasks.reset();
+  teams.reset();
   lastFigures = '';
   loadFigures();
   loadTrend();
   tasks.refresh();
+  teams.refresh();
   following = followFigures({
     onFigures: (figures) => { if (current === session) figuresArrived(figures); },
     onState: (state, detail) => {
@@ -114,7 +143,7 @@ async function loadFigures() {
   }
 }
 
-/** New figures mean something changed: the trend and the list may have too. */
+/** New figures mean something changed: the trend, the list and the teams may have too. */
 function figuresArrived(figures) {
   showProblem($('figures-error'), null);
   showFigures($('cards'), figures);
@@ -122,6 +151,7 @@ function figuresArrived(figures) {
   const seen = JSON.stringify(figures);
   if (lastFigures && seen !== lastFigures) {
     tasks.refresh();
+    teams.figuresMoved();
     clearTimeout(trendTimer);
     trendTimer = setTimeout(loadTrend, 500);
   }

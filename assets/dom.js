@@ -34,3 +34,37 @@ export function showProblem(box, message, retry) {
   box.append(el('span', {}, message));
   if (retry) box.append(el('button', { type: 'button', onclick: retry }, 'Retry'));
 }
+
+/** How long a confirming button stays armed after its first press. */
+const ARMED_MS = 4000;
+
+/**
+ * A button for what the page cannot undo (delete a task, leave a team): the first press arms
+ * it for a few seconds, saying `confirm`; only a second press within them calls `act`. Its
+ * accessible name is its text followed by `about` (`: <what it acts on>`), so a screen reader
+ * hears which one it is among many.
+ */
+export function confirmingButton({ label, confirm, about = '', act, ...attrs }) {
+  let armed = null;
+  const button = el('button', {
+    type: 'button',
+    class: 'danger',
+    ...attrs,
+    onclick: () => {
+      if (armed) {
+        clearTimeout(armed);
+        button.disabled = true;
+        act();
+        return;
+      }
+      say(confirm);
+      armed = setTimeout(() => { armed = null; say(label); }, ARMED_MS);
+    },
+  });
+  const say = (text) => {
+    button.textContent = text;
+    button.setAttribute('aria-label', text + about);
+  };
+  say(label);
+  return button;
+}

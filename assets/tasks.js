@@ -2,19 +2,22 @@
 // the commands the caller's permission allows.
 
 import { request } from './api.js';
-import { el, showProblem } from './dom.js';
+import { confirmingButton, el, showProblem } from './dom.js';
 import { editForm } from './edit.js';
+import { teamShareForm, teamShareList } from './team-share.js';
 
 const PAGE_SIZE = 10;
 
 /**
- * The list inside `parts` ({list, scope, status, previous, next, loadError, notice}):
- * `loadError` says why the list could not be loaded (with Retry), `notice` why a command was
- * refused. `refresh()` reloads the page shown; `working(work)` marks the list busy while `work`
- * (a command whose answer the list will show) is under way.
+ * The list inside `parts` ({list, scope, status, previous, next, loadError, notice, teams,
+ * commanded}): `loadError` says why the list could not be loaded (with Retry), `notice` why a
+ * command was refused; `teams()` are the caller's teams, to share their tasks with, and
+ * `commanded()` hears that a command was answered (it may move a team's figures).
+ * `refresh()` reloads the page shown; `working(work)` marks the list busy while `work` (a
+ * command whose answer the list will show) is under way.
  */
 export function taskList(parts) {
-  const { list, scope, status, previous, next, loadError, notice } = parts;
+  const { list, scope, status, previous, next, loadError, notice, teams, commanded } = parts;
   let cursors = [null]; // The cursor of each page up to the one shown; `null` is the first.
   let nextCursor = null;
   let loaded = false;
@@ -109,6 +112,7 @@ export function taskList(parts) {
       try {
         await request(method, path, body);
         showProblem(notice, null);
+        commanded();
       } catch (error) {
         if (error.status !== 401) showProblem(notice, error.message);
       }
@@ -139,11 +143,21 @@ export function taskList(parts) {
           { 'aria-expanded': 'false', 'aria-controls': `edit-${task.id}` }) : null,
         owns ? action('share', 'Share…', toggleForm,
           { 'aria-expanded': 'false', 'aria-controls': `share-${task.id}` }) : null,
-        owns ? deleteButton(action, () => command('DELETE', path)) : null));
+        owns && teams().length > 0 ? action('share-team', 'Share with team…', toggleForm,
+          { 'aria-expanded': 'false', 'aria-controls': `team-share-${task.id}` }) : null,
+        owns ? confirmingButton({
+          label: 'Delete', confirm: 'Confirm delete', about: `: ${task.title}`,
+          'data-action': 'delete', act: () => command('DELETE', path),
+        }) : null));
     if (mayChange) {
       item.append(editForm(task, path, { saved: edited, refused: (message) => showProblem(notice, message), working }));
     }
-    if (owns) item.append(...[shareList(task, path), shareForm(task, path)].filter(Boolean));
+    if (owns) {
+      item.append(...[
+        shareList(task, path), shareForm(task, path),
+        teamShareList(task, path, teams(), command), teamShareForm(task, path, teams(), command),
+      ].filter(Boolean));
+    }
     return item;
   }
 
@@ -193,7 +207,7 @@ export function taskList(parts) {
     const form = document.getElementById(button.getAttribute('aria-controls'));
     form.hidden = !form.hidden;
     button.setAttribute('aria-expanded', String(!form.hidden));
-    if (!form.hidden) form.querySelector('input').focus();
+    if (!form.hidden) form.querySelector('input, select').focus();
   }
 
   const inForm = (element) => list.contains(element) && element.closest('form') !== null;
@@ -233,25 +247,4 @@ export function taskList(parts) {
   previous.addEventListener('click', () => { cursors.pop(); refresh(); });
 
   return { refresh, reset, working };
-}
-
-/** Delete asks once more before it acts: the first press arms it for a few seconds. */
-function deleteButton(action, remove) {
-  let armed = null;
-  const button = action('delete', 'Delete', () => {
-    if (armed) {
-      clearTimeout(armed);
-      button.disabled = true;
-      remove();
-      return;
-    }
-    label('Confirm delete');
-    armed = setTimeout(() => { armed = null; label('Delete'); }, 4000);
-  }, { class: 'danger' });
-  const named = button.getAttribute('aria-label').slice('Delete'.length);
-  const label = (text) => {
-    button.textContent = text;
-    button.setAttribute('aria-label', text + named);
-  };
-  return button;
 }

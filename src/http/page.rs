@@ -42,7 +42,7 @@ macro_rules! asset {
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// The page's files (`assets/` in the repository).
-const ASSETS: [Asset; 11] = [
+const ASSETS: [Asset; 15] = [
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
@@ -53,6 +53,10 @@ const ASSETS: [Asset; 11] = [
     asset!("figures.js", JS),
     asset!("live.js", JS),
     asset!("tasks.js", JS),
+    asset!("team.js", JS),
+    asset!("team-figures.js", JS),
+    asset!("team-share.js", JS),
+    asset!("teams.js", JS),
     asset!("trend.js", JS),
 ];
 

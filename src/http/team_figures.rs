@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use projections::TeamFigures;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::conditional::{IfNoneMatch, NotModified};
 use super::error::ApiError;
 use super::extract::{Caller, QueryParams, TeamId};
 use super::openapi::ReadProblems;
@@ -116,22 +118,26 @@ pub(crate) async fn team_tasks_page(
     .await
 }
 
-/// A team's figures over the tasks shared with it: one single-row read.
+/// A team's figures over the tasks shared with it: one single-row read. Tagged like the
+/// caller's own figures, so a page polling an open team pays a 304 while nothing changed (a
+/// task owner completing a shared task moves these figures and no member's own).
 #[utoipa::path(
     get,
     path = "/api/teams/{id}/dashboard",
     tag = "teams",
     operation_id = "getTeamDashboard",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The team's id.")),
-    responses((status = 200, body = TeamDashboard), ReadProblems),
+    params(("id" = Uuid, Path, description = "The team's id."), IfNoneMatch),
+    responses((status = 200, body = TeamDashboard, headers(("ETag" = String, description = "A tag of these figures (it changes at midnight too)."))), NotModified, ReadProblems),
 )]
 async fn team_dashboard(
     State(state): State<AppState>,
     Caller(caller): Caller,
     TeamId(team_id): TeamId,
-) -> Result<Json<TeamDashboard>, ApiError> {
-    team_figures(&state, &caller, team_id).await.map(Json)
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
+    let figures = team_figures(&state, &caller, team_id).await?;
+    Ok(if_none_match.answer_hashed(&figures))
 }
 
 /// `team_id`'s figures now, for `caller`, a member.

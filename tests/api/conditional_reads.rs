@@ -1,5 +1,6 @@
-//! Conditional reads: dashboard and task reads carry an `ETag`, and `If-None-Match` with it
-//! answers 304 with no body until something the caller would see changes.
+//! Conditional reads: dashboard, team dashboard and task reads carry an `ETag`, and
+//! `If-None-Match` with it answers 304 with no body until something the caller would see
+//! changes.
 
 use axum::http::header;
 use chrono::Duration;
@@ -11,6 +12,7 @@ on_both_backends!(
     a_dashboard_read_is_304_until_the_callers_figures_change,
     a_task_read_is_304_until_the_task_changes_and_never_tells_a_stranger_anything,
     a_task_seen_through_a_team_is_never_a_stale_304,
+    a_team_dashboard_read_is_304_until_the_teams_figures_change,
 );
 
 /// The response's tag; with it, the headers that keep caches from mixing callers' answers.
@@ -184,4 +186,45 @@ async fn a_task_seen_through_a_team_is_never_a_stale_304(app: TestApp) {
     assert_eq!(edited.status, 200, "{}", edited.body);
     let stale = app.send(edit().json(json!({ "title": "three" }))).await;
     stale.assert_problem(412, "version-mismatch");
+}
+
+/// A member polling a team's figures pays a 304 until they change, as a task owner completing
+/// a task shared with the team changes them (and none of the member's own figures).
+async fn a_team_dashboard_read_is_304_until_the_teams_figures_change(app: TestApp) {
+    let create = TestRequest::post("/api/teams").user("alice");
+    let team = app.send(create.json(json!({ "name": "crew" }))).await.body["team_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let add = TestRequest::put(format!("/api/teams/{team}/members/bob"))
+        .user("alice")
+        .json(json!({ "role": "member" }));
+    assert_eq!(app.send(add).await.status, 200);
+    let task = app.create_task("alice", "one").await;
+    let share = TestRequest::put(format!("/api/tasks/{task}/team-shares/{team}"))
+        .user("alice")
+        .json(json!({ "permission": "view" }));
+    assert_eq!(app.send(share).await.status, 200);
+
+    let path = format!("/api/teams/{team}/dashboard");
+    let first = app.get(&path, "bob").await;
+    assert_eq!(
+        (first.status.as_u16(), &first.body["pending"]),
+        (200, &json!(1))
+    );
+    let held = etag(&first);
+    assert_not_modified(&read_holding(&app, &path, "bob", &held).await, &held);
+    let own = app.get("/api/dashboard", "bob").await;
+
+    let complete = TestRequest::post(format!("/api/tasks/{task}/complete")).user("alice");
+    assert_eq!(app.send(complete).await.status, 200);
+    let changed = read_holding(&app, &path, "bob", &held).await;
+    assert_eq!(changed.status, 200, "the team's figures changed");
+    assert_eq!(changed.body["completed"], 1);
+    assert_ne!(etag(&changed), held);
+    let own_now = read_holding(&app, "/api/dashboard", "bob", &etag(&own)).await;
+    assert_eq!(own_now.status, 304, "bob's own figures did not change");
+
+    let stranger = read_holding(&app, &path, "mallory", &held).await;
+    stranger.assert_problem(404, "not-found");
 }

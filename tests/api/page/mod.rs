@@ -5,7 +5,9 @@
 //! (`editing`), cards changing live, a share appearing and recovery after a server restart
 //! (`live_updates`), the list drawn anew under an open form (`live_list`), a hostile title and
 //! a long share list (`task_display`), the cards, the empty state and a phone's layout
-//! (`layout`), and the API docs page (`docs_page`). This file holds what they share.
+//! (`layout`), teams created and managed, a task shared with one, its live figures and a
+//! hostile team name (`teams`), and the API docs page (`docs_page`). This file holds what they
+//! share.
 
 use std::process::Command;
 
@@ -25,6 +27,7 @@ mod live_updates;
 mod served;
 mod signing_in;
 mod task_display;
+mod teams;
 
 /// A real server with the test secret, and the page open in a browser signed in as `user`
 /// through the link `tally token --link` prints.
