@@ -42,16 +42,26 @@ export function teamFigures(cards, problem, { gone, membersChanged }) {
       el('article', { class: 'card', 'aria-labelledby': `team-label-${name}` },
       el('h4', { id: `team-label-${name}` }, label),
       el('p', { class: 'figure skeleton', 'data-team-figure': name, 'aria-busy': 'true' }, '—'))));
-    poller = setInterval(refresh, POLL_EVERY_MS);
     return refresh();
   }
 
   /** Reads the figures again: after a command of the page's, a change in the caller's own
-   * figures, and each poll. */
+   * figures, and each poll. The next poll is due 5 s after the latest read ends, never while
+   * one is on its way: over a slow connection overlapping polls would each drop the one
+   * before's answer, and the cards would never change. */
   async function refresh() {
     if (teamId === null) return;
+    clearTimeout(poller);
     const id = teamId;
     const read = ++reads;
+    try {
+      await readOnce(id, read);
+    } finally {
+      if (id === teamId && read === reads) poller = setTimeout(refresh, POLL_EVERY_MS);
+    }
+  }
+
+  async function readOnce(id, read) {
     const path = `/api/teams/${encodeURIComponent(id)}/dashboard`;
     let answer;
     try {
@@ -86,7 +96,7 @@ export function teamFigures(cards, problem, { gone, membersChanged }) {
 
   /** No team shown: the polling ends, and answers still on their way are dropped. */
   function stop() {
-    clearInterval(poller);
+    clearTimeout(poller);
     poller = null;
     teamId = null;
     tag = null;

@@ -97,12 +97,17 @@ export function teamsPanel(parts, { listed }) {
     event.preventDefault();
     const name = createForm.elements.name.value;
     const current = session;
+    const submit = createForm.querySelector('button[type="submit"]');
     let created;
+    // One press, one team: the button waits for the answer.
+    submit.disabled = true;
     try {
       created = await request('POST', '/api/teams', { name });
     } catch (error) {
       if (error.status !== 401) showProblem(notice, error instanceof ApiError ? error.message : String(error));
       return;
+    } finally {
+      submit.disabled = false;
     }
     if (current !== session) return; // Signed out meanwhile.
     createForm.reset();

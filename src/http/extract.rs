@@ -130,29 +130,21 @@ fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let malformed = || {
-        ApiError::Malformed(
-            "If-Match must be a version, e.g. \"3\", or a tag a read answered".into(),
-        )
-    };
+    let malformed =
+        || ApiError::Malformed("If-Match must be a version, e.g. \"3\", or a task's tag".into());
     let text = value.to_str().map_err(|_| malformed())?.trim();
     let (weak, text) = match text.strip_prefix("W/") {
         Some(tag) => (true, tag),
         None => (false, text),
     };
-    let text = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    // A task read by someone other than its owner, or with team shares, is tagged
-    // `"<version>.<hash>"`: the hash tags the view, the version is what a command compares.
-    let text = match text.split_once('.') {
-        Some((version, view))
-            if view.len() == 16 && view.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
-            version
-        }
-        _ => text,
+    let text = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        // A task read by someone other than its owner, or with team shares, is tagged
+        // `"<version>.<hash>"`: the hash tags the view, the version is what a command compares.
+        Some(quoted) => match quoted.split_once('.') {
+            Some((version, view)) if is_view_hash(view) => version,
+            _ => quoted,
+        },
+        None => text,
     };
     let version = text
         .parse::<i64>()
@@ -164,6 +156,12 @@ fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
     } else {
         ExpectedVersion::Strong(version)
     }))
+}
+
+/// Whether `text` is the hash part of a task's tag: 16 lowercase hex digits, as
+/// `conditional.rs` writes it.
+fn is_view_hash(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -324,10 +322,14 @@ mod tests {
         assert!(matches!(if_match_of("W/\"3\""), Ok(Some(Weak(3)))));
         let view = "\"3.00ff00ff00ff00ff\"";
         assert!(matches!(if_match_of(view), Ok(Some(Strong(3)))));
+        let weak_view = "W/\"3.00ff00ff00ff00ff\"";
+        assert!(matches!(if_match_of(weak_view), Ok(Some(Weak(3)))));
         for malformed in [
             "\"3.\"",
             "\"3.xyz\"",
             "\"3.00ff00ff00ff00fg\"",
+            "\"3.00FF00FF00FF00FF\"",
+            "3.00ff00ff00ff00ff",
             "\"-1\"",
             "\"a\"",
         ] {

@@ -153,9 +153,8 @@ async fn teams_seen(
         if is_owner
             || state
                 .store
-                .team(team_id)
+                .role_in(team_id, caller.as_str())
                 .await?
-                .role_of(caller.as_str())
                 .is_some()
         {
             seen.insert(team_id);

@@ -181,13 +181,14 @@ pub fn empty_body() -> Object {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Describes headers `CommandHeaders` parses.
 pub struct CommandHeaderParams {
-    /// `"<version>"`: the command runs only if the task is at that version (412 otherwise,
-    /// but 403 first when the caller may not run it at all). Compared strongly: `W/` tags
-    /// never match. A bare number is taken too.
+    /// `"<version>"`: the command runs only if the task (or team) is at that version (412
+    /// otherwise, but 403 first when the caller may not run it at all). Compared strongly: `W/`
+    /// tags never match. A bare number is taken too, and a task read's `"<version>.<hash>"`
+    /// tag, whose version is compared.
     #[param(
         rename = "If-Match",
         nullable = false,
-        pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#
+        pattern = r#"^(W/)?("[0-9]{1,18}(\.[0-9a-f]{16})?"|[0-9]{1,18})$"#
     )]
     if_match: Option<String>,
     /// 1 to 255 printable ASCII characters (spaces inside only: a header's ends are trimmed). A repeat of the same request (method, path,

@@ -2,7 +2,6 @@
 //! build step), served with a Content-Security-Policy that allows only scripts, styles and
 //! requests of this origin, so nothing inline and nothing injected can run.
 
-use std::hash::{DefaultHasher, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::LazyLock;
 
@@ -13,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use super::conditional::IfNoneMatch;
+use super::conditional::{IfNoneMatch, hash};
 use super::error::ApiError;
 
 /// What the page may load and run: its own files and requests to its own origin, nothing
@@ -65,11 +64,7 @@ const ASSETS: [Asset; 15] = [
 static TAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|asset| {
-            let mut hasher = DefaultHasher::new();
-            hasher.write(asset.body.as_bytes());
-            format!("\"{:016x}\"", hasher.finish())
-        })
+        .map(|asset| format!("\"{:016x}\"", hash(asset.body.as_bytes())))
         .collect()
 });
 

@@ -123,6 +123,9 @@ pub trait Store: Transactions + Replay {
     async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError>;
     /// A team with all its members (`team` is `None` when it does not exist).
     async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError>;
+    /// `user_id`'s role in a team (`None` when they are not in it, or it does not exist): one
+    /// key of `team_members`, where [`Store::team`] reads every member.
+    async fn role_in(&self, team_id: Uuid, user_id: &str) -> Result<Option<Role>, StoreError>;
     /// A team's figures row (`None` when it has none: it does not exist).
     async fn team_stats(&self, team_id: Uuid) -> Result<Option<TeamStats>, StoreError>;
     /// A page of `user_id`'s teams, by id, after team `after`, at most `limit`, each with the

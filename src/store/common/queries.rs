@@ -126,6 +126,21 @@ where
         })
     }
 
+    async fn role_in(&self, team_id: Uuid, user_id: &str) -> Result<Option<Role>, StoreError> {
+        read!(self, false, |connection| {
+            let arguments = bound::<DB::Arguments>(|a| {
+                a.id(team_id)?;
+                a.text(user_id)
+            })?;
+            sqlx::query_with(sql::ROLE_IN_TEAM, arguments)
+                .persistent(self.persistent())
+                .fetch_optional(&mut *connection)
+                .await?
+                .map(|row| Ok(MemberRow::decode(&row)?.role))
+                .transpose()
+        })
+    }
+
     async fn teams_of(
         &self,
         user_id: &str,

@@ -63,6 +63,10 @@ pub const LOAD_TEAM: &str = "select t.id, t.name, t.created_at, t.version, \
      m.team_id, m.user_id, m.role \
      from teams t join team_members m on m.team_id = t.id where t.id = $1 order by m.user_id";
 
+/// The role of user `$2` in team `$1`: one key of `team_members`.
+pub const ROLE_IN_TEAM: &str =
+    "select team_id, user_id, role from team_members where team_id = $1 and user_id = $2";
+
 /// A page of the teams of `$1`, by id (oldest first), after team `$2`, with the user's role.
 pub const LIST_TEAMS: &str = "select t.id, t.name, t.created_at, t.version, \
      m.team_id, m.user_id, m.role \
