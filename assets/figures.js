@@ -35,12 +35,14 @@ export function renderCards(container) {
         value('can_edit', 'span', { class: 'part' }), ' can edit')));
 }
 
-/** Shows `figures` (a GET /api/dashboard object) in the cards. */
-export function showFigures(container, figures) {
-  for (const element of container.querySelectorAll('[data-figure]')) {
-    const figure = figures[element.dataset.figure];
+/** Shows `figures` (a GET /api/dashboard object, or a team's) in the cards: each element with
+ * the `attribute` (`data-figure` unless said) gets the figure it names. */
+export function showFigures(container, figures, attribute = 'data-figure') {
+  for (const element of container.querySelectorAll(`[${attribute}]`)) {
+    const name = element.getAttribute(attribute);
+    const figure = figures[name];
     if (figure === undefined) continue;
-    element.textContent = element.dataset.figure === 'completion_rate'
+    element.textContent = name === 'completion_rate'
       ? `${figure}%`
       : Number(figure).toLocaleString('en');
     element.classList.remove('skeleton');

@@ -6,6 +6,7 @@
 
 import { readIfChanged } from './api.js';
 import { el, showProblem } from './dom.js';
+import { showFigures } from './figures.js';
 
 const POLL_EVERY_MS = 5000;
 
@@ -76,22 +77,10 @@ export function teamFigures(cards, problem, { gone, membersChanged }) {
     showProblem(problem, null);
     if (answer === null) return; // 304: what is shown is current.
     tag = answer.tag;
-    fill(answer.body);
+    showFigures(cards, answer.body, 'data-team-figure');
     const moved = members !== null && answer.body.members !== members;
     members = answer.body.members;
     if (moved) membersChanged();
-  }
-
-  function fill(figures) {
-    for (const element of cards.querySelectorAll('[data-team-figure]')) {
-      const figure = figures[element.dataset.teamFigure];
-      if (figure === undefined) continue;
-      element.textContent = element.dataset.teamFigure === 'completion_rate'
-        ? `${figure}%`
-        : Number(figure).toLocaleString('en');
-      element.classList.remove('skeleton');
-      element.removeAttribute('aria-busy');
-    }
   }
 
   /** No team shown: the polling ends, and answers still on their way are dropped. */

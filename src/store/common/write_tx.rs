@@ -28,8 +28,8 @@ use super::write_sql::{
 use crate::live::announcement;
 use crate::store::StoreError;
 use crate::store::tables::{
-    Columns, Decode, Encode, Row, Table, TeamKey, daily_stats, dashboard_stats, rows, rows_at,
-    task_access, task_shares, task_team_shares, tasks, team_members, team_stats, teams, user_keys,
+    Columns, Decode, Encode, Row, Table, daily_stats, dashboard_stats, rows, rows_at, task_access,
+    task_shares, task_team_shares, tasks, team_keys, team_members, team_stats, teams, user_keys,
 };
 use crate::store::tx::{IdempotencyRecord, NewEvent, Tables, Tx};
 
@@ -309,12 +309,12 @@ where
         self.upsert(&task_shares::TABLE, tables, &rows_at(&upserts))
             .await?;
         let (upserts, deletes) = changes.team_shares();
-        let deletes: Vec<TeamKey> = deletes
-            .iter()
-            .map(|&(task, team)| TeamKey(task, team))
-            .collect();
-        self.delete(&task_team_shares::TABLE, tables, &rows(&deletes))
-            .await?;
+        self.delete(
+            &task_team_shares::TABLE,
+            tables,
+            &rows(&team_keys(&deletes)),
+        )
+        .await?;
         self.upsert(&task_team_shares::TABLE, tables, &rows_at(&upserts))
             .await?;
         let (upserts, deletes) = changes.access();

@@ -119,6 +119,13 @@ pub(crate) fn user_keys<'k>(keys: &[(Uuid, &'k str)]) -> Vec<UserKey<'k>> {
     keys.iter().map(|&(id, user)| UserKey(id, user)).collect()
 }
 
+/// Each (task, team) key as a row key.
+pub(crate) fn team_keys(keys: &[(Uuid, Uuid)]) -> Vec<TeamKey> {
+    keys.iter()
+        .map(|&(task, team)| TeamKey(task, team))
+        .collect()
+}
+
 /// `value` as a row the transactions write.
 pub(crate) fn row<'a, R: Encode + Sync + 'a>(value: &'a R) -> &'a Row<'a> {
     value

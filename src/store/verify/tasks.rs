@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::Check;
 use crate::store::StoreError;
 use crate::store::tables::{
-    TeamKey, UserKey, rows, rows_at, task_access, task_shares, task_team_shares, tasks,
+    UserKey, rows, rows_at, task_access, task_shares, task_team_shares, tasks, team_keys,
 };
 use crate::store::tx::{ReplayTx, Tables, TaskRange};
 
@@ -82,26 +82,16 @@ impl Check {
         );
         if self.repair {
             let live = Tables::Live;
-            let team_keys: Vec<TeamKey> = delete_team_shares
-                .iter()
-                .map(|&(task, team)| TeamKey(task, team))
-                .collect();
             // Each of these splits its rows into statements of its own size.
             tx.delete(&tasks::TABLE, live, &rows(&delete_tasks)).await?;
             tx.delete(&task_shares::TABLE, live, &rows(&user_keys(&delete_shares)))
-                .await?;
-            tx.delete(&task_team_shares::TABLE, live, &rows(&team_keys))
-                .await?;
-            tx.delete(&task_access::TABLE, live, &rows(&user_keys(&delete_access)))
                 .await?;
             tx.upsert(&tasks::TABLE, live, &rows_at(&write_tasks))
                 .await?;
             tx.upsert(&task_shares::TABLE, live, &rows_at(&write_shares))
                 .await?;
-            tx.upsert(&task_team_shares::TABLE, live, &rows_at(&write_team_shares))
-                .await?;
-            tx.upsert(&task_access::TABLE, live, &rows_at(&write_access))
-                .await?;
+            let team_shares = (write_team_shares, delete_team_shares);
+            rewrite_team_paths(tx, team_shares, (write_access, delete_access)).await?;
         }
         Ok(())
     }
@@ -139,21 +129,31 @@ impl Check {
             |(task, user)| format!("{task} seen by {user}"),
         );
         if self.repair {
-            let team_keys: Vec<TeamKey> = delete_team_shares
-                .iter()
-                .map(|&(task, team)| TeamKey(task, team))
-                .collect();
-            tx.delete(&task_team_shares::TABLE, live, &rows(&team_keys))
-                .await?;
-            tx.delete(&task_access::TABLE, live, &rows(&user_keys(&delete_access)))
-                .await?;
-            tx.upsert(&task_team_shares::TABLE, live, &rows_at(&write_team_shares))
-                .await?;
-            tx.upsert(&task_access::TABLE, live, &rows_at(&write_access))
-                .await?;
+            let team_shares = (write_team_shares, delete_team_shares);
+            rewrite_team_paths(tx, team_shares, (write_access, delete_access)).await?;
         }
         Ok(())
     }
+}
+
+/// Writes the team shares and access rows verify found missing or different, and deletes those
+/// it found stored and not expected: `(write, delete)` for each table.
+async fn rewrite_team_paths(
+    tx: &mut dyn ReplayTx,
+    (write_team_shares, delete_team_shares): (Vec<&TeamShareRow>, Vec<(Uuid, Uuid)>),
+    (write_access, delete_access): (Vec<&AccessRow>, Vec<(Uuid, String)>),
+) -> Result<(), StoreError> {
+    let live = Tables::Live;
+    let team_keys = team_keys(&delete_team_shares);
+    tx.delete(&task_team_shares::TABLE, live, &rows(&team_keys))
+        .await?;
+    tx.delete(&task_access::TABLE, live, &rows(&user_keys(&delete_access)))
+        .await?;
+    tx.upsert(&task_team_shares::TABLE, live, &rows_at(&write_team_shares))
+        .await?;
+    tx.upsert(&task_access::TABLE, live, &rows_at(&write_access))
+        .await?;
+    Ok(())
 }
 
 /// Task rows by id.

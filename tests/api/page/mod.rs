@@ -79,6 +79,24 @@ async fn click_in_list(browser: &Browser, css: &str) {
         .unwrap_or_else(|error| panic!("click {css}: {error}"));
 }
 
+/// Asserts that hostile text (`<img onerror=…>`, `<script>` setting `window.pwned`) was shown
+/// as text under `scopes` (CSS selectors): no element of its made, nothing of it run.
+async fn assert_nothing_injected(browser: &Browser, scopes: &[&str]) {
+    let elements: Vec<String> = scopes
+        .iter()
+        .flat_map(|scope| [format!("{scope} img"), format!("{scope} script")])
+        .collect();
+    let query = format!(
+        "return document.querySelectorAll('{}').length",
+        elements.join(", ")
+    );
+    assert_eq!(browser.run(&query).await, json!(0), "{query}");
+    assert_eq!(
+        browser.run("return window.pwned ?? null").await,
+        json!(null)
+    );
+}
+
 async fn create(server: &Server, user: &str, title: &str) -> String {
     let request = TestRequest::post("/api/tasks")
         .user(user)

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{create, sign_in_link};
+use super::{assert_nothing_injected, create, sign_in_link};
 use crate::support::browser::Browser;
 use crate::support::process::Server;
 use crate::support::{TEST_SECRET, TestRequest};
@@ -24,14 +24,7 @@ async fn a_hostile_title_is_shown_as_text_and_never_run() {
     browser
         .wait_for_text("[data-task-id] .title", hostile)
         .await;
-    let injected = browser
-        .run("return document.querySelectorAll('#tasks img, #tasks script').length")
-        .await;
-    assert_eq!(injected, json!(0));
-    assert_eq!(
-        browser.run("return window.pwned ?? null").await,
-        json!(null)
-    );
+    assert_nothing_injected(&browser, &["#tasks"]).await;
     browser.close().await;
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{click_in_list, create, sign_in, signed_in};
+use super::{assert_nothing_injected, click_in_list, create, sign_in, signed_in};
 use crate::support::browser::Browser;
 use crate::support::process::Server;
 use crate::support::{TEST_SECRET, TestRequest};
@@ -60,6 +60,13 @@ async fn wait_for_members(browser: &Browser, expected: Value) {
             browser.run(script).await == expected
         })
         .await;
+}
+
+/// The open team's problem of type `problem`, once shown: its text.
+async fn team_problem(browser: &Browser, problem: &str) -> String {
+    let shown = format!("#team-notice[data-problem={problem}]:not([hidden])");
+    browser.find(&shown).await;
+    browser.text("#team-notice span").await.unwrap_or_default()
 }
 
 /// Clicks what `css` names in the open team once it is drawn as it now is: a read or command
@@ -150,15 +157,9 @@ async fn a_team_is_created_and_a_member_added_in_the_page_and_its_last_admin_may
     // The only admin leaving would leave the team without one: refused, and said so.
     let leave = "#team-actions [data-action=leave]";
     confirm_in_team(&browser, leave, "Confirm leaving").await;
-    browser
-        .find("#team-notice[data-problem=last-admin]:not([hidden])")
-        .await;
-    let notice = browser.text("#team-notice span").await;
     assert_eq!(
-        notice.as_deref(),
-        Some(
-            "a team keeps at least one admin: make another member an admin first, or delete the team"
-        )
+        team_problem(&browser, "last-admin").await,
+        "a team keeps at least one admin: make another member an admin first, or delete the team"
     );
     // Still open and hers, and Leave pressable again.
     browser.find(&format!("{leave}:not([disabled])")).await;
@@ -204,13 +205,9 @@ async fn a_member_sees_no_admin_controls_a_refused_command_says_why_and_anyone_m
     set_member(&server, &team, "bob", "alice", "member").await;
     let remove_bob = "#members [data-user-id=bob] [data-action=remove]";
     confirm_in_team(&browser, remove_bob, "Confirm remove").await;
-    browser
-        .find("#team-notice[data-problem=forbidden]:not([hidden])")
-        .await;
-    let notice = browser.text("#team-notice span").await;
     assert_eq!(
-        notice.as_deref(),
-        Some("only the team's admins may do this; the team is shown as it now is")
+        team_problem(&browser, "forbidden").await,
+        "only the team's admins may do this; the team is shown as it now is"
     );
     // Shown as it now is: a plain member's view, without an admin's controls.
     wait_for_members(
@@ -398,13 +395,6 @@ async fn a_hostile_team_name_and_member_id_are_shown_as_text_and_never_run() {
             browser.run(&offered).await == json!(hostile)
         })
         .await;
-    let injected = browser
-        .run("return document.querySelectorAll('#teams-panel img, #teams-panel script, #tasks img, #tasks script').length")
-        .await;
-    assert_eq!(injected, json!(0));
-    assert_eq!(
-        browser.run("return window.pwned ?? null").await,
-        json!(null)
-    );
+    assert_nothing_injected(&browser, &["#teams-panel", "#tasks"]).await;
     browser.close().await;
 }
