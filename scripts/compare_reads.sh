@@ -5,7 +5,9 @@
 # on every contender alike, then hey's p99 at a fixed 5,000 req/s.
 #   scripts/compare_reads.sh                          # this build vs the ceiling
 #   OTHER=/path/to/old/tally scripts/compare_reads.sh  # and an older build on the same data
-# Knobs: ROUNDS (3), DURATION (10 s per wrk run), ROUTE (/api/dashboard/statistics).
+#   POSTGRES=postgres://postgres@127.0.0.1:5432 scripts/compare_reads.sh  # on PostgreSQL
+# Knobs: ROUNDS (3), DURATION (10 s per wrk run), ROUTE (/api/dashboard/statistics), POSTGRES
+# (a server: each build gets a fresh database of its own there, made and dropped by the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,22 +25,43 @@ stop() {
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
     pid=
 }
-trap 'stop; rm -rf "$work"' EXIT
+databases=()
+drop_databases() {
+    for database in "${databases[@]}"; do psql -q "$POSTGRES/postgres" -c "drop database if exists $database"; done
+}
+trap 'stop; drop_databases; rm -rf "$work"' EXIT
+
+# store NAME: the TALLY_DATABASE_URL of build NAME's store (SQLite: its own data directory).
+store() {
+    if [ -z "${POSTGRES:-}" ]; then echo "sqlite://$work/$1/tally.db"; return; fi
+    echo "$POSTGRES/compare_reads_$1"
+}
+for name in tally other; do
+    mkdir -p "$work/$name"
+    if [ -n "${POSTGRES:-}" ]; then
+        databases+=("compare_reads_$name")
+        psql -q "$POSTGRES/postgres" -c "drop database if exists compare_reads_$name" -c "create database compare_reads_$name"
+    fi
+done
 
 # Only env vars: older builds took the same ones, whatever their flags.
-export TALLY_DATA_DIR=$work TALLY_JWT_SECRET=compare-reads-secret-of-at-least-32-bytes RUST_LOG=warn
+export TALLY_JWT_SECRET=compare-reads-secret-of-at-least-32-bytes RUST_LOG=warn
 export TALLY_JOB_ROLL_OVER=off TALLY_JOB_SAMPLE_VERIFY=off TALLY_JOB_EXPIRE_KEYS=off
 # Each build seeds a store of its own (an older build cannot open a store a newer one migrated);
 # seeding is the same for all, and so are the secret and the user ids the token names.
-"$tally" seed --users 100 --tasks 1000 >/dev/null
-if [ -n "${OTHER:-}" ]; then TALLY_DATA_DIR=$work/other "$OTHER" seed --users 100 --tasks 1000 >/dev/null; fi
+in_store() { # in_store NAME COMMAND...: runs COMMAND on build NAME's store
+    local name=$1; shift
+    TALLY_DATA_DIR=$work/$name TALLY_DATABASE_URL=$(store "$name") "$@"
+}
+in_store tally "$tally" seed --users 100 --tasks 1000 >/dev/null
+if [ -n "${OTHER:-}" ]; then in_store other "$OTHER" seed --users 100 --tasks 1000 >/dev/null; fi
 auth="Authorization: Bearer $("$tally" token --user seed-0 --ttl 2h)"
 
 serve() { # serve NAME BINARY: starts it on port 18090 and waits for an answer
     case $1 in
         ceiling) "$2" 127.0.0.1:18090 & ;;
-        other) TALLY_DATA_DIR=$work/other TALLY_LISTEN=127.0.0.1:18090 "$2" serve & ;;
-        *) TALLY_LISTEN=127.0.0.1:18090 "$2" serve & ;;
+        # Not through in_store: $! must be tally's own pid, for stop to end it.
+        *) TALLY_LISTEN=127.0.0.1:18090 TALLY_DATA_DIR=$work/$1 TALLY_DATABASE_URL=$(store "$1") "$2" serve & ;;
     esac
     pid=$!
     for _ in $(seq 1 100); do
@@ -52,7 +75,7 @@ contenders=(ceiling tally)
 declare -A binary=([ceiling]=$ceiling [tally]=$tally)
 if [ -n "${OTHER:-}" ]; then contenders+=(other); binary[other]=$OTHER; fi
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%FT%TZ); $ROUTE"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%FT%TZ); $ROUTE on $([ -n "${POSTGRES:-}" ] && echo PostgreSQL || echo SQLite)"
 declare -A runs
 for round in $(seq 1 "$ROUNDS"); do
     for name in "${contenders[@]}"; do
