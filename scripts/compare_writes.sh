@@ -3,9 +3,10 @@
 # for each round, each build seeds a fresh store through the real command path (creates,
 # completes, reopens and one task in five shared with another user) and rebuilds it; wall time
 # of each, rounds alternating so machine noise falls on both builds alike. SQLite always;
-# PostgreSQL too when TALLY_TEST_POSTGRES_URL names a server (databases of its own are made
-# and dropped there).
+# PostgreSQL too when POSTGRES names a server (each build gets a fresh database of its own
+# there, made and dropped by the run), as in compare_reads.sh.
 #   OTHER=/path/to/old/tally scripts/compare_writes.sh
+#   OTHER=… POSTGRES=postgres://postgres@127.0.0.1:5432 scripts/compare_writes.sh
 # Knobs: ROUNDS (2), USERS (100 on SQLite, half on PostgreSQL), TASKS (1000 a user).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,8 @@ declare -A binary=([new]=$PWD/target/release/tally [old]=$OTHER)
 
 work=$(mktemp -d)
 cleanup() {
-    if [ -n "${TALLY_TEST_POSTGRES_URL:-}" ]; then
-        for name in old new; do psql -q "$TALLY_TEST_POSTGRES_URL" -c "drop database if exists compare_writes_$name"; done
+    if [ -n "${POSTGRES:-}" ]; then
+        for name in old new; do psql -q "$POSTGRES/postgres" -c "drop database if exists compare_writes_$name"; done
     fi
     rm -rf "$work"
 }
@@ -45,8 +46,8 @@ round() {
         url="sqlite://$work/$name/tally.db"
     else
         local database="compare_writes_$name"
-        psql -q "$TALLY_TEST_POSTGRES_URL" -c "drop database if exists $database" -c "create database $database"
-        url="${TALLY_TEST_POSTGRES_URL%/*}/$database"
+        psql -q "$POSTGRES/postgres" -c "drop database if exists $database" -c "create database $database"
+        url="$POSTGRES/$database"
     fi
     export TALLY_DATA_DIR=$work/$name TALLY_DATABASE_URL=$url
     local seed rebuild
@@ -57,7 +58,7 @@ round() {
 }
 
 backends=(sqlite)
-if [ -n "${TALLY_TEST_POSTGRES_URL:-}" ]; then backends+=(postgres); fi
+if [ -n "${POSTGRES:-}" ]; then backends+=(postgres); fi
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%FT%TZ)"
 for backend in "${backends[@]}"; do
     users=$USERS
