@@ -64,7 +64,7 @@ impl IfNoneMatch {
     /// exact for answers with no version of their own (figures change with the day, too).
     pub fn answer_hashed<T: Serialize>(&self, body: &T) -> Response {
         let bytes = serde_json::to_vec(body).expect("answers always serialise");
-        let etag = format!("\"{:016x}\"", hash(&bytes));
+        let etag = format!("\"{}\"", digest(&bytes));
         self.answer_bytes(etag, bytes)
     }
 
@@ -73,7 +73,7 @@ impl IfNoneMatch {
     /// `If-Match` reads the version before the dot.
     pub fn answer_versioned_view<T: Serialize>(&self, version: i64, body: &T) -> Response {
         let bytes = serde_json::to_vec(body).expect("answers always serialise");
-        let etag = format!("\"{version}.{:016x}\"", hash(&bytes));
+        let etag = format!("\"{version}.{}\"", digest(&bytes));
         self.answer_bytes(etag, bytes)
     }
 
@@ -86,12 +86,19 @@ impl IfNoneMatch {
     }
 }
 
-/// The first 8 bytes of the SHA-256 of `bytes`: the same on every node and in every build, so
-/// a client's held tag keeps meeting 304s across a rolling deploy (std's `DefaultHasher` is
-/// not promised to stay the same between releases of Rust).
-pub(super) fn hash(bytes: &[u8]) -> u64 {
+/// 16 lowercase hex digits of the SHA-256 of `bytes` (its first 8 bytes), the hash part of the
+/// tags this module writes: the same on every node and in every build, so a client's held tag
+/// keeps meeting 304s across a rolling deploy (std's `DefaultHasher` is not promised to stay
+/// the same between releases of Rust).
+pub(super) fn digest(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
-    u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"))
+    let first = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"));
+    format!("{first:016x}")
+}
+
+/// Whether `text` is a [`digest`], as a task's `"<version>.<digest>"` tag carries it.
+pub(super) fn is_digest(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn not_modified(etag: String) -> Response {

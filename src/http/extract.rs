@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
+use super::conditional::is_digest;
 use super::error::ApiError;
 pub(crate) use super::path_params::user_of;
 pub use super::path_params::{TaskId, TeamId, TeamInPath, UserInPath};
@@ -141,7 +142,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
         // A task read by someone other than its owner, or with team shares, is tagged
         // `"<version>.<hash>"`: the hash tags the view, the version is what a command compares.
         Some(quoted) => match quoted.split_once('.') {
-            Some((version, view)) if is_view_hash(view) => version,
+            Some((version, view)) if is_digest(view) => version,
             _ => quoted,
         },
         None => text,
@@ -156,12 +157,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<ExpectedVersion>, ApiError> {
     } else {
         ExpectedVersion::Strong(version)
     }))
-}
-
-/// Whether `text` is the hash part of a task's tag: 16 lowercase hex digits, as
-/// `conditional.rs` writes it.
-fn is_view_hash(text: &str) -> bool {
-    text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

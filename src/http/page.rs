@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use super::conditional::{IfNoneMatch, hash};
+use super::conditional::{IfNoneMatch, digest};
 use super::error::ApiError;
 
 /// What the page may load and run: its own files and requests to its own origin, nothing
@@ -64,7 +64,7 @@ const ASSETS: [Asset; 15] = [
 static TAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|asset| format!("\"{:016x}\"", hash(asset.body.as_bytes())))
+        .map(|asset| format!("\"{}\"", digest(asset.body.as_bytes())))
         .collect()
 });
 

@@ -115,8 +115,10 @@ impl Encode for UserKey<'_> {
 }
 
 /// Each (id, user) key as a row key.
-pub(crate) fn user_keys<'k>(keys: &[(Uuid, &'k str)]) -> Vec<UserKey<'k>> {
-    keys.iter().map(|&(id, user)| UserKey(id, user)).collect()
+pub(crate) fn user_keys<S: AsRef<str>>(keys: &[(Uuid, S)]) -> Vec<UserKey<'_>> {
+    keys.iter()
+        .map(|(id, user)| UserKey(*id, user.as_ref()))
+        .collect()
 }
 
 /// Each (task, team) key as a row key.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::Check;
 use crate::store::StoreError;
 use crate::store::tables::{
-    UserKey, rows, rows_at, task_access, task_shares, task_team_shares, tasks, team_keys,
+    rows, rows_at, task_access, task_shares, task_team_shares, tasks, team_keys, user_keys,
 };
 use crate::store::tx::{ReplayTx, Tables, TaskRange};
 
@@ -166,13 +166,6 @@ fn share_rows<'a>(
     rows: impl Iterator<Item = &'a ShareRow>,
 ) -> BTreeMap<(Uuid, String), &'a ShareRow> {
     rows.map(|share| ((share.task_id, share.user_id.clone()), share))
-        .collect()
-}
-
-/// Each (task, user) key as a row key.
-fn user_keys(keys: &[(Uuid, String)]) -> Vec<UserKey<'_>> {
-    keys.iter()
-        .map(|(task, user)| UserKey(*task, user))
         .collect()
 }
 

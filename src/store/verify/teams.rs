@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::Check;
 use crate::store::StoreError;
-use crate::store::tables::{UserKey, rows, rows_at, team_members, team_stats, teams};
+use crate::store::tables::{rows, rows_at, team_members, team_stats, teams, user_keys};
 use crate::store::tx::{ReplayTx, Tables};
 
 impl Check {
@@ -58,12 +58,12 @@ impl Check {
         let team_stats_drifted = !self.report.team_stats.is_clean();
         if self.repair {
             let live = Tables::Live;
-            let delete_members: Vec<UserKey> = delete_members
-                .iter()
-                .map(|(team, user)| UserKey(*team, user))
-                .collect();
-            tx.delete(&team_members::TABLE, live, &rows(&delete_members))
-                .await?;
+            tx.delete(
+                &team_members::TABLE,
+                live,
+                &rows(&user_keys(&delete_members)),
+            )
+            .await?;
             tx.delete(&teams::TABLE, live, &rows(&delete_teams)).await?;
             tx.upsert(&teams::TABLE, live, &rows_at(&write_teams))
                 .await?;
