@@ -41,11 +41,24 @@ export class ApiError extends Error {
 let onUnauthorized = () => {};
 export const whenUnauthorized = (callback) => { onUnauthorized = callback; };
 
+/** The newest position a command of this tab answered. Every read sends it as
+ * `Tally-Min-Position`, so that it reflects the tab's own commands on whichever server of
+ * several answers it. */
+let ownPosition = null;
+
+/** The headers that make a read reflect this tab's commands. */
+export const positionHeaders = () =>
+  (ownPosition === null ? {} : { 'Tally-Min-Position': String(ownPosition) });
+
 /** Sends a request with the token (and `extra` headers, such as `If-Match`); answers the JSON
  * body, or throws an `ApiError`. */
 export async function request(method, path, body, extra = {}) {
   const response = await send(method, path, body, extra);
-  return response.json();
+  const answer = await response.json();
+  if (method !== 'GET' && Number.isSafeInteger(answer?.position)) {
+    ownPosition = Math.max(ownPosition ?? 0, answer.position);
+  }
+  return answer;
 }
 
 /** Reads `path` unless it still has the tag `held` (its last `ETag`, or null): `null` when the
@@ -64,7 +77,12 @@ async function send(method, path, body, extra) {
   const token = currentToken();
   // Signed out meanwhile (a timer or a Retry button of the last sign-in): nothing to send.
   if (!token) throw new ApiError(401, 'signed-out', 'Signed out.');
-  const headers = { ...extra, Authorization: `Bearer ${token}`, Accept: 'application/json' };
+  const headers = {
+    ...(method === 'GET' ? positionHeaders() : {}),
+    ...extra,
+    Authorization: `Bearer ${token}`,
+    Accept: 'application/json',
+  };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {

@@ -2,7 +2,7 @@
 // header), resumed with Last-Event-ID; while it is down, a poll every 5 s and reconnection
 // with backoff.
 
-import { currentToken, request } from './api.js';
+import { currentToken, positionHeaders, request } from './api.js';
 
 const POLL_EVERY_MS = 5000;
 const LONGEST_BACKOFF_MS = 30000;
@@ -55,7 +55,11 @@ export function followFigures({ onFigures, onState, onUnauthorized }) {
 
   async function readStream() {
     aborter = new AbortController();
-    const headers = { Authorization: `Bearer ${currentToken()}`, Accept: 'text/event-stream' };
+    const headers = {
+      ...positionHeaders(),
+      Authorization: `Bearer ${currentToken()}`,
+      Accept: 'text/event-stream',
+    };
     if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
     let silence = null;
     const heard = () => {

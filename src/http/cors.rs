@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::consistency::{MIN_POSITION, POSITION};
 use super::request_id::X_REQUEST_ID;
 
 /// The origins of `TALLY_CORS_ORIGINS`, one value for clap: a bare `Vec` with a parser that
@@ -60,6 +61,8 @@ pub fn layer(origins: &[HeaderValue]) -> CorsLayer {
             mcp_session_id.clone(),
             HeaderName::from_static("mcp-protocol-version"),
             HeaderName::from_static("last-event-id"),
+            header::CACHE_CONTROL,
+            MIN_POSITION,
         ])
         .expose_headers([
             header::ETAG,
@@ -68,6 +71,7 @@ pub fn layer(origins: &[HeaderValue]) -> CorsLayer {
             X_REQUEST_ID.clone(),
             mcp_session_id,
             header::WWW_AUTHENTICATE,
+            POSITION,
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::conditional::{IfNoneMatch, NotModified};
+use super::consistency::ReadFrom;
 use super::error::ApiError;
 use super::extract::Caller;
 use super::openapi::{ReadProblems, one_of};
@@ -34,11 +35,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub(crate) async fn figures(
     state: &AppState,
     caller: &UserId,
+    from: ReadFrom,
 ) -> Result<DashboardFigures, ApiError> {
     let now = state.clock.now();
     Ok(state
         .store
-        .dashboard_stats(caller.as_str())
+        .dashboard_stats(caller.as_str(), from)
         .await?
         .map(|stats| stats.figures(now))
         .unwrap_or_default())
@@ -87,9 +89,10 @@ pub(crate) struct Everything {
 async fn everything(
     State(state): State<AppState>,
     caller: Caller,
+    from: ReadFrom,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller.0).await?;
+    let f = figures(&state, &caller.0, from).await?;
     Ok(if_none_match.answer_hashed(&Everything::from(f)))
 }
 
@@ -133,9 +136,10 @@ struct Statistics {
 async fn statistics(
     State(state): State<AppState>,
     caller: Caller,
+    from: ReadFrom,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller.0).await?;
+    let f = figures(&state, &caller.0, from).await?;
     Ok(if_none_match.answer_hashed(&Statistics {
         total: f.total,
         pending: f.pending,
@@ -166,9 +170,10 @@ struct Activity {
 async fn activity(
     State(state): State<AppState>,
     caller: Caller,
+    from: ReadFrom,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller.0).await?;
+    let f = figures(&state, &caller.0, from).await?;
     Ok(if_none_match.answer_hashed(&Activity {
         created_today: f.created_today,
         completed_today: f.completed_today,
@@ -198,9 +203,10 @@ struct Breakdown {
 async fn breakdown(
     State(state): State<AppState>,
     caller: Caller,
+    from: ReadFrom,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller.0).await?;
+    let f = figures(&state, &caller.0, from).await?;
     Ok(if_none_match.answer_hashed(&Breakdown {
         pending: f.pending,
         completed: f.completed,
@@ -228,9 +234,10 @@ struct Shared {
 async fn shared(
     State(state): State<AppState>,
     caller: Caller,
+    from: ReadFrom,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let f = figures(&state, &caller.0).await?;
+    let f = figures(&state, &caller.0, from).await?;
     Ok(if_none_match.answer_hashed(&Shared {
         total_shared: f.shared,
         view_only: f.view_only,

@@ -4,6 +4,7 @@
 pub(crate) mod command_path;
 pub(crate) mod commands;
 mod conditional;
+pub(crate) mod consistency;
 pub mod cors;
 pub(crate) mod dashboard;
 pub mod error;
@@ -130,7 +131,9 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The API's OpenAPI description, as `GET /api/openapi.json` serves it.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut spec = api().into_openapi();
+    openapi::describe_positions(&mut spec);
+    spec
 }
 
 /// The whole API, with `GET /metrics`.
@@ -163,6 +166,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 fn app(state: AppState, with_metrics: bool) -> Router {
     crate::telemetry::install();
     let (api, _) = api().split_for_parts();
+    let api = api.layer(middleware::from_fn_with_state(
+        state.clone(),
+        consistency::positioned,
+    ));
     let api = if with_metrics {
         api.route("/metrics", get(metrics))
     } else {

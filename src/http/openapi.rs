@@ -155,6 +155,72 @@ async fn openapi_json() -> Response {
     response
 }
 
+/// Adds the position token (CONTRACT.md, "Consistency") to every read of `spec`, as the
+/// [`positioned`](super::consistency::positioned) layer handles it on every read.
+pub fn describe_positions(spec: &mut openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
+
+    let position = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(openapi::SchemaFormat::KnownFormat(
+                openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(0))
+            .build()
+    };
+    let wanted = ParameterBuilder::new()
+        .name("Tally-Min-Position")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "A position a command answered (on any server): the answer reflects every event up \
+             to it, or is 422 `validation` when the log's head is not there yet.",
+        ))
+        .schema(Some(position()))
+        .build();
+    let answered = HeaderBuilder::new()
+        .schema(Some(position()))
+        .description(Some("The answer reflects every event up to this position."))
+        .build();
+    let problem = |description: &str| {
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build();
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", content)
+                .build(),
+        )
+    };
+    for item in spec.paths.paths.values_mut() {
+        let Some(read) = item.get.as_mut() else {
+            continue;
+        };
+        read.parameters
+            .get_or_insert_with(Vec::new)
+            .push(RefOr::T(wanted.clone()));
+        let responses = &mut read.responses.responses;
+        for (status, response) in responses.iter_mut() {
+            if let (RefOr::T(response), Some('2' | '3')) = (response, status.chars().next()) {
+                let answered = RefOr::T(answered.clone());
+                response
+                    .headers
+                    .insert("Tally-Position".to_owned(), answered);
+            }
+        }
+        responses.entry("400".into()).or_insert_with(|| {
+            problem("`malformed-request`: a `Tally-Min-Position` that is not a position.")
+        });
+        responses.entry("422".into()).or_insert_with(|| {
+            problem("`validation`: a `Tally-Min-Position` past the log's head.")
+        });
+    }
+}
+
 /// A string that is one of `values`.
 pub fn one_of(values: &[&str]) -> Object {
     ObjectBuilder::new()
@@ -207,7 +273,8 @@ pub struct CommandHeaderParams {
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Describes answers `ApiError` renders.
 pub enum ReadProblems {
-    /// `malformed-request`: a path id that is not a UUID, a query parameter out of range.
+    /// `malformed-request`: a path id that is not a UUID, a query parameter out of range, a
+    /// `Tally-Min-Position` that is not a position.
     #[response(status = 400, content_type = "application/problem+json")]
     Malformed(Problem),
     /// `unauthorized`: no token, or one that is not valid (expired, another key or algorithm).

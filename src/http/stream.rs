@@ -27,6 +27,7 @@ use super::error::ApiError;
 use super::extract::{Caller, Session};
 use super::openapi::ReadProblems;
 use crate::live::Subscription;
+use crate::store::ReadFrom;
 
 /// How long a client waits before reconnecting (the `retry:` field).
 const RETRY: Duration = Duration::from_secs(2);
@@ -207,7 +208,7 @@ impl Feed {
     async fn data(&self, row: Option<&DashboardStats>) -> Result<Arc<str>, ApiError> {
         match row {
             Some(row) => event_data(row.figures(self.state.clock.now())),
-            None => event_data(figures(&self.state, &self.caller.0).await?),
+            None => event_data(figures(&self.state, &self.caller.0, ReadFrom::Nearest).await?),
         }
     }
 }

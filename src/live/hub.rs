@@ -13,7 +13,7 @@
 //! costs at most one read and one serialisation per change, not one per stream.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use projections::DashboardStats;
@@ -62,6 +62,9 @@ pub struct Hub {
     /// This node, in its announcements.
     node: Uuid,
     known: Mutex<Known>,
+    /// `known.latest`, readable without the lock: every read answers it (see
+    /// [`Hub::position`]).
+    latest: AtomicI64,
     limits: StreamLimits,
     open: AtomicUsize,
     /// Whether other servers' changes are being followed (see `follow`), for tests to wait on.
@@ -114,6 +117,7 @@ impl Hub {
                 users: HashMap::new(),
                 closed: false,
             }),
+            latest: AtomicI64::new(head),
             limits,
             open: AtomicUsize::new(0),
             following: AtomicBool::new(false),
@@ -130,6 +134,19 @@ impl Hub {
 
     pub fn node(&self) -> Uuid {
         self.node
+    }
+
+    /// The newest position this node knows committed: its own commits, the announcements it
+    /// heard, the head it last looked at. A read that begins after this call reflects every
+    /// event up to it (a batch commits whole, and positions commit in order).
+    pub fn position(&self) -> i64 {
+        self.latest.load(Ordering::Acquire)
+    }
+
+    /// Publishes `known.latest` to [`position`](Self::position); called with the lock held, so
+    /// that it never moves back.
+    fn told(&self, known: &Known) {
+        self.latest.store(known.latest, Ordering::Release);
     }
 
     /// This node is about to send a commit; the guard says how it ended. Until it does, the
@@ -153,6 +170,7 @@ impl Hub {
             }
             None => known.publish_all(announcement.position, "too-many-users"),
         }
+        self.told(&known);
     }
 
     /// The log's head is `head`: if it holds events this node has not heard of (announcements
@@ -168,6 +186,7 @@ impl Hub {
         if unheard > known.unheard {
             forget_cached();
             known.publish_all(head, "changes-unheard");
+            self.told(&known);
         }
         known.unheard = unheard;
     }
@@ -359,6 +378,7 @@ impl Committing<'_> {
             position,
             stats.iter().map(|row| (row.user_id.as_str(), Some(row))),
         );
+        self.hub.told(&known);
         // Told: dropping `self` ends the flight.
     }
 }

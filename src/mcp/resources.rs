@@ -28,6 +28,7 @@ use crate::http::error::ApiError;
 use crate::http::trend::{DEFAULT_DAYS, TrendParams, trend_of};
 use crate::live::{Refused, Subscription};
 use crate::mcp::sessions::SESSION_IDLE;
+use crate::store::ReadFrom;
 
 pub(super) const DASHBOARD: &str = "tally://dashboard";
 pub(super) const TREND: &str = "tally://dashboard/trend";
@@ -72,7 +73,9 @@ pub(super) async fn read(
 ) -> Result<ReadResourceResult, ErrorData> {
     let json = match uri {
         DASHBOARD => {
-            let figures = figures(state, &caller).await.map_err(read_failed)?;
+            let figures = figures(state, &caller, ReadFrom::Nearest)
+                .await
+                .map_err(read_failed)?;
             serde_json::to_string(&Everything::from(figures))
         }
         TREND => {

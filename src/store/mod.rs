@@ -104,12 +104,28 @@ pub struct UserRows {
     pub access: Vec<AccessRow>,
 }
 
+/// Where a read may be answered from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// Wherever is nearest and current: rows this node keeps in memory while it knows them
+    /// current, or the database.
+    #[default]
+    Nearest,
+    /// The primary database itself (`Cache-Control: no-cache`, or a position this node has
+    /// not heard of yet).
+    Primary,
+}
+
 /// Everything the HTTP layer, the jobs and the CLI read from a database. Commands are not
 /// here: they go through `crate::commands`, which writes through [`Transactions`].
 #[async_trait]
 pub trait Store: Transactions + Replay {
     /// One user's dashboard row, `None` for a user no event has touched.
-    async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError>;
+    async fn dashboard_stats(
+        &self,
+        user_id: &str,
+        from: ReadFrom,
+    ) -> Result<Option<DashboardStats>, StoreError>;
     /// One user's trend rows from day key `first` to `last`, oldest first; days without a row
     /// count nothing.
     async fn trend(

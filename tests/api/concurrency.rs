@@ -6,17 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
 use axum::http::StatusCode;
 use serde_json::json;
-use tally::background::Background;
-use tally::http::router;
-use tally::store::Store;
 use tokio::task::JoinSet;
 
-use crate::support::{
-    Backend, TestApp, TestRequest, TestResponse, on_both_backends, send_to, serving,
-};
+use crate::support::{Backend, Node, TestApp, TestRequest, on_both_backends};
 
 on_both_backends!(
     sixteen_racing_completes_of_one_task_let_exactly_one_win,
@@ -150,30 +144,6 @@ async fn two_hundred_concurrent_creates_by_twenty_users_get_gap_free_positions(a
     }
 }
 
-/// An API node: its own store (so its own writer and connections) on the shared database.
-struct Node {
-    store: Arc<dyn Store>,
-    router: Router,
-    /// Its writer and follower; the test app's own node has the app's.
-    _background: Option<Background>,
-}
-
-impl Node {
-    async fn on(app: &TestApp) -> Node {
-        let store = app.db.open_store(Default::default()).await;
-        let (state, background) = serving(store.clone(), app.auth.clone(), app.clock.clock()).await;
-        Node {
-            store,
-            router: router(state),
-            _background: Some(background),
-        }
-    }
-
-    async fn send(&self, request: TestRequest) -> TestResponse {
-        send_to(&self.router, request).await
-    }
-}
-
 /// Three nodes on one PostgreSQL database: the test app's own store and two more.
 async fn three_postgres_nodes() -> (TestApp, Vec<Arc<Node>>) {
     let app = TestApp::start(Backend::Postgres)
@@ -182,7 +152,7 @@ async fn three_postgres_nodes() -> (TestApp, Vec<Arc<Node>>) {
     let mut nodes = vec![Arc::new(Node {
         store: app.store.clone(),
         router: app.router.clone(),
-        _background: None,
+        background: None,
     })];
     for _ in 0..2 {
         nodes.push(Arc::new(Node::on(&app).await));

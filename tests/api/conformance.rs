@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use projections::ReadModels;
 use serde_json::{Value, json};
 use tally::http::router;
+use tally::store::ReadFrom;
 
 use crate::support::{TestApp, TestRequest, TestResponse, on_both_backends, send_to, serving};
 
@@ -260,7 +261,11 @@ async fn folding_the_log_gives_the_stored_dashboard_rows_of_every_user(app: Test
     assert_eq!(users.iter().collect::<Vec<_>>(), ["alice", "bob", "carol"]);
     let now = app.clock.now();
     for user in &users {
-        let stored = app.store.dashboard_stats(user).await.expect("stats row");
+        let stored = app
+            .store
+            .dashboard_stats(user, ReadFrom::Primary)
+            .await
+            .expect("stats row");
         assert_eq!(
             stored.as_ref(),
             models.stats.get(user),

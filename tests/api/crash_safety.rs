@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use projections::ReadModels;
 use serde_json::json;
+use tally::store::ReadFrom;
 use tokio::sync::Notify;
 
 use crate::support::http_client::send;
@@ -162,7 +163,7 @@ async fn acknowledged_commands_survive_a_sigkill_and_the_figures_equal_a_recount
     for user in USERS {
         let recount = models.recount(user, now);
         let stored = store
-            .dashboard_stats(user)
+            .dashboard_stats(user, ReadFrom::Primary)
             .await
             .unwrap()
             .unwrap_or_default();

@@ -96,6 +96,7 @@ mod teams;
 
 // The read side.
 mod conditional_reads;
+mod consistency;
 mod dashboard_figures;
 mod queries;
 mod stream;

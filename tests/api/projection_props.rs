@@ -22,6 +22,7 @@ use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tally::commands::{CommandError, Submission};
 use tally::domain::{self, Command, CommandRequest, Description, TeamName, Title, UserId};
+use tally::store::ReadFrom;
 use uuid::Uuid;
 
 use crate::support::{Backend, TestApp};
@@ -613,7 +614,7 @@ async fn trend_matches(
 
 async fn stored_stats(app: &TestApp, user: &str) -> DashboardStats {
     app.store
-        .dashboard_stats(user)
+        .dashboard_stats(user, ReadFrom::Primary)
         .await
         .expect("read dashboard_stats")
         .unwrap_or_else(|| DashboardStats::empty(user))

@@ -14,7 +14,10 @@ use tally::clock::Clock;
 use tally::http::router;
 use tally::store::SqliteOptions;
 
-use crate::support::{TestRequest, send_to, serving, test_auth_config, tls_only_server};
+use crate::support::process::Server;
+use crate::support::{
+    Backend, TEST_SECRET, TestDb, TestRequest, send_to, serving, test_auth_config, tls_only_server,
+};
 
 /// A certificate authority, and a server certificate for `localhost` it signed.
 struct Authority {
@@ -65,7 +68,8 @@ async fn postgres_over_tls_is_verified_as_sslmode_says() {
         format!("sslmode=verify-full&sslrootcert={}", our_ca.display()),
     );
     serves_a_command(&verified, dir.path()).await;
-    // Encrypted without checking the certificate; and the default, `prefer`, takes TLS too.
+    // Encrypted without checking the certificate; and without `sslmode`, on loopback, tally
+    // tries plaintext first and takes TLS when this server insists.
     serves_a_command(&with(&by_name, "sslmode=require".into()), dir.path()).await;
     serves_a_command(&server.url, dir.path()).await;
 
@@ -98,6 +102,48 @@ async fn postgres_over_tls_is_verified_as_sslmode_says() {
             .err()
             .unwrap_or_else(|| panic!("{what} was accepted"));
         assert!(error.to_string().contains(why), "{what}: {error}");
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn a_server_on_loopback_is_reached_in_plaintext_unless_the_url_names_an_sslmode() {
+    let db = TestDb::create(Backend::Postgres)
+        .await
+        .expect("PostgreSQL was available when this test binary was built");
+    // The server's own view: whether it offers TLS at all (Debian's does, out of the box).
+    let offers_tls = db.texts("show ssl").await == ["on"];
+    let url = db.session_url();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    for (query, encrypted) in [("", false), ("&sslmode=prefer", offers_tls)] {
+        let name = format!("tally_tls_{}", uuid::Uuid::now_v7().simple());
+        let url = format!("{url}{separator}application_name={name}{query}");
+        let root = tempfile::tempdir().unwrap();
+        let env = [("TALLY_DATABASE_URL", url.as_str())];
+        let mut server = Server::start_with(root.path(), Some(TEST_SECRET), &env).await;
+        let create = TestRequest::post("/api/tasks").user("alice");
+        let created = server.send(create.json(json!({ "title": "t" }))).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", server.log());
+        let connections = db
+            .texts_with(
+                "select ssl::text from pg_stat_ssl join pg_stat_activity using (pid) \
+                 where application_name = $1",
+                &name,
+            )
+            .await;
+        assert!(
+            !connections.is_empty(),
+            "{query:?}: no connection of the server's seen"
+        );
+        let expected = encrypted.to_string();
+        assert!(
+            connections.iter().all(|ssl| *ssl == expected),
+            "{query:?}: TLS {connections:?}, expected {expected}"
+        );
+        server.stop().await;
     }
 }
 

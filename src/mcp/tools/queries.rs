@@ -12,6 +12,7 @@ use crate::http::history::{History, HistoryParams, history_of};
 use crate::http::tasks::{ListParams, TaskJson, TaskPage, page_of, task_for};
 use crate::http::trend::{Trend, TrendParams, trend_of};
 use crate::mcp::refusal::refusal;
+use crate::store::ReadFrom;
 
 // The API reads its query parameters as text and checks them itself; the tools hand it their
 // numbers as that text, so both refuse the same values with the same words.
@@ -108,7 +109,7 @@ impl Tools {
     ) -> Result<Json<Everything>, CallToolResult> {
         let query = async {
             let GetDashboard {} = read(arguments)?;
-            figures(&self.state, &self.caller(&extensions)?).await
+            figures(&self.state, &self.caller(&extensions)?, ReadFrom::Nearest).await
         };
         query
             .await

@@ -23,9 +23,9 @@ use projections::{DashboardStats, ReadModels, RecordedEvent};
 use sqlx::database::HasStatementCache;
 use sqlx::{IntoArguments, Pool};
 
-use super::StoreError;
 use super::tables::{Table, Tables};
 use super::tx::{Lock, RebuildLock};
+use super::{ReadFrom, StoreError};
 use binds::BindRows;
 use rows::StoreRow;
 use sql::Params;
@@ -59,6 +59,7 @@ pub(crate) trait Backend:
     fn dashboard_stats(
         store: &SqlxStore<Self>,
         user_id: &str,
+        from: ReadFrom,
     ) -> impl Future<Output = Result<Option<DashboardStats>, StoreError>> + Send;
 
     /// See [`Replay::lock_rebuilds`](crate::store::tx::Replay::lock_rebuilds).

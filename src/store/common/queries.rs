@@ -21,7 +21,8 @@ use crate::store::tables::daily_stats::stored_day;
 use crate::store::tables::{Columns, Decode};
 use crate::store::tx::{Lock, finish};
 use crate::store::{
-    Checkpoint, PoolUse, SHARES_LISTED, Scope, Store, StoreError, TaskListQuery, TaskRead, UserRows,
+    Checkpoint, PoolUse, ReadFrom, SHARES_LISTED, Scope, Store, StoreError, TaskListQuery,
+    TaskRead, UserRows,
 };
 
 impl<DB: Backend> SqlxStore<DB>
@@ -47,8 +48,12 @@ impl<DB: Backend> Store for SqlxStore<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    async fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
-        DB::dashboard_stats(self, user_id).await
+    async fn dashboard_stats(
+        &self,
+        user_id: &str,
+        from: ReadFrom,
+    ) -> Result<Option<DashboardStats>, StoreError> {
+        DB::dashboard_stats(self, user_id, from).await
     }
 
     async fn trend(

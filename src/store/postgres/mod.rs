@@ -9,6 +9,7 @@
 //! can therefore never pass a position that a later commit fills in. The cost is one writing
 //! transaction at a time, which the writer's group commit amortises.
 
+mod loopback;
 mod shadows;
 mod statistics;
 
@@ -18,7 +19,6 @@ use projections::{DashboardStats, ReadModels, RecordedEvent};
 use sqlx::Postgres;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::StoreError;
 use super::common::binds::{BindRows, bound};
 use super::common::reading::read;
 use super::common::replay_tx::events_by_stream;
@@ -27,6 +27,7 @@ use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
 use super::tables::{Decode, Table, Tables};
 use super::tx::{Lock, RebuildLock, StreamCursor};
+use super::{ReadFrom, StoreError};
 
 /// How every write transaction begins, in one round trip: a bound on how long it waits for a
 /// lock (the writer's batch deadline: without it, a batch the writer gave up on would leave
@@ -60,10 +61,12 @@ pub(crate) async fn open(
     direct_url: Option<&str>,
 ) -> Result<SqlxStore<Postgres>, StoreError> {
     let (url, pooled) = without_pooler_flag(url);
-    let mut options: PgConnectOptions = url.parse()?;
-    let direct: PgConnectOptions = match direct_url {
-        Some(direct_url) => direct_url.parse()?,
-        None if pooled => return Err(StoreError::NeedsDirectUrl),
+    if pooled && direct_url.is_none() {
+        return Err(StoreError::NeedsDirectUrl);
+    }
+    let mut options = loopback::plaintext_on_loopback(&url, url.parse()?).await;
+    let direct = match direct_url {
+        Some(direct_url) => loopback::plaintext_on_loopback(direct_url, direct_url.parse()?).await,
         None => options.clone(),
     };
     if pooled {
@@ -175,6 +178,7 @@ impl Backend for Postgres {
     async fn dashboard_stats(
         store: &SqlxStore<Self>,
         user_id: &str,
+        _: ReadFrom,
     ) -> Result<Option<DashboardStats>, StoreError> {
         read!(store, false, |connection| {
             let arguments = bound::<sqlx::postgres::PgArguments>(|a| a.text(user_id))?;

@@ -22,12 +22,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use thread_local::ThreadLocal;
 
 use super::values::{Fetched, Parameters, corrupt};
-use crate::store::StoreError;
 use crate::store::common::sql::{EVENTS_BY_STREAM, LOAD_STATS, Params};
 use crate::store::common::sqlx_tx::WriteEpoch;
 use crate::store::rebuild::ROWS_PER_TRANSACTION;
 use crate::store::tables::{self, Columns, Decode, Row, Table, Tables};
 use crate::store::tx::StreamCursor;
+use crate::store::{ReadFrom, StoreError};
 
 /// How long a thread reuses a row it read while no write of this process begins or ends: the
 /// bound on how late it sees a change another process made (`tally rebuild`, `verify --repair`,
@@ -73,8 +73,12 @@ impl FastPath {
     }
 
     /// `user_id`'s row, `None` for a user no event has touched: the row this thread read since
-    /// the last write ended, or a fresh read.
-    pub fn dashboard_stats(&self, user_id: &str) -> Result<Option<DashboardStats>, StoreError> {
+    /// the last write ended, or a fresh read (always, [`ReadFrom::Primary`]).
+    pub fn dashboard_stats(
+        &self,
+        user_id: &str,
+        from: ReadFrom,
+    ) -> Result<Option<DashboardStats>, StoreError> {
         // Read before the database: a write that ends after this moment makes the row read
         // below one that the next call does not reuse.
         let epoch = self.epoch.current();
@@ -94,7 +98,9 @@ impl FastPath {
             reader.epoch = epoch;
             reader.since = now;
         }
-        if let Some(stats) = reader.rows.get(user_id) {
+        if from == ReadFrom::Nearest
+            && let Some(stats) = reader.rows.get(user_id)
+        {
             return Ok(stats.clone());
         }
         let connection = match reader.connection.take() {

@@ -13,12 +13,12 @@ use projections::{DashboardStats, ReadModels, RecordedEvent};
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::StoreError;
 use super::common::sql::Params;
 use super::common::sqlx_tx::WriteEpoch;
 use super::common::{Backend, SqlxStore};
 use super::tables::{Table, Tables};
 use super::tx::{Lock, RebuildLock, StreamCursor};
+use super::{ReadFrom, StoreError};
 use fast_path::FastPath;
 
 /// How an SQLite database is opened.
@@ -126,8 +126,9 @@ impl Backend for Sqlite {
     async fn dashboard_stats(
         store: &SqlxStore<Self>,
         user_id: &str,
+        from: ReadFrom,
     ) -> Result<Option<DashboardStats>, StoreError> {
-        store.local.dashboard_stats(user_id)
+        store.local.dashboard_stats(user_id, from)
     }
 
     async fn lock_rebuilds(store: &SqlxStore<Self>) -> Result<Box<dyn RebuildLock>, StoreError> {

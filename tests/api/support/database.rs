@@ -230,6 +230,15 @@ impl TestDb {
         .expect("text column")
     }
 
+    /// [`texts`](Self::texts) of a query with one text parameter, `$1` (PostgreSQL) or `?1`.
+    pub async fn texts_with(&self, sql: &'static str, param: &str) -> Vec<String> {
+        match &self.pool {
+            RawPool::Sqlite(pool) => sqlx::query_scalar(sql).bind(param).fetch_all(pool).await,
+            RawPool::Postgres(pool) => sqlx::query_scalar(sql).bind(param).fetch_all(pool).await,
+        }
+        .expect("text column")
+    }
+
     /// Whether a table named `name` exists (committed, as any other connection sees it):
     /// SQLite's `sqlite_master`, PostgreSQL's `pg_tables`.
     pub async fn has_table(&self, name: &str) -> bool {
