@@ -14,6 +14,7 @@ use crate::commands::Commands;
 use crate::http::{AppState, StateParts, Tuning};
 use crate::jobs::JobSettings;
 use crate::live::Hub;
+use crate::live::read_cache::ReadCache;
 use crate::server::LaunchError;
 use crate::store::Store;
 
@@ -41,7 +42,16 @@ impl Background {
     ) -> Result<(AppState, Background), LaunchError> {
         // The streams' positions count from the head now: the follower is heard from here on.
         let head = store.head_position().await?;
-        let hub = Arc::new(Hub::new(tuning.streams, head));
+        let hub = Hub::new(tuning.streams, head);
+        // Only where every other server's change is announced (PostgreSQL): SQLite has no
+        // announcements, and its fast path keeps rows of its own.
+        let hub = match store.listen_options() {
+            Some(_) if tuning.read_cache_bytes > 0 => {
+                hub.with_read_cache(ReadCache::new(tuning.read_cache_bytes))
+            }
+            _ => hub,
+        };
+        let hub = Arc::new(hub);
         // The writer is a task of `Commands`, which `close` joins.
         let commands = Arc::new(Commands::with_deadlines(
             store.clone(),

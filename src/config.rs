@@ -229,7 +229,19 @@ pub struct Settings {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_streams: u32,
+    /// Memory for dashboard rows kept on this server, in MiB, on PostgreSQL (SQLite keeps
+    /// its own, per worker thread): a read of a kept row is no round trip. 0 keeps none.
+    #[arg(
+        long,
+        env = "TALLY_READ_CACHE_MB",
+        default_value_t = DEFAULT_READ_CACHE_MB,
+        value_parser = clap::value_parser!(u32).range(0..=1_048_576)
+    )]
+    pub read_cache_mb: u32,
 }
+
+/// `TALLY_READ_CACHE_MB`'s default: about 200,000 users' rows.
+pub const DEFAULT_READ_CACHE_MB: u32 = 64;
 
 /// SQLite's `synchronous` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -53,6 +53,7 @@ pub async fn launch(
     }
     let tuning = Tuning {
         streams: settings.stream_limits(),
+        read_cache_bytes: u64::from(settings.read_cache_mb) << 20,
         ..Tuning::default()
     };
     let (state, background) =

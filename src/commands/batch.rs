@@ -100,7 +100,8 @@ pub(super) async fn run_batch(
     if events > 0 {
         // Heard by other servers if, and once, this transaction commits.
         let users: Vec<&str> = stats.iter().map(|row| row.user_id.as_str()).collect();
-        tx.announce(hub.node(), position, events, &users).await?;
+        tx.announce(hub.node(), position, events, Some(&users))
+            .await?;
     }
     let appended = Appended {
         events,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use projections::DashboardFigures;
+use projections::{DashboardFigures, DashboardStats};
 use schemars::JsonSchema;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -31,19 +31,28 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
 }
 
-/// The caller's figures now: one single-row read. No row yet means all zeros.
+/// The caller's figures now: the row this node keeps in memory while it knows it current
+/// (PostgreSQL), else one single-row read, kept. No row yet means all zeros.
 pub(crate) async fn figures(
     state: &AppState,
     caller: &UserId,
     from: ReadFrom,
 ) -> Result<DashboardFigures, ApiError> {
-    let now = state.clock.now();
-    Ok(state
-        .store
-        .dashboard_stats(caller.as_str(), from)
-        .await?
-        .map(|stats| stats.figures(now))
-        .unwrap_or_default())
+    let (user, now) = (caller.as_str(), state.clock.now());
+    let figures =
+        |row: Option<&DashboardStats>| row.map(|row| row.figures(now)).unwrap_or_default();
+    if from == ReadFrom::Nearest
+        && let Some(kept) = state.hub.kept_row(user)
+    {
+        return Ok(figures(kept.row.as_ref()));
+    }
+    let begun = state.hub.row_read_begins();
+    let row = state.store.dashboard_stats(user, from).await?;
+    let answer = figures(row.as_ref());
+    if let Some(begun) = begun {
+        state.hub.keep_row(user, row, begun);
+    }
+    Ok(answer)
 }
 
 /// Every figure of the caller's dashboard. Tasks the caller owns unless said otherwise;

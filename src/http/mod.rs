@@ -51,11 +51,23 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// take to arrive.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How the writer and the streams are bounded.
-#[derive(Clone, Copy, Debug, Default)]
+/// How the writer, the streams and the rows kept in memory are bounded.
+#[derive(Clone, Copy, Debug)]
 pub struct Tuning {
     pub deadlines: Deadlines,
     pub streams: StreamLimits,
+    /// Memory for dashboard rows kept in memory, where the node hears every change.
+    pub read_cache_bytes: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            deadlines: Deadlines::default(),
+            streams: StreamLimits::default(),
+            read_cache_bytes: u64::from(crate::config::DEFAULT_READ_CACHE_MB) << 20,
+        }
+    }
 }
 
 /// What every handler shares, behind one `Arc`: axum clones the state for every request, and

@@ -28,12 +28,13 @@ pub struct Announcement {
 }
 
 /// The payload announcing a batch of `events` events committed by `node` up to `position`
-/// that changed the figures of `users`: every user named, or none when that would not fit.
+/// that changed the figures of `users`: every user named, or none when that would not fit or
+/// anyone's may have changed (`None`: a rebuild, a repair).
 pub fn payload(
     node: Uuid,
     position: i64,
     events: usize,
-    users: &[&str],
+    users: Option<&[&str]>,
     at: DateTime<Utc>,
 ) -> String {
     #[derive(Serialize)]
@@ -48,11 +49,11 @@ pub fn payload(
         node,
         position,
         events,
-        users: Some(users),
+        users,
         at,
     };
     let text = serde_json::to_string(&out).expect("plain data serializes");
-    if text.len() <= MAX_PAYLOAD {
+    if text.len() <= MAX_PAYLOAD || out.users.is_none() {
         return text;
     }
     out.users = None;
@@ -72,16 +73,19 @@ mod tests {
     fn users_are_named_while_they_fit_and_left_out_beyond() {
         let node = Uuid::now_v7();
         let at = Utc::now();
-        let heard = parse(&payload(node, 7, 2, &["alice", "bob"], at)).unwrap();
+        let heard = parse(&payload(node, 7, 2, Some(&["alice", "bob"]), at)).unwrap();
         assert_eq!(heard.users, Some(vec!["alice".into(), "bob".into()]));
         assert_eq!((heard.node, heard.position, heard.events), (node, 7, 2));
 
         let many: Vec<String> = (0..200).map(|n| format!("user-{n:040}")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        let text = payload(node, 8, 200, &many, at);
+        let text = payload(node, 8, 200, Some(&many), at);
         assert!(text.len() <= MAX_PAYLOAD, "{} bytes", text.len());
         let heard = parse(&text).unwrap();
         assert_eq!((heard.users, heard.position), (None, 8));
+
+        let rewrite = parse(&payload(node, 9, 0, None, at)).unwrap();
+        assert_eq!((rewrite.users, rewrite.events), (None, 0));
     }
 
     #[test]

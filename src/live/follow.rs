@@ -113,7 +113,9 @@ async fn poll(store: &dyn Store, hub: &Hub, every: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
-        if hub.open_streams() > 0 {
+        // Rows kept in memory need the check as streams do: a batch committed and never
+        // announced (its node stopped between the two) is found here.
+        if hub.open_streams() > 0 || hub.read_cache_usage().is_some() {
             check(store, hub).await;
         }
     }

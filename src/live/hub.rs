@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
+use super::read_cache::{Kept, ReadBegun, ReadCache};
 use super::subscription::{Change, Shared, StreamClosed, Subscription};
 
 /// How many streams may be open at once.
@@ -72,6 +73,8 @@ pub struct Hub {
     /// Cancelled once the hub has closed: a token, so that the MCP service's open streams can
     /// end on it too (see [`Hub::closing`]).
     closing: CancellationToken,
+    /// Dashboard rows kept in memory, where the node hears every change (PostgreSQL).
+    read_cache: Option<ReadCache>,
 }
 
 /// What the hub knows of changes, by position.
@@ -122,6 +125,51 @@ impl Hub {
             open: AtomicUsize::new(0),
             following: AtomicBool::new(false),
             closing: CancellationToken::new(),
+            read_cache: None,
+        }
+    }
+
+    /// This hub, keeping dashboard rows in `cache` while it hears every change.
+    pub fn with_read_cache(self, cache: ReadCache) -> Hub {
+        Hub {
+            read_cache: Some(cache),
+            ..self
+        }
+    }
+
+    /// `user`'s dashboard row as kept in memory, while this node knows it current: it is
+    /// following every other server's changes.
+    pub fn kept_row(&self, user: &str) -> Option<Arc<Kept>> {
+        let cache = self.read_cache.as_ref()?;
+        if !self.is_following() {
+            return None;
+        }
+        cache.get(user)
+    }
+
+    /// A read of a dashboard row from the database begins: what [`keep_row`](Self::keep_row)
+    /// needs to keep it; `None` where rows are not kept now.
+    pub fn row_read_begins(&self) -> Option<ReadBegun> {
+        let cache = self.read_cache.as_ref()?;
+        self.is_following().then(|| cache.begin(self.position()))
+    }
+
+    /// Keeps `user`'s `row`, read since `begun`, unless a change was told meanwhile.
+    pub fn keep_row(&self, user: &str, row: Option<DashboardStats>, begun: ReadBegun) {
+        if let Some(cache) = &self.read_cache {
+            cache.keep(user, row, begun);
+        }
+    }
+
+    /// The rows kept in memory and their weight in bytes, for the metrics.
+    pub fn read_cache_usage(&self) -> Option<(usize, u64)> {
+        self.read_cache.as_ref().map(ReadCache::usage)
+    }
+
+    /// Drops every row kept in memory: any may have changed unheard.
+    fn forget_rows(&self) {
+        if let Some(cache) = &self.read_cache {
+            cache.forget_all();
         }
     }
 
@@ -163,6 +211,15 @@ impl Hub {
         if announcement.node != self.node {
             known.account(announcement.position, announcement.events);
         }
+        // Before the position moves: a read that answers it must not find an older row.
+        if let Some(cache) = &self.read_cache {
+            match &announcement.users {
+                Some(users) => {
+                    cache.changed(announcement.position, users.iter().map(String::as_str))
+                }
+                None => cache.forget_all(),
+            }
+        }
         match &announcement.users {
             Some(users) => {
                 let users = users.iter().map(|user| (user.as_str(), None));
@@ -185,6 +242,7 @@ impl Hub {
         let unheard = head - known.start_head - known.accounted;
         if unheard > known.unheard {
             forget_cached();
+            self.forget_rows();
             known.publish_all(head, "changes-unheard");
             self.told(&known);
         }
@@ -262,11 +320,15 @@ impl Hub {
 
     /// Whether other servers' changes are followed now.
     pub fn is_following(&self) -> bool {
-        self.following.load(Ordering::Acquire)
+        self.following.load(Ordering::SeqCst)
     }
 
+    /// Whether every other server's change is heard from now on. Either way the rows kept in
+    /// memory go, after the switch: while not following, changes went unheard, and a read
+    /// begun before the switch may not keep its row after it.
     pub(super) fn set_following(&self, following: bool) {
-        self.following.store(following, Ordering::Release);
+        self.following.store(following, Ordering::SeqCst);
+        self.forget_rows();
     }
 }
 
@@ -373,6 +435,9 @@ impl Committing<'_> {
     /// It committed `events` events up to `position`, leaving the dashboard rows `stats`.
     pub fn committed(self, position: i64, events: usize, stats: &[DashboardStats]) {
         let mut known = self.hub.known();
+        if let Some(cache) = &self.hub.read_cache {
+            cache.committed(position, stats);
+        }
         known.account(position, events as i64);
         known.publish(
             position,

@@ -4,6 +4,7 @@
 pub mod announcement;
 mod follow;
 mod hub;
+pub mod read_cache;
 mod subscription;
 
 use std::sync::Arc;

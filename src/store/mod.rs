@@ -213,7 +213,9 @@ pub trait Store: Transactions + Replay {
         projections: &[Projection],
         progress: &dyn Progress,
     ) -> Result<RebuildReport, StoreError> {
-        rebuild::rebuild(self, projections, progress).await
+        let report = rebuild::rebuild(self, projections, progress).await?;
+        self.announce_rewrite().await?;
+        Ok(report)
     }
 
     /// Compares the read models with a fresh fold of the log; `repair` rewrites what drifted.
@@ -223,7 +225,24 @@ pub trait Store: Transactions + Replay {
         now: DateTime<Utc>,
         progress: &dyn Progress,
     ) -> Result<VerifyReport, StoreError> {
-        verify::verify(self, repair, now, progress).await
+        let report = verify::verify(self, repair, now, progress).await?;
+        if repair {
+            self.announce_rewrite().await?;
+        }
+        Ok(report)
+    }
+
+    /// Tells every server that any dashboard row may have changed (a rebuild swapped the read
+    /// models in, a repair rewrote some): they drop the rows they keep in memory and their
+    /// streams read again. Nothing where no server listens (SQLite).
+    async fn announce_rewrite(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin(Lock::Writers).await?;
+        let announced = async {
+            let head = tx.head_position().await?;
+            tx.announce(Uuid::nil(), head, 0, None).await
+        }
+        .await;
+        finish(tx, announced).await
     }
 
     /// Checks the rows of up to `users` randomly chosen users against a recount of their tasks

@@ -174,14 +174,14 @@ pub trait Tx: Send {
         changes: &Changeset,
     ) -> Result<Vec<DashboardStats>, StoreError>;
     /// Announces, on commit, that `node` committed `events` events up to `position` that
-    /// changed the figures of `users` (see `crate::live::announcement`); nothing where no
-    /// other server can listen.
+    /// changed the figures of `users` (`None`: of anyone; see `crate::live::announcement`);
+    /// nothing where no other server can listen.
     async fn announce(
         &mut self,
         node: Uuid,
         position: i64,
         events: usize,
-        users: &[&str],
+        users: Option<&[&str]>,
     ) -> Result<(), StoreError>;
     /// Records that the live read models have applied the log up to `position`.
     async fn save_checkpoints(

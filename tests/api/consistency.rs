@@ -6,7 +6,10 @@
 use axum::http::header;
 use serde_json::{Value, json};
 
-use crate::support::{Node, TestApp, TestRequest, TestResponse, on_both_backends};
+use crate::support::{
+    Backend, EventStream, Node, TestApp, TestRequest, TestResponse, on_both_backends, wait_until,
+};
+use crate::verify_cli::verify;
 
 on_both_backends!(
     every_read_answers_the_position_of_the_last_command_it_reflects,
@@ -162,4 +165,93 @@ async fn no_cache_reads_past_what_this_node_keeps_in_memory(app: TestApp) {
         let total: &Value = &read.body["total"];
         assert_eq!(total, round, "round {round}: {}", read.body);
     }
+}
+
+/// Two nodes of their own on one PostgreSQL database (each keeps dashboard rows in memory).
+async fn two_postgres_nodes() -> (TestApp, Node, Node) {
+    let app = TestApp::start(Backend::Postgres)
+        .await
+        .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
+    let (here, there) = (Node::on(&app).await, Node::on(&app).await);
+    (app, here, there)
+}
+
+/// Waits until `node` answers `user`'s dashboard with `total`, without a token.
+async fn wait_for_total(node: &Node, user: &str, total: i64) {
+    wait_until(&format!("{user}'s total of {total} here"), async || {
+        node.send(dashboard(user)).await.body["total"] == total
+    })
+    .await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn on_postgres_a_row_kept_in_memory_goes_when_another_node_changes_it() {
+    let (_app, here, there) = two_postgres_nodes().await;
+    for round in 1..=5 {
+        // Read here, so that this node keeps the row; then changed there, without a token.
+        assert_eq!(here.send(dashboard("alice")).await.body["total"], round - 1);
+        create_on(&there, "alice", &format!("task {round}")).await;
+        wait_for_total(&here, "alice", round).await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn on_postgres_a_change_announced_while_the_listener_was_lost_is_reflected_once_it_is_back() {
+    let (app, here, there) = two_postgres_nodes().await;
+    for round in 1..=3 {
+        assert_eq!(here.send(dashboard("bob")).await.body["total"], round - 1);
+        // Every node's listening connection ends, as in a database restart or a network cut;
+        // the change's announcement may reach no one.
+        app.db
+            .execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity \
+                 where datname = current_database() and query ilike 'listen%'",
+            )
+            .await;
+        create_on(&there, "bob", &format!("task {round}")).await;
+        wait_for_total(&here, "bob", round).await;
+    }
+    // Listening again: a change is heard as before.
+    create_on(&there, "bob", "heard").await;
+    wait_for_total(&here, "bob", 4).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn on_postgres_a_repair_is_announced_to_every_nodes_streams_and_kept_rows() {
+    let (app, here, _there) = two_postgres_nodes().await;
+    create_on(&here, "carol", "one").await;
+    // A row gone wrong behind tally's back, as this node reads it now.
+    app.db
+        .execute("update dashboard_stats set pending = 7 where user_id = 'carol'")
+        .await;
+    wait_until("the wrong row read here", async || {
+        here.send(dashboard("carol")).await.body["pending"] == 7
+    })
+    .await;
+    let open = TestRequest::get("/api/dashboard/stream").user("carol");
+    let mut stream = EventStream::open(&here.router, open)
+        .await
+        .expect("a stream");
+    assert_eq!(stream.next_figures().await.1["pending"], 7);
+
+    let app = std::sync::Arc::new(app);
+    let repairing = app.clone();
+    let repaired = tokio::task::spawn_blocking(move || verify(&repairing, &["--repair"]));
+    let repaired = repaired.await.unwrap();
+    assert!(repaired.status.success(), "{repaired:?}");
+    // No event was appended: only the repair's announcement tells this node.
+    assert_eq!(stream.next_figures().await.1["pending"], 1);
+    assert_eq!(here.send(dashboard("carol")).await.body["pending"], 1);
 }

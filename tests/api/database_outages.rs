@@ -18,6 +18,7 @@ use tally::auth::Authenticator;
 use tally::background::Background;
 use tally::clock::Clock;
 use tally::http::router;
+use tally::live::Hub;
 use tally::store::SqliteOptions;
 
 use crate::support::held_port::HeldPort;
@@ -37,13 +38,21 @@ fn dashboard() -> TestRequest {
 }
 
 /// The app on `db`, as `tally serve` builds it, with its background tasks.
-async fn app_on(db: &TestDb) -> (Router, Background) {
+async fn app_on(db: &TestDb) -> (Router, Background, Arc<Hub>) {
     let store = db.open_store(SqliteOptions::default()).await;
     let auth = Arc::new(
         Authenticator::from_config(&test_auth_config(), db.dir.path()).expect("authenticator"),
     );
     let (state, background) = serving(store, auth, Clock::system()).await;
-    (router(state), background)
+    let hub = state.hub.clone();
+    (router(state), background, hub)
+}
+
+/// Waits until the server knows that its connection listening for other servers' changes is
+/// gone with the database. Until then it may answer a dashboard read from a row it keeps in
+/// memory, rightly: nothing can commit while the database is out.
+async fn wait_until_unheard(hub: &Hub) {
+    wait_until("the listener's loss known", async || !hub.is_following()).await;
 }
 
 /// 503 `unavailable` with `Retry-After`: the outage's answer, which promises nothing applied.
@@ -82,7 +91,7 @@ async fn a_database_closed_to_connections_is_answered_503_until_it_opens_again()
     let db = TestDb::create(Backend::Postgres)
         .await
         .expect("PostgreSQL was available when this test binary was built");
-    let (app, _background) = app_on(&db).await;
+    let (app, _background, hub) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 
@@ -94,6 +103,7 @@ async fn a_database_closed_to_connections_is_answered_503_until_it_opens_again()
         format!("select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'")
     })
     .await;
+    wait_until_unheard(&hub).await;
 
     for request in [dashboard(), create("while closed"), dashboard()] {
         assert_unavailable(&send_to(&app, request).await);
@@ -124,12 +134,13 @@ async fn a_dropped_database_is_answered_503_and_health_says_so() {
     let db = TestDb::create(Backend::Postgres)
         .await
         .expect("PostgreSQL was available when this test binary was built");
-    let (app, _background) = app_on(&db).await;
+    let (app, _background, hub) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 
     db.as_admin(|name| format!("drop database {name} with (force)"))
         .await;
+    wait_until_unheard(&hub).await;
 
     for request in [dashboard(), create("after the drop"), dashboard()] {
         assert_unavailable(&send_to(&app, request).await);
@@ -178,7 +189,7 @@ fn chattr(flag: &str, files: &[PathBuf]) {
 )]
 async fn an_sqlite_file_that_cannot_be_written_is_answered_503_until_it_can() {
     let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
-    let (app, _background) = app_on(&db).await;
+    let (app, _background, _) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 
@@ -223,7 +234,7 @@ impl Drop for MovedAway {
 #[tokio::test]
 async fn an_sqlite_file_moved_away_is_answered_503_until_it_is_back() {
     let db = TestDb::create(Backend::Sqlite).await.expect("SQLite");
-    let (app, _background) = app_on(&db).await;
+    let (app, _background, _) = app_on(&db).await;
     let before = send_to(&app, create("before")).await;
     assert_eq!(before.status, StatusCode::CREATED, "{before:?}");
 

@@ -16,7 +16,7 @@ const USERS: usize = 4;
 const TASKS_PER_USER: usize = 5_200;
 
 /// Runs `tally verify` with `args` on the app's database, stdout and stderr piped.
-fn verify(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn verify(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tally"))
         .arg("verify")
         .args(args)

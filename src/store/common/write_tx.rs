@@ -264,7 +264,7 @@ where
         node: Uuid,
         position: i64,
         events: usize,
-        users: &[&str],
+        users: Option<&[&str]>,
     ) -> Result<(), StoreError> {
         let Some(statement) = DB::ANNOUNCE else {
             return Ok(());

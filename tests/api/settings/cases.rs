@@ -92,6 +92,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     variable("TALLY_STREAMS_PER_USER", "2", Some(("0", "1..="))),
     variable("TALLY_MAX_STREAMS", "16", Some(("-1", "1..="))),
+    variable("TALLY_READ_CACHE_MB", "8", Some(("lots", "invalid digit"))),
     variable(
         "TALLY_CORS_ORIGINS",
         "https://app.example.com,http://localhost:5173",
