@@ -14,6 +14,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::live::Hub;
 use crate::store::Store;
 
 /// Seconds: from a fast read to the slowest answer allowed.
@@ -105,6 +106,20 @@ fn describe() {
     describe_gauge!(
         "tally_database_up",
         "1 when the last scrape could read the database, else 0."
+    );
+    describe_gauge!(
+        "tally_following_changes",
+        "1 while this server hears every other server's changes (its LISTEN connection is up; \
+         always on SQLite), else 0: dashboard rows are then read from the database."
+    );
+    describe_gauge!(
+        "tally_read_cache_rows",
+        "Dashboard rows kept in memory (PostgreSQL; TALLY_READ_CACHE_MB)."
+    );
+    describe_gauge!(
+        "tally_read_cache_bytes",
+        Unit::Bytes,
+        "What the dashboard rows kept in memory weigh, against TALLY_READ_CACHE_MB."
     );
     describe_counter!(
         "tally_job_runs_total",
@@ -247,8 +262,13 @@ pub fn job_ran(job: &'static str, ok: bool, took: Duration) {
 
 /// The metrics in Prometheus' text format, with what is read from the store brought up to
 /// date first.
-pub async fn render(store: &dyn Store, now: DateTime<Utc>) -> String {
+pub async fn render(store: &dyn Store, hub: &Hub, now: DateTime<Utc>) -> String {
     let handle = install();
+    gauge!("tally_following_changes").set(if hub.is_following() { 1.0 } else { 0.0 });
+    if let Some((rows, bytes)) = hub.read_cache_usage() {
+        gauge!("tally_read_cache_rows").set(rows as f64);
+        gauge!("tally_read_cache_bytes").set(bytes as f64);
+    }
     for pool in store.pools() {
         gauge!("tally_db_pool_connections", "pool" => pool.name, "state" => "in_use")
             .set(pool.in_use);

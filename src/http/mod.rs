@@ -170,7 +170,7 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = crate::telemetry::render(state.store.as_ref(), state.clock.now()).await;
+    let text = crate::telemetry::render(state.store.as_ref(), &state.hub, state.clock.now()).await;
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }

@@ -21,9 +21,10 @@ use projections::DashboardStats;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-/// What one kept row costs beyond its user id, measured (see BENCHMARKS.md): the row's own
-/// fields, the `Arc`, the cache's slot and its hash table's share.
-pub const BYTES_PER_ROW: u64 = 256;
+/// What one kept row costs beyond its user id, measured with `examples/read_cache_memory.rs`
+/// (BENCHMARKS.md): the row's own fields and its copy of the id, the `Arc`, the cache's slot and
+/// its hash table's share.
+pub const BYTES_PER_ROW: u64 = 304;
 
 /// How long a row is kept: the bound on how late a change nobody announced shows.
 pub const MAX_AGE: Duration = Duration::from_secs(1);

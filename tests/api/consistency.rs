@@ -255,3 +255,75 @@ async fn on_postgres_a_repair_is_announced_to_every_nodes_streams_and_kept_rows(
     assert_eq!(stream.next_figures().await.1["pending"], 1);
     assert_eq!(here.send(dashboard("carol")).await.body["pending"], 1);
 }
+
+/// The short multi-node run (the long one is in BENCHMARKS.md): clients write through one node
+/// and read through another with the command's position, as a client behind a load balancer
+/// would; every answer reflects the client's own commands, and afterwards every node shows the
+/// same figures, the log holds every acknowledged command, and `tally verify` finds no drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn on_postgres_three_nodes_under_mixed_load_with_tokens_lose_nothing_and_converge() {
+    const CLIENTS: usize = 6;
+    const ROUNDS: usize = 20;
+    let app = TestApp::start(Backend::Postgres)
+        .await
+        .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(std::sync::Arc::new(Node::on(&app).await));
+    }
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let nodes = nodes.clone();
+        clients.spawn(async move {
+            let user = format!("client-{client}");
+            let (mut created, mut completed) = (0, 0);
+            for round in 0..ROUNDS {
+                let writer = &nodes[(client + round) % 3];
+                let reader = &nodes[(client + round + 1) % 3];
+                let create = TestRequest::post("/api/tasks").user(&user);
+                let answer = writer.send(create.json(json!({ "title": "t" }))).await;
+                assert_eq!(answer.status, 201, "{}", answer.body);
+                created += 1;
+                let mut position = answer.body["position"].as_i64().unwrap();
+                if round % 2 == 1 {
+                    let task = answer.body["task_id"].as_str().unwrap();
+                    let complete = TestRequest::post(format!("/api/tasks/{task}/complete"));
+                    let answer = reader.send(complete.user(&user)).await;
+                    assert_eq!(answer.status, 200, "{}", answer.body);
+                    completed += 1;
+                    position = answer.body["position"].as_i64().unwrap();
+                }
+                let read = dashboard(&user).header(MIN_POSITION, &position.to_string());
+                let read = nodes[(client + round + 2) % 3].send(read).await;
+                assert_eq!(
+                    (&read.body["total"], &read.body["completed"]),
+                    (&json!(created), &json!(completed)),
+                    "{user}, round {round}: {}",
+                    read.body
+                );
+            }
+            (user, created, completed)
+        });
+    }
+    let mut commands = 0;
+    for (user, created, completed) in clients.join_all().await {
+        commands += created + completed;
+        for node in &nodes {
+            wait_until(&format!("{user}'s figures on every node"), async || {
+                let read = node.send(dashboard(&user)).await.body;
+                (read["total"].clone(), read["completed"].clone())
+                    == (json!(created), json!(completed))
+            })
+            .await;
+        }
+    }
+    assert_eq!(app.db.event_count().await, commands as i64);
+    let verified = tokio::task::spawn_blocking(move || verify(&app, &[]))
+        .await
+        .unwrap();
+    assert!(verified.status.success(), "{verified:?}");
+}

@@ -91,6 +91,8 @@ async fn metrics_count_commands_and_follow_the_log_and_a_projection_held_back_sh
         assert_eq!(at(&format!("tally_projection_lag_seconds{labels}")), 0.0);
     }
     assert_eq!(at("tally_database_up"), 1.0);
+    // SQLite: one process sees every change (its head check stands in for announcements).
+    assert_eq!(at("tally_following_changes"), 1.0);
     assert_eq!(
         at(&format!(
             r#"tally_build_info{{version="{}"}}"#,
