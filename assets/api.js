@@ -98,6 +98,9 @@ async function send(method, path, body, extra) {
   if (response.ok || response.status === 304) return response;
   const problem = await response.json().catch(() => ({}));
   if (response.status === 401) onUnauthorized(problem.detail);
+  // A read is 422 only for a position past the log's head (a database restored from a backup):
+  // asking for it again would refuse every read of this tab.
+  if (response.status === 422 && method === 'GET') ownPosition = null;
   throw new ApiError(response.status, problem.type ?? 'unknown',
     problem.detail ?? `tally answered ${response.status}.`);
 }

@@ -7,7 +7,8 @@
 #   OTHER=/path/to/old/tally scripts/compare_reads.sh  # and an older build on the same data
 #   POSTGRES=postgres://postgres@127.0.0.1:5432 scripts/compare_reads.sh  # on PostgreSQL
 # Knobs: ROUNDS (3), DURATION (10 s per wrk run), ROUTE (/api/dashboard/statistics), POSTGRES
-# (a server: each build gets a fresh database of its own there, made and dropped by the run).
+# (a server: each build gets a fresh database of its own there, made and dropped by the run),
+# TALLY (what runs as "tally": this build unless given, e.g. a wrapper setting a variable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ DURATION=${DURATION:-10}
 ROUTE=${ROUTE:-/api/dashboard/statistics}
 
 cargo build --release --quiet --bin tally --example ceiling
-tally=$PWD/target/release/tally
+tally=${TALLY:-$PWD/target/release/tally}
 ceiling=$PWD/target/release/examples/ceiling
 
 work=$(mktemp -d)

@@ -69,22 +69,21 @@ pub async fn positioned(
     response
 }
 
-/// `Tally-Min-Position`, when sent: a position is a whole number, 0 or more.
+/// `Tally-Min-Position`, when sent (the largest, if sent more than once): a position is a
+/// whole number written in digits. One too large for the log to ever hold is past its head.
 fn wanted_position(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(value) = headers.get(MIN_POSITION) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse::<i64>().ok())
-        .filter(|position| *position >= 0)
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::Malformed(
+    let mut wanted = None;
+    for value in headers.get_all(MIN_POSITION) {
+        let digits = value.to_str().map(str::trim).unwrap_or_default();
+        if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(ApiError::Malformed(
                 "Tally-Min-Position must be a position a command answered, e.g. 42".into(),
-            )
-        })
+            ));
+        }
+        let position = digits.parse::<i64>().unwrap_or(i64::MAX);
+        wanted = wanted.max(Some(position));
+    }
+    Ok(wanted)
 }
 
 /// Whether `Cache-Control` says `no-cache` (RFC 9111: the answer may not come from a cache
@@ -125,17 +124,19 @@ mod tests {
     }
 
     #[test]
-    fn a_wanted_position_is_a_whole_number_not_below_zero() {
+    fn a_wanted_position_is_written_in_digits_and_the_largest_sent_counts() {
         let wanted = |value: &str| wanted_position(&headers(&[("tally-min-position", value)]));
         assert_eq!(wanted("42").unwrap(), Some(42));
         assert_eq!(wanted("0").unwrap(), Some(0));
-        for bad in ["-1", "4.2", "x", "", "99999999999999999999"] {
-            assert!(
-                matches!(wanted(bad), Err(ApiError::Malformed(_))),
-                "{bad:?}"
-            );
+        assert_eq!(wanted(" 7 ").unwrap(), Some(7));
+        assert_eq!(wanted("99999999999999999999").unwrap(), Some(i64::MAX));
+        for bad in ["-1", "+4", "4.2", "x", ""] {
+            let refused = wanted(bad);
+            assert!(matches!(refused, Err(ApiError::Malformed(_))), "{bad:?}");
         }
         assert_eq!(wanted_position(&HeaderMap::new()).unwrap(), None);
+        let twice = headers(&[("tally-min-position", "3"), ("tally-min-position", "9")]);
+        assert_eq!(wanted_position(&twice).unwrap(), Some(9));
     }
 
     #[test]

@@ -104,6 +104,7 @@ async fn stream(
     State(state): State<AppState>,
     Session { caller, expires }: Session,
     last_event_id: LastEventId,
+    from: ReadFrom,
 ) -> Result<Response, ApiError> {
     let subscription = state
         .hub
@@ -116,6 +117,7 @@ async fn stream(
         caller,
         subscription,
         last_sent: None,
+        from,
     };
     // Read before answering: a database that cannot answer gets a 503, not a stream that ends
     // at once.
@@ -164,6 +166,9 @@ struct Feed {
     subscription: Subscription,
     /// The last event's data: figures read again unchanged are not sent again.
     last_sent: Option<Arc<str>>,
+    /// Where its figures are read from: the primary when the request asked for a position this
+    /// node had not heard of, or for no cache.
+    from: ReadFrom,
 }
 
 impl Feed {
@@ -208,7 +213,7 @@ impl Feed {
     async fn data(&self, row: Option<&DashboardStats>) -> Result<Arc<str>, ApiError> {
         match row {
             Some(row) => event_data(row.figures(self.state.clock.now())),
-            None => event_data(figures(&self.state, &self.caller.0, ReadFrom::Nearest).await?),
+            None => event_data(figures(&self.state, &self.caller.0, self.from).await?),
         }
     }
 }

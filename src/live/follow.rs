@@ -115,7 +115,7 @@ async fn poll(store: &dyn Store, hub: &Hub, every: Duration) {
         ticks.tick().await;
         // Rows kept in memory need the check as streams do: a batch committed and never
         // announced (its node stopped between the two) is found here.
-        if hub.open_streams() > 0 || hub.read_cache_usage().is_some() {
+        if hub.open_streams() > 0 || hub.has_read_cache() {
             check(store, hub).await;
         }
     }

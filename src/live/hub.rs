@@ -161,6 +161,11 @@ impl Hub {
         }
     }
 
+    /// Whether dashboard rows are kept in memory here.
+    pub fn has_read_cache(&self) -> bool {
+        self.read_cache.is_some()
+    }
+
     /// The rows kept in memory and their weight in bytes, for the metrics.
     pub fn read_cache_usage(&self) -> Option<(usize, u64)> {
         self.read_cache.as_ref().map(ReadCache::usage)
@@ -225,6 +230,7 @@ impl Hub {
                 let users = users.iter().map(|user| (user.as_str(), None));
                 known.publish(announcement.position, users);
             }
+            None if announcement.events == 0 => known.publish_all(announcement.position, "rewrite"),
             None => known.publish_all(announcement.position, "too-many-users"),
         }
         self.told(&known);
@@ -436,7 +442,8 @@ impl Committing<'_> {
     pub fn committed(self, position: i64, events: usize, stats: &[DashboardStats]) {
         let mut known = self.hub.known();
         if let Some(cache) = &self.hub.read_cache {
-            cache.committed(position, stats);
+            // Under the hub's lock, as every announcement heard: `latest` orders the two.
+            cache.committed(position, known.latest, stats);
         }
         known.account(position, events as i64);
         known.publish(

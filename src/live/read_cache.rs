@@ -6,15 +6,16 @@
 //! drops them all when it may have missed one (the listener gone, events in the log it never
 //! heard of). A row read from the database is kept only if no change of any user was told
 //! between the moment its read began and the moment it is kept ([`ReadCache::keep`]): a read
-//! racing a change never leaves a row older than the change behind.
+//! racing a change never leaves a row older than the change behind, not even for an instant
+//! (keeping and telling exclude each other).
 //!
 //! A day or week boundary needs no telling: a row's day and week counters carry the day and
 //! week they count, and figures read them against the clock. A row written by anything but
 //! tally (an `update` by hand) is never told of: a kept row is read again after [`MAX_AGE`],
 //! as SQLite's fast path does.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use projections::DashboardStats;
@@ -42,6 +43,10 @@ pub struct ReadCache {
     rows: Cache<String, Arc<Kept>, ByBytes>,
     /// Moves whenever a change is told: a read begun before it may not keep its row.
     told: AtomicU64,
+    /// Held to read while a row is kept (its check of `told` and its insert), and to write
+    /// while a change is told: a change never falls between the check and the insert. Reads
+    /// of kept rows take no lock.
+    telling: RwLock<()>,
 }
 
 /// A read of the database about to begin: what [`ReadCache::keep`] needs to know whether a
@@ -64,13 +69,24 @@ impl Weighter<String, Arc<Kept>> for ByBytes {
 }
 
 impl ReadCache {
-    /// A cache of at most `bytes` (approximately; none at all for 0).
+    /// A cache of rows weighing at most `bytes`.
     pub fn new(bytes: u64) -> ReadCache {
         let rows = (bytes / (BYTES_PER_ROW + 36)).max(1) as usize;
         ReadCache {
             rows: Cache::with_weighter(rows, bytes, ByBytes),
             told: AtomicU64::new(0),
+            telling: RwLock::new(()),
         }
+    }
+
+    /// Tells a change: `change` runs with keeping excluded, after `told` moved.
+    fn tell(&self, change: impl FnOnce()) {
+        let _telling = self
+            .telling
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.told.fetch_add(1, Ordering::SeqCst);
+        change();
     }
 
     /// `user`'s kept row, if any and younger than [`MAX_AGE`].
@@ -91,6 +107,10 @@ impl ReadCache {
 
     /// Keeps `row`, read since `begun`, unless a change was told meanwhile.
     pub fn keep(&self, user: &str, row: Option<DashboardStats>, begun: ReadBegun) {
+        let _keeping = self
+            .telling
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if self.told.load(Ordering::SeqCst) != begun.told {
             return;
         }
@@ -100,39 +120,42 @@ impl ReadCache {
             at: begun.at,
         };
         self.rows.insert(user.to_owned(), Arc::new(kept));
-        // A change told between the check and the insert dropped the user's row before the
-        // insert put this one back: take it out again.
-        if self.told.load(Ordering::SeqCst) != begun.told {
-            self.rows.remove(user);
-        }
     }
 
-    /// This node committed up to `position`, leaving these rows: they replace the kept ones.
-    pub fn committed(&self, position: i64, rows: &[DashboardStats]) {
-        self.told.fetch_add(1, Ordering::SeqCst);
-        let at = Instant::now();
-        for row in rows {
-            let kept = Kept {
-                row: Some(row.clone()),
-                position,
-                at,
-            };
-            self.rows.insert(row.user_id.clone(), Arc::new(kept));
-        }
+    /// This node committed up to `position`, leaving these rows: they replace the kept ones,
+    /// unless a later change was told already (`latest`, the newest position told before; the
+    /// caller holds what orders the two): then the rows as of `position` may be older than
+    /// that change, and go instead.
+    pub fn committed(&self, position: i64, latest: i64, rows: &[DashboardStats]) {
+        self.tell(|| {
+            let at = Instant::now();
+            for row in rows {
+                if position < latest {
+                    self.rows.remove(row.user_id.as_str());
+                    continue;
+                }
+                let kept = Kept {
+                    row: Some(row.clone()),
+                    position,
+                    at,
+                };
+                self.rows.insert(row.user_id.clone(), Arc::new(kept));
+            }
+        });
     }
 
     /// The rows of `users` changed at `position`: any kept from before it go.
     pub fn changed<'a>(&self, position: i64, users: impl IntoIterator<Item = &'a str>) {
-        self.told.fetch_add(1, Ordering::SeqCst);
-        for user in users {
-            self.rows.remove_if(user, |kept| kept.position < position);
-        }
+        self.tell(|| {
+            for user in users {
+                self.rows.remove_if(user, |kept| kept.position < position);
+            }
+        });
     }
 
     /// Any row may have changed: every one goes.
     pub fn forget_all(&self) {
-        self.told.fetch_add(1, Ordering::SeqCst);
-        self.rows.clear();
+        self.tell(|| self.rows.clear());
     }
 
     /// The rows kept, and their weight in bytes.
@@ -175,7 +198,7 @@ mod tests {
     #[test]
     fn a_change_drops_only_rows_from_before_it_and_a_commit_replaces_them() {
         let cache = ReadCache::new(1 << 20);
-        cache.committed(7, &[row("alice", 2), row("bob", 1)]);
+        cache.committed(7, 6, &[row("alice", 2), row("bob", 1)]);
         // This node's own announcement of the same commit, heard back.
         cache.changed(7, ["alice"]);
         assert_eq!(pending(&cache, "alice"), Some(2));
@@ -184,6 +207,16 @@ mod tests {
         assert_eq!(pending(&cache, "bob"), Some(1));
         cache.forget_all();
         assert_eq!(pending(&cache, "bob"), None);
+    }
+
+    #[test]
+    fn a_commit_told_after_a_later_change_drops_its_rows_rather_than_keep_them() {
+        let cache = ReadCache::new(1 << 20);
+        let begun = cache.begin(1);
+        cache.keep("alice", Some(row("alice", 1)), begun);
+        // Another node's change at 8 was heard before this node's commit at 7 was told.
+        cache.committed(7, 8, &[row("alice", 2)]);
+        assert_eq!(pending(&cache, "alice"), None);
     }
 
     #[test]

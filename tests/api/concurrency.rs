@@ -149,12 +149,8 @@ async fn three_postgres_nodes() -> (TestApp, Vec<Arc<Node>>) {
     let app = TestApp::start(Backend::Postgres)
         .await
         .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
-    let mut nodes = vec![Arc::new(Node {
-        store: app.store.clone(),
-        router: app.router.clone(),
-        background: None,
-    })];
-    for _ in 0..2 {
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
         nodes.push(Arc::new(Node::on(&app).await));
     }
     (app, nodes)

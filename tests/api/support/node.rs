@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::Router;
 use tally::background::Background;
 use tally::http::router;
+use tally::live::Hub;
 use tally::store::Store;
 
 use super::{TestApp, TestRequest, TestResponse, send_to, serving};
@@ -14,8 +15,10 @@ use super::{TestApp, TestRequest, TestResponse, send_to, serving};
 pub struct Node {
     pub store: Arc<dyn Store>,
     pub router: Router,
-    /// Its writer and follower; the test app's own node has the app's.
-    pub background: Option<Background>,
+    /// What it knows of changes: its position, whether it follows other nodes' changes.
+    pub hub: Arc<Hub>,
+    /// Its writer and follower.
+    _background: Background,
 }
 
 impl Node {
@@ -24,8 +27,9 @@ impl Node {
         let (state, background) = serving(store.clone(), app.auth.clone(), app.clock.clock()).await;
         Node {
             store,
+            hub: state.hub.clone(),
             router: router(state),
-            background: Some(background),
+            _background: background,
         }
     }
 
