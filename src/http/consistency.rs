@@ -58,7 +58,10 @@ pub async fn positioned(
         }
         Ok(_) => {}
     }
-    request.extensions_mut().insert(from);
+    // The nearest is what a handler assumes without it: no map to allocate for most reads.
+    if from == ReadFrom::Primary {
+        request.extensions_mut().insert(from);
+    }
     let mut response = next.run(request).await;
     let status = response.status();
     if status.is_success() || status.is_redirection() {
