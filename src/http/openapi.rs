@@ -156,33 +156,25 @@ async fn openapi_json() -> Response {
 }
 
 /// Adds the position token (CONTRACT.md, "Consistency") to every read of `spec`, as the
-/// [`positioned`](super::consistency::positioned) layer handles it on every read.
+/// [`positioned`](super::consistency::positioned) layer handles it on every read: the
+/// `Tally-Position` answer header, and the refusals of a `Tally-Min-Position` (400, 422).
+/// `Tally-Min-Position` itself is described in the spec's text (docs/API.md, "Consistency"),
+/// not as a parameter of every operation: schemathesis takes a second header parameter as the
+/// cue to send an unknown header and expect a refusal, which no HTTP API owes.
 pub fn describe_positions(spec: &mut openapi::OpenApi) {
     use utoipa::openapi::header::HeaderBuilder;
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
-    let position = || {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(openapi::SchemaFormat::KnownFormat(
-                openapi::KnownFormat::Int64,
-            )))
-            .minimum(Some(0))
-            .build()
-    };
-    let wanted = ParameterBuilder::new()
-        .name("Tally-Min-Position")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(
-            "A position a command answered (on any server): the answer reflects every event up \
-             to it, or is 422 `validation` when the log's head is not there yet.",
-        ))
-        .schema(Some(position()))
-        .build();
     let answered = HeaderBuilder::new()
-        .schema(Some(position()))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(openapi::SchemaFormat::KnownFormat(
+                    openapi::KnownFormat::Int64,
+                )))
+                .minimum(Some(0))
+                .build(),
+        ))
         .description(Some("The answer reflects every event up to this position."))
         .build();
     let problem = |description: &str| {
@@ -200,9 +192,6 @@ pub fn describe_positions(spec: &mut openapi::OpenApi) {
         let Some(read) = item.get.as_mut() else {
             continue;
         };
-        read.parameters
-            .get_or_insert_with(Vec::new)
-            .push(RefOr::T(wanted.clone()));
         let responses = &mut read.responses.responses;
         for (status, response) in responses.iter_mut() {
             if let (RefOr::T(response), Some('2' | '3')) = (response, status.chars().next()) {
