@@ -22,41 +22,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::announcement::Announcement;
-use super::read_cache::{Kept, ReadBegun, ReadCache};
+use super::read_cache::ReadCache;
+use super::stream_limits::{Refused, StreamLimits};
 use super::subscription::{Change, Shared, StreamClosed, Subscription};
-
-/// How many streams may be open at once.
-#[derive(Clone, Copy, Debug)]
-pub struct StreamLimits {
-    /// On this node, for one user.
-    pub per_user: usize,
-    /// On this node, for everyone.
-    pub per_node: usize,
-}
-
-impl Default for StreamLimits {
-    fn default() -> Self {
-        StreamLimits {
-            per_user: 8,
-            per_node: 256,
-        }
-    }
-}
 
 /// Users whose last change this node remembers; beyond it, the ones without a stream are
 /// forgotten (and a resume from before then gets the figures at once).
 const MAX_REMEMBERED: usize = 100_000;
-
-/// Why a stream cannot be opened.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Refused {
-    #[error("this user has {0} dashboard streams open on this server already")]
-    UserLimit(usize),
-    #[error("this server has {0} dashboard streams open already")]
-    NodeLimit(usize),
-    #[error("the server is shutting down")]
-    Closed,
-}
 
 /// See the module's description.
 pub struct Hub {
@@ -126,55 +98,6 @@ impl Hub {
             following: AtomicBool::new(false),
             closing: CancellationToken::new(),
             read_cache: None,
-        }
-    }
-
-    /// This hub, keeping dashboard rows in `cache` while it hears every change.
-    pub fn with_read_cache(self, cache: ReadCache) -> Hub {
-        Hub {
-            read_cache: Some(cache),
-            ..self
-        }
-    }
-
-    /// `user`'s dashboard row as kept in memory, while this node knows it current: it is
-    /// following every other server's changes.
-    pub fn kept_row(&self, user: &str) -> Option<Arc<Kept>> {
-        let cache = self.read_cache.as_ref()?;
-        if !self.is_following() {
-            return None;
-        }
-        cache.get(user)
-    }
-
-    /// A read of a dashboard row from the database begins: what [`keep_row`](Self::keep_row)
-    /// needs to keep it; `None` where rows are not kept now.
-    pub fn row_read_begins(&self) -> Option<ReadBegun> {
-        let cache = self.read_cache.as_ref()?;
-        self.is_following().then(|| cache.begin(self.position()))
-    }
-
-    /// Keeps `user`'s `row`, read since `begun`, unless a change was told meanwhile.
-    pub fn keep_row(&self, user: &str, row: Option<DashboardStats>, begun: ReadBegun) {
-        if let Some(cache) = &self.read_cache {
-            cache.keep(user, row, begun);
-        }
-    }
-
-    /// Whether dashboard rows are kept in memory here.
-    pub fn has_read_cache(&self) -> bool {
-        self.read_cache.is_some()
-    }
-
-    /// The rows kept in memory and their weight in bytes, for the metrics.
-    pub fn read_cache_usage(&self) -> Option<(usize, u64)> {
-        self.read_cache.as_ref().map(ReadCache::usage)
-    }
-
-    /// Drops every row kept in memory: any may have changed unheard.
-    fn forget_rows(&self) {
-        if let Some(cache) = &self.read_cache {
-            cache.forget_all();
         }
     }
 
@@ -462,6 +385,9 @@ impl Drop for Committing<'_> {
         self.hub.known().in_flight -= 1;
     }
 }
+
+#[path = "hub_rows.rs"]
+mod rows;
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

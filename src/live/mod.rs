@@ -5,13 +5,15 @@ pub mod announcement;
 mod follow;
 mod hub;
 pub mod read_cache;
+mod stream_limits;
 mod subscription;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use follow::follow;
-pub use hub::{Committing, Hub, Refused, StreamLimits};
+pub use hub::{Committing, Hub};
+pub use stream_limits::{Refused, StreamLimits};
 pub use subscription::{Change, Shared, Subscription};
 
 use crate::clock::Clock;
