@@ -18,6 +18,14 @@ use crate::live::read_cache::ReadCache;
 use crate::server::LaunchError;
 use crate::store::Store;
 
+/// Checks the standbys (if any) until the hub closes.
+async fn follow_replicas(store: Arc<dyn Store>, hub: Arc<Hub>) {
+    tokio::select! {
+        () = store.follow_replicas(hub.watermark()) => {}
+        () = hub.closed() => {}
+    }
+}
+
 /// The running tasks (see the module's description). [`shutdown`](Self::shutdown) stops and
 /// joins them; dropped without it (a test that ends early), the watchers are told to stop and
 /// the writer ends with the last `Commands`, but the jobs would run on: only `launch` starts
@@ -25,7 +33,7 @@ use crate::store::Store;
 pub struct Background {
     hub: Arc<Hub>,
     commands: Arc<Commands>,
-    /// The day watcher and the follower: both end when the hub closes.
+    /// The day watcher, the follower and the standbys' checker: all end when the hub closes.
     watchers: Vec<JoinHandle<()>>,
     jobs: Option<JobScheduler>,
 }
@@ -65,6 +73,7 @@ impl Background {
                 store.clone(),
             )),
             tokio::spawn(crate::live::follow(store.clone(), hub.clone())),
+            tokio::spawn(follow_replicas(store.clone(), hub.clone())),
         ];
         let mut background = Background {
             hub: hub.clone(),

@@ -158,6 +158,15 @@ pub struct Settings {
     pub database: Database,
     #[command(flatten)]
     pub keys: Keys,
+    /// PostgreSQL hot standbys (streaming replicas) that take reads once they have replayed
+    /// far enough, comma-separated; the primary takes the rest.
+    #[arg(
+        long,
+        env = "TALLY_DATABASE_READ_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub database_read_url: Vec<String>,
     /// Address the server listens on: IP:PORT or HOST:PORT (`0.0.0.0:8080`: every address).
     #[arg(long, env = "TALLY_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
@@ -260,6 +269,15 @@ impl Database {
 
     /// Opens (creating and migrating where needed) the configured database.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        self.open_store_with_standbys(&[]).await
+    }
+
+    /// [`open_store`](Self::open_store), with hot standbys to read from (`tally serve`'s
+    /// `TALLY_DATABASE_READ_URL`).
+    pub async fn open_store_with_standbys(
+        &self,
+        read_urls: &[String],
+    ) -> Result<Arc<dyn Store>, StoreError> {
         let url = self.database_url();
         if !url.starts_with("sqlite:") {
             check_postgres_url("TALLY_DATABASE_URL", &url)?;
@@ -271,7 +289,18 @@ impl Database {
                 tracing::warn!("TALLY_DATABASE_DIRECT_URL is for PostgreSQL: ignored with SQLite");
             }
         }
-        crate::store::open_with(&self.database_url(), direct_url, self.sqlite()).await
+        for read_url in read_urls {
+            check_postgres_url("TALLY_DATABASE_READ_URL", read_url)?;
+        }
+        if url.starts_with("sqlite:") && !read_urls.is_empty() {
+            tracing::warn!("TALLY_DATABASE_READ_URL is for PostgreSQL: ignored with SQLite");
+        }
+        let read_urls = if url.starts_with("sqlite:") {
+            &[]
+        } else {
+            read_urls
+        };
+        crate::store::open_with(&url, direct_url, read_urls, self.sqlite()).await
     }
 
     pub fn sqlite(&self) -> SqliteOptions {

@@ -42,7 +42,10 @@ pub async fn launch(
         &settings.keys.auth(),
         &settings.database.data_dir,
     )?);
-    let store = settings.database.open_store().await?;
+    let store = settings
+        .database
+        .open_store_with_standbys(&settings.database_read_url)
+        .await?;
     let clock = Clock::system();
     if settings.max_streams >= settings.max_connections {
         tracing::warn!(

@@ -15,7 +15,7 @@ use metrics::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::live::Hub;
-use crate::store::Store;
+use crate::store::{ReplicaStatus, Store};
 
 /// Seconds: from a fast read to the slowest answer allowed.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -156,6 +156,20 @@ fn describe() {
          it (PostgreSQL; across two clocks, which differ by what NTP leaves)."
     );
     describe_gauge!(
+        "tally_replica_taking_reads",
+        "1 while a hot standby (`TALLY_DATABASE_READ_URL`) has replayed everything this server \
+         knows committed and answers, so reads go to it; 0 while it is behind or unreachable."
+    );
+    describe_gauge!(
+        "tally_replica_reachable",
+        "1 when a hot standby answered its last check or read, by replica."
+    );
+    describe_gauge!(
+        "tally_replica_behind_events",
+        "Events this server knows committed that a hot standby had not replayed at its last \
+         check, by replica."
+    );
+    describe_gauge!(
         "tally_build_info",
         "Always 1; the `version` label says which build runs."
     );
@@ -268,6 +282,16 @@ pub async fn render(store: &dyn Store, hub: &Hub, now: DateTime<Utc>) -> String 
     if let Some((rows, bytes)) = hub.read_cache_usage() {
         gauge!("tally_read_cache_rows").set(rows as f64);
         gauge!("tally_read_cache_bytes").set(bytes as f64);
+    }
+    for replica in store.replicas() {
+        let name = replica.name.clone();
+        let taking_reads = replica.status == ReplicaStatus::Current;
+        gauge!("tally_replica_taking_reads", "replica" => name.clone())
+            .set(f64::from(u8::from(taking_reads)));
+        let reachable = replica.status != ReplicaStatus::Unreachable;
+        gauge!("tally_replica_reachable", "replica" => name.clone())
+            .set(f64::from(u8::from(reachable)));
+        gauge!("tally_replica_behind_events", "replica" => name).set(replica.behind as f64);
     }
     for pool in store.pools() {
         gauge!("tally_db_pool_connections", "pool" => pool.name, "state" => "in_use")

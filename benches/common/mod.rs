@@ -63,7 +63,7 @@ impl BenchDb {
             full_sync: durable,
             ..SqliteOptions::default()
         };
-        tally::store::open_with(&self.url, self.direct_url.as_deref(), sqlite)
+        tally::store::open_with(&self.url, self.direct_url.as_deref(), &[], sqlite)
             .await
             .expect("open store")
     }

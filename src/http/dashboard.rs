@@ -1,5 +1,6 @@
 //! The dashboard queries: every one reads the caller's single `dashboard_stats` row.
 
+use crate::store::ReplicaState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -269,6 +270,9 @@ struct Health {
     /// Position of the newest event in the log.
     last_position: Option<i64>,
     projections: Vec<ProjectionHealth>,
+    /// The hot standbys reads may go to (`TALLY_DATABASE_READ_URL`): one that is unreachable
+    /// or behind only sends reads to the primary, so it does not make this node unhealthy.
+    replicas: Vec<ReplicaState>,
 }
 
 /// How far one projection has applied the log.
@@ -324,6 +328,7 @@ async fn health(State(state): State<AppState>) -> Response {
         commands: if accepting { "accepting" } else { "stopped" },
         last_position,
         projections,
+        replicas: state.store.replicas(),
     };
     let status = if healthy {
         StatusCode::OK

@@ -19,6 +19,7 @@ use super::extract::{Caller, QueryParams, TaskId};
 use super::openapi::ReadProblems;
 use super::tasks::{TaskJson, page_limit};
 use crate::domain::UserId;
+use crate::store::ReadFrom;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(history))
@@ -80,10 +81,13 @@ pub(crate) struct HistoryParams {
 async fn history(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     TaskId(task_id): TaskId,
     QueryParams(params): QueryParams<HistoryParams>,
 ) -> Result<Json<History>, ApiError> {
-    history_of(&state, &caller, task_id, params).await.map(Json)
+    history_of(&state, &caller, task_id, params, from)
+        .await
+        .map(Json)
 }
 
 /// A page of a task's history as `caller` may see it (the API's query and the AI assistants'
@@ -93,6 +97,7 @@ pub(crate) async fn history_of(
     caller: &UserId,
     task_id: Uuid,
     params: HistoryParams,
+    from: ReadFrom,
 ) -> Result<History, ApiError> {
     let limit = page_limit(params.limit.as_deref())?;
     let after = match params.after.as_deref() {
@@ -103,7 +108,7 @@ pub(crate) async fn history_of(
             .filter(|after| *after >= 0)
             .ok_or_else(|| ApiError::Malformed("after must be a log position, 0 or more".into()))?,
     };
-    let read = state.store.task(task_id, caller.as_str()).await?;
+    let read = state.store.task(task_id, caller.as_str(), from).await?;
     let owner = read.view.task.as_ref().map(|task| task.owner_id.clone());
     let (Some(owner), Some(_)) = (owner, TaskJson::for_caller(read, caller)) else {
         return Err(ApiError::NotFound("no such task".into()));
@@ -112,8 +117,8 @@ pub(crate) async fn history_of(
     // Only the owner learns who else the task is shared with (as only the owner sees its
     // `shares`): anyone else sees the owner's name, their own, and no other.
     let visible = |user: &str| is_owner || user == owner || user == caller.as_str();
-    let page = state.store.task_events(task_id, after, limit).await?;
-    let teams = teams_seen(state, caller, is_owner, &page).await?;
+    let page = state.store.task_events(task_id, after, limit, from).await?;
+    let teams = teams_seen(state, caller, is_owner, &page, from).await?;
     let next_after = (page.len() as i64 == limit)
         .then(|| page.last().map(|event| event.position))
         .flatten();
@@ -143,6 +148,7 @@ async fn teams_seen(
     caller: &UserId,
     is_owner: bool,
     page: &[RecordedEvent],
+    from: ReadFrom,
 ) -> Result<HashSet<Uuid>, ApiError> {
     let named: BTreeSet<Uuid> = page
         .iter()
@@ -153,7 +159,7 @@ async fn teams_seen(
         if is_owner
             || state
                 .store
-                .role_in(team_id, caller.as_str())
+                .role_in(team_id, caller.as_str(), from)
                 .await?
                 .is_some()
         {

@@ -15,6 +15,7 @@ use super::extract::{Caller, QueryParams, TaskId};
 use super::openapi::ReadProblems;
 use super::tasks::{ShareJson, page_limit};
 use crate::domain::UserId;
+use crate::store::ReadFrom;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
@@ -57,12 +58,13 @@ struct SharePage {
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     TaskId(task_id): TaskId,
     QueryParams(params): QueryParams<SharesParams>,
 ) -> Result<Json<SharePage>, ApiError> {
     let limit = page_limit(params.limit.as_deref())?;
     // The task's owner never changes, so this check and the page need not share a snapshot.
-    let read = state.store.task(task_id, caller.as_str()).await?;
+    let read = state.store.task(task_id, caller.as_str(), from).await?;
     match &read.view.task {
         Some(task) if task.owner_id == caller.as_str() => {}
         Some(_) if read.view.share_of(caller.as_str()).is_some() => {
@@ -81,7 +83,10 @@ async fn list(
             "cursor is not one this API gave out".into(),
         ));
     }
-    let page = state.store.task_shares(task_id, &after, limit).await?;
+    let page = state
+        .store
+        .task_shares(task_id, &after, limit, from)
+        .await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|share| share.user_id.clone()))
         .flatten();

@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::extract::{Caller, QueryParams, TaskId};
 use super::openapi::{ReadProblems, one_of, share_permission};
 use crate::domain::UserId;
+use crate::store::ReadFrom;
 use crate::store::{Scope, TaskListQuery, TaskRead};
 
 /// The default and the largest page size of `GET /api/tasks` and of a task's history.
@@ -184,10 +185,11 @@ impl TaskJson {
 async fn show(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     TaskId(task_id): TaskId,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let task = task_for(&state, &caller, task_id).await?;
+    let task = task_for(&state, &caller, task_id, from).await?;
     Ok(match task.seen_beyond_its_stream() {
         false => if_none_match.answer(format!("\"{}\"", task.version), &task),
         true => if_none_match.answer_versioned_view(task.version, &task),
@@ -200,8 +202,9 @@ pub(crate) async fn task_for(
     state: &AppState,
     caller: &UserId,
     task_id: Uuid,
+    from: ReadFrom,
 ) -> Result<TaskJson, ApiError> {
-    let read = state.store.task(task_id, caller.as_str()).await?;
+    let read = state.store.task(task_id, caller.as_str(), from).await?;
     TaskJson::for_caller(read, caller).ok_or_else(|| ApiError::NotFound("no such task".into()))
 }
 
@@ -247,9 +250,10 @@ pub(crate) struct TaskPage {
 async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    page_of(&state, &caller, params).await.map(Json)
+    page_of(&state, &caller, params, from).await.map(Json)
 }
 
 /// A page of the caller's tasks as `params` ask (the API's query and the AI assistants' tool).
@@ -257,6 +261,7 @@ pub(crate) async fn page_of(
     state: &AppState,
     caller: &UserId,
     params: ListParams,
+    from: ReadFrom,
 ) -> Result<TaskPage, ApiError> {
     let scope = match params.scope.as_deref() {
         None | Some("owned") => Scope::Owned,
@@ -272,6 +277,7 @@ pub(crate) async fn page_of(
         params.status,
         params.limit,
         params.cursor,
+        from,
     )
     .await
 }
@@ -285,6 +291,7 @@ pub(crate) async fn page_in(
     status: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    from: ReadFrom,
 ) -> Result<TaskPage, ApiError> {
     let status = status
         .as_deref()
@@ -302,7 +309,7 @@ pub(crate) async fn page_in(
         limit,
         before,
     };
-    let page = state.store.list_tasks(&query).await?;
+    let page = state.store.list_tasks(&query, from).await?;
     let full = page.len() as i64 == limit;
     let items: Vec<TaskJson> = page
         .into_iter()

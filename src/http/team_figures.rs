@@ -19,6 +19,7 @@ use super::extract::{Caller, QueryParams, TeamId};
 use super::openapi::ReadProblems;
 use super::tasks::{TaskPage, page_in, task_status};
 use crate::domain::UserId;
+use crate::store::ReadFrom;
 use crate::store::Scope;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -90,10 +91,11 @@ pub(crate) struct TeamTaskParams {
 async fn team_tasks(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     TeamId(team_id): TeamId,
     QueryParams(params): QueryParams<TeamTaskParams>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    team_tasks_page(&state, &caller, team_id, params)
+    team_tasks_page(&state, &caller, team_id, params, from)
         .await
         .map(Json)
 }
@@ -104,8 +106,9 @@ pub(crate) async fn team_tasks_page(
     caller: &UserId,
     team_id: Uuid,
     params: TeamTaskParams,
+    from: ReadFrom,
 ) -> Result<TaskPage, ApiError> {
-    require_member(state, caller, team_id).await?;
+    require_member(state, caller, team_id, from).await?;
     let scope = Scope::Team(team_id);
     page_in(
         state,
@@ -114,6 +117,7 @@ pub(crate) async fn team_tasks_page(
         params.status,
         params.limit,
         params.cursor,
+        from,
     )
     .await
 }
@@ -133,10 +137,11 @@ pub(crate) async fn team_tasks_page(
 async fn team_dashboard(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     TeamId(team_id): TeamId,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let figures = team_figures(&state, &caller, team_id).await?;
+    let figures = team_figures(&state, &caller, team_id, from).await?;
     Ok(if_none_match.answer_hashed(&figures))
 }
 
@@ -145,18 +150,24 @@ pub(crate) async fn team_figures(
     state: &AppState,
     caller: &UserId,
     team_id: Uuid,
+    from: ReadFrom,
 ) -> Result<TeamDashboard, ApiError> {
-    require_member(state, caller, team_id).await?;
+    require_member(state, caller, team_id, from).await?;
     let now = state.clock.now();
-    let stats = state.store.team_stats(team_id).await?;
+    let stats = state.store.team_stats(team_id, from).await?;
     let stats = stats.ok_or_else(|| ApiError::NotFound("no such team".into()))?;
     Ok(stats.figures(now).into())
 }
 
 /// `not-found` unless `caller` is a member of `team_id`: one key read, whatever the team's size
 /// (a page polls an open team's figures).
-async fn require_member(state: &AppState, caller: &UserId, team_id: Uuid) -> Result<(), ApiError> {
-    match state.store.role_in(team_id, caller.as_str()).await? {
+async fn require_member(
+    state: &AppState,
+    caller: &UserId,
+    team_id: Uuid,
+    from: ReadFrom,
+) -> Result<(), ApiError> {
+    match state.store.role_in(team_id, caller.as_str(), from).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::NotFound("no such team".into())),
     }

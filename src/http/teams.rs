@@ -21,6 +21,7 @@ use super::openapi::ReadProblems;
 use super::tasks::{id_cursor, page_limit};
 use super::team_commands::member_role;
 use crate::domain::UserId;
+use crate::store::ReadFrom;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -86,10 +87,11 @@ impl TeamJson {
 async fn show_team(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     TeamId(team_id): TeamId,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    let team = team_for(&state, &caller, team_id).await?;
+    let team = team_for(&state, &caller, team_id, from).await?;
     // Every change a member could see (name, members, roles) is an event on the team's
     // stream, so its version tags the view.
     Ok(if_none_match.answer(format!("\"{}\"", team.version), &team))
@@ -100,8 +102,9 @@ pub(crate) async fn team_for(
     state: &AppState,
     caller: &UserId,
     team_id: Uuid,
+    from: ReadFrom,
 ) -> Result<TeamJson, ApiError> {
-    let view = state.store.team(team_id).await?;
+    let view = state.store.team(team_id, from).await?;
     let not_found = || ApiError::NotFound("no such team".into());
     let role = view.role_of(caller.as_str()).ok_or_else(not_found)?;
     let TeamView { team, members } = view;
@@ -151,9 +154,10 @@ pub(crate) struct TeamPage {
 async fn list_teams(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     QueryParams(params): QueryParams<TeamListParams>,
 ) -> Result<Json<TeamPage>, ApiError> {
-    teams_page(&state, &caller, params).await.map(Json)
+    teams_page(&state, &caller, params, from).await.map(Json)
 }
 
 /// A page of the caller's teams as `params` ask.
@@ -161,10 +165,14 @@ pub(crate) async fn teams_page(
     state: &AppState,
     caller: &UserId,
     params: TeamListParams,
+    from: ReadFrom,
 ) -> Result<TeamPage, ApiError> {
     let limit = page_limit(params.limit.as_deref())?;
     let after = params.cursor.as_deref().map(id_cursor).transpose()?;
-    let page = state.store.teams_of(caller.as_str(), after, limit).await?;
+    let page = state
+        .store
+        .teams_of(caller.as_str(), after, limit, from)
+        .await?;
     let next_cursor = (page.len() as i64 == limit)
         .then(|| page.last().map(|(team, _)| team.id.to_string()))
         .flatten();

@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::extract::{Caller, QueryParams};
 use super::openapi::ReadProblems;
 use crate::domain::UserId;
+use crate::store::ReadFrom;
 
 /// Days a trend covers when the caller does not say.
 pub(crate) const DEFAULT_DAYS: i32 = 30;
@@ -66,10 +67,11 @@ pub(crate) struct Trend {
 async fn trend(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    from: ReadFrom,
     if_none_match: IfNoneMatch,
     QueryParams(params): QueryParams<TrendParams>,
 ) -> Result<Response, ApiError> {
-    let trend = trend_of(&state, &caller, params).await?;
+    let trend = trend_of(&state, &caller, params, from).await?;
     Ok(if_none_match.answer_hashed(&trend))
 }
 
@@ -78,6 +80,7 @@ pub(crate) async fn trend_of(
     state: &AppState,
     caller: &UserId,
     params: TrendParams,
+    from: ReadFrom,
 ) -> Result<Trend, ApiError> {
     let count = match params.days.as_deref() {
         None => DEFAULT_DAYS,
@@ -93,7 +96,7 @@ pub(crate) async fn trend_of(
     let first = today - (count - 1);
     let mut stored = state
         .store
-        .trend(caller.as_str(), first, today)
+        .trend(caller.as_str(), first, today, from)
         .await?
         .into_iter()
         .peekable();

@@ -25,6 +25,7 @@ use super::announcement::Announcement;
 use super::read_cache::ReadCache;
 use super::stream_limits::{Refused, StreamLimits};
 use super::subscription::{Change, Shared, StreamClosed, Subscription};
+use crate::store::Watermark;
 
 /// Users whose last change this node remembers; beyond it, the ones without a stream are
 /// forgotten (and a resume from before then gets the figures at once).
@@ -36,8 +37,8 @@ pub struct Hub {
     node: Uuid,
     known: Mutex<Known>,
     /// `known.latest`, readable without the lock: every read answers it (see
-    /// [`Hub::position`]).
-    latest: AtomicI64,
+    /// [`Hub::position`]), and the standbys must have replayed to take reads.
+    latest: Watermark,
     limits: StreamLimits,
     open: AtomicUsize,
     /// Whether other servers' changes are being followed (see `follow`), for tests to wait on.
@@ -92,7 +93,7 @@ impl Hub {
                 users: HashMap::new(),
                 closed: false,
             }),
-            latest: AtomicI64::new(head),
+            latest: Arc::new(AtomicI64::new(head)),
             limits,
             open: AtomicUsize::new(0),
             following: AtomicBool::new(false),
@@ -117,6 +118,12 @@ impl Hub {
     /// event up to it (a batch commits whole, and positions commit in order).
     pub fn position(&self) -> i64 {
         self.latest.load(Ordering::Acquire)
+    }
+
+    /// [`position`](Self::position), shared: what a standby must have replayed to take this
+    /// node's reads.
+    pub fn watermark(&self) -> Watermark {
+        self.latest.clone()
     }
 
     /// Publishes `known.latest` to [`position`](Self::position); called with the lock held, so

@@ -79,9 +79,14 @@ pub(super) async fn read(
             serde_json::to_string(&Everything::from(figures))
         }
         TREND => {
-            let trend = trend_of(state, &caller, TrendParams { days: None })
-                .await
-                .map_err(read_failed)?;
+            let trend = trend_of(
+                state,
+                &caller,
+                TrendParams { days: None },
+                ReadFrom::Nearest,
+            )
+            .await
+            .map_err(read_failed)?;
             serde_json::to_string(&trend)
         }
         _ => return Err(not_found(uri)),

@@ -116,6 +116,36 @@ pub enum ReadFrom {
     Primary,
 }
 
+/// The position every read of a node answers and so must reflect (the hub's, see
+/// `Hub::position`): a standby serves reads only once it has replayed that far.
+pub type Watermark = Arc<std::sync::atomic::AtomicI64>;
+
+/// How one standby (`TALLY_DATABASE_READ_URL`) stands, for health and metrics.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ReplicaState {
+    /// `host:port/database`.
+    pub name: String,
+    pub status: ReplicaStatus,
+    /// The newest position it has replayed, as last checked; `null` before it answered.
+    pub replayed: Option<i64>,
+    /// Events this node knows committed that it had not replayed at the last check.
+    pub behind: i64,
+}
+
+/// Whether a standby takes reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaStatus {
+    /// It has replayed everything this node knows committed: it takes reads.
+    Current,
+    /// Behind for less than a second: reads go to the primary meanwhile.
+    CatchingUp,
+    /// Behind for a second or more: reads go to the primary.
+    Lagging,
+    /// Its last check or read failed: reads go to the primary.
+    Unreachable,
+}
+
 /// Everything the HTTP layer, the jobs and the CLI read from a database. Commands are not
 /// here: they go through `crate::commands`, which writes through [`Transactions`].
 #[async_trait]
@@ -133,17 +163,32 @@ pub trait Store: Transactions + Replay {
         user_id: &str,
         first: i32,
         last: i32,
+        from: ReadFrom,
     ) -> Result<Vec<(i32, DayCounts)>, StoreError>;
     /// A task as `reader` may be shown it (`task` is `None` when it does not exist): for its
     /// owner, the first [`SHARES_LISTED`] shares and their total; for anyone else, their own.
-    async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError>;
+    async fn task(
+        &self,
+        task_id: Uuid,
+        reader: &str,
+        from: ReadFrom,
+    ) -> Result<TaskRead, StoreError>;
     /// A team with all its members (`team` is `None` when it does not exist).
-    async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError>;
+    async fn team(&self, team_id: Uuid, from: ReadFrom) -> Result<TeamView, StoreError>;
     /// `user_id`'s role in a team (`None` when they are not in it, or it does not exist): one
     /// key of `team_members`, where [`Store::team`] reads every member.
-    async fn role_in(&self, team_id: Uuid, user_id: &str) -> Result<Option<Role>, StoreError>;
+    async fn role_in(
+        &self,
+        team_id: Uuid,
+        user_id: &str,
+        from: ReadFrom,
+    ) -> Result<Option<Role>, StoreError>;
     /// A team's figures row (`None` when it has none: it does not exist).
-    async fn team_stats(&self, team_id: Uuid) -> Result<Option<TeamStats>, StoreError>;
+    async fn team_stats(
+        &self,
+        team_id: Uuid,
+        from: ReadFrom,
+    ) -> Result<Option<TeamStats>, StoreError>;
     /// A page of `user_id`'s teams, by id, after team `after`, at most `limit`, each with the
     /// user's role in it.
     async fn teams_of(
@@ -151,15 +196,21 @@ pub trait Store: Transactions + Replay {
         user_id: &str,
         after: Option<Uuid>,
         limit: i64,
+        from: ReadFrom,
     ) -> Result<Vec<(TeamRow, Role)>, StoreError>;
     /// A page of tasks, each as [`Store::task`] shows it to the query's user.
-    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRead>, StoreError>;
+    async fn list_tasks(
+        &self,
+        query: &TaskListQuery,
+        from: ReadFrom,
+    ) -> Result<Vec<TaskRead>, StoreError>;
     /// A task's shares whose user id sorts after `after`, by user id, at most `limit`.
     async fn task_shares(
         &self,
         task_id: Uuid,
         after: &str,
         limit: i64,
+        from: ReadFrom,
     ) -> Result<Vec<ShareRow>, StoreError>;
     /// A task's events after log position `after`, oldest first, at most `limit`.
     async fn task_events(
@@ -167,6 +218,7 @@ pub trait Store: Transactions + Replay {
         task_id: Uuid,
         after: i64,
         limit: i64,
+        from: ReadFrom,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
     /// Every event after `position`, in position order, at most `limit`.
     async fn events_after(
@@ -203,6 +255,13 @@ pub trait Store: Transactions + Replay {
     fn listen_options(&self) -> Option<sqlx::postgres::PgConnectOptions> {
         None
     }
+    /// How each standby stands (none without `TALLY_DATABASE_READ_URL`).
+    fn replicas(&self) -> Vec<ReplicaState> {
+        Vec::new()
+    }
+    /// Lets reads go to the standbys that have replayed up to `watermark`, checking how far
+    /// each has, until the future is dropped; returns at once where there are none.
+    async fn follow_replicas(&self, _watermark: Watermark) {}
     /// Forgets the rows kept in memory: another process has written.
     fn forget_cached_reads(&self) {}
 
@@ -283,20 +342,21 @@ pub trait Store: Transactions + Replay {
 
 /// Opens (creating and migrating where needed) the database `url` names.
 pub async fn open(url: &str, sqlite: SqliteOptions) -> Result<Arc<dyn Store>, StoreError> {
-    open_with(url, None, sqlite).await
+    open_with(url, None, &[], sqlite).await
 }
 
 /// [`open`], with a direct URL for what needs a session of its own (PostgreSQL behind a
-/// transaction pooler; see the README).
+/// transaction pooler; see the README) and hot standbys to read from (PostgreSQL only).
 pub async fn open_with(
     url: &str,
     direct_url: Option<&str>,
+    read_urls: &[String],
     sqlite: SqliteOptions,
 ) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::open(url, sqlite).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::open(url, direct_url).await?))
+        Ok(Arc::new(postgres::open(url, direct_url, read_urls).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

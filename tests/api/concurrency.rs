@@ -11,6 +11,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::support::{Backend, Node, TestApp, TestRequest, on_both_backends};
+use tally::store::ReadFrom;
 
 on_both_backends!(
     sixteen_racing_completes_of_one_task_let_exactly_one_win,
@@ -22,7 +23,7 @@ on_both_backends!(
 async fn stream_of(app: &TestApp, task: &str) -> (Vec<&'static str>, Vec<i64>) {
     let events = app
         .store
-        .task_events(task.parse().unwrap(), 0, i64::MAX)
+        .task_events(task.parse().unwrap(), 0, i64::MAX, ReadFrom::Primary)
         .await
         .expect("task events");
     let types = events.iter().map(|e| e.event.event_type()).collect();

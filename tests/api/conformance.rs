@@ -295,7 +295,11 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
         dashboards_before.push(app.dashboard(user).await);
     }
     let task = log_before[0].stream_id;
-    let task_before = app.store.task(task, "alice").await.expect("a task");
+    let task_before = app
+        .store
+        .task(task, "alice", ReadFrom::Primary)
+        .await
+        .expect("a task");
 
     app.store.close().await;
     let reopened = app.db.open_store(Default::default()).await;
@@ -305,7 +309,13 @@ async fn a_reopened_store_still_holds_the_data_and_the_figures(app: TestApp) {
     assert_eq!(app.db.stored_state().await, stored_before);
     assert_eq!(reopened.events_after(0, 10_000).await.unwrap(), log_before);
     assert_eq!(reopened.head_position().await.unwrap(), head_before);
-    assert_eq!(reopened.task(task, "alice").await.unwrap(), task_before);
+    assert_eq!(
+        reopened
+            .task(task, "alice", ReadFrom::Primary)
+            .await
+            .unwrap(),
+        task_before
+    );
     for (user, before) in users.into_iter().zip(&dashboards_before) {
         let dashboard = send_to(&router, TestRequest::get("/api/dashboard").user(user)).await;
         assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);

@@ -99,6 +99,7 @@ mod conditional_reads;
 mod consistency;
 mod dashboard_figures;
 mod queries;
+mod replicas;
 mod stream;
 mod trend;
 

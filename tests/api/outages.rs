@@ -215,7 +215,7 @@ async fn an_unreachable_database_is_answered_503_at_once_and_found_again() {
         .expect("PostgreSQL was available when this test binary was built");
     let mut proxy = Proxy::in_front_of(&db.url).await;
     let direct_url = db.direct_url.as_deref();
-    let store = tally::store::open_with(&proxy.url, direct_url, SqliteOptions::default())
+    let store = tally::store::open_with(&proxy.url, direct_url, &[], SqliteOptions::default())
         .await
         .expect("open through the proxy");
     let auth = Arc::new(

@@ -471,7 +471,11 @@ async fn team_figures_match(
     when: &str,
 ) -> Result<(), TestCaseError> {
     for team_id in folded.teams.keys() {
-        let stored = app.store.team_stats(*team_id).await.expect("team stats");
+        let stored = app
+            .store
+            .team_stats(*team_id, ReadFrom::Primary)
+            .await
+            .expect("team stats");
         let figures = stored.map(|row| row.figures(now));
         let expected = folded.team_stats.get(team_id).map(|row| row.figures(now));
         prop_assert_eq!(
@@ -526,7 +530,11 @@ async fn teams_match(
     user: &str,
     when: &str,
 ) -> Result<(), TestCaseError> {
-    let stored = app.store.teams_of(user, None, 1_000).await.expect("teams");
+    let stored = app
+        .store
+        .teams_of(user, None, 1_000, ReadFrom::Primary)
+        .await
+        .expect("teams");
     let listed: Vec<(Uuid, Role)> = stored.iter().map(|(team, role)| (team.id, *role)).collect();
     let expected: Vec<(Uuid, Role)> = folded
         .teams
@@ -541,7 +549,11 @@ async fn teams_match(
         user
     );
     for (team, _) in &stored {
-        let mut view = app.store.team(team.id).await.expect("a team");
+        let mut view = app
+            .store
+            .team(team.id, ReadFrom::Primary)
+            .await
+            .expect("a team");
         let mut folded_view = folded.teams[&team.id].clone();
         folded_view
             .members
@@ -568,7 +580,7 @@ async fn trend_matches(
 ) -> Result<(), TestCaseError> {
     let stored: BTreeMap<i32, DayCounts> = app
         .store
-        .trend(user, i32::MIN, i32::MAX)
+        .trend(user, i32::MIN, i32::MAX, ReadFrom::Primary)
         .await
         .expect("read daily_stats")
         .into_iter()

@@ -35,7 +35,13 @@ impl Tools {
         let query = async {
             let args: GetTask = read(arguments)?;
             let task_id = task_id(&args.task_id)?;
-            task_for(&self.state, &self.caller(&extensions)?, task_id).await
+            task_for(
+                &self.state,
+                &self.caller(&extensions)?,
+                task_id,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }
@@ -62,7 +68,13 @@ impl Tools {
                 limit: args.limit.map(|limit| limit.to_string()),
                 cursor: args.cursor,
             };
-            page_of(&self.state, &self.caller(&extensions)?, params).await
+            page_of(
+                &self.state,
+                &self.caller(&extensions)?,
+                params,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }
@@ -88,7 +100,14 @@ impl Tools {
                 limit: args.limit.map(|limit| limit.to_string()),
                 after: args.after.map(|after| after.to_string()),
             };
-            history_of(&self.state, &self.caller(&extensions)?, task_id, params).await
+            history_of(
+                &self.state,
+                &self.caller(&extensions)?,
+                task_id,
+                params,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }
@@ -136,7 +155,13 @@ impl Tools {
             let params = TrendParams {
                 days: args.days.map(|days| days.to_string()),
             };
-            trend_of(&self.state, &self.caller(&extensions)?, params).await
+            trend_of(
+                &self.state,
+                &self.caller(&extensions)?,
+                params,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }

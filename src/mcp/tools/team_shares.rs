@@ -13,6 +13,7 @@ use crate::http::commands::{CommandBody, parse_permission};
 use crate::http::tasks::TaskPage;
 use crate::http::team_figures::{TeamDashboard, TeamTaskParams, team_figures, team_tasks_page};
 use crate::mcp::refusal::refusal;
+use crate::store::ReadFrom;
 
 #[tool_router(router = team_share_tools, vis = "pub(super)")]
 impl Tools {
@@ -91,7 +92,14 @@ impl Tools {
                 limit: args.limit.map(|limit| limit.to_string()),
                 cursor: args.cursor,
             };
-            team_tasks_page(&self.state, &self.caller(&extensions)?, team, params).await
+            team_tasks_page(
+                &self.state,
+                &self.caller(&extensions)?,
+                team,
+                params,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }
@@ -113,7 +121,13 @@ impl Tools {
         let query = async {
             let args: GetTeam = read(arguments)?;
             let team = team_id(&args.team_id)?;
-            team_figures(&self.state, &self.caller(&extensions)?, team).await
+            team_figures(
+                &self.state,
+                &self.caller(&extensions)?,
+                team,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }

@@ -16,6 +16,7 @@ use crate::http::extract::user_of;
 use crate::http::team_commands::{TeamCommandBody, parse_role, parse_team_name};
 use crate::http::teams::{TeamJson, TeamListParams, TeamPage, team_for, teams_page};
 use crate::mcp::refusal::refusal;
+use crate::store::ReadFrom;
 
 #[tool_router(router = team_tools, vis = "pub(super)")]
 impl Tools {
@@ -164,7 +165,13 @@ impl Tools {
         let query = async {
             let args: GetTeam = read(arguments)?;
             let team = team_id(&args.team_id)?;
-            team_for(&self.state, &self.caller(&extensions)?, team).await
+            team_for(
+                &self.state,
+                &self.caller(&extensions)?,
+                team,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }
@@ -189,7 +196,13 @@ impl Tools {
                 limit: args.limit.map(|limit| limit.to_string()),
                 cursor: args.cursor,
             };
-            teams_page(&self.state, &self.caller(&extensions)?, params).await
+            teams_page(
+                &self.state,
+                &self.caller(&extensions)?,
+                params,
+                ReadFrom::Nearest,
+            )
+            .await
         };
         query.await.map(Json).map_err(refusal)
     }

@@ -10,6 +10,7 @@ pub(crate) mod outage;
 pub(crate) mod queries;
 pub(crate) mod reading;
 pub(crate) mod replay_tx;
+pub(crate) mod replicas;
 pub(crate) mod rows;
 pub(crate) mod sql;
 pub(crate) mod sqlx_tx;
@@ -131,4 +132,6 @@ pub(crate) struct SqlxStore<DB: Backend> {
     /// Whether the connections reach the database through a transaction pooler
     /// (`pgbouncer=true`): then nothing relies on a session beyond one transaction.
     pub pooled: bool,
+    /// Hot standbys that take reads once they have replayed far enough (PostgreSQL).
+    pub replicas: Option<replicas::Replicas<DB>>,
 }

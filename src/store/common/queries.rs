@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::binds::{BindRows, bound};
 use super::reading::read;
 use super::replay_tx::events_after;
+use super::replicas::read_nearest;
 use super::rows::{StoreRow, views_of};
 use super::sql;
 use super::sqlx_tx::SqlxTx;
@@ -21,8 +22,8 @@ use crate::store::tables::daily_stats::stored_day;
 use crate::store::tables::{Columns, Decode};
 use crate::store::tx::{Lock, finish};
 use crate::store::{
-    Checkpoint, PoolUse, ReadFrom, SHARES_LISTED, Scope, Store, StoreError, TaskListQuery,
-    TaskRead, UserRows,
+    Checkpoint, PoolUse, ReadFrom, ReplicaState, SHARES_LISTED, Scope, Store, StoreError,
+    TaskListQuery, TaskRead, UserRows, Watermark,
 };
 
 impl<DB: Backend> SqlxStore<DB>
@@ -61,8 +62,9 @@ where
         user_id: &str,
         first: i32,
         last: i32,
+        from: ReadFrom,
     ) -> Result<Vec<(i32, DayCounts)>, StoreError> {
-        read!(self, false, |connection| {
+        read_nearest!(self, from, |connection| {
             let arguments = bound::<DB::Arguments>(|a| {
                 a.text(user_id)?;
                 a.int(i64::from(first))?;
@@ -84,8 +86,13 @@ where
         })
     }
 
-    async fn task(&self, task_id: Uuid, reader: &str) -> Result<TaskRead, StoreError> {
-        read!(self, false, |connection| {
+    async fn task(
+        &self,
+        task_id: Uuid,
+        reader: &str,
+        from: ReadFrom,
+    ) -> Result<TaskRead, StoreError> {
+        read_nearest!(self, from, |connection| {
             // One statement, so the task and its shares come from one snapshot.
             let arguments = bound::<DB::Arguments>(|a| {
                 a.id(task_id)?;
@@ -100,8 +107,12 @@ where
         })
     }
 
-    async fn team_stats(&self, team_id: Uuid) -> Result<Option<TeamStats>, StoreError> {
-        read!(self, false, |connection| {
+    async fn team_stats(
+        &self,
+        team_id: Uuid,
+        from: ReadFrom,
+    ) -> Result<Option<TeamStats>, StoreError> {
+        read_nearest!(self, from, |connection| {
             let arguments = bound::<DB::Arguments>(|a| a.id(team_id))?;
             sqlx::query_with(sql::LOAD_TEAM_STATS, arguments)
                 .persistent(self.persistent())
@@ -112,8 +123,8 @@ where
         })
     }
 
-    async fn team(&self, team_id: Uuid) -> Result<TeamView, StoreError> {
-        read!(self, false, |connection| {
+    async fn team(&self, team_id: Uuid, from: ReadFrom) -> Result<TeamView, StoreError> {
+        read_nearest!(self, from, |connection| {
             // One statement, so the team and its members come from one snapshot.
             let arguments = bound::<DB::Arguments>(|a| a.id(team_id))?;
             let rows = sqlx::query_with(sql::LOAD_TEAM, arguments)
@@ -131,8 +142,13 @@ where
         })
     }
 
-    async fn role_in(&self, team_id: Uuid, user_id: &str) -> Result<Option<Role>, StoreError> {
-        read!(self, false, |connection| {
+    async fn role_in(
+        &self,
+        team_id: Uuid,
+        user_id: &str,
+        from: ReadFrom,
+    ) -> Result<Option<Role>, StoreError> {
+        read_nearest!(self, from, |connection| {
             let arguments = bound::<DB::Arguments>(|a| {
                 a.id(team_id)?;
                 a.text(user_id)
@@ -151,8 +167,9 @@ where
         user_id: &str,
         after: Option<Uuid>,
         limit: i64,
+        from: ReadFrom,
     ) -> Result<Vec<(TeamRow, Role)>, StoreError> {
-        read!(self, false, |connection| {
+        read_nearest!(self, from, |connection| {
             let arguments = bound::<DB::Arguments>(|a| {
                 a.text(user_id)?;
                 a.id(after.unwrap_or(Uuid::nil()))?;
@@ -168,8 +185,12 @@ where
         })
     }
 
-    async fn list_tasks(&self, query: &TaskListQuery) -> Result<Vec<TaskRead>, StoreError> {
-        read!(self, false, |connection| {
+    async fn list_tasks(
+        &self,
+        query: &TaskListQuery,
+        from: ReadFrom,
+    ) -> Result<Vec<TaskRead>, StoreError> {
+        read_nearest!(self, from, |connection| {
             let sql = match query.scope {
                 Scope::Owned => sql::LIST_OWNED,
                 Scope::Shared => sql::LIST_SHARED,
@@ -209,8 +230,9 @@ where
         task_id: Uuid,
         after: &str,
         limit: i64,
+        from: ReadFrom,
     ) -> Result<Vec<ShareRow>, StoreError> {
-        read!(self, false, |connection| {
+        read_nearest!(self, from, |connection| {
             let arguments = bound::<DB::Arguments>(|a| {
                 a.id(task_id)?;
                 a.text(after)?;
@@ -231,8 +253,9 @@ where
         task_id: Uuid,
         after: i64,
         limit: i64,
+        from: ReadFrom,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        read!(self, false, |connection| {
+        read_nearest!(self, from, |connection| {
             let arguments = bound::<DB::Arguments>(|a| {
                 a.id(task_id)?;
                 a.int(after)?;
@@ -381,6 +404,19 @@ where
 
     fn listen_options(&self) -> Option<sqlx::postgres::PgConnectOptions> {
         DB::listen_options(self)
+    }
+
+    fn replicas(&self) -> Vec<ReplicaState> {
+        self.replicas
+            .as_ref()
+            .map(|replicas| replicas.states())
+            .unwrap_or_default()
+    }
+
+    async fn follow_replicas(&self, watermark: Watermark) {
+        if let Some(replicas) = &self.replicas {
+            replicas.follow(watermark, self.persistent()).await;
+        }
     }
 
     fn forget_cached_reads(&self) {

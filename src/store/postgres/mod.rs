@@ -22,6 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::common::binds::{BindRows, bound};
 use super::common::reading::read;
 use super::common::replay_tx::events_by_stream;
+use super::common::replicas::{Replicas, read_nearest};
 use super::common::sql::{self, Params};
 use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
@@ -43,12 +44,16 @@ pub const WRITE_LOCK: &str = "begin; \
 /// `common/outage.rs`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a read waits for a standby's connection before it reads the primary instead.
+const STANDBY_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// The URL query parameter that says the URL reaches PostgreSQL through a transaction pooler
 /// (PgBouncer's `pool_mode=transaction`, a managed database's "pooled" endpoint). The name is
 /// the one Prisma made familiar.
 const POOLER_FLAG: &str = "pgbouncer=true";
 
-/// Connects to `url` (`postgres://…`) and migrates the database, over `direct_url` when given.
+/// Connects to `url` (`postgres://…`) and migrates the database, over `direct_url` when given;
+/// reads may go to the hot standbys `read_urls` name (see `common/replicas.rs`).
 ///
 /// Behind a transaction pooler (`pgbouncer=true` in `url`), consecutive transactions of one
 /// client connection may run on different server connections, so nothing may outlive a
@@ -59,6 +64,7 @@ const POOLER_FLAG: &str = "pgbouncer=true";
 pub(crate) async fn open(
     url: &str,
     direct_url: Option<&str>,
+    read_urls: &[String],
 ) -> Result<SqlxStore<Postgres>, StoreError> {
     let (url, pooled) = without_pooler_flag(url);
     if pooled && direct_url.is_none() {
@@ -77,6 +83,10 @@ pub(crate) async fn open(
         .run(&session)
         .await?;
     session.close().await;
+    let replicas = match read_urls {
+        [] => None,
+        urls => Some(Replicas::new(standbys(urls, pooled).await?)),
+    };
     Ok(SqlxStore {
         writes: pool(&options, 1, 1).await?,
         readers: pool(&options, 8, 2).await?,
@@ -84,7 +94,37 @@ pub(crate) async fn open(
         outage: Default::default(),
         write_epoch: None,
         pooled,
+        replicas,
     })
+}
+
+/// A pool for each standby, opened lazily: a standby down when the node starts is only
+/// skipped until it answers.
+async fn standbys(urls: &[String], pooled: bool) -> Result<Vec<(String, PgPool)>, StoreError> {
+    let mut standbys = Vec::with_capacity(urls.len());
+    for url in urls {
+        // A standby is reached as the primary is: through a pooler when it is.
+        let (url, _) = without_pooler_flag(url);
+        let url = url.as_str();
+        let mut options = loopback::plaintext_on_loopback(url, url.parse()?).await;
+        if pooled {
+            options = options.statement_cache_capacity(0).extra_float_digits(None);
+        }
+        let name = format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or_default()
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .test_before_acquire(false)
+            .acquire_timeout(STANDBY_ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options);
+        standbys.push((name, pool));
+    }
+    Ok(standbys)
 }
 
 /// A pool of at most `size` connections, `warm` of them kept open; opening it opens one.
@@ -178,9 +218,9 @@ impl Backend for Postgres {
     async fn dashboard_stats(
         store: &SqlxStore<Self>,
         user_id: &str,
-        _: ReadFrom,
+        from: ReadFrom,
     ) -> Result<Option<DashboardStats>, StoreError> {
-        read!(store, false, |connection| {
+        read_nearest!(store, from, |connection| {
             let arguments = bound::<sqlx::postgres::PgArguments>(|a| a.text(user_id))?;
             sqlx::query_with(sql::LOAD_STATS, arguments)
                 .persistent(store.persistent())
@@ -248,7 +288,7 @@ mod tests {
     #[tokio::test]
     async fn behind_a_pooler_a_direct_url_is_required() {
         // Refused before connecting anywhere: no server listens on port 1.
-        let opened = open("postgres://u@127.0.0.1:1/db?pgbouncer=true", None).await;
+        let opened = open("postgres://u@127.0.0.1:1/db?pgbouncer=true", None, &[]).await;
         assert!(matches!(opened, Err(StoreError::NeedsDirectUrl)));
     }
 

@@ -88,6 +88,7 @@ pub(crate) async fn open(
         outage: Default::default(),
         write_epoch: Some(write_epoch),
         pooled: false,
+        replicas: None,
     })
 }
 

@@ -36,6 +36,12 @@ pub const VARIABLES: &[Variable] = &[
         Some(("localhost/tally", "expected postgres://")),
     ),
     variable(
+        "TALLY_DATABASE_READ_URL",
+        // Two, as the README writes them; checked, then ignored with SQLite.
+        "postgres://postgres@127.0.0.1:5432/postgres,postgres://postgres@127.0.0.1:5433/postgres",
+        Some(("localhost/tally", "expected postgres://")),
+    ),
+    variable(
         "TALLY_DATA_DIR",
         "{root}/elsewhere",
         Some(("/dev/null/data", "Not a directory")),

@@ -150,7 +150,7 @@ impl TestDb {
 
     /// Opens the app's store on this database (through the pooler, when there is one).
     pub async fn open_store(&self, sqlite: SqliteOptions) -> Arc<dyn Store> {
-        tally::store::open_with(&self.url, self.direct_url.as_deref(), sqlite)
+        tally::store::open_with(&self.url, self.direct_url.as_deref(), &[], sqlite)
             .await
             .expect("open store")
     }
@@ -430,3 +430,14 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 pub use super::throwaway::tls_only as tls_only_server;
+
+/// A primary of the test's own and a hot standby streaming from it; fails the test where
+/// PostgreSQL's server binaries (`initdb`, `postgres`, `pg_basebackup`) are not installed.
+/// Each stops once dropped.
+pub fn replicated_servers() -> (super::throwaway::Server, super::throwaway::Server) {
+    match super::throwaway::replicated() {
+        Some(Ok(pair)) => pair,
+        Some(Err(error)) => panic!("a primary and a standby did not start: {error}"),
+        None => panic!("a standby needs PostgreSQL's server binaries (initdb, pg_basebackup)"),
+    }
+}

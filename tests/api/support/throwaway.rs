@@ -71,7 +71,7 @@ mod server {
             // A thread of its own: the caller may be inside a tokio runtime, and the
             // readiness poll needs one.
             Some(
-                std::thread::spawn(move || start(&bin, None))
+                std::thread::spawn(move || start(&bin, Init::Fresh(None)))
                     .join()
                     .unwrap_or_else(|_| Err("starting it panicked".into())),
             )
@@ -111,6 +111,15 @@ mod server {
         (!running_as_root() || postgres_user().is_some()).then_some(found)
     }
 
+    /// A program of the same installation as `initdb` in `bin`, which may be a link to it
+    /// (`/usr/local/bin/initdb` to Debian's `/usr/lib/postgresql/15/bin/initdb`).
+    fn beside_initdb(bin: &Path, program: &str) -> PathBuf {
+        let initdb = bin.join("initdb");
+        let installed = initdb.canonicalize().unwrap_or(initdb);
+        let folder = installed.parent().unwrap_or(bin);
+        folder.join(program)
+    }
+
     fn running_as_root() -> bool {
         std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
     }
@@ -132,10 +141,34 @@ mod server {
             key: key.to_owned(),
         };
         Some(
-            std::thread::spawn(move || start(&bin, Some(&tls)))
+            std::thread::spawn(move || start(&bin, Init::Fresh(Some(&tls))))
                 .join()
                 .unwrap_or_else(|_| Err("starting it panicked".into())),
         )
+    }
+
+    /// A primary of its own and a hot standby streaming from it (made by `pg_basebackup -R`,
+    /// as an operator makes one); `None` when no server binaries were found. Pausing the
+    /// standby's replay (`pg_wal_replay_pause()`) touches no other test's server.
+    pub fn replicated() -> Option<Result<(Server, Server), String>> {
+        let bin = binaries()?;
+        Some(
+            std::thread::spawn(move || {
+                let primary = start(&bin, Init::Fresh(None))?;
+                let standby = start(&bin, Init::StandbyOf(&primary.url))?;
+                Ok((primary, standby))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("starting them panicked".into())),
+        )
+    }
+
+    /// How a server's data folder is made.
+    enum Init<'a> {
+        /// `initdb`, with TLS only when given.
+        Fresh(Option<&'a Tls>),
+        /// `pg_basebackup -R` from the primary at this URL: a hot standby.
+        StandbyOf(&'a str),
     }
 
     /// A server certificate and key, PEM.
@@ -171,7 +204,11 @@ mod server {
         Ok(())
     }
 
-    fn start(bin: &Path, tls: Option<&Tls>) -> Result<Server, String> {
+    fn start(bin: &Path, init: Init) -> Result<Server, String> {
+        let tls = match init {
+            Init::Fresh(tls) => tls,
+            Init::StandbyOf(_) => None,
+        };
         let started = Instant::now();
         let owner = match running_as_root() {
             true => Some(postgres_user().ok_or("running as root needs a `postgres` user")?),
@@ -198,26 +235,41 @@ mod server {
             return fail(format!("chown {}: {error}", folder.display()));
         }
 
-        let mut initdb = Command::new(bin.join("initdb"));
-        initdb
-            .arg("--pgdata")
-            .arg(folder.join("data"))
-            .args(["--username=postgres", "--auth=trust", "--encoding=UTF8"])
-            .args(["--locale=C", "--no-sync"])
-            .current_dir(&folder);
-        as_owner(&mut initdb);
-        match initdb.output() {
+        let mut make = match init {
+            Init::Fresh(_) => {
+                let mut initdb = Command::new(bin.join("initdb"));
+                initdb
+                    .arg("--pgdata")
+                    .arg(folder.join("data"))
+                    .args(["--username=postgres", "--auth=trust", "--encoding=UTF8"])
+                    .args(["--locale=C", "--no-sync"]);
+                initdb
+            }
+            Init::StandbyOf(primary) => {
+                let mut basebackup = Command::new(beside_initdb(bin, "pg_basebackup"));
+                basebackup
+                    .arg("--pgdata")
+                    .arg(folder.join("data"))
+                    .args(["--write-recovery-conf", "--wal-method=stream", "--no-sync"])
+                    .args(["--checkpoint=fast", "--dbname", primary]);
+                basebackup
+            }
+        };
+        make.current_dir(&folder);
+        as_owner(&mut make);
+        let program = make.get_program().to_owned();
+        match make.output() {
             Ok(output) if output.status.success() => {}
             Ok(output) => {
                 return fail(format!(
                     "{} failed ({}):\n{}{}",
-                    bin.join("initdb").display(),
+                    program.display(),
                     output.status,
                     String::from_utf8_lossy(&output.stdout),
                     String::from_utf8_lossy(&output.stderr)
                 ));
             }
-            Err(error) => return fail(format!("{}: {error}", bin.join("initdb").display())),
+            Err(error) => return fail(format!("{}: {error}", program.display())),
         }
 
         if let Some(tls) = tls
@@ -326,6 +378,10 @@ mod server {
     }
 
     pub fn tls_only(_: &str, _: &str) -> Option<Result<Server, String>> {
+        None
+    }
+
+    pub fn replicated() -> Option<Result<(Server, Server), String>> {
         None
     }
 }
