@@ -289,16 +289,21 @@ impl Database {
                 tracing::warn!("TALLY_DATABASE_DIRECT_URL is for PostgreSQL: ignored with SQLite");
             }
         }
-        for read_url in read_urls {
+        // An empty list (`TALLY_DATABASE_READ_URL=`) or entry (a trailing comma) names none.
+        let read_urls: Vec<String> = read_urls
+            .iter()
+            .filter(|url| !url.trim().is_empty())
+            .cloned()
+            .collect();
+        for read_url in &read_urls {
             check_postgres_url("TALLY_DATABASE_READ_URL", read_url)?;
         }
         if url.starts_with("sqlite:") && !read_urls.is_empty() {
             tracing::warn!("TALLY_DATABASE_READ_URL is for PostgreSQL: ignored with SQLite");
         }
-        let read_urls = if url.starts_with("sqlite:") {
-            &[]
-        } else {
-            read_urls
+        let read_urls = match url.starts_with("sqlite:") {
+            true => &[][..],
+            false => &read_urls[..],
         };
         crate::store::open_with(&url, direct_url, read_urls, self.sqlite()).await
     }

@@ -164,6 +164,10 @@ fn describe() {
         "tally_replica_reachable",
         "1 when a hot standby answered its last check or read, by replica."
     );
+    describe_counter!(
+        "tally_replica_reads_total",
+        "Reads a hot standby answered, by replica (the others went to the primary)."
+    );
     describe_gauge!(
         "tally_replica_behind_events",
         "Events this server knows committed that a hot standby had not replayed at its last \

@@ -27,6 +27,14 @@ pub struct Announcement {
     pub at: DateTime<Utc>,
 }
 
+impl Announcement {
+    /// Whether it announces a rewrite of the read models (`tally rebuild`, `verify --repair`):
+    /// no event, no user named.
+    pub fn is_rewrite(&self) -> bool {
+        self.users.is_none() && self.events == 0
+    }
+}
+
 /// The payload announcing a batch of `events` events committed by `node` up to `position`
 /// that changed the figures of `users`: every user named, or none when that would not fit or
 /// anyone's may have changed (`None`: a rebuild, a repair).

@@ -86,7 +86,8 @@ async fn listen_once(
     // A lost connection ends this listener; the next is a new one, checked as this one was.
     listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
-    // Whatever was announced before now was not heard.
+    // Whatever was announced before now was not heard: a rewrite among it too.
+    fence_replicas(store).await;
     check(store, hub).await;
     hub.set_following(true);
     tracing::info!("listening for other servers' changes");
@@ -101,6 +102,9 @@ async fn listen_once(
         if heard.node != hub.node() {
             let lag = chrono::Utc::now() - heard.at;
             crate::telemetry::notification_lag(lag.to_std().unwrap_or_default());
+        }
+        if heard.is_rewrite() {
+            fence_replicas(store).await;
         }
         hub.heard(&heard);
     }
@@ -118,6 +122,13 @@ async fn poll(store: &dyn Store, hub: &Hub, every: Duration) {
         if hub.open_streams() > 0 || hub.has_read_cache() {
             check(store, hub).await;
         }
+    }
+}
+
+/// Keeps reads off the standbys until they have replayed what was written before now.
+async fn fence_replicas(store: &dyn Store) {
+    if let Err(error) = store.fence_replicas().await {
+        tracing::warn!(%error, "cannot read the primary's WAL location; standbys keep the last");
     }
 }
 

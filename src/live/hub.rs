@@ -126,9 +126,12 @@ impl Hub {
         self.latest.clone()
     }
 
-    /// Publishes `known.latest` to [`position`](Self::position); called with the lock held, so
-    /// that it never moves back.
-    fn told(&self, known: &Known) {
+    /// Moves `known.latest` to `position` (never back) and publishes it to
+    /// [`position`](Self::position); called with the lock held, before any stream is woken: a
+    /// woken stream reads its figures at once, and where it reads from (a standby) must
+    /// have replayed this far (see `store/common/replicas.rs`).
+    fn tell(&self, known: &mut Known, position: i64) {
+        known.latest = known.latest.max(position);
         self.latest.store(known.latest, Ordering::Release);
     }
 
@@ -155,15 +158,17 @@ impl Hub {
                 None => cache.forget_all(),
             }
         }
+        self.tell(&mut known, announcement.position);
         match &announcement.users {
             Some(users) => {
                 let users = users.iter().map(|user| (user.as_str(), None));
                 known.publish(announcement.position, users);
             }
-            None if announcement.events == 0 => known.publish_all(announcement.position, "rewrite"),
+            None if announcement.is_rewrite() => {
+                known.publish_all(announcement.position, "rewrite")
+            }
             None => known.publish_all(announcement.position, "too-many-users"),
         }
-        self.told(&known);
     }
 
     /// The log's head is `head`: if it holds events this node has not heard of (announcements
@@ -179,8 +184,8 @@ impl Hub {
         if unheard > known.unheard {
             forget_cached();
             self.forget_rows();
+            self.tell(&mut known, head);
             known.publish_all(head, "changes-unheard");
-            self.told(&known);
         }
         known.unheard = unheard;
     }
@@ -376,11 +381,11 @@ impl Committing<'_> {
             cache.committed(position, known.latest, stats);
         }
         known.account(position, events as i64);
+        self.hub.tell(&mut known, position);
         known.publish(
             position,
             stats.iter().map(|row| (row.user_id.as_str(), Some(row))),
         );
-        self.hub.told(&known);
         // Told: dropping `self` ends the flight.
     }
 }

@@ -255,6 +255,12 @@ pub trait Store: Transactions + Replay {
     fn listen_options(&self) -> Option<sqlx::postgres::PgConnectOptions> {
         None
     }
+    /// From now on a standby takes reads only once it has replayed every write committed
+    /// before now, event or not (a migration, a rebuild's swap, a repair): called when the
+    /// store opens and whenever this node hears of a rewrite. Nothing without standbys.
+    async fn fence_replicas(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// How each standby stands (none without `TALLY_DATABASE_READ_URL`).
     fn replicas(&self) -> Vec<ReplicaState> {
         Vec::new()

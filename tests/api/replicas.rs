@@ -37,6 +37,38 @@ async fn wait_for_status(node: &Server, status: &str) {
     .await;
 }
 
+/// Waits until the standby has replayed position `position`, as the node last checked.
+async fn wait_for_replayed(node: &Server, position: i64) {
+    wait_until(
+        &format!("the standby to replay position {position}"),
+        async || {
+            let (replica, _) = replica_health(node).await;
+            replica["status"] == "current" && replica["replayed"].as_i64() >= Some(position)
+        },
+    )
+    .await;
+}
+
+/// The reads the standby answered for `node`, as its metrics count them.
+async fn standby_reads(node: &Server) -> u64 {
+    let metrics = node.send(TestRequest::get("/metrics")).await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    text.lines()
+        .filter(|line| line.starts_with("tally_replica_reads_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Runs the binary's `args` on the database at `url`.
+fn tally(args: &[&str], url: &str, root: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(args)
+        .args(["--database-url", url])
+        .args(["--data-dir", &root.display().to_string()])
+        .output()
+        .expect("tally")
+}
+
 async fn title(node: &Server, task: &str, request: TestRequest) -> String {
     let read = node.send(request.user("alice")).await;
     assert_eq!(read.status, 200, "{task}: {}", read.body);
@@ -82,7 +114,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
         title(&node, &task, TestRequest::get(&path)).await,
         "written"
     );
-    wait_for_status(&node, "current").await;
+    wait_for_replayed(&node, created.body["position"].as_i64().unwrap()).await;
 
     // Replay paused, a title changed by hand on the primary (no event: the node's position
     // stands) is not on the standby: a plain read shows the standby's, a no-cache read the
@@ -154,9 +186,47 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
         .await
         .unwrap();
     wait_for_status(&node, "current").await;
+    let served = standby_reads(&node).await;
     assert_eq!(
         title(&node, &task, TestRequest::get(&path)).await,
         "by hand"
+    );
+    assert_eq!(
+        standby_reads(&node).await,
+        served + 1,
+        "read on the standby"
+    );
+
+    // A write that appends no event: `tally verify --repair` puts the title back on the
+    // primary while replay is paused (the standby still has the hand edit). The node hears
+    // of the rewrite and reads the primary until the standby has replayed it.
+    on_standby
+        .execute("select pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    let repaired = tally(&["verify", "--repair"], &primary_url, root.path());
+    let said = String::from_utf8_lossy(&repaired.stdout);
+    assert!(
+        repaired.status.success() && said.contains("repair"),
+        "{repaired:?}"
+    );
+    wait_until(
+        "the node to keep reads off the paused standby",
+        async || replica_health(&node).await.0["status"] != "current",
+    )
+    .await;
+    assert_eq!(
+        title(&node, &task, TestRequest::get(&path)).await,
+        "written"
+    );
+    on_standby
+        .execute("select pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    wait_for_status(&node, "current").await;
+    assert_eq!(
+        title(&node, &task, TestRequest::get(&path)).await,
+        "written"
     );
 
     // A standby that goes away is skipped: reads and commands go on, health reports it.
@@ -165,7 +235,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
     wait_for_status(&node, "unreachable").await;
     assert_eq!(
         title(&node, &task, TestRequest::get(&path)).await,
-        "by hand"
+        "written"
     );
     let third = node.send(create("third")).await;
     assert_eq!(third.status, 201);
@@ -273,15 +343,12 @@ async fn three_nodes_on_a_primary_and_a_standby_under_mixed_load_lose_nothing_an
         .await
         .unwrap();
     assert_eq!(events.get::<i64, _>("events"), commands as i64);
+    let mut served = 0;
     for node in &nodes {
-        wait_for_status(node, "current").await;
+        served += standby_reads(node).await;
     }
-    let verified = std::process::Command::new(env!("CARGO_BIN_EXE_tally"))
-        .arg("verify")
-        .args(["--database-url", &primary_url])
-        .args(["--data-dir", &root.path().display().to_string()])
-        .output()
-        .expect("tally verify");
+    assert!(served > 0, "the standby answered none of the reads");
+    let verified = tally(&["verify"], &primary_url, root.path());
     assert!(verified.status.success(), "{verified:?}");
     drop(standby);
 }

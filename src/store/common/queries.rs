@@ -406,6 +406,21 @@ where
         DB::listen_options(self)
     }
 
+    async fn fence_replicas(&self) -> Result<(), StoreError> {
+        let Some(replicas) = &self.replicas else {
+            return Ok(());
+        };
+        let wal = read!(self, false, |connection| {
+            sqlx::query(super::replicas::PRIMARY_WAL)
+                .persistent(self.persistent())
+                .fetch_one(&mut *connection)
+                .await?
+                .int("wal")
+        })?;
+        replicas.fence(wal);
+        Ok(())
+    }
+
     fn replicas(&self) -> Vec<ReplicaState> {
         self.replicas
             .as_ref()
@@ -415,7 +430,9 @@ where
 
     async fn follow_replicas(&self, watermark: Watermark) {
         if let Some(replicas) = &self.replicas {
-            replicas.follow(watermark, self.persistent()).await;
+            replicas
+                .follow(watermark, self.pooled, self.persistent())
+                .await;
         }
     }
 

@@ -2,8 +2,8 @@
 //! read whose pooled connection was lost, and [`Reading`], its connection alone or in a
 //! read-only transaction.
 
-use sqlx::Executor;
 use sqlx::pool::PoolConnection;
+use sqlx::{Executor, Pool};
 
 use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
@@ -61,11 +61,20 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     pub async fn begin(store: &SqlxStore<DB>, snapshot: bool) -> Result<Self, StoreError> {
-        let connection = store.readers.acquire().await?;
-        if !snapshot && !store.pooled {
+        Reading::on(&store.readers, snapshot || store.pooled, store.persistent()).await
+    }
+
+    /// A connection of `pool`, in a read-only snapshot transaction when `transaction` says so.
+    pub async fn on(
+        pool: &Pool<DB>,
+        transaction: bool,
+        persistent: bool,
+    ) -> Result<Self, StoreError> {
+        let connection = pool.acquire().await?;
+        if !transaction {
             return Ok(Reading::Alone(connection));
         }
-        let tx = SqlxTx::begin(connection, Lock::Snapshot, store.persistent(), None).await?;
+        let tx = SqlxTx::begin(connection, Lock::Snapshot, persistent, None).await?;
         Ok(Reading::InTransaction(Box::new(tx)))
     }
 

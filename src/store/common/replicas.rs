@@ -1,23 +1,30 @@
-//! Hot standbys that take reads (`TALLY_DATABASE_READ_URL`, PostgreSQL streaming replication).
+//! Hot standbys that take reads (`TALLY_DATABASE_READ_URL`, PostgreSQL streaming replication;
+//! generic over the backend only because the store is, as SQLite has none).
 //!
 //! A standby's copy of the log says how far it has replayed: its head position. A read may go
 //! to a standby only once that head is at least the node's [`Watermark`], the position every
 //! read of this node answers (`Tally-Position`) and so must reflect: the node's own commits,
-//! the announcements it heard. A standby only moves forward, so a head read earlier is a
-//! lower bound of what any later read there sees. Anything else (a standby behind, or down,
-//! a read that failed there, `ReadFrom::Primary`) reads the primary.
+//! the announcements it heard (the hub moves it before it wakes any stream). Writes that
+//! append no event (migrations, a rebuild's swap, a repair) are fenced by WAL location
+//! instead: the primary's, read when the node opened and whenever it hears of a rewrite, must
+//! have been replayed too ([`Replicas::fence`]). A standby replays forward, so a head read
+//! earlier is a lower bound of what a later read there sees; a failure there forgets it (a
+//! standby restarted or re-cloned may come back at an earlier point), and each URL must name
+//! one server, not a balancer over several. Anything else (a standby behind, or down, a read
+//! that fails or stalls there, `ReadFrom::Primary`) reads the primary.
 //!
-//! [`Replicas::follow`] reads each standby's head: as soon as the watermark moves (a commit,
-//! an announcement), at most every [`CHECK_AFTER_CHANGE`], and every [`CHECK_EVERY`] anyway,
-//! to notice a standby going down or coming back.
+//! [`Replicas::follow`] reads every standby's head: as soon as the watermark moves (a commit,
+//! an announcement), every [`CHECK_AFTER_CHANGE`] while one catches up, and every
+//! [`CHECK_EVERY`] anyway, to notice a standby going down or coming back.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::{Executor, Pool};
 
-use super::{Backend, sql};
+use super::Backend;
+use super::reading::Reading;
 use crate::store::tables::Columns;
 use crate::store::{ReadFrom, ReplicaState, ReplicaStatus, StoreError, Watermark};
 
@@ -28,8 +35,20 @@ const CHECK_EVERY: Duration = Duration::from_millis(250);
 const CHECK_AFTER_CHANGE: Duration = Duration::from_millis(5);
 /// How long a standby may take to answer a check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a read waits for a standby (a connection and the answer) before it reads the
+/// primary instead: a standby that stalls (a network that drops packets) costs a read this.
+pub const STANDBY_PATIENCE: Duration = Duration::from_millis(500);
 /// A standby behind the watermark for this long is reported as lagging, not catching up.
 pub const LAG_BOUND: Duration = Duration::from_secs(1);
+
+/// A standby's head and how far it has replayed the WAL (bytes). Pointed at a server that is
+/// not in recovery (a primary), its current WAL location.
+const STANDBY_HEAD: &str = "select coalesce(max(position), 0) as position, \
+     (coalesce(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) - '0/0'::pg_lsn)::bigint as wal \
+     from events";
+/// The primary's WAL location (bytes): what a standby must have replayed to hold every write
+/// committed before.
+pub const PRIMARY_WAL: &str = "select (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint as wal";
 
 /// The standbys, in the order the URL lists them.
 pub(crate) struct Replicas<DB: Backend> {
@@ -37,20 +56,35 @@ pub(crate) struct Replicas<DB: Backend> {
     /// Set once the node starts following ([`Replicas::follow`]): until then, every read goes
     /// to the primary.
     watermark: OnceLock<Watermark>,
+    /// The primary's WAL location a standby must have replayed (see the module's description).
+    fence: AtomicI64,
     /// Where the next read starts looking, so that reads spread over the standbys.
     next: AtomicUsize,
+}
+
+/// The standby a read goes to, and whether it must first look at its head (the position and
+/// WAL location it must have replayed).
+pub(crate) struct Pick<'a, DB: Backend> {
+    pub standby: &'a Standby<DB>,
+    pub look_first: Option<(i64, i64)>,
 }
 
 /// One standby and what the node knows of it.
 pub(crate) struct Standby<DB: Backend> {
     /// `host:port/database`, never the password.
     pub name: String,
-    pub pool: Pool<DB>,
-    /// The head it had replayed at its last check (-1 before the first).
+    pool: Pool<DB>,
+    /// The head it had replayed at its last check (-1 before the first, and after a failure).
     replayed: AtomicI64,
+    /// The WAL location it had replayed at its last check.
+    replayed_wal: AtomicI64,
     reachable: AtomicBool,
-    /// Since when it has been behind the watermark, while it is.
+    /// Counts failures: a check begun before one does not bring the standby back.
+    failures: AtomicU64,
+    /// Since when it has been behind, while it is.
     behind_since: Mutex<Option<Instant>>,
+    /// `tally_replica_reads_total` for it, registered at its first read (after the recorder).
+    reads: OnceLock<metrics::Counter>,
 }
 
 impl<DB: Backend> Replicas<DB>
@@ -64,52 +98,86 @@ where
                 name,
                 pool,
                 replayed: AtomicI64::new(-1),
+                replayed_wal: AtomicI64::new(-1),
                 reachable: AtomicBool::new(false),
+                failures: AtomicU64::new(0),
                 behind_since: Mutex::new(None),
+                reads: OnceLock::new(),
             })
             .collect();
         Replicas {
             standbys,
             watermark: OnceLock::new(),
+            fence: AtomicI64::new(i64::MAX),
             next: AtomicUsize::new(0),
         }
     }
 
-    /// A standby that reflects everything a read `from` must, if one does.
-    pub fn pick(&self, from: ReadFrom) -> Option<&Standby<DB>> {
+    /// From now on a standby must have replayed the primary's WAL up to `wal` too.
+    pub fn fence(&self, wal: i64) {
+        let fence = self.fence.load(Ordering::Acquire);
+        // `i64::MAX` until the first fence: no standby is used before it.
+        let fence = if fence == i64::MAX {
+            wal
+        } else {
+            fence.max(wal)
+        };
+        self.fence.store(fence, Ordering::Release);
+    }
+
+    /// Where a read `from` may go: a standby known to reflect everything it must, else one
+    /// that may by now (reachable, and not lagging) once a look at its head on the read's own
+    /// connection says so; `None`: the primary.
+    pub fn pick(&self, from: ReadFrom) -> Option<Pick<'_, DB>> {
         if from == ReadFrom::Primary {
             return None;
         }
         let floor = self.watermark.get()?.load(Ordering::Acquire);
+        let fence = self.fence.load(Ordering::Acquire);
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let count = self.standbys.len();
-        (0..count)
-            .map(|offset| &self.standbys[(start + offset) % count])
-            .find(|standby| {
-                standby.reachable.load(Ordering::Acquire)
-                    && standby.replayed.load(Ordering::Acquire) >= floor
-            })
+        let rotation = (0..count).map(|offset| &self.standbys[(start + offset) % count]);
+        let mut worth_a_look = None;
+        for standby in rotation {
+            if standby.current(floor, fence) {
+                return Some(Pick {
+                    standby,
+                    look_first: None,
+                });
+            }
+            if worth_a_look.is_none() && standby.catching_up(floor, fence) {
+                worth_a_look = Some(standby);
+            }
+        }
+        worth_a_look.map(|standby| Pick {
+            standby,
+            look_first: Some((floor, fence)),
+        })
     }
 
     /// Checks every standby's head until the future is dropped; reads may go to them from now.
-    pub async fn follow(&self, watermark: Watermark, persistent: bool) {
+    pub async fn follow(&self, watermark: Watermark, pooled: bool, persistent: bool) {
         let watermark = self.watermark.get_or_init(|| watermark).clone();
         let mut checked = None;
         let mut last = Instant::now() - CHECK_EVERY;
         loop {
             let floor = watermark.load(Ordering::Acquire);
+            let fence = self.fence.load(Ordering::Acquire);
             let behind = self
                 .standbys
                 .iter()
-                .any(|standby| standby.catching_up(floor));
+                .any(|standby| standby.catching_up(floor, fence));
             let due = last.elapsed() >= CHECK_EVERY
-                || (last.elapsed() >= CHECK_AFTER_CHANGE && (behind || checked != Some(floor)));
+                || (last.elapsed() >= CHECK_AFTER_CHANGE
+                    && (behind || checked != Some((floor, fence))));
             if due {
-                checked = Some(floor);
+                checked = Some((floor, fence));
                 last = Instant::now();
-                for standby in &self.standbys {
-                    standby.check(floor, persistent).await;
-                }
+                let checks = self
+                    .standbys
+                    .iter()
+                    .map(|standby| standby.check(floor, fence, pooled, persistent));
+                futures_util::future::join_all(checks).await;
             }
             tokio::time::sleep(CHECK_AFTER_CHANGE).await;
         }
@@ -132,45 +200,115 @@ impl<DB: Backend> Standby<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// Reads its head; an error or no answer marks it unreachable until a check answers.
-    async fn check(&self, floor: i64, persistent: bool) {
-        let head = async {
-            let mut connection = self.pool.acquire().await.map_err(StoreError::from)?;
-            sqlx::query(sql::HEAD_POSITION)
-                .persistent(persistent)
-                .fetch_one(&mut *connection)
-                .await?
-                .int("position")
-        };
-        match tokio::time::timeout(CHECK_TIMEOUT, head).await {
-            Ok(Ok(head)) => {
-                self.replayed.fetch_max(head, Ordering::AcqRel);
-                if !self.reachable.swap(true, Ordering::AcqRel) {
-                    tracing::info!(standby = %self.name, head, "reads may go to this standby");
-                }
-                let mut behind_since = self.behind_since.lock().expect("standby lock");
-                match head >= floor {
-                    true => *behind_since = None,
-                    false => {
-                        behind_since.get_or_insert_with(Instant::now);
-                    }
-                }
-            }
-            Ok(Err(error)) => self.failed(&error.to_string()),
-            Err(_) => self.failed(&format!("no answer within {CHECK_TIMEOUT:?}")),
-        }
+    /// A connection for a read (in a read-only transaction behind a transaction pooler, as on
+    /// the primary).
+    pub async fn reading(&self, pooled: bool, persistent: bool) -> Result<Reading<DB>, StoreError> {
+        Reading::on(&self.pool, pooled, persistent).await
     }
 
-    /// Whether it is reachable and behind `floor`, but not for long: worth checking often.
-    fn catching_up(&self, floor: i64) -> bool {
+    /// Whether it answers and has replayed up to `floor` and `fence`.
+    fn current(&self, floor: i64, fence: i64) -> bool {
+        self.reachable.load(Ordering::Acquire)
+            && self.replayed.load(Ordering::Acquire) >= floor
+            && self.replayed_wal.load(Ordering::Acquire) >= fence
+    }
+
+    /// Whether it answers and is behind, but not for long: worth checking often.
+    fn catching_up(&self, floor: i64, fence: i64) -> bool {
         let since = *self.behind_since.lock().expect("standby lock");
         self.reachable.load(Ordering::Acquire)
-            && self.replayed.load(Ordering::Acquire) < floor
+            && !self.current(floor, fence)
             && since.is_none_or(|since| since.elapsed() < LAG_BOUND)
     }
 
-    /// A read or a check failed here: reads go elsewhere until a check answers again.
+    /// Reads its head; an error or no answer marks it unreachable until a check answers.
+    async fn check(&self, floor: i64, fence: i64, pooled: bool, persistent: bool) {
+        let failures = self.failures.load(Ordering::Acquire);
+        let head = async {
+            let mut reading = self.reading(pooled, persistent).await?;
+            let read = async {
+                let row = sqlx::query(STANDBY_HEAD)
+                    .persistent(persistent)
+                    .fetch_one(&mut *reading.connection())
+                    .await?;
+                Ok((row.int("position")?, row.int("wal")?))
+            }
+            .await;
+            reading.end(read).await
+        };
+        let (head, wal) = match tokio::time::timeout(CHECK_TIMEOUT, head).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(error)) => return self.failed(&error.to_string()),
+            Err(_) => return self.failed(&format!("no answer within {CHECK_TIMEOUT:?}")),
+        };
+        let mut behind_since = self.behind_since.lock().expect("standby lock");
+        // A failure since the check began: what it read may be from before a restart.
+        if self.failures.load(Ordering::Acquire) != failures {
+            return;
+        }
+        self.replayed.store(head, Ordering::Release);
+        self.replayed_wal.store(wal, Ordering::Release);
+        if !self.reachable.swap(true, Ordering::AcqRel) {
+            tracing::info!(standby = %self.name, head, "reads may go to this standby");
+        }
+        match self.current(floor, fence) {
+            true => *behind_since = None,
+            false => {
+                behind_since.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    /// Whether it has replayed up to `floor` and `fence` now, read on `connection` before the
+    /// read it is for (so that read sees at least as much); what it read is kept for the
+    /// next reads, unless it failed meanwhile.
+    pub async fn has_replayed(
+        &self,
+        connection: &mut DB::Connection,
+        (floor, fence): (i64, i64),
+        persistent: bool,
+    ) -> Result<bool, StoreError> {
+        let failures = self.failures.load(Ordering::Acquire);
+        let row = sqlx::query(STANDBY_HEAD)
+            .persistent(persistent)
+            .fetch_one(&mut *connection)
+            .await?;
+        let (head, wal) = (row.int("position")?, row.int("wal")?);
+        let _behind_since = self.behind_since.lock().expect("standby lock");
+        if self.failures.load(Ordering::Acquire) == failures {
+            self.replayed.fetch_max(head, Ordering::AcqRel);
+            self.replayed_wal.fetch_max(wal, Ordering::AcqRel);
+        }
+        Ok(head >= floor && wal >= fence)
+    }
+
+    /// A read here answered.
+    pub fn served(&self) {
+        self.reads
+            .get_or_init(
+                || metrics::counter!("tally_replica_reads_total", "replica" => self.name.clone()),
+            )
+            .increment(1);
+    }
+
+    /// A read here failed: the primary answers it. A lost or refused connection takes the
+    /// standby out until a check answers; anything else (a query cancelled by a conflict with
+    /// replay, a busy pool) is this read's alone.
+    pub fn refused(&self, error: &StoreError) {
+        if error.is_connection_lost() || error.is_connect_failure() {
+            self.failed(&error.to_string());
+        } else {
+            tracing::debug!(standby = %self.name, %error, "read on the primary instead");
+        }
+    }
+
+    /// It failed a check or a read, or stalled: reads go elsewhere until a check answers, and
+    /// what it had replayed is forgotten.
     pub fn failed(&self, error: &str) {
+        let _behind_since = self.behind_since.lock().expect("standby lock");
+        self.failures.fetch_add(1, Ordering::AcqRel);
+        self.replayed.store(-1, Ordering::Release);
+        self.replayed_wal.store(-1, Ordering::Release);
         if self.reachable.swap(false, Ordering::AcqRel) {
             tracing::warn!(standby = %self.name, %error, "standby unreachable; reading the primary");
         }
@@ -195,11 +333,13 @@ where
 }
 
 /// Runs `$body` on a standby that reflects what a read `$from` must, if there is one and the
-/// read succeeds there; otherwise on the primary's read pool, as [`read!`] does.
+/// read answers there within [`STANDBY_PATIENCE`]; otherwise on the primary's read pool, as
+/// [`read!`] does.
 ///
 /// [`read!`]: super::reading::read
 macro_rules! read_nearest {
     ($store:expr, $from:expr, |$connection:ident| $body:expr) => {{
+        use $crate::store::common::replicas::{Pick, STANDBY_PATIENCE};
         let store = $store;
         let standby = store
             .replicas
@@ -207,17 +347,36 @@ macro_rules! read_nearest {
             .and_then(|replicas| replicas.pick($from));
         let on_standby = match standby {
             None => None,
-            Some(standby) => {
-                let attempt: Result<_, $crate::store::StoreError> = async {
-                    let mut held = standby.pool.acquire().await?;
-                    let $connection = &mut *held;
-                    $body
-                }
-                .await;
-                match attempt {
-                    Ok(value) => Some(value),
-                    Err(error) => {
-                        standby.failed(&error.to_string());
+            Some(Pick {
+                standby,
+                look_first,
+            }) => {
+                let attempt = async {
+                    let mut reading = standby.reading(store.pooled, store.persistent()).await?;
+                    if let Some(wanted) = look_first {
+                        let connection = reading.connection();
+                        let replayed = standby.has_replayed(connection, wanted, store.persistent());
+                        if !replayed.await? {
+                            return reading.end(Ok(None)).await;
+                        }
+                    }
+                    let $connection = reading.connection();
+                    let result = async { $body }.await;
+                    reading.end(Result::map(result, Some)).await
+                };
+                match tokio::time::timeout(STANDBY_PATIENCE, attempt).await {
+                    Ok(Ok(Some(value))) => {
+                        standby.served();
+                        Some(value)
+                    }
+                    // Not replayed far enough yet.
+                    Ok(Ok(None)) => None,
+                    Ok(Err(error)) => {
+                        standby.refused(&error);
+                        None
+                    }
+                    Err(_) => {
+                        standby.failed(&format!("no answer within {STANDBY_PATIENCE:?}"));
                         None
                     }
                 }

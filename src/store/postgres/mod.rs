@@ -28,7 +28,7 @@ use super::common::{Backend, SqlxStore};
 use super::rebuild::write_models;
 use super::tables::{Decode, Table, Tables};
 use super::tx::{Lock, RebuildLock, StreamCursor};
-use super::{ReadFrom, StoreError};
+use super::{ReadFrom, Store, StoreError};
 
 /// How every write transaction begins, in one round trip: a bound on how long it waits for a
 /// lock (the writer's batch deadline: without it, a batch the writer gave up on would leave
@@ -44,8 +44,10 @@ pub const WRITE_LOCK: &str = "begin; \
 /// `common/outage.rs`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a read waits for a standby's connection before it reads the primary instead.
-const STANDBY_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a read waits for a standby's connection: less than the read's whole patience
+/// (`replicas::STANDBY_PATIENCE`), so that a busy pool only sends the read to the primary,
+/// where a stalled standby is taken out.
+const STANDBY_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The URL query parameter that says the URL reaches PostgreSQL through a transaction pooler
 /// (PgBouncer's `pool_mode=transaction`, a managed database's "pooled" endpoint). The name is
@@ -87,7 +89,7 @@ pub(crate) async fn open(
         [] => None,
         urls => Some(Replicas::new(standbys(urls, pooled).await?)),
     };
-    Ok(SqlxStore {
+    let store = SqlxStore {
         writes: pool(&options, 1, 1).await?,
         readers: pool(&options, 8, 2).await?,
         local: direct,
@@ -95,7 +97,10 @@ pub(crate) async fn open(
         write_epoch: None,
         pooled,
         replicas,
-    })
+    };
+    // The migrations just run: no standby is read before it has them.
+    store.fence_replicas().await?;
+    Ok(store)
 }
 
 /// A pool for each standby, opened lazily: a standby down when the node starts is only
