@@ -7,7 +7,44 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, Row};
 
 use crate::support::process::Server;
-use crate::support::{TEST_SECRET, TestRequest, replicated_servers, wait_until};
+use crate::support::{TEST_SECRET, TestRequest, ThrowawayServer, replicated_servers, wait_until};
+
+/// A primary and a standby of the test's own, with a fresh database on both, and a folder for
+/// the servers' data; each server stops when dropped.
+struct Cluster {
+    primary_url: String,
+    standby_url: String,
+    root: tempfile::TempDir,
+    _primary: ThrowawayServer,
+    standby: Option<ThrowawayServer>,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let (primary, standby) = replicated_servers();
+        let name = format!("tally_r_{}", uuid::Uuid::now_v7().simple());
+        session(&primary.url)
+            .await
+            .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .await
+            .expect("create database");
+        Cluster {
+            primary_url: on_database(&primary.url, &name),
+            standby_url: on_database(&standby.url, &name),
+            root: tempfile::tempdir().unwrap(),
+            _primary: primary,
+            standby: Some(standby),
+        }
+    }
+
+    /// How a user points `tally serve` at both.
+    fn env(&self) -> [(&str, &str); 2] {
+        [
+            ("TALLY_DATABASE_URL", self.primary_url.as_str()),
+            ("TALLY_DATABASE_READ_URL", self.standby_url.as_str()),
+        ]
+    }
+}
 
 /// `url` (a server's admin URL) with database `name`.
 fn on_database(url: &str, name: &str) -> String {
@@ -81,22 +118,10 @@ async fn title(node: &Server, task: &str, request: TestRequest) -> String {
     ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
 )]
 async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers() {
-    let (primary, standby) = replicated_servers();
-    let name = format!("tally_r_{}", uuid::Uuid::now_v7().simple());
-    session(&primary.url)
-        .await
-        .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .await
-        .expect("create database");
-    let (primary_url, standby_url) = (
-        on_database(&primary.url, &name),
-        on_database(&standby.url, &name),
-    );
-    let root = tempfile::tempdir().unwrap();
-    let env = [
-        ("TALLY_DATABASE_URL", primary_url.as_str()),
-        ("TALLY_DATABASE_READ_URL", standby_url.as_str()),
-    ];
+    let mut cluster = Cluster::start().await;
+    let (primary_url, standby_url, root) =
+        (&cluster.primary_url, &cluster.standby_url, &cluster.root);
+    let env = cluster.env();
     let mut node = Server::start_with(root.path(), Some(TEST_SECRET), &env).await;
     wait_for_status(&node, "current").await;
 
@@ -119,7 +144,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
     // Replay paused, a title changed by hand on the primary (no event: the node's position
     // stands) is not on the standby: a plain read shows the standby's, a no-cache read the
     // primary's. That is how the test tells which one answered.
-    let mut on_standby = session(&standby_url).await;
+    let mut on_standby = session(standby_url).await;
     on_standby
         .execute("select pg_wal_replay_pause()")
         .await
@@ -132,7 +157,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
         state.get::<String, _>("state") == "paused"
     })
     .await;
-    session(&primary_url)
+    session(primary_url)
         .await
         .execute(sqlx::AssertSqlSafe(format!(
             "update tasks set title = 'by hand' where id = '{task}'"
@@ -204,7 +229,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
         .execute("select pg_wal_replay_pause()")
         .await
         .unwrap();
-    let repaired = tally(&["verify", "--repair"], &primary_url, root.path());
+    let repaired = tally(&["verify", "--repair"], primary_url, root.path());
     let said = String::from_utf8_lossy(&repaired.stdout);
     assert!(
         repaired.status.success() && said.contains("repair"),
@@ -231,7 +256,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
 
     // A standby that goes away is skipped: reads and commands go on, health reports it.
     drop(on_standby);
-    drop(standby);
+    cluster.standby.take();
     wait_for_status(&node, "unreachable").await;
     assert_eq!(
         title(&node, &task, TestRequest::get(&path)).await,
@@ -258,22 +283,9 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
 async fn three_nodes_on_a_primary_and_a_standby_under_mixed_load_lose_nothing_and_converge() {
     const CLIENTS: usize = 6;
     const ROUNDS: usize = 15;
-    let (primary, standby) = replicated_servers();
-    let name = format!("tally_r_{}", uuid::Uuid::now_v7().simple());
-    session(&primary.url)
-        .await
-        .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
-        .await
-        .expect("create database");
-    let (primary_url, standby_url) = (
-        on_database(&primary.url, &name),
-        on_database(&standby.url, &name),
-    );
-    let root = tempfile::tempdir().unwrap();
-    let env = [
-        ("TALLY_DATABASE_URL", primary_url.as_str()),
-        ("TALLY_DATABASE_READ_URL", standby_url.as_str()),
-    ];
+    let cluster = Cluster::start().await;
+    let (primary_url, root) = (&cluster.primary_url, &cluster.root);
+    let env = cluster.env();
     let mut nodes = Vec::new();
     for _ in 0..3 {
         let node = Server::start_with(root.path(), Some(TEST_SECRET), &env).await;
@@ -339,7 +351,7 @@ async fn three_nodes_on_a_primary_and_a_standby_under_mixed_load_lose_nothing_an
         }
     }
     let events = sqlx::query("select count(*) as events from events")
-        .fetch_one(&mut session(&primary_url).await)
+        .fetch_one(&mut session(primary_url).await)
         .await
         .unwrap();
     assert_eq!(events.get::<i64, _>("events"), commands as i64);
@@ -348,7 +360,6 @@ async fn three_nodes_on_a_primary_and_a_standby_under_mixed_load_lose_nothing_an
         served += standby_reads(node).await;
     }
     assert!(served > 0, "the standby answered none of the reads");
-    let verified = tally(&["verify"], &primary_url, root.path());
+    let verified = tally(&["verify"], primary_url, root.path());
     assert!(verified.status.success(), "{verified:?}");
-    drop(standby);
 }

@@ -429,6 +429,7 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+pub use super::throwaway::Server as ThrowawayServer;
 pub use super::throwaway::tls_only as tls_only_server;
 
 /// A primary of the test's own and a hot standby streaming from it; fails the test where

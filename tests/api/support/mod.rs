@@ -21,7 +21,7 @@ mod tokens;
 mod waiting;
 
 pub use app::{TestApp, serving, started};
-pub use database::{Backend, TestDb, replicated_servers, tls_only_server};
+pub use database::{Backend, TestDb, ThrowawayServer, replicated_servers, tls_only_server};
 pub use events::EventStream;
 pub use launched::Launched;
 pub use node::Node;
