@@ -37,8 +37,12 @@ pub struct Hub {
     node: Uuid,
     known: Mutex<Known>,
     /// `known.latest`, readable without the lock: every read answers it (see
-    /// [`Hub::position`]), and the standbys must have replayed to take reads.
-    latest: Watermark,
+    /// [`Hub::position`]).
+    latest: AtomicI64,
+    /// What a standby must have replayed to take this node's reads: `latest`, moved before
+    /// anything else learns of a change (the kept rows, `latest`, the streams), so that no
+    /// read that begins after any of them reads a standby without it.
+    standby_floor: Watermark,
     limits: StreamLimits,
     open: AtomicUsize,
     /// Whether other servers' changes are being followed (see `follow`), for tests to wait on.
@@ -93,7 +97,8 @@ impl Hub {
                 users: HashMap::new(),
                 closed: false,
             }),
-            latest: Arc::new(AtomicI64::new(head)),
+            latest: AtomicI64::new(head),
+            standby_floor: Arc::new(AtomicI64::new(head)),
             limits,
             open: AtomicUsize::new(0),
             following: AtomicBool::new(false),
@@ -120,16 +125,20 @@ impl Hub {
         self.latest.load(Ordering::Acquire)
     }
 
-    /// [`position`](Self::position), shared: what a standby must have replayed to take this
-    /// node's reads.
+    /// What a standby must have replayed to take this node's reads (at least
+    /// [`position`](Self::position)), shared.
     pub fn watermark(&self) -> Watermark {
-        self.latest.clone()
+        self.standby_floor.clone()
+    }
+
+    /// A change up to `position` is about to be told: first of all, the standbys must have it.
+    fn raise_standby_floor(&self, position: i64) {
+        self.standby_floor.fetch_max(position, Ordering::AcqRel);
     }
 
     /// Moves `known.latest` to `position` (never back) and publishes it to
-    /// [`position`](Self::position); called with the lock held, before any stream is woken: a
-    /// woken stream reads its figures at once, and where it reads from (a standby) must
-    /// have replayed this far (see `store/common/replicas.rs`).
+    /// [`position`](Self::position); called with the lock held, after the kept rows learned of
+    /// the change and before any stream is woken.
     fn tell(&self, known: &mut Known, position: i64) {
         known.latest = known.latest.max(position);
         self.latest.store(known.latest, Ordering::Release);
@@ -146,6 +155,7 @@ impl Hub {
     /// a commit whose outcome was unknown here did land).
     pub fn heard(&self, announcement: &Announcement) {
         let mut known = self.known();
+        self.raise_standby_floor(announcement.position);
         if announcement.node != self.node {
             known.account(announcement.position, announcement.events);
         }
@@ -182,6 +192,7 @@ impl Hub {
         }
         let unheard = head - known.start_head - known.accounted;
         if unheard > known.unheard {
+            self.raise_standby_floor(head);
             forget_cached();
             self.forget_rows();
             self.tell(&mut known, head);
@@ -376,6 +387,7 @@ impl Committing<'_> {
     /// It committed `events` events up to `position`, leaving the dashboard rows `stats`.
     pub fn committed(self, position: i64, events: usize, stats: &[DashboardStats]) {
         let mut known = self.hub.known();
+        self.hub.raise_standby_floor(position);
         if let Some(cache) = &self.hub.read_cache {
             // Under the hub's lock, as every announcement heard: `latest` orders the two.
             cache.committed(position, known.latest, stats);

@@ -416,9 +416,12 @@ where
                 .fetch_one(&mut *connection)
                 .await?
                 .int("wal")
-        })?;
-        replicas.fence(wal);
-        Ok(())
+        });
+        match wal {
+            Ok(wal) => replicas.fence(wal),
+            Err(_) => replicas.close_until_fenced(),
+        }
+        wal.map(drop)
     }
 
     fn replicas(&self) -> Vec<ReplicaState> {

@@ -70,7 +70,15 @@ where
         transaction: bool,
         persistent: bool,
     ) -> Result<Self, StoreError> {
-        let connection = pool.acquire().await?;
+        Reading::with(pool.acquire().await?, transaction, persistent).await
+    }
+
+    /// [`on`](Self::on), with a connection already taken from the pool.
+    pub async fn with(
+        connection: PoolConnection<DB>,
+        transaction: bool,
+        persistent: bool,
+    ) -> Result<Self, StoreError> {
         if !transaction {
             return Ok(Reading::Alone(connection));
         }

@@ -36,8 +36,9 @@ const CHECK_AFTER_CHANGE: Duration = Duration::from_millis(5);
 /// How long a standby may take to answer a check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a read waits for a standby (a connection and the answer) before it reads the
-/// primary instead: a standby that stalls (a network that drops packets) costs a read this.
-pub const STANDBY_PATIENCE: Duration = Duration::from_millis(500);
+/// primary instead: a standby that stalls (a network that drops packets) costs a read this,
+/// until a check (within [`CHECK_TIMEOUT`]) takes it out.
+pub const STANDBY_PATIENCE: Duration = Duration::from_secs(1);
 /// A standby behind the watermark for this long is reported as lagging, not catching up.
 pub const LAG_BOUND: Duration = Duration::from_secs(1);
 
@@ -47,8 +48,9 @@ const STANDBY_HEAD: &str = "select coalesce(max(position), 0) as position, \
      (coalesce(pg_last_wal_replay_lsn(), pg_current_wal_lsn()) - '0/0'::pg_lsn)::bigint as wal \
      from events";
 /// The primary's WAL location (bytes): what a standby must have replayed to hold every write
-/// committed before.
-pub const PRIMARY_WAL: &str = "select (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint as wal";
+/// committed before. The insert location, not the write location: with
+/// `synchronous_commit = off` a committed write may still sit in the WAL buffers.
+pub const PRIMARY_WAL: &str = "select (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint as wal";
 
 /// The standbys, in the order the URL lists them.
 pub(crate) struct Replicas<DB: Backend> {
@@ -81,8 +83,10 @@ pub(crate) struct Standby<DB: Backend> {
     reachable: AtomicBool,
     /// Counts failures: a check begun before one does not bring the standby back.
     failures: AtomicU64,
-    /// Since when it has been behind, while it is.
-    behind_since: Mutex<Option<Instant>>,
+    /// While it is behind: since when, and what it was behind then. Under steady writes the
+    /// watermark moves on before every check, so "behind at the last check" says nothing;
+    /// how long ago it was behind something it has still not replayed is its lag.
+    behind_since: Mutex<Option<(Instant, (i64, i64))>>,
     /// `tally_replica_reads_total` for it, registered at its first read (after the recorder).
     reads: OnceLock<metrics::Counter>,
 }
@@ -115,14 +119,22 @@ where
 
     /// From now on a standby must have replayed the primary's WAL up to `wal` too.
     pub fn fence(&self, wal: i64) {
-        let fence = self.fence.load(Ordering::Acquire);
-        // `i64::MAX` until the first fence: no standby is used before it.
-        let fence = if fence == i64::MAX {
-            wal
-        } else {
-            fence.max(wal)
-        };
-        self.fence.store(fence, Ordering::Release);
+        // `i64::MAX` until the first fence, and after a fence that could not be read.
+        let _ = self
+            .fence
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |fence| {
+                Some(if fence == i64::MAX {
+                    wal
+                } else {
+                    fence.max(wal)
+                })
+            });
+    }
+
+    /// No standby takes reads until the next [`fence`](Self::fence): a write this node heard
+    /// of may be on none of them, and how far it went could not be read.
+    pub fn close_until_fenced(&self) {
+        self.fence.store(i64::MAX, Ordering::Release);
     }
 
     /// Where a read `from` may go: a standby known to reflect everything it must, else one
@@ -200,9 +212,9 @@ impl<DB: Backend> Standby<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// A connection for a read (in a read-only transaction behind a transaction pooler, as on
-    /// the primary).
-    pub async fn reading(&self, pooled: bool, persistent: bool) -> Result<Reading<DB>, StoreError> {
+    /// A connection for a check (in a read-only transaction behind a transaction pooler, as
+    /// on the primary).
+    async fn reading(&self, pooled: bool, persistent: bool) -> Result<Reading<DB>, StoreError> {
         Reading::on(&self.pool, pooled, persistent).await
     }
 
@@ -215,10 +227,10 @@ where
 
     /// Whether it answers and is behind, but not for long: worth checking often.
     fn catching_up(&self, floor: i64, fence: i64) -> bool {
-        let since = *self.behind_since.lock().expect("standby lock");
+        let behind = *self.behind_since.lock().expect("standby lock");
         self.reachable.load(Ordering::Acquire)
             && !self.current(floor, fence)
-            && since.is_none_or(|since| since.elapsed() < LAG_BOUND)
+            && behind.is_none_or(|(since, _)| since.elapsed() < LAG_BOUND)
     }
 
     /// Reads its head; an error or no answer marks it unreachable until a check answers.
@@ -251,35 +263,49 @@ where
         if !self.reachable.swap(true, Ordering::AcqRel) {
             tracing::info!(standby = %self.name, head, "reads may go to this standby");
         }
-        match self.current(floor, fence) {
-            true => *behind_since = None,
-            false => {
-                behind_since.get_or_insert_with(Instant::now);
+        *behind_since = match (self.current(floor, fence), *behind_since) {
+            (true, _) => None,
+            // Still short of what it was behind then: lagging since then.
+            (false, Some((since, (then_floor, then_fence))))
+                if head < then_floor || wal < then_fence =>
+            {
+                Some((since, (then_floor, then_fence)))
             }
-        }
+            // Caught up with that, behind something newer.
+            (false, _) => Some((Instant::now(), (floor, fence))),
+        };
     }
 
-    /// Whether it has replayed up to `floor` and `fence` now, read on `connection` before the
-    /// read it is for (so that read sees at least as much); what it read is kept for the
-    /// next reads, unless it failed meanwhile.
-    pub async fn has_replayed(
+    /// A connection for a read that must reflect `look_first` (the position and WAL location),
+    /// if given: `None` when the standby has not replayed that far. The look runs on the bare
+    /// connection, before the read's transaction (behind a pooler) takes its snapshot, and in
+    /// the simple protocol (one message, safe behind a pooler); what it read is kept for the
+    /// next reads, unless the standby failed meanwhile.
+    pub async fn reading_after(
         &self,
-        connection: &mut DB::Connection,
-        (floor, fence): (i64, i64),
+        look_first: Option<(i64, i64)>,
+        pooled: bool,
         persistent: bool,
-    ) -> Result<bool, StoreError> {
-        let failures = self.failures.load(Ordering::Acquire);
-        let row = sqlx::query(STANDBY_HEAD)
-            .persistent(persistent)
-            .fetch_one(&mut *connection)
-            .await?;
-        let (head, wal) = (row.int("position")?, row.int("wal")?);
-        let _behind_since = self.behind_since.lock().expect("standby lock");
-        if self.failures.load(Ordering::Acquire) == failures {
-            self.replayed.fetch_max(head, Ordering::AcqRel);
-            self.replayed_wal.fetch_max(wal, Ordering::AcqRel);
+    ) -> Result<Option<Reading<DB>>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        if let Some((floor, fence)) = look_first {
+            let failures = self.failures.load(Ordering::Acquire);
+            let row = sqlx::raw_sql(sqlx::AssertSqlSafe(STANDBY_HEAD))
+                .fetch_one(&mut *connection)
+                .await?;
+            let (head, wal) = (row.int("position")?, row.int("wal")?);
+            let _behind_since = self.behind_since.lock().expect("standby lock");
+            if self.failures.load(Ordering::Acquire) == failures {
+                self.replayed.fetch_max(head, Ordering::AcqRel);
+                self.replayed_wal.fetch_max(wal, Ordering::AcqRel);
+            }
+            if head < floor || wal < fence {
+                return Ok(None);
+            }
         }
-        Ok(head >= floor && wal >= fence)
+        Reading::with(connection, pooled, persistent)
+            .await
+            .map(Some)
     }
 
     /// A read here answered.
@@ -320,7 +346,7 @@ where
         let status = match (self.reachable.load(Ordering::Acquire), behind_since) {
             (false, _) => ReplicaStatus::Unreachable,
             (true, None) => ReplicaStatus::Current,
-            (true, Some(since)) if since.elapsed() < LAG_BOUND => ReplicaStatus::CatchingUp,
+            (true, Some((since, _))) if since.elapsed() < LAG_BOUND => ReplicaStatus::CatchingUp,
             (true, Some(_)) => ReplicaStatus::Lagging,
         };
         ReplicaState {
@@ -352,14 +378,10 @@ macro_rules! read_nearest {
                 look_first,
             }) => {
                 let attempt = async {
-                    let mut reading = standby.reading(store.pooled, store.persistent()).await?;
-                    if let Some(wanted) = look_first {
-                        let connection = reading.connection();
-                        let replayed = standby.has_replayed(connection, wanted, store.persistent());
-                        if !replayed.await? {
-                            return reading.end(Ok(None)).await;
-                        }
-                    }
+                    let reading = standby.reading_after(look_first, store.pooled, store.persistent());
+                    let Some(mut reading) = reading.await? else {
+                        return Ok(None);
+                    };
                     let $connection = reading.connection();
                     let result = async { $body }.await;
                     reading.end(Result::map(result, Some)).await
@@ -375,8 +397,9 @@ macro_rules! read_nearest {
                         standby.refused(&error);
                         None
                     }
+                    // Slow, not necessarily gone: the checks decide that.
                     Err(_) => {
-                        standby.failed(&format!("no answer within {STANDBY_PATIENCE:?}"));
+                        tracing::debug!(standby = %standby.name, "no answer in time; reading the primary");
                         None
                     }
                 }
