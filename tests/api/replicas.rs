@@ -106,6 +106,23 @@ fn tally(args: &[&str], url: &str, root: &std::path::Path) -> std::process::Outp
         .expect("tally")
 }
 
+/// Pauses the standby's replay, and waits until it has: what is committed from then on is not
+/// on it.
+async fn pause_replay(standby: &mut PgConnection) {
+    standby
+        .execute("select pg_wal_replay_pause()")
+        .await
+        .expect("pause replay");
+    wait_until("replay to pause", async || {
+        let state = sqlx::query("select pg_get_wal_replay_pause_state()::text as state")
+            .fetch_one(&mut *standby)
+            .await
+            .unwrap();
+        state.get::<String, _>("state") == "paused"
+    })
+    .await;
+}
+
 async fn title(node: &Server, task: &str, request: TestRequest) -> String {
     let read = node.send(request.user("alice")).await;
     assert_eq!(read.status, 200, "{task}: {}", read.body);
@@ -145,18 +162,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
     // stands) is not on the standby: a plain read shows the standby's, a no-cache read the
     // primary's. That is how the test tells which one answered.
     let mut on_standby = session(standby_url).await;
-    on_standby
-        .execute("select pg_wal_replay_pause()")
-        .await
-        .unwrap();
-    wait_until("replay to pause", async || {
-        let state = sqlx::query("select pg_get_wal_replay_pause_state()::text as state")
-            .fetch_one(&mut on_standby)
-            .await
-            .unwrap();
-        state.get::<String, _>("state") == "paused"
-    })
-    .await;
+    pause_replay(&mut on_standby).await;
     session(primary_url)
         .await
         .execute(sqlx::AssertSqlSafe(format!(
@@ -209,7 +215,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
     on_standby
         .execute("select pg_wal_replay_resume()")
         .await
-        .unwrap();
+        .expect("resume replay");
     wait_for_status(&node, "current").await;
     let served = standby_reads(&node).await;
     assert_eq!(
@@ -225,10 +231,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
     // A write that appends no event: `tally verify --repair` puts the title back on the
     // primary while replay is paused (the standby still has the hand edit). The node hears
     // of the rewrite and reads the primary until the standby has replayed it.
-    on_standby
-        .execute("select pg_wal_replay_pause()")
-        .await
-        .unwrap();
+    pause_replay(&mut on_standby).await;
     let repaired = tally(&["verify", "--repair"], primary_url, root.path());
     let said = String::from_utf8_lossy(&repaired.stdout);
     assert!(
@@ -247,7 +250,7 @@ async fn a_standby_takes_reads_only_once_it_has_replayed_what_the_node_answers()
     on_standby
         .execute("select pg_wal_replay_resume()")
         .await
-        .unwrap();
+        .expect("resume replay");
     wait_for_status(&node, "current").await;
     assert_eq!(
         title(&node, &task, TestRequest::get(&path)).await,

@@ -6,6 +6,7 @@
 
 pub(crate) mod binds;
 mod children;
+mod job_statements;
 pub(crate) mod outage;
 pub(crate) mod queries;
 pub(crate) mod reading;
@@ -14,7 +15,9 @@ pub(crate) mod replicas;
 pub(crate) mod rows;
 pub(crate) mod sql;
 pub(crate) mod sqlx_tx;
+mod standby;
 pub(crate) mod transactions;
+mod user_rows;
 pub(crate) mod write_sql;
 pub(crate) mod write_tx;
 

@@ -1,11 +1,12 @@
 //! [`Store`] for both backends: queries run the SQL of `sql.rs` on the read pool (the
-//! transactions are opened in `transactions.rs`).
+//! transactions are opened in `transactions.rs`), or on a hot standby (`replicas.rs`); the
+//! jobs' statements are `job_statements.rs`, verify's snapshot of one user `user_rows.rs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projections::{
-    AccessRow, DashboardStats, DayCounts, MemberRow, RecordedEvent, Role, ShareRow, TaskRow,
-    TeamRow, TeamStats, TeamView,
+    DashboardStats, DayCounts, MemberRow, RecordedEvent, Role, ShareRow, TeamRow, TeamStats,
+    TeamView,
 };
 use sqlx::Executor;
 use uuid::Uuid;
@@ -13,14 +14,12 @@ use uuid::Uuid;
 use super::binds::{BindRows, bound};
 use super::reading::read;
 use super::replay_tx::events_after;
-use super::replicas::read_nearest;
+use super::replicas::{Replicas, read_nearest};
 use super::rows::{StoreRow, views_of};
 use super::sql;
-use super::sqlx_tx::SqlxTx;
 use super::{Backend, SqlxStore};
 use crate::store::tables::daily_stats::stored_day;
 use crate::store::tables::{Columns, Decode};
-use crate::store::tx::{Lock, finish};
 use crate::store::{
     Checkpoint, PoolUse, ReadFrom, ReplicaState, SHARES_LISTED, Scope, Store, StoreError,
     TaskListQuery, TaskRead, UserRows, Watermark,
@@ -30,12 +29,6 @@ impl<DB: Backend> SqlxStore<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    /// A transaction for a scheduled job's statements (in one, they work behind a
-    /// transaction pooler too).
-    async fn job_transaction(&self) -> Result<Box<SqlxTx<DB>>, StoreError> {
-        Ok(Box::new(self.write_transaction(Lock::Writers).await?))
-    }
-
     /// Whether statements are prepared once per connection and kept (named), or prepared
     /// afresh each time (unnamed): behind a transaction pooler a named statement may not exist
     /// on, or clash with another client's on, the server connection of the next transaction.
@@ -317,70 +310,15 @@ where
     }
 
     async fn user_rows(&self, user_id: &str) -> Result<UserRows, StoreError> {
-        read!(self, true, |connection| {
-            let by_user = || bound::<DB::Arguments>(|a| a.text(user_id));
-            let stats = sqlx::query_with(sql::LOAD_STATS, by_user()?)
-                .persistent(self.persistent())
-                .fetch_optional(&mut *connection)
-                .await?
-                .map(|row| DashboardStats::decode(&row))
-                .transpose()?;
-            let tasks = sqlx::query_with(sql::TASKS_OF_USER, by_user()?)
-                .persistent(self.persistent())
-                .fetch_all(&mut *connection)
-                .await?
-                .iter()
-                .map(TaskRow::decode)
-                .collect::<Result<_, _>>()?;
-            let access = sqlx::query_with(sql::ACCESS_OF_USER, by_user()?)
-                .persistent(self.persistent())
-                .fetch_all(&mut *connection)
-                .await?
-                .iter()
-                .map(AccessRow::decode)
-                .collect::<Result<_, _>>()?;
-            Ok(UserRows {
-                stats,
-                tasks,
-                access,
-            })
-        })
+        self.read_user_rows(user_id).await
     }
 
     async fn claim_tick(&self, name: &str, tick: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut tx = self.job_transaction().await?;
-        let claimed = async {
-            let arguments = bound::<DB::Arguments>(|a| a.text(name))?;
-            sqlx::query_with(sql::ADD_JOB, arguments)
-                .persistent(tx.persistent)
-                .execute(tx.connection())
-                .await?;
-            let arguments = bound::<DB::Arguments>(|a| {
-                a.text(name)?;
-                a.time(tick)
-            })?;
-            let claimed = sqlx::query_with(sql::CLAIM_TICK, arguments)
-                .persistent(tx.persistent)
-                .execute(tx.connection())
-                .await?;
-            Ok(DB::rows_affected(&claimed) == 1)
-        }
-        .await;
-        finish(tx, claimed).await
+        self.claim_job_tick(name, tick).await
     }
 
     async fn expire_keys(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut tx = self.job_transaction().await?;
-        let expired = async {
-            let arguments = bound::<DB::Arguments>(|a| a.time(cutoff))?;
-            let expired = sqlx::query_with(sql::EXPIRE_KEYS, arguments)
-                .persistent(tx.persistent)
-                .execute(tx.connection())
-                .await?;
-            Ok(DB::rows_affected(&expired))
-        }
-        .await;
-        finish(tx, expired).await
+        self.expire_idempotency_keys(cutoff).await
     }
 
     async fn close(&self) {
@@ -407,35 +345,20 @@ where
     }
 
     async fn fence_replicas(&self) -> Result<(), StoreError> {
-        let Some(replicas) = &self.replicas else {
-            return Ok(());
-        };
-        let wal = read!(self, false, |connection| {
-            sqlx::query(super::replicas::PRIMARY_WAL)
-                .persistent(self.persistent())
-                .fetch_one(&mut *connection)
-                .await?
-                .int("wal")
-        });
-        match wal {
-            Ok(wal) => replicas.fence(wal),
-            Err(_) => replicas.close_until_fenced(),
-        }
-        wal.map(drop)
+        self.fence_standbys().await
     }
 
     fn replicas(&self) -> Vec<ReplicaState> {
         self.replicas
             .as_ref()
-            .map(|replicas| replicas.states())
+            .map(Replicas::states)
             .unwrap_or_default()
     }
 
     async fn follow_replicas(&self, watermark: Watermark) {
         if let Some(replicas) = &self.replicas {
-            replicas
-                .follow(watermark, self.pooled, self.persistent())
-                .await;
+            let (pooled, persistent) = (self.pooled, self.persistent());
+            replicas.follow(watermark, pooled, persistent).await;
         }
     }
 
