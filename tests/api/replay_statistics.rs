@@ -3,10 +3,20 @@
 //! autovacuum came by) made the planner sort the whole log for every page instead: quadratic
 //! in the log's length. Such a log is analyzed first, in a session of its own, so that the
 //! statistics stay whether or not the store's reads go through a transaction pooler.
+//!
+//! After a bulk load (`tally seed`, a rebuild's new tables) every table is analyzed: until
+//! then the planner took a user owning most tasks for one owning a few, and a page of their
+//! task list read every one of them.
+
+use std::process::Command;
 
 use tally::store::Projection;
 
 use crate::support::{Backend, TestApp};
+
+/// Whether the planner knows how tasks spread over owners.
+const OWNER_STATISTICS: &str = "select count(*) from pg_stats \
+     where tablename = 'tasks' and attname = 'owner_id' and schemaname = current_schema()";
 
 const STREAM_STATISTICS: &str = "select count(*) from pg_stats \
      where tablename = 'events' and attname = 'stream_id' and schemaname = current_schema()";
@@ -34,6 +44,8 @@ async fn a_rebuild_analyzes_a_log_without_statistics_before_reading_it() {
         .await
         .expect("rebuild");
     assert_eq!(app.db.scalar(STREAM_STATISTICS, &[]).await, 1);
+    // The rebuilt tables are new ones: analyzed too.
+    assert_eq!(app.db.scalar(OWNER_STATISTICS, &[]).await, 1);
 }
 
 #[tokio::test]
@@ -51,4 +63,30 @@ async fn a_verify_analyzes_a_log_without_statistics_before_reading_it() {
     assert!(report.is_clean(), "{report:?}");
     // Committed on its own: verify's own snapshot ends in a rollback on a pooler.
     assert_eq!(app.db.scalar(STREAM_STATISTICS, &[]).await, 1);
+}
+
+#[tokio::test]
+#[cfg_attr(
+    postgres_unavailable,
+    ignore = "PostgreSQL is not available: install its server binaries or set TALLY_TEST_POSTGRES_URL"
+)]
+async fn tally_seed_leaves_its_tables_analyzed() {
+    let app = TestApp::start(Backend::Postgres)
+        .await
+        .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
+    assert_eq!(app.db.scalar(OWNER_STATISTICS, &[]).await, 0);
+    let seeded = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["seed", "--users", "3", "--tasks", "4"])
+        .args(["--database-url", &app.db.url])
+        .args(
+            app.db
+                .direct_url
+                .iter()
+                .flat_map(|url| ["--database-direct-url", url]),
+        )
+        .args(["--data-dir", &app.db.dir.path().display().to_string()])
+        .output()
+        .expect("tally seed");
+    assert!(seeded.status.success(), "{seeded:?}");
+    assert_eq!(app.db.scalar(OWNER_STATISTICS, &[]).await, 1);
 }

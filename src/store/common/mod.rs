@@ -46,6 +46,9 @@ pub(crate) trait Backend:
     const PARAMS: Params;
     /// Said between the columns and the values of `insert into events`.
     const INSERT_EVENTS_OPTION: &'static str;
+    /// A page of the caller's own tasks with their first shares (`sql::LIST_OWNED`, or a
+    /// backend's better form of it).
+    const LIST_OWNED: &'static str = sql::LIST_OWNED;
 
     /// The statements that open a transaction of the kind `lock` names.
     fn begin(lock: Lock) -> &'static [&'static str];
@@ -81,6 +84,14 @@ pub(crate) trait Backend:
 
     /// See [`Replay::prepare_stream_reads`](crate::store::tx::Replay::prepare_stream_reads).
     fn prepare_stream_reads(
+        _store: &SqlxStore<Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
+
+    /// See [`Replay::analyze_after_bulk_load`](crate::store::tx::Replay::analyze_after_bulk_load).
+    /// SQLite's planner needs no statistics to follow the indexes.
+    fn analyze_after_bulk_load(
         _store: &SqlxStore<Self>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         std::future::ready(Ok(()))

@@ -185,7 +185,7 @@ where
     ) -> Result<Vec<TaskRead>, StoreError> {
         read_nearest!(self, from, |connection| {
             let sql = match query.scope {
-                Scope::Owned => sql::LIST_OWNED,
+                Scope::Owned => DB::LIST_OWNED,
                 Scope::Shared => sql::LIST_SHARED,
                 Scope::Team(_) => sql::LIST_TEAM,
             };

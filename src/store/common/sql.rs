@@ -140,15 +140,32 @@ pub const ACCESS_OF_USER: &str = "select task_id, user_id, permission, direct, t
 
 pub const HEAD_POSITION: &str = "select coalesce(max(position), 0) as position from events";
 
-/// A page of the caller's own tasks, newest first, each joined with its first `$6` direct
-/// shares by user id and first `$6` team shares by team id. `$2, $3` are the statuses wanted
-/// (the same one twice to filter), `$4` the cursor. Numbering a task's shares reads at most
-/// the domain's limits of them, whatever the page.
+/// The page of the caller's own tasks that `LIST_OWNED` and `LIST_OWNED_LATERAL` share: newest
+/// first, `$2, $3` the statuses wanted (the same one twice to filter), `$4` the cursor.
+///
+/// Written as a range of `tasks_by_owner` (owner, id), not `owner_id = $1 … order by id`: with
+/// the owner pinned by an equality, PostgreSQL may walk the primary key backward instead,
+/// filtering by owner, for an owner it thinks common, which reads everyone's newer tasks first
+/// (1.9 ms for 20 rows of a user owning 45% of 66,000 tasks, 0.03 ms as a range). Ordered by
+/// owner too, only that index gives the order without sorting.
+macro_rules! owned_page {
+    () => {
+        concat!(
+            "with page as (select ",
+            task_columns!(),
+            " from tasks \
+             where (owner_id, id) < ($1, $4) and owner_id >= $1 and status in ($2, $3) \
+             order by owner_id desc, id desc limit $5) "
+        )
+    };
+}
+
+/// A page of the caller's own tasks, each joined with its first `$6` direct shares by user id
+/// and first `$6` team shares by team id (SQLite: it has no lateral join; its planner probes
+/// the keys the `in` names). Numbering a task's shares reads at most the domain's limits of
+/// them, whatever the page.
 pub const LIST_OWNED: &str = concat!(
-    "with page as (select ",
-    task_columns!(),
-    " from tasks \
-     where owner_id = $1 and status in ($2, $3) and id < $4 order by id desc limit $5) ",
+    owned_page!(),
     select_task_with_share!(),
     shares_total_for!("$1"),
     "from page t left join (\
@@ -159,6 +176,22 @@ pub const LIST_OWNED: &str = concat!(
      row_number() over (partition by task_id order by team_id) \
      from task_team_shares where task_id in (select id from page)) s \
      on s.task_id = t.id and s.n <= $6 \
+     order by t.id desc, s.kind, s.user_id, s.team_id"
+);
+
+/// `LIST_OWNED` for PostgreSQL: each task's shares are one range of each share table's key,
+/// read per task (a lateral subquery with a limit cannot be flattened). The `in (select id
+/// from page)` form became a hash join over every share in the database (PostgreSQL reads
+/// the semi-join's cheaper side whole): 2 ms of a 2.4 ms list with 13,000 shares.
+pub const LIST_OWNED_LATERAL: &str = concat!(
+    owned_page!(),
+    select_task_with_share!(),
+    shares_total_for!("$1"),
+    "from page t left join lateral (\
+     (select 'user' as kind, task_id, user_id, cast(null as uuid) as team_id, permission \
+     from task_shares where task_id = t.id order by user_id limit $6) \
+     union all (select 'team', task_id, cast(null as text), team_id, permission \
+     from task_team_shares where task_id = t.id order by team_id limit $6)) s on true \
      order by t.id desc, s.kind, s.user_id, s.team_id"
 );
 

@@ -67,6 +67,10 @@ where
         DB::prepare_stream_reads(self).await
     }
 
+    async fn analyze_after_bulk_load(&self) -> Result<(), StoreError> {
+        DB::analyze_after_bulk_load(self).await
+    }
+
     async fn read_streams(
         &self,
         after: StreamCursor,

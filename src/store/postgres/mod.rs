@@ -195,6 +195,7 @@ impl Backend for Postgres {
     const PARAMS: Params = Params::Numbered;
     /// An identity column takes explicit values only when told to.
     const INSERT_EVENTS_OPTION: &'static str = "overriding system value";
+    const LIST_OWNED: &'static str = sql::LIST_OWNED_LATERAL;
 
     fn begin(lock: Lock) -> &'static [&'static str] {
         match lock {
@@ -257,6 +258,10 @@ impl Backend for Postgres {
 
     async fn prepare_stream_reads(store: &SqlxStore<Self>) -> Result<(), StoreError> {
         statistics::analyze_an_unanalyzed_log(&store.local).await
+    }
+
+    async fn analyze_after_bulk_load(store: &SqlxStore<Self>) -> Result<(), StoreError> {
+        statistics::analyze_tables(&store.local).await
     }
 
     const ANNOUNCE: Option<&'static str> = Some("select pg_notify($1, $2)");
