@@ -3,6 +3,7 @@
 //! read and a few header bytes when nothing changed.
 
 use std::convert::Infallible;
+use std::fmt::Write;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -64,7 +65,10 @@ impl IfNoneMatch {
     /// exact for answers with no version of their own (figures change with the day, too).
     pub fn answer_hashed<T: Serialize>(&self, body: &T) -> Response {
         let bytes = serde_json::to_vec(body).expect("answers always serialise");
-        let etag = format!("\"{}\"", digest(&bytes));
+        let mut etag = String::with_capacity(18);
+        etag.push('"');
+        push_digest(&mut etag, &bytes);
+        etag.push('"');
         self.answer_bytes(etag, bytes)
     }
 
@@ -91,9 +95,16 @@ impl IfNoneMatch {
 /// keeps meeting 304s across a rolling deploy (std's `DefaultHasher` is not promised to stay
 /// the same between releases of Rust).
 pub(super) fn digest(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(16);
+    push_digest(&mut text, bytes);
+    text
+}
+
+/// Writes the [`digest`] of `bytes` at the end of `text`.
+fn push_digest(text: &mut String, bytes: &[u8]) {
     let digest = Sha256::digest(bytes);
     let first = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"));
-    format!("{first:016x}")
+    write!(text, "{first:016x}").expect("writing to a String cannot fail");
 }
 
 /// Whether `text` is a [`digest`], as a task's `"<version>.<digest>"` tag carries it.
@@ -110,6 +121,8 @@ fn not_modified(etag: String) -> Response {
 /// owner), so caches key it by `Authorization`, keep it private and check it each time.
 fn tagged(etag: String, mut response: Response) -> Response {
     let headers = response.headers_mut();
+    // Room for these and the position and request id the outer layers add: grown once.
+    headers.reserve(8);
     if let Ok(etag) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, etag);
     }

@@ -10,11 +10,10 @@
 //!
 //! [`Hub::position`]: crate::live::Hub::position
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::Response;
 
 use super::AppState;
 use super::error::ApiError;
@@ -25,51 +24,72 @@ pub const POSITION: HeaderName = HeaderName::from_static("tally-position");
 /// The position a read must reflect.
 pub const MIN_POSITION: HeaderName = HeaderName::from_static("tally-min-position");
 
-/// The layer on every API route: answers reads' positions and honours the wanted ones.
-pub async fn positioned(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return next.run(request).await;
-    }
-    let mut position = state.hub.position();
-    let mut from = match asks_no_cache(request.headers()) {
+/// What an API read may do, decided before its handler runs (by [`Bounds`](super::bounds)).
+pub(super) enum Admission {
+    /// Read `from` there now: the answer reflects every event up to `position`.
+    Now {
+        position: i64,
+        from: ReadFrom,
+    },
+    /// It wants a position not heard of here: [`beyond`] says whether the log holds it.
+    Beyond {
+        wanted: i64,
+    },
+    Refused(ApiError),
+}
+
+/// Reads the request's wants against what this node knows committed: no query.
+pub(super) fn admit(state: &AppState, headers: &HeaderMap) -> Admission {
+    let position = state.hub.position();
+    let from = match asks_no_cache(headers) {
         true => ReadFrom::Primary,
         false => ReadFrom::Nearest,
     };
-    match wanted_position(request.headers()) {
-        Err(refused) => return refused.into_response(),
-        Ok(Some(wanted)) if wanted > position => {
-            // Not heard of here: another server's command, or no command's at all.
-            let head = match state.store.head_position().await {
-                Ok(head) => head,
-                Err(error) => return ApiError::from(error).into_response(),
-            };
-            if wanted > head {
-                return ApiError::Validation(format!(
-                    "Tally-Min-Position {wanted} is past the log's head, {head}"
-                ))
-                .into_response();
-            }
-            position = head;
-            from = ReadFrom::Primary;
-        }
-        Ok(_) => {}
+    match wanted_position(headers) {
+        Err(refused) => Admission::Refused(refused),
+        Ok(Some(wanted)) if wanted > position => Admission::Beyond { wanted },
+        Ok(_) => Admission::Now { position, from },
     }
-    // The nearest is what a handler assumes without it: no map to allocate for most reads.
-    if from == ReadFrom::Primary {
-        request.extensions_mut().insert(from);
+}
+
+/// For a wanted position not heard of here (another server's command, or no command's at all):
+/// the log's head, which the read then reflects by reading the primary, or a refusal when the
+/// log holds no such position.
+pub(super) async fn beyond(state: &AppState, wanted: i64) -> Result<i64, ApiError> {
+    let head = state.store.head_position().await?;
+    if wanted > head {
+        return Err(ApiError::Validation(format!(
+            "Tally-Min-Position {wanted} is past the log's head, {head}"
+        )));
     }
-    let mut response = next.run(request).await;
+    Ok(head)
+}
+
+/// Says on a read's answer which position it reflects; refusals say none.
+pub(super) fn answer_position(response: &mut Response, position: i64) {
     let status = response.status();
     if status.is_success() || status.is_redirection() {
         response
             .headers_mut()
-            .insert(POSITION, HeaderValue::from(position));
+            .insert(POSITION, position_header(position));
     }
-    response
+}
+
+/// `position` as a header value. Between commands every read answers the same one: each
+/// thread keeps the last it wrote, and a clone of it shares its bytes instead of formatting
+/// and allocating them again.
+fn position_header(position: i64) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, HeaderValue)> =
+            const { std::cell::RefCell::new((0, HeaderValue::from_static("0"))) };
+    }
+    LAST.with_borrow_mut(|(last, value)| {
+        if *last != position {
+            *value = HeaderValue::from(position);
+            *last = position;
+        }
+        value.clone()
+    })
 }
 
 /// `Tally-Min-Position`, when sent (the largest, if sent more than once): a position is a
@@ -140,6 +160,13 @@ mod tests {
         assert_eq!(wanted_position(&HeaderMap::new()).unwrap(), None);
         let twice = headers(&[("tally-min-position", "3"), ("tally-min-position", "9")]);
         assert_eq!(wanted_position(&twice).unwrap(), Some(9));
+    }
+
+    #[test]
+    fn the_position_header_is_the_position_written_in_digits() {
+        for position in [0, 7, 7, 1_234_567, 0, i64::MAX] {
+            assert_eq!(position_header(position), position.to_string().as_str());
+        }
     }
 
     #[test]

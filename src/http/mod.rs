@@ -1,6 +1,7 @@
 //! The HTTP API: one module per resource, each with its `router()`, merged here with the
 //! limits every route shares.
 
+mod bounds;
 pub(crate) mod command_path;
 pub(crate) mod commands;
 mod conditional;
@@ -28,9 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
@@ -43,7 +43,9 @@ use crate::clock::Clock;
 use crate::commands::{Commands, Deadlines};
 use crate::live::{Hub, StreamLimits};
 use crate::store::Store;
+use bounds::BoundsLayer;
 use error::ApiError;
+use request_id::RequestIds;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -165,7 +167,7 @@ pub fn metrics_router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn(request_id::request_id))
+        .layer(RequestIds)
         .with_state(state)
 }
 
@@ -178,10 +180,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
 fn app(state: AppState, with_metrics: bool) -> Router {
     crate::telemetry::install();
     let (api, _) = api().split_for_parts();
-    let api = api.layer(middleware::from_fn_with_state(
-        state.clone(),
-        consistency::positioned,
-    ));
     let api = if with_metrics {
         api.route("/metrics", get(metrics))
     } else {
@@ -197,15 +195,13 @@ fn app(state: AppState, with_metrics: bool) -> Router {
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(limits));
+        .layer(BoundsLayer::new(state.clone()));
     let router = if state.cors_origins.is_empty() {
         router
     } else {
         router.layer(cors::layer(&state.cors_origins))
     };
-    router
-        .layer(middleware::from_fn(request_id::request_id))
-        .with_state(state)
+    router.layer(RequestIds).with_state(state)
 }
 
 /// Compression (gzip, brotli) of answers over 1 KiB, for the routes whose answers can be large
@@ -213,28 +209,4 @@ fn app(state: AppState, with_metrics: bool) -> Router {
 /// would cost each of them and gain nothing.
 fn compression() -> CompressionLayer<And<DefaultPredicate, SizeAbove>> {
     CompressionLayer::new().compress_when(DefaultPredicate::new().and(SizeAbove::new(1024)))
-}
-
-/// Refuses a declared oversize body before any handler runs (whether or not the route reads a
-/// body; a streamed one is cut off by `DefaultBodyLimit`), and bounds the time of a read.
-///
-/// Commands are not cut off here: cancelling one whose batch has begun could not say whether
-/// it was applied. Their time is bounded where that is known, by the writer's
-/// [`Deadlines`](crate::commands::Deadlines), and their body's by the commands' router.
-async fn limits(request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return ApiError::PayloadTooLarge.into_response();
-    }
-    if !request.method().is_safe() {
-        return next.run(request).await;
-    }
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout("the request took too long").into_response(),
-    }
 }

@@ -156,7 +156,7 @@ async fn openapi_json() -> Response {
 }
 
 /// Adds the position token (CONTRACT.md, "Consistency") to every read of `spec`, as the
-/// [`positioned`](super::consistency::positioned) layer handles it on every read: the
+/// [`bounds`](super::bounds) layer handles it on every read: the
 /// `Tally-Position` answer header, and the refusals of a `Tally-Min-Position` (400, 422).
 /// `Tally-Min-Position` itself is described in the spec's text (docs/API.md, "Consistency"),
 /// not as a parameter of every operation: schemathesis takes a second header parameter as the
