@@ -33,6 +33,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{And, DefaultPredicate, Predicate, SizeAbove};
 use utoipa::OpenApi;
@@ -185,23 +186,24 @@ fn app(state: AppState, with_metrics: bool) -> Router {
     } else {
         api
     };
-    let router = api
-        .merge(openapi::docs().layer(compression()))
+    let cors = (!state.cors_origins.is_empty()).then(|| cors::layer(&state.cors_origins));
+    // One stack, applied once: each `Router::layer` boxes every route again, and a boxed
+    // route clones itself and boxes its future on every request.
+    let layers = ServiceBuilder::new()
+        .layer(RequestIds)
+        .option_layer(cors)
+        .layer(BoundsLayer::new(state.clone()))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    api.merge(openapi::docs().layer(compression()))
         .merge(page::router().layer(compression()))
-        // Behind `limits` like the API: a declared oversize body is refused before rmcp reads
-        // it. Its event streams are GETs whose answer begins at once, so `limits`' deadline
-        // (on the answer's start) does not end them.
+        // Behind the bounds like the API: a declared oversize body is refused before rmcp
+        // reads it. Its event streams are GETs whose answer begins at once, so the bounds'
+        // deadline (on the answer's start) does not end them.
         .merge(crate::mcp::router(&state))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(BoundsLayer::new(state.clone()));
-    let router = if state.cors_origins.is_empty() {
-        router
-    } else {
-        router.layer(cors::layer(&state.cors_origins))
-    };
-    router.layer(RequestIds).with_state(state)
+        .layer(layers)
+        .with_state(state)
 }
 
 /// Compression (gzip, brotli) of answers over 1 KiB, for the routes whose answers can be large
