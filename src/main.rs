@@ -136,7 +136,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let team_commands =
                 tally::seed::seed_teams(commands.clone(), users, teams, team_size).await?;
             commands.close().await;
-            store.analyze_after_bulk_load().await?;
+            store.analyze_after_bulk_load().await;
             store.close().await;
             println!(
                 "seeded {} tasks with {} commands in {:.1}s ({:.0} commands/s)",

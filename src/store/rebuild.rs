@@ -266,7 +266,7 @@ async fn rebuild_alone<S: Replay + ?Sized>(
     let mut tx = store.begin_replay(Lock::Shadow).await?;
     let dropped = tx.drop_shadows().await;
     finish(tx, dropped).await?;
-    store.analyze_after_bulk_load().await?;
+    store.analyze_after_bulk_load().await;
     Ok(RebuildReport {
         events,
         position,

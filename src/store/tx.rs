@@ -211,8 +211,9 @@ pub trait Replay: Send + Sync {
     /// [`ReplayTx::events_by_stream`]) along its index; before a rebuild or verify begins.
     async fn prepare_stream_reads(&self) -> Result<(), StoreError>;
     /// Gives the planner statistics of the tables a bulk load (a seed, a rebuild) just filled,
-    /// rather than leave it planning for empty tables until autovacuum comes by.
-    async fn analyze_after_bulk_load(&self) -> Result<(), StoreError>;
+    /// rather than leave it planning for empty tables until autovacuum comes by. Best effort:
+    /// what it follows has committed, so a failure is only a warning.
+    async fn analyze_after_bulk_load(&self);
     /// A page of the log stream after stream (events up to position `head` of the streams
     /// after `after`), for a rebuild to fold, read outside any transaction.
     async fn read_streams(

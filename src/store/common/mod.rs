@@ -91,10 +91,8 @@ pub(crate) trait Backend:
 
     /// See [`Replay::analyze_after_bulk_load`](crate::store::tx::Replay::analyze_after_bulk_load).
     /// SQLite's planner needs no statistics to follow the indexes.
-    fn analyze_after_bulk_load(
-        _store: &SqlxStore<Self>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        std::future::ready(Ok(()))
+    fn analyze_after_bulk_load(_store: &SqlxStore<Self>) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
     }
 
     /// The statement that announces a committed batch to other servers (`$1` the channel,

@@ -67,7 +67,7 @@ where
         DB::prepare_stream_reads(self).await
     }
 
-    async fn analyze_after_bulk_load(&self) -> Result<(), StoreError> {
+    async fn analyze_after_bulk_load(&self) {
         DB::analyze_after_bulk_load(self).await
     }
 

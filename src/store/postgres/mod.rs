@@ -260,7 +260,7 @@ impl Backend for Postgres {
         statistics::analyze_an_unanalyzed_log(&store.local).await
     }
 
-    async fn analyze_after_bulk_load(store: &SqlxStore<Self>) -> Result<(), StoreError> {
+    async fn analyze_after_bulk_load(store: &SqlxStore<Self>) {
         statistics::analyze_tables(&store.local).await
     }
 

@@ -47,19 +47,29 @@ pub(super) async fn analyze_an_unanalyzed_log(
 /// session of its own. A table filled by a bulk load has no statistics until autovacuum's
 /// next pass (up to a minute, more on a busy server), and meanwhile the planner takes a user
 /// owning half the tasks for one owning a few: listing their tasks read all of them (13 ms
-/// for 30,000) instead of a page. Best effort, as above.
-pub(super) async fn analyze_tables(session: &PgConnectOptions) -> Result<(), StoreError> {
+/// for 30,000) instead of a page. Best effort, after the load has committed: any failure is a
+/// warning, and PostgreSQL itself skips, with a warning of its own, a table this role does not
+/// own.
+pub(super) async fn analyze_tables(session: &PgConnectOptions) {
     let tables = std::iter::once("events")
         .chain(READ_MODELS.iter().map(|table| table.name))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut connection = PgConnection::connect_with(session).await?;
-    let outcome = sqlx::query(AssertSqlSafe(format!("analyze {tables}")))
-        .execute(&mut connection)
-        .await
-        .map(|_| true);
-    let _ = connection.close().await;
-    warn_unless_analyzed(outcome, &tables)
+    let analyzed = async {
+        let mut connection = PgConnection::connect_with(session).await?;
+        let outcome = sqlx::query(AssertSqlSafe(format!("analyze {tables}")))
+            .execute(&mut connection)
+            .await;
+        let _ = connection.close().await;
+        outcome
+    };
+    if let Err(error) = analyzed.await {
+        tracing::warn!(
+            %error,
+            "cannot analyze {tables}: reading may be slow until autovacuum does; run \
+             `analyze` as the tables' owner on the primary"
+        );
+    }
 }
 
 /// Warns of statistics `tables` could not be given, unless the connection itself failed.
