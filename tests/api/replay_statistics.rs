@@ -8,11 +8,10 @@
 //! then the planner took a user owning most tasks for one owning a few, and a page of their
 //! task list read every one of them.
 
-use std::process::Command;
-
 use tally::store::Projection;
 
 use crate::support::{Backend, TestApp};
+use crate::verify_cli::run_tally;
 
 /// Whether the planner knows how tasks spread over owners.
 const OWNER_STATISTICS: &str = "select count(*) from pg_stats \
@@ -75,18 +74,7 @@ async fn tally_seed_leaves_its_tables_analyzed() {
         .await
         .expect("PostgreSQL (TALLY_TEST_POSTGRES_URL or a throwaway server)");
     assert_eq!(app.db.scalar(OWNER_STATISTICS, &[]).await, 0);
-    let seeded = Command::new(env!("CARGO_BIN_EXE_tally"))
-        .args(["seed", "--users", "3", "--tasks", "4"])
-        .args(["--database-url", &app.db.url])
-        .args(
-            app.db
-                .direct_url
-                .iter()
-                .flat_map(|url| ["--database-direct-url", url]),
-        )
-        .args(["--data-dir", &app.db.dir.path().display().to_string()])
-        .output()
-        .expect("tally seed");
+    let seeded = run_tally(&app, "seed", &["--users", "3", "--tasks", "4"]);
     assert!(seeded.status.success(), "{seeded:?}");
     assert_eq!(app.db.scalar(OWNER_STATISTICS, &[]).await, 1);
 }

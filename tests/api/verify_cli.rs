@@ -17,8 +17,14 @@ const TASKS_PER_USER: usize = 5_200;
 
 /// Runs `tally verify` with `args` on the app's database, stdout and stderr piped.
 pub(crate) fn verify(app: &TestApp, args: &[&str]) -> Output {
+    run_tally(app, "verify", args)
+}
+
+/// Runs `tally <subcommand>` with `args` on the app's database (its URLs and data directory),
+/// stdout and stderr piped.
+pub(crate) fn run_tally(app: &TestApp, subcommand: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tally"))
-        .arg("verify")
+        .arg(subcommand)
         .args(args)
         .args(["--database-url", &app.db.url])
         .args(
@@ -29,7 +35,7 @@ pub(crate) fn verify(app: &TestApp, args: &[&str]) -> Output {
         )
         .args(["--data-dir", &app.db.dir.path().display().to_string()])
         .output()
-        .expect("tally verify")
+        .unwrap_or_else(|error| panic!("tally {subcommand}: {error}"))
 }
 
 /// The id of the task that sorts first (`asc`) or last.
